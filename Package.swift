@@ -1,0 +1,44 @@
+// swift-tools-version: 6.1
+// FedNoise: a Swift runtime for private federated learning. No package dependencies: toolchain and system zlib only.
+import Foundation
+import PackageDescription
+
+// Kernels need a real CPU target: without one, SIMD16 FMAs become library calls (see README, "Building").
+// FEDNOISE_TARGET_CPU picks it (default "native"; e.g. "znver4" for reproducible builds, "generic" to disable).
+let targetCPU = ProcessInfo.processInfo.environment["FEDNOISE_TARGET_CPU"] ?? "native"
+var kernelFlags: [String] = ["-cross-module-optimization", "-Xcc", "-fno-math-errno"]
+if targetCPU != "generic" { kernelFlags += ["-target-cpu", targetCPU] }
+#if arch(x86_64)
+kernelFlags += ["-Xcc", "-mno-scatter", "-Xcc", "-mno-gather"]
+#endif
+
+let common: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .unsafeFlags(kernelFlags),
+]
+
+let package = Package(
+    name: "FedNoise",
+    products: [
+        .executable(name: "fednoise", targets: ["fednoise"]),
+        .library(name: "FedTensor", targets: ["FedTensor"]),
+        .library(name: "FedNN", targets: ["FedNN"]),
+        .library(name: "FedData", targets: ["FedData"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .target(name: "FedTensor", swiftSettings: common),
+        .target(name: "FedNN", dependencies: ["FedTensor"], swiftSettings: common),
+        .target(name: "FedData", dependencies: ["FedTensor", "CZlib"],
+                resources: [.copy("Resources/mnist-small")], swiftSettings: common),
+        .target(name: "FedCLI", dependencies: ["FedTensor", "FedNN", "FedData"], swiftSettings: common),
+        .executableTarget(name: "fednoise", dependencies: ["FedCLI"], swiftSettings: common),
+        .target(name: "FedTestKit", dependencies: ["FedTensor", "FedData"], swiftSettings: common),
+        .testTarget(name: "FedTensorTests", dependencies: ["FedTensor"], swiftSettings: common),
+        .testTarget(name: "FedNNTests", dependencies: ["FedNN", "FedTestKit"], swiftSettings: common),
+        .testTarget(name: "FedDataTests", dependencies: ["FedData", "FedTestKit"], swiftSettings: common),
+        .testTarget(name: "FedCLITests", dependencies: ["FedCLI", "FedTestKit"], swiftSettings: common),
+    ],
+    swiftLanguageModes: [.v6]
+)

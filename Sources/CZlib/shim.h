@@ -1,0 +1,2 @@
+// CZlib: the system zlib, used to inflate gzipped IDX files.
+#include <zlib.h>

@@ -1,0 +1,51 @@
+// Threading: how many cores kernels may use, and a static-partition parallel loop over them.
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The number of threads a single kernel call may use. Defaults to the core count, or `FEDNOISE_THREADS`.
+///
+/// Work is always partitioned so that every output value is computed by exactly one thread in a fixed order:
+/// results are bit-identical whatever this is set to.
+public enum ComputeThreads {
+    private static let storage = Atomic<Int>(initialValue())
+
+    private static func initialValue() -> Int {
+        if let text = ProcessInfo.processInfo.environment["FEDNOISE_THREADS"], let n = Int(text), n > 0 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// The current limit (≥ 1).
+    public static var count: Int {
+        get { storage.load(ordering: .relaxed) }
+        set { storage.store(max(1, newValue), ordering: .relaxed) }
+    }
+
+    /// Runs `body` with the limit set to `threads`, restoring the previous value afterwards.
+    public static func with<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
+        let saved = count
+        count = threads
+        defer { count = saved }
+        return try body()
+    }
+}
+
+/// Calls `body(i)` for every `i` in `0..<count`, spread over at most `ComputeThreads.count` threads
+/// (or `threads` if given). Each index runs exactly once; `body` must only write state owned by index `i`.
+@inlinable
+public func parallelFor(_ count: Int, threads: Int? = nil, _ body: (Int) -> Void) {
+    let workers = min(count, threads ?? ComputeThreads.count)
+    if workers <= 1 {
+        for i in 0..<count { body(i) }
+        return
+    }
+    withoutActuallyEscaping(body) { escaping in
+        // Each index is touched by one worker only (the contract above), so sharing `body` is safe.
+        nonisolated(unsafe) let body = escaping
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            // Static contiguous partition: worker w owns [lo, hi).
+            let lo = count * w / workers, hi = count * (w + 1) / workers
+            for i in lo..<hi { body(i) }
+        }
+    }
+}

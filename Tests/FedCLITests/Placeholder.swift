@@ -1,0 +1,2 @@
+import Testing
+@Test func placeholderFedCLITests() { #expect(1 + 1 == 2) }

@@ -1,0 +1,2 @@
+import Testing
+@Test func placeholderFedDataTests() { #expect(1 + 1 == 2) }
