@@ -1,0 +1,87 @@
+// Conv2d: 2-D convolution over NHWC images, computed as im2col followed by one GEMM per batch.
+import FedTensor
+
+/// y = conv(x, W) + b for NHWC inputs. W is stored (out × k × k × in) so one output channel's filter is a
+/// contiguous row matching an im2col patch; b has `outputChannels` values. Both initialised U(±1/√(in·k·k)),
+/// PyTorch's default. The unfolded input is kept in the workspace for the weight gradient.
+public struct Conv2d: Layer {
+    public let inputChannels: Int
+    public let outputChannels: Int
+    public let kernel: Int
+    public let stride: Int
+    public let padding: Int
+
+    public init(_ inputChannels: Int, _ outputChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
+        precondition(kernel > 0 && stride > 0 && padding >= 0, "invalid convolution geometry")
+        self.inputChannels = inputChannels
+        self.outputChannels = outputChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+    }
+
+    public var description: String {
+        "Conv2d(\(inputChannels) → \(outputChannels), \(kernel)×\(kernel), stride \(stride), padding \(padding))"
+    }
+
+    func geometry(_ input: Shape) -> ConvGeometry {
+        ConvGeometry(height: input[0], width: input[1], channels: inputChannels, kernel: kernel, stride: stride,
+                     padding: padding)
+    }
+
+    public func parameterCount(input: Shape) -> Int { outputChannels * (kernel * kernel * inputChannels + 1) }
+
+    public func outputShape(input: Shape) throws(ShapeError) -> Shape {
+        guard input.count == 3, input[2] == inputChannels else {
+            throw ShapeError("\(description) needs [height, width, \(inputChannels)] inputs, got \(input)")
+        }
+        let g = geometry(input)
+        guard g.outputHeight > 0, g.outputWidth > 0 else {
+            throw ShapeError("\(description) leaves no output on a \(input[0])×\(input[1]) input")
+        }
+        return [g.outputHeight, g.outputWidth, outputChannels]
+    }
+
+    public func workspaceSize(input: Shape) -> Int {
+        let g = geometry(input)
+        return g.positions * g.patchSize
+    }
+
+    public func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, rng: inout Philox) {
+        fillUniform(parameters, bound: 1 / Float(kernel * kernel * inputChannels).squareRoot(), rng: &rng)
+    }
+
+    public func forward(_ c: ForwardContext, input: Shape) {
+        let g = geometry(input)
+        let inSize = g.height * g.width * g.channels, colSize = g.positions * g.patchSize
+        parallelFor(c.batch, threads: c.batch * colSize >= 1 << 18 ? nil : 1) { i in
+            im2col(c.input + i * inSize, c.workspace + i * colSize, g)
+        }
+        let rows = c.batch * g.positions
+        gemm(.none, .transposed, m: rows, n: outputChannels, k: g.patchSize,
+             a: c.workspace, lda: g.patchSize, b: c.parameters, ldb: g.patchSize, c: c.output, ldc: outputChannels)
+        addRowVector(c.parameters + outputChannels * g.patchSize, to: c.output, rows: rows, n: outputChannels)
+    }
+
+    public func backward(_ c: BackwardContext, input: Shape) {
+        let g = geometry(input)
+        let rows = c.batch * g.positions
+        if let dw = c.parameterGradient {
+            gemm(.transposed, .none, m: outputChannels, n: g.patchSize, k: rows,
+                 a: c.outputGradient, lda: outputChannels, b: c.workspace, ldb: g.patchSize,
+                 beta: 1, c: dw, ldc: g.patchSize)
+            accumulateColumnSums(c.outputGradient, into: dw + outputChannels * g.patchSize, rows: rows,
+                                 n: outputChannels)
+        }
+        if let dx = c.inputGradient {
+            // dcol = dY·W overwrites the saved columns (no longer needed), then folds back into dx.
+            gemm(.none, .none, m: rows, n: g.patchSize, k: outputChannels,
+                 a: c.outputGradient, lda: outputChannels, b: c.parameters, ldb: g.patchSize,
+                 c: c.workspace, ldc: g.patchSize)
+            let inSize = g.height * g.width * g.channels, colSize = g.positions * g.patchSize
+            parallelFor(c.batch, threads: c.batch * colSize >= 1 << 18 ? nil : 1) { i in
+                col2im(c.workspace + i * colSize, dx + i * inSize, g)
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+// Layer: the protocol every network layer implements, and the pointer contexts its passes receive.
+import FedTensor
+
+/// A per-sample shape: `[features]` for vectors or `[height, width, channels]` for NHWC images.
+public typealias Shape = [Int]
+
+/// What one layer's forward pass sees. All buffers are sample-major: sample `i` of a buffer starts at
+/// `i × (per-sample size)`, so a pass over a sub-range of the batch is the same call with offset pointers.
+public struct ForwardContext {
+    public var input: UnsafePointer<Float>
+    public var output: UnsafeMutablePointer<Float>
+    /// This layer's slice of the model's flat parameter vector.
+    public var parameters: UnsafePointer<Float>
+    /// This layer's scratch (its `workspaceSize` per sample × batch), kept from forward to backward.
+    public var workspace: UnsafeMutablePointer<Float>
+    public var batch: Int
+    public var training: Bool
+    /// The stream and step for layers that draw noise during training.
+    public var noise: NoiseSource
+}
+
+/// What one layer's backward pass sees, after its forward pass on the same batch.
+public struct BackwardContext {
+    public var input: UnsafePointer<Float>
+    public var output: UnsafePointer<Float>
+    public var outputGradient: UnsafePointer<Float>
+    /// Where to write ∂L/∂input, or nil when nobody needs it (the first layer, unless input gradients are asked for).
+    public var inputGradient: UnsafeMutablePointer<Float>?
+    public var parameters: UnsafePointer<Float>
+    /// Where to ADD ∂L/∂parameters, or nil when the layer is frozen.
+    public var parameterGradient: UnsafeMutablePointer<Float>?
+    public var workspace: UnsafeMutablePointer<Float>
+    public var batch: Int
+}
+
+/// Identifies the random stream a noisy layer draws from in one forward pass.
+public struct NoiseSource: Sendable {
+    public var key: StreamKey
+    /// A counter that the caller advances every step, so each step draws fresh noise.
+    public var step: UInt64
+
+    public init(key: StreamKey, step: UInt64) {
+        self.key = key
+        self.step = step
+    }
+
+    public static let none = NoiseSource(key: StreamKey(key: 0, stream: 0), step: 0)
+}
+
+/// A differentiable layer. Layers are immutable descriptions: parameters live in the model's flat vector and
+/// activations in a `Workspace`, so one layer value serves every client and thread.
+public protocol Layer: Sendable, CustomStringConvertible {
+    /// Trainable parameters for the given input shape.
+    func parameterCount(input: Shape) -> Int
+    /// The per-sample output shape, or an error naming what does not fit.
+    func outputShape(input: Shape) throws(ShapeError) -> Shape
+    /// Per-sample scratch floats kept from forward to backward.
+    func workspaceSize(input: Shape) -> Int
+    /// Fills this layer's parameter slice with its initial values.
+    func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, rng: inout Philox)
+    func forward(_ context: ForwardContext, input: Shape)
+    func backward(_ context: BackwardContext, input: Shape)
+    /// Whether the output may share the input's buffer (saves a copy and memory).
+    var inPlace: InPlaceKind { get }
+    /// Whether `backward` reads this layer's forward output (then no later layer may overwrite it in place).
+    var backwardReadsOutput: Bool { get }
+}
+
+/// How a layer's output may share its input's buffer.
+public enum InPlaceKind: Sendable {
+    /// Output needs its own buffer.
+    case never
+    /// Output is the input reinterpreted (a reshape): always shared, values unchanged.
+    case view
+    /// Output is an element-wise function of the input: shared when nothing upstream still needs those values.
+    case elementwise
+}
+
+extension Layer {
+    public func parameterCount(input: Shape) -> Int { 0 }
+    public func workspaceSize(input: Shape) -> Int { 0 }
+    public func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, rng: inout Philox) {}
+    public var inPlace: InPlaceKind { .never }
+    public var backwardReadsOutput: Bool { false }
+}
+
+/// A layer that cannot accept the shape it was given.
+public struct ShapeError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Fills with U(−bound, bound): PyTorch's default for Linear and Conv2d weights and biases, bound = 1/√fan_in.
+func fillUniform(_ p: UnsafeMutableBufferPointer<Float>, bound: Float, rng: inout Philox) {
+    for i in p.indices { p[i] = (rng.nextUniform() * 2 - 1) * bound }
+}

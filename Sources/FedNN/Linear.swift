@@ -1,0 +1,56 @@
+// Linear: a fully connected layer, y = x·Wᵀ + b.
+import FedTensor
+
+/// y = x·Wᵀ + b with W (out × in) and b (out), both initialised U(±1/√in) as in PyTorch.
+/// Parameters are stored W (row-major) then b.
+public struct Linear: Layer {
+    public let inputFeatures: Int
+    public let outputFeatures: Int
+    public let bias: Bool
+
+    public init(_ inputFeatures: Int, _ outputFeatures: Int, bias: Bool = true) {
+        self.inputFeatures = inputFeatures
+        self.outputFeatures = outputFeatures
+        self.bias = bias
+    }
+
+    public var description: String { "Linear(\(inputFeatures) → \(outputFeatures))" }
+
+    public func parameterCount(input: Shape) -> Int { outputFeatures * inputFeatures + (bias ? outputFeatures : 0) }
+
+    public func outputShape(input: Shape) throws(ShapeError) -> Shape {
+        guard input.reduce(1, *) == inputFeatures, input.count == 1 else {
+            throw ShapeError("\(description) needs [\(inputFeatures)] inputs, got \(input)")
+        }
+        return [outputFeatures]
+    }
+
+    public func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, rng: inout Philox) {
+        fillUniform(parameters, bound: 1 / Float(inputFeatures).squareRoot(), rng: &rng)
+    }
+
+    public func forward(_ c: ForwardContext, input: Shape) {
+        let w = c.parameters
+        gemm(.none, .transposed, m: c.batch, n: outputFeatures, k: inputFeatures,
+             a: c.input, lda: inputFeatures, b: w, ldb: inputFeatures, c: c.output, ldc: outputFeatures)
+        if bias { addRowVector(w + outputFeatures * inputFeatures, to: c.output, rows: c.batch, n: outputFeatures) }
+    }
+
+    public func backward(_ c: BackwardContext, input: Shape) {
+        if let g = c.parameterGradient {
+            // dW += dYᵀ·X ; db += Σ_rows dY
+            gemm(.transposed, .none, m: outputFeatures, n: inputFeatures, k: c.batch,
+                 a: c.outputGradient, lda: outputFeatures, b: c.input, ldb: inputFeatures,
+                 beta: 1, c: g, ldc: inputFeatures)
+            if bias {
+                accumulateColumnSums(c.outputGradient, into: g + outputFeatures * inputFeatures,
+                                     rows: c.batch, n: outputFeatures)
+            }
+        }
+        if let dx = c.inputGradient {
+            gemm(.none, .none, m: c.batch, n: inputFeatures, k: outputFeatures,
+                 a: c.outputGradient, lda: outputFeatures, b: c.parameters, ldb: inputFeatures,
+                 c: dx, ldc: inputFeatures)
+        }
+    }
+}

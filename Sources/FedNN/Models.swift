@@ -1,0 +1,30 @@
+// Models: the named architectures of the papers (McMahan CNN, 2-hidden-layer MLP) and a builder for new ones.
+import FedTensor
+
+/// The architectures users pick by name in flags and configs.
+public enum ModelKind: String, Sendable, Codable, CaseIterable {
+    /// conv5×5(32, pad 2) → ReLU → pool → conv5×5(64, pad 2) → ReLU → pool → FC 512 → ReLU → FC classes
+    /// (McMahan et al. 2017; NISS paper B.7). 1,663,370 parameters on MNIST, 2,156,490 on CIFAR-10.
+    case cnn
+    /// 2 hidden layers of 200 with ReLU (NISS paper B.7). 199,210 parameters on MNIST, 656,810 on CIFAR-10.
+    case mlp
+
+    /// The network for NHWC inputs of `inputShape` ([height, width, channels]) and `classes` outputs.
+    public func network(inputShape: Shape, classes: Int) throws(ShapeError) -> Network {
+        guard inputShape.count == 3 else { throw ShapeError("\(rawValue) needs [height, width, channels] inputs") }
+        switch self {
+        case .cnn:
+            let (h, w, c) = (inputShape[0], inputShape[1], inputShape[2])
+            return try Network(inputShape: inputShape, layers: [
+                Conv2d(c, 32, kernel: 5, padding: 2), ReLU(), MaxPool2d(2),
+                Conv2d(32, 64, kernel: 5, padding: 2), ReLU(), MaxPool2d(2),
+                Flatten(), Linear((h / 4) * (w / 4) * 64, 512), ReLU(), Linear(512, classes),
+            ])
+        case .mlp:
+            return try Network(inputShape: inputShape, layers: [
+                Flatten(), Linear(inputShape.reduce(1, *), 200), ReLU(), Linear(200, 200), ReLU(),
+                Linear(200, classes),
+            ])
+        }
+    }
+}

@@ -1,0 +1,140 @@
+// Training: the local SGD loop over a sample source, and evaluation of a model on one.
+import FedTensor
+
+/// Loss and accuracy over a set of samples.
+public struct Evaluation: Sendable, Equatable, Codable {
+    public var loss: Double
+    public var accuracy: Double
+    public var count: Int
+
+    public init(loss: Double, accuracy: Double, count: Int) {
+        self.loss = loss
+        self.accuracy = accuracy
+        self.count = count
+    }
+}
+
+/// Progress of a training loop, reported after every step.
+public struct TrainingProgress: Sendable {
+    public var epoch: Int
+    public var step: Int
+    public var stepsPerEpoch: Int
+    /// Mean training loss over the steps of this epoch so far.
+    public var meanLoss: Double
+    public var samplesSeen: Int
+}
+
+/// Settings of a local SGD loop (the E, B and η of FedAvg).
+public struct TrainingSettings: Sendable, Equatable, Codable {
+    public var epochs: Int
+    public var batchSize: Int
+    public var learningRate: Float
+    public var momentum: Float
+    public var weightDecay: Float
+
+    public init(epochs: Int = 1, batchSize: Int = 10, learningRate: Float = 0.01, momentum: Float = 0,
+                weightDecay: Float = 0) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+    }
+}
+
+/// The seeded order of `indices` for one epoch: a Fisher–Yates shuffle from stream `key.child(epoch)`.
+public func epochOrder(_ indices: [Int], key: StreamKey, epoch: Int) -> [Int] {
+    var order = indices
+    var rng = Philox(key.child(UInt64(epoch)))
+    order.shuffle(using: &rng)
+    return order
+}
+
+/// Trains `parameters` in place with minibatch SGD over `indices` of `data` (all samples if nil).
+/// Batches follow `epochOrder` (last partial batch kept). Deterministic for a given key.
+public func train(
+    _ network: Network, parameters: inout [Float], on data: some SampleSource, indices: [Int]? = nil,
+    settings: TrainingSettings, key: StreamKey, workspace: Workspace, frozen: Set<Int> = [],
+    progress: ((TrainingProgress) -> Void)? = nil
+) {
+    precondition(workspace.capacity >= settings.batchSize, "workspace smaller than the batch size")
+    let all = indices ?? Array(0..<data.sampleCount)
+    guard !all.isEmpty else { return }
+    var sgd = SGD(learningRate: settings.learningRate, momentum: settings.momentum,
+                  weightDecay: settings.weightDecay)
+    var labels = [Int32](repeating: 0, count: settings.batchSize)
+    let stepsPerEpoch = (all.count + settings.batchSize - 1) / settings.batchSize
+    var seen = 0
+    for epoch in 0..<settings.epochs {
+        let order = epochOrder(all, key: key, epoch: epoch)
+        var lossSum = 0.0
+        for stepIndex in 0..<stepsPerEpoch {
+            let lo = stepIndex * settings.batchSize, hi = min(lo + settings.batchSize, order.count)
+            let batch = hi - lo
+            order.withUnsafeBufferPointer { o in
+                labels.withUnsafeMutableBufferPointer { l in
+                    data.gather(UnsafeBufferPointer(rebasing: o[lo..<hi]), inputs: workspace.input,
+                                labels: l.baseAddress!)
+                }
+            }
+            let loss = trainingStep(network, parameters: &parameters, labels: labels, batch: batch, workspace: workspace,
+                                    sgd: &sgd, frozen: frozen, noise: NoiseSource(key: key, step: UInt64(seen)))
+            lossSum += loss
+            seen += batch
+            progress?(TrainingProgress(epoch: epoch, step: stepIndex + 1, stepsPerEpoch: stepsPerEpoch,
+                                       meanLoss: lossSum / Double(stepIndex + 1), samplesSeen: seen))
+        }
+    }
+}
+
+/// One SGD step on the batch already in `workspace.input`; returns the batch's mean loss.
+@discardableResult
+public func trainingStep(
+    _ network: Network, parameters: inout [Float], labels: [Int32], batch: Int, workspace: Workspace,
+    sgd: inout SGD, frozen: Set<Int> = [], noise: NoiseSource = .none
+) -> Double {
+    let classes = network.outputSize
+    var lossSum = 0.0
+    parameters.withUnsafeBufferPointer { p in
+        workspace.forward(parameters: p.baseAddress!, batch: batch, training: true, noise: noise)
+        labels.withUnsafeBufferPointer { l in
+            // The loss gradient overwrites the logits: nothing reads them after this.
+            lossSum = softmaxCrossEntropy(logits: workspace.output, labels: l.baseAddress!, batch: batch,
+                                          classes: classes, gradient: workspace.output).lossSum
+        }
+        workspace.zeroGradient()
+        workspace.backward(parameters: p.baseAddress!, outputGradient: workspace.output, batch: batch, frozen: frozen)
+    }
+    sgd.step(parameters: &parameters, gradient: workspace.gradient)
+    return lossSum / Double(batch)
+}
+
+/// Mean loss and accuracy of `parameters` on `indices` of `data` (all if nil), in batches of the workspace capacity.
+public func evaluate(
+    _ network: Network, parameters: [Float], on data: some SampleSource, indices: [Int]? = nil, workspace: Workspace
+) -> Evaluation {
+    let all = indices ?? Array(0..<data.sampleCount)
+    guard !all.isEmpty else { return Evaluation(loss: .nan, accuracy: .nan, count: 0) }
+    var labels = [Int32](repeating: 0, count: workspace.capacity)
+    var lossSum = 0.0, correct = 0
+    parameters.withUnsafeBufferPointer { p in
+        all.withUnsafeBufferPointer { idx in
+            labels.withUnsafeMutableBufferPointer { l in
+                var lo = 0
+                while lo < all.count {
+                    let hi = min(lo + workspace.capacity, all.count)
+                    data.gather(UnsafeBufferPointer(rebasing: idx[lo..<hi]), inputs: workspace.input,
+                                labels: l.baseAddress!)
+                    workspace.forward(parameters: p.baseAddress!, batch: hi - lo, training: false)
+                    let r = softmaxCrossEntropy(logits: workspace.output, labels: l.baseAddress!, batch: hi - lo,
+                                                classes: network.outputSize, gradient: nil)
+                    lossSum += r.lossSum
+                    correct += r.correct
+                    lo = hi
+                }
+            }
+        }
+    }
+    return Evaluation(loss: lossSum / Double(all.count), accuracy: Double(correct) / Double(all.count),
+                      count: all.count)
+}

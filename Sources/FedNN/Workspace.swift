@@ -1,0 +1,120 @@
+// Workspace: the activation, gradient and scratch buffers for running one network forward and backward.
+import FedTensor
+
+/// Buffers for one thread of work on one `Network`, sized for batches up to `capacity`. Reused step after step:
+/// a training step allocates nothing. Not thread-safe; give each concurrent worker its own.
+public final class Workspace {
+    public let network: Network
+    public let capacity: Int
+    /// ∂L/∂parameters, laid out like the parameter vector. `backward` adds into it; call `zeroGradient()` first.
+    public let gradient: UnsafeMutableBufferPointer<Float>
+    /// Where callers place a batch of inputs (capacity × inputSize, sample-major).
+    public var input: UnsafeMutablePointer<Float> { activations[0] }
+    /// ∂L/∂input after `backward(… inputGradient: true)`.
+    public var inputGradient: UnsafeMutablePointer<Float> { inputGradientBuffer }
+
+    private var activations: [UnsafeMutablePointer<Float>]  // activations[i] = input of layer i; last = output
+    private let sharesInput: [Bool]  // layer i's output aliases its input buffer
+    private let scratch: [UnsafeMutablePointer<Float>]
+    private let gradientA: UnsafeMutablePointer<Float>
+    private let gradientB: UnsafeMutablePointer<Float>
+    private let inputGradientBuffer: UnsafeMutablePointer<Float>
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    public init(network: Network, capacity: Int) {
+        precondition(capacity > 0, "workspace capacity must be positive")
+        self.network = network
+        self.capacity = capacity
+        func allocate(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            p.initialize(repeating: 0, count: max(n, 1))
+            return p
+        }
+        var acts = [allocate(capacity * network.inputSize)]
+        var largest = network.inputSize
+        // For each buffer, whether a layer's backward still reads the values it holds (the network input counts:
+        // callers own it).
+        var bufferValuesNeeded = [true]
+        var shares: [Bool] = []
+        for (i, layer) in network.layers.enumerated() {
+            let size = network.shapes[i + 1].reduce(1, *)
+            largest = max(largest, size)
+            let share: Bool
+            switch layer.inPlace {
+            case .never: share = false
+            case .view: share = true
+            case .elementwise: share = !bufferValuesNeeded[i]
+            }
+            shares.append(share)
+            acts.append(share ? acts[i] : allocate(capacity * size))
+            let needed = layer.backwardReadsOutput || (layer.inPlace == .view && share && bufferValuesNeeded[i])
+            bufferValuesNeeded.append(needed)
+        }
+        activations = acts
+        sharesInput = shares
+        scratch = network.layers.enumerated().map { i, layer in
+            allocate(capacity * layer.workspaceSize(input: network.shapes[i]))
+        }
+        gradientA = allocate(capacity * largest)
+        gradientB = allocate(capacity * largest)
+        inputGradientBuffer = allocate(capacity * network.inputSize)
+        gradient = UnsafeMutableBufferPointer(start: allocate(network.parameterCount), count: network.parameterCount)
+        var seen = Set<UnsafeMutableRawPointer>()
+        for p in acts + scratch + [gradientA, gradientB, inputGradientBuffer, gradient.baseAddress!] {
+            if seen.insert(UnsafeMutableRawPointer(p)).inserted { allocations.append(UnsafeMutableRawPointer(p)) }
+        }
+    }
+
+    deinit {
+        for p in allocations { p.deallocate() }
+    }
+
+    /// The network's output for the last forward batch (batch × outputSize).
+    public var output: UnsafeMutablePointer<Float> { activations[activations.count - 1] }
+
+    public func zeroGradient() {
+        gradient.update(repeating: 0)
+    }
+
+    /// Runs the layers on the first `batch` samples of `input`. Noisy layers draw from `noise` when training.
+    public func forward(parameters: UnsafePointer<Float>, batch: Int, training: Bool, noise: NoiseSource = .none) {
+        precondition(batch > 0 && batch <= capacity, "batch \(batch) outside 1…\(capacity)")
+        for (i, layer) in network.layers.enumerated() {
+            let context = ForwardContext(
+                input: activations[i], output: activations[i + 1],
+                parameters: parameters + network.parameterRanges[i].lowerBound, workspace: scratch[i],
+                batch: batch, training: training, noise: noise)
+            layer.forward(context, input: network.shapes[i])
+        }
+    }
+
+    /// Back-propagates `outputGradient` (batch × outputSize, e.g. from `softmaxCrossEntropy`) through the layers
+    /// of the last forward pass, ADDING parameter gradients into `gradient` except for layers in `frozen`.
+    /// With `inputGradient`, ∂L/∂input is written to `inputGradient`.
+    public func backward(parameters: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, batch: Int,
+                         frozen: Set<Int> = [], inputGradient wantInput: Bool = false) {
+        let layers = network.layers
+        var current = gradientA, other = gradientB
+        current.update(from: outputGradient, count: batch * network.outputSize)
+        // The earliest layer whose input gradient anyone needs.
+        let firstTrainable = layers.indices.first { !frozen.contains($0) && network.parameterRanges[$0].count > 0 }
+        for i in layers.indices.reversed() {
+            let layer = layers[i]
+            let needInput = i > 0 ? (wantInput || (firstTrainable.map { $0 < i } ?? false)) : wantInput
+            let dx: UnsafeMutablePointer<Float>? =
+                needInput ? (i == 0 ? inputGradientBuffer : (sharesInput[i] ? current : other)) : nil
+            let paramGradient = frozen.contains(i) ? nil : gradient.baseAddress! + network.parameterRanges[i].lowerBound
+            let context = BackwardContext(
+                input: activations[i], output: activations[i + 1], outputGradient: current, inputGradient: dx,
+                parameters: parameters + network.parameterRanges[i].lowerBound,
+                parameterGradient: network.parameterRanges[i].isEmpty ? nil : paramGradient,
+                workspace: scratch[i], batch: batch)
+            layer.backward(context, input: network.shapes[i])
+            guard needInput else { break }
+            if let dx, dx != current {
+                other = current
+                current = dx
+            }
+        }
+    }
+}

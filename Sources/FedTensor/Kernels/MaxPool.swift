@@ -1,0 +1,58 @@
+// MaxPool: k×k max pooling with stride k over NHWC samples, forward and backward.
+
+/// y (OH×OW×C) = max over each k×k window of x (H×W×C), with OH = ⌊H/k⌋ (PyTorch's floor mode).
+@inlinable
+public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                           height: Int, width: Int, channels c: Int, k: Int) {
+    let oh = height / k, ow = width / k
+    for oy in 0..<oh {
+        for ox in 0..<ow {
+            let out = y + (oy &* ow &+ ox) &* c
+            let first = x + ((oy &* k) &* width &+ ox &* k) &* c
+            out.update(from: first, count: c)
+            for ky in 0..<k {
+                for kx in 0..<k where ky != 0 || kx != 0 {
+                    let src = x + ((oy &* k &+ ky) &* width &+ ox &* k &+ kx) &* c
+                    var ch = 0
+                    while ch &+ 16 <= c {
+                        let a = load16(out + ch), b = load16(src + ch)
+                        store16(a.replacing(with: b, where: b .> a), out + ch)
+                        ch &+= 16
+                    }
+                    while ch < c {
+                        if src[ch] > out[ch] { out[ch] = src[ch] }
+                        ch &+= 1
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// dx = the gradient routed to the first window element (row-major scan) that equals the window's max.
+/// `dx` is overwritten; pixels outside every window (odd edges) get zero.
+@inlinable
+public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                            _ dx: UnsafeMutablePointer<Float>, height: Int, width: Int, channels c: Int, k: Int) {
+    let oh = height / k, ow = width / k
+    dx.update(repeating: 0, count: height &* width &* c)
+    for oy in 0..<oh {
+        for ox in 0..<ow {
+            let o = (oy &* ow &+ ox) &* c
+            for ch in 0..<c {
+                let m = y[o &+ ch]
+                var done = false
+                for ky in 0..<k where !done {
+                    for kx in 0..<k {
+                        let idx = ((oy &* k &+ ky) &* width &+ ox &* k &+ kx) &* c &+ ch
+                        if x[idx] == m {
+                            dx[idx] = dy[o &+ ch]
+                            done = true
+                            break
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
