@@ -19,8 +19,9 @@ public struct TrainingProgress: Sendable {
     public var epoch: Int
     public var step: Int
     public var stepsPerEpoch: Int
-    /// Mean training loss over the steps of this epoch so far.
+    /// Mean training loss and accuracy over the samples of this epoch so far.
     public var meanLoss: Double
+    public var meanAccuracy: Double
     public var samplesSeen: Int
 }
 
@@ -50,63 +51,98 @@ public func epochOrder(_ indices: [Int], key: StreamKey, epoch: Int) -> [Int] {
     return order
 }
 
-/// Trains `parameters` in place with minibatch SGD over `indices` of `data` (all samples if nil).
-/// Batches follow `epochOrder` (last partial batch kept). Deterministic for a given key.
-public func train(
-    _ network: Network, parameters: inout [Float], on data: some SampleSource, indices: [Int]? = nil,
-    settings: TrainingSettings, key: StreamKey, workspace: Workspace, frozen: Set<Int> = [],
-    progress: ((TrainingProgress) -> Void)? = nil
-) {
-    precondition(workspace.capacity >= settings.batchSize, "workspace smaller than the batch size")
-    let all = indices ?? Array(0..<data.sampleCount)
-    guard !all.isEmpty else { return }
-    var sgd = SGD(learningRate: settings.learningRate, momentum: settings.momentum,
-                  weightDecay: settings.weightDecay)
-    var labels = [Int32](repeating: 0, count: settings.batchSize)
-    let stepsPerEpoch = (all.count + settings.batchSize - 1) / settings.batchSize
-    var seen = 0
-    for epoch in 0..<settings.epochs {
-        let order = epochOrder(all, key: key, epoch: epoch)
-        var lossSum = 0.0
-        for stepIndex in 0..<stepsPerEpoch {
-            let lo = stepIndex * settings.batchSize, hi = min(lo + settings.batchSize, order.count)
-            let batch = hi - lo
+/// Minibatch SGD over one client's or one run's samples, epoch by epoch, keeping the optimiser state between epochs.
+public struct Trainer {
+    public let network: Network
+    public let settings: TrainingSettings
+    /// Batch orders come from `key.child(epoch)`; noisy layers draw from `key` at a per-step counter.
+    public let key: StreamKey
+    public var frozen: Set<Int>
+    private var sgd: SGD
+    private var labels: [Int32]
+    private var samplesSeen = 0
+
+    public init(network: Network, settings: TrainingSettings, key: StreamKey, frozen: Set<Int> = []) {
+        precondition(settings.batchSize > 0 && settings.epochs >= 0, "invalid training settings")
+        self.network = network
+        self.settings = settings
+        self.key = key
+        self.frozen = frozen
+        self.sgd = SGD(learningRate: settings.learningRate, momentum: settings.momentum,
+                       weightDecay: settings.weightDecay)
+        self.labels = [Int32](repeating: 0, count: settings.batchSize)
+    }
+
+    /// One pass over `indices` (shuffled by `epochOrder`, last partial batch kept). Returns the mean training
+    /// loss and accuracy of the batches as they were trained.
+    public mutating func runEpoch(
+        _ epoch: Int, parameters: inout [Float], on data: some SampleSource, indices: [Int], workspace: Workspace,
+        progress: ((TrainingProgress) -> Void)? = nil
+    ) -> (loss: Double, accuracy: Double) {
+        precondition(workspace.capacity >= settings.batchSize, "workspace smaller than the batch size")
+        guard !indices.isEmpty else { return (.nan, .nan) }
+        let order = epochOrder(indices, key: key, epoch: epoch)
+        let b = settings.batchSize
+        let steps = (order.count + b - 1) / b
+        var lossSum = 0.0, correct = 0, count = 0
+        for stepIndex in 0..<steps {
+            let lo = stepIndex * b, hi = min(lo + b, order.count)
             order.withUnsafeBufferPointer { o in
                 labels.withUnsafeMutableBufferPointer { l in
                     data.gather(UnsafeBufferPointer(rebasing: o[lo..<hi]), inputs: workspace.input,
                                 labels: l.baseAddress!)
                 }
             }
-            let loss = trainingStep(network, parameters: &parameters, labels: labels, batch: batch, workspace: workspace,
-                                    sgd: &sgd, frozen: frozen, noise: NoiseSource(key: key, step: UInt64(seen)))
-            lossSum += loss
-            seen += batch
-            progress?(TrainingProgress(epoch: epoch, step: stepIndex + 1, stepsPerEpoch: stepsPerEpoch,
-                                       meanLoss: lossSum / Double(stepIndex + 1), samplesSeen: seen))
+            let r = trainingStep(network, parameters: &parameters, labels: labels, batch: hi - lo,
+                                 workspace: workspace, sgd: &sgd, frozen: frozen,
+                                 noise: NoiseSource(key: key, step: UInt64(samplesSeen)))
+            lossSum += r.loss * Double(hi - lo)
+            correct += r.correct
+            count += hi - lo
+            samplesSeen += hi - lo
+            progress?(TrainingProgress(epoch: epoch, step: stepIndex + 1, stepsPerEpoch: steps,
+                                       meanLoss: lossSum / Double(count), meanAccuracy: Double(correct) / Double(count),
+                                       samplesSeen: samplesSeen))
         }
+        return (lossSum / Double(count), Double(correct) / Double(count))
     }
 }
 
-/// One SGD step on the batch already in `workspace.input`; returns the batch's mean loss.
+/// Trains `parameters` in place for `settings.epochs` epochs over `indices` of `data` (all samples if nil).
+/// Deterministic for a given key, whatever the thread count.
+public func train(
+    _ network: Network, parameters: inout [Float], on data: some SampleSource, indices: [Int]? = nil,
+    settings: TrainingSettings, key: StreamKey, workspace: Workspace, frozen: Set<Int> = [],
+    progress: ((TrainingProgress) -> Void)? = nil
+) {
+    var trainer = Trainer(network: network, settings: settings, key: key, frozen: frozen)
+    let all = indices ?? Array(0..<data.sampleCount)
+    for epoch in 0..<settings.epochs {
+        _ = trainer.runEpoch(epoch, parameters: &parameters, on: data, indices: all, workspace: workspace,
+                             progress: progress)
+    }
+}
+
+/// One SGD step on the batch already in `workspace.input`; returns the batch's mean loss and correct count.
 @discardableResult
 public func trainingStep(
     _ network: Network, parameters: inout [Float], labels: [Int32], batch: Int, workspace: Workspace,
     sgd: inout SGD, frozen: Set<Int> = [], noise: NoiseSource = .none
-) -> Double {
+) -> (loss: Double, correct: Int) {
     let classes = network.outputSize
-    var lossSum = 0.0
+    var result = (lossSum: 0.0, correct: 0)
     parameters.withUnsafeBufferPointer { p in
         workspace.forward(parameters: p.baseAddress!, batch: batch, training: true, noise: noise)
         labels.withUnsafeBufferPointer { l in
             // The loss gradient overwrites the logits: nothing reads them after this.
-            lossSum = softmaxCrossEntropy(logits: workspace.output, labels: l.baseAddress!, batch: batch,
-                                          classes: classes, gradient: workspace.output).lossSum
+            result = softmaxCrossEntropy(logits: workspace.output, labels: l.baseAddress!, batch: batch,
+                                         classes: classes, gradient: workspace.output)
         }
         workspace.zeroGradient()
         workspace.backward(parameters: p.baseAddress!, outputGradient: workspace.output, batch: batch, frozen: frozen)
     }
     sgd.step(parameters: &parameters, gradient: workspace.gradient)
-    return lossSum / Double(batch)
+    return (result.lossSum / Double(batch), result.correct)
 }
 
 /// Mean loss and accuracy of `parameters` on `indices` of `data` (all if nil), in batches of the workspace capacity.

@@ -1,0 +1,131 @@
+// BenchCommand: `fednoise bench`, GEMM GFLOPS, training throughput and Gaussian noise rate, as a table and JSON.
+import FedNN
+import FedTensor
+import Foundation
+
+enum BenchCommand {
+    static let help = """
+    USAGE: fednoise bench [--quick] [--json FILE] [--threads LIST]
+
+    Measures, on random data of the right shapes:
+      GEMM GFLOPS at 512³ and at the McMahan CNN's own shapes (batch 10 and 64),
+      training throughput (forward + backward + SGD step) of the CNN and the MLP at batch 10 and 64,
+      Gaussian noise generation in million samples/s.
+    Each figure is the median of timed repetitions after a warm-up, wall clock. Run on an idle machine and
+    compare with a reference side by side (see ../shared/targets.md).
+
+    OPTIONS:
+      --quick          shorter repetitions (noisier figures)
+      --threads LIST   thread counts to measure, comma-separated (default "1,2" capped at the core count)
+      --json FILE      where to write the results (default runs/bench.json)
+      -h, --help       show this help
+    """
+
+    struct Row: Codable {
+        var benchmark: String
+        var threads: Int
+        var value: Double
+        var unit: String
+    }
+
+    static func run(_ argv: [String]) throws {
+        var args = try Arguments(argv, booleanFlags: ["help", "quick"])
+        if args.flag("help") {
+            print(help)
+            return
+        }
+        let quick = args.flag("quick")
+        let jsonPath = args.string("json") ?? "runs/bench.json"
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        var threadCounts = [1, 2].filter { $0 <= max(cores, 1) }
+        if let list = args.string("threads") {
+            threadCounts = try list.split(separator: ",").map { part throws(UsageError) in
+                guard let n = Int(part), n >= 1 else { throw UsageError("--threads must list whole numbers ≥ 1") }
+                return n
+            }
+        }
+        try args.finish()
+        let seconds = quick ? 0.2 : 0.6
+        var rows: [Row] = []
+        func report(_ name: String, _ threads: Int, _ value: Double, _ unit: String) {
+            rows.append(Row(benchmark: name, threads: threads, value: value, unit: unit))
+            let v = value >= 100 ? grouped(value) : fixed(value, 1)
+            print(name.padding(toLength: 44, withPad: " ", startingAt: 0)
+                  + String(threads).leftPad(8) + v.leftPad(14) + "  " + unit)
+        }
+        print("benchmark".padding(toLength: 44, withPad: " ", startingAt: 0) + "threads".leftPad(8)
+              + "value".leftPad(14))
+        for t in threadCounts {
+            for (name, ta, tb, m, n, k) in gemmShapes {
+                report("gemm \(name)", t, measureGEMM(ta, tb, m: m, n: n, k: k, threads: t, minSeconds: seconds),
+                       "GFLOPS")
+            }
+        }
+        for t in threadCounts {
+            for (kind, batch) in [(ModelKind.cnn, 10), (.cnn, 64), (.mlp, 10), (.mlp, 64)] {
+                let rate = try ComputeThreads.with(t) {
+                    try measureTraining(kind, batch: batch, minSeconds: quick ? 0.5 : 1.5)
+                }
+                report("train \(kind.rawValue) batch \(batch)", t, rate, "samples/s")
+            }
+        }
+        for t in threadCounts {
+            report("gaussian noise", t, measureGaussian(threads: t, minSeconds: seconds), "M samples/s")
+        }
+        let url = URL(fileURLWithPath: jsonPath)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(rows).write(to: url)
+        print("wrote \(jsonPath)")
+    }
+
+    /// (label, transA, transB, M, N, K) — the CNN's GEMMs at batch 10 and 64, and a 512³ square.
+    static var gemmShapes: [(String, Transpose, Transpose, Int, Int, Int)] {
+        var shapes: [(String, Transpose, Transpose, Int, Int, Int)] = [("512³", .none, .none, 512, 512, 512)]
+        for b in [10, 64] {
+            shapes += [
+                ("conv2 fwd b\(b) (\(b * 196)×64×800)", .none, .transposed, b * 196, 64, 800),
+                ("conv2 dW b\(b) (64×800×\(b * 196))", .transposed, .none, 64, 800, b * 196),
+                ("conv2 dX b\(b) (\(b * 196)×800×64)", .none, .none, b * 196, 800, 64),
+                ("fc1 fwd b\(b) (\(b)×512×3136)", .none, .transposed, b, 512, 3136),
+                ("fc1 dW b\(b) (512×3136×\(b))", .transposed, .none, 512, 3136, b),
+                ("fc1 dX b\(b) (\(b)×3136×512)", .none, .none, b, 3136, 512),
+            ]
+        }
+        return shapes
+    }
+
+    /// Training samples per second of `kind` on random MNIST-shaped data (median of repetitions).
+    static func measureTraining(_ kind: ModelKind, batch: Int, minSeconds: Double) throws -> Double {
+        let network = try kind.network(inputShape: [28, 28, 1], classes: 10)
+        var parameters = network.initialParameters(key: StreamKey(seed: 1))
+        let workspace = Workspace(network: network, capacity: batch)
+        var rng = Philox(seed: 2)
+        for i in 0..<(batch * network.inputSize) { workspace.input[i] = Float(rng.nextGaussian()) }
+        let labels = (0..<batch).map { Int32($0 % 10) }
+        var sgd = SGD(learningRate: 0.01)
+        func stepOnce() {
+            trainingStep(network, parameters: &parameters, labels: labels, batch: batch, workspace: workspace,
+                         sgd: &sgd)
+        }
+        for _ in 0..<3 { stepOnce() }
+        var rates: [Double] = []
+        for _ in 0..<5 {
+            var n = 0
+            let t0 = monotonicSeconds()
+            while monotonicSeconds() - t0 < minSeconds / 5 || n < 2 {
+                stepOnce()
+                n += 1
+            }
+            rates.append(Double(n * batch) / (monotonicSeconds() - t0))
+        }
+        return rates.sorted()[rates.count / 2]
+    }
+}
+
+extension String {
+    func leftPad(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

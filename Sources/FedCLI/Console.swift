@@ -1,0 +1,63 @@
+// Console: output helpers: a live progress line on terminals, throttled lines in logs, and number formatting.
+import Foundation
+
+/// Writes to standard error; redraws one line in place when stderr is a terminal, otherwise prints at most
+/// one line every `logInterval` seconds so CI logs stay short.
+public final class ProgressLine {
+    private let isTerminal = isatty(STDERR_FILENO) != 0
+    private var lastDraw = 0.0
+    private var lastLength = 0
+    private let logInterval: Double
+
+    public init(logInterval: Double = 10) {
+        self.logInterval = logInterval
+    }
+
+    public func update(_ text: String) {
+        let now = monotonicSeconds()
+        if isTerminal {
+            guard now - lastDraw >= 0.1 else { return }
+            lastDraw = now
+            let pad = max(0, lastLength - text.count)
+            writeError("\r" + text + String(repeating: " ", count: pad))
+            lastLength = text.count
+        } else if now - lastDraw >= logInterval {
+            lastDraw = now
+            writeError(text + "\n")
+        }
+    }
+
+    /// Clears the live line so the next regular output starts at column 0.
+    public func clear() {
+        if isTerminal && lastLength > 0 {
+            writeError("\r" + String(repeating: " ", count: lastLength) + "\r")
+            lastLength = 0
+        }
+        lastDraw = 0
+    }
+}
+
+public func writeError(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+}
+
+/// Seconds from an arbitrary origin, monotonic.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// "12.3%" style percentages and fixed-point numbers.
+func percent(_ x: Double, digits: Int = 2) -> String { String(format: "%.\(digits)f%%", x * 100) }
+func fixed(_ x: Double, _ digits: Int = 4) -> String { String(format: "%.\(digits)f", x) }
+func grouped(_ x: Double) -> String {
+    let n = Int(x.rounded())
+    let s = String(abs(n))
+    var out = ""
+    for (i, ch) in s.reversed().enumerated() {
+        if i > 0 && i % 3 == 0 { out.append(",") }
+        out.append(ch)
+    }
+    return (n < 0 ? "-" : "") + String(out.reversed())
+}

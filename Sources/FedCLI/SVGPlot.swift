@@ -1,0 +1,107 @@
+// SVGPlot: a dependency-free line chart (several series, axes, ticks, legend) written as a standalone SVG file.
+import Foundation
+
+/// One named line of (x, y) points.
+public struct PlotSeries: Sendable {
+    public var name: String
+    public var points: [(x: Double, y: Double)]
+    public init(name: String, points: [(x: Double, y: Double)]) {
+        self.name = name
+        self.points = points
+    }
+}
+
+/// A line chart with labelled axes. `render()` returns SVG text any browser opens.
+public struct LinePlot: Sendable {
+    public var title: String
+    public var xLabel: String
+    public var yLabel: String
+    public var series: [PlotSeries]
+    public var width = 720.0
+    public var height = 420.0
+
+    public init(title: String, xLabel: String, yLabel: String, series: [PlotSeries]) {
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+        self.series = series
+    }
+
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+
+    public func render() -> String {
+        let left = 70.0, right = 160.0, top = 40.0, bottom = 55.0
+        let pw = width - left - right, ph = height - top - bottom
+        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
+        var (x0, x1) = (all.map(\.x).min() ?? 0, all.map(\.x).max() ?? 1)
+        var (y0, y1) = (all.map(\.y).min() ?? 0, all.map(\.y).max() ?? 1)
+        if x1 <= x0 { x1 = x0 + 1 }
+        if y1 <= y0 { (y0, y1) = (y0 - 0.5, y1 + 0.5) }
+        let xTicks = niceTicks(x0, x1), yTicks = niceTicks(y0, y1)
+        x0 = min(x0, xTicks.first!)
+        x1 = max(x1, xTicks.last!)
+        y0 = min(y0, yTicks.first!)
+        y1 = max(y1, yTicks.last!)
+        func sx(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
+        func sy(_ y: Double) -> Double { top + ph - (y - y0) / (y1 - y0) * ph }
+        var s = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" \
+        viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="\(left + pw / 2)" y="22" text-anchor="middle" font-size="15">\(escape(title))</text>
+
+        """
+        for t in yTicks {
+            s += "<line x1=\"\(left)\" x2=\"\(left + pw)\" y1=\"\(sy(t))\" y2=\"\(sy(t))\" stroke=\"#e5e5e5\"/>"
+            s += "<text x=\"\(left - 6)\" y=\"\(sy(t) + 4)\" text-anchor=\"end\">\(label(t))</text>\n"
+        }
+        for t in xTicks {
+            s += "<line x1=\"\(sx(t))\" x2=\"\(sx(t))\" y1=\"\(top)\" y2=\"\(top + ph)\" stroke=\"#f0f0f0\"/>"
+            s += "<text x=\"\(sx(t))\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(label(t))</text>\n"
+        }
+        s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
+        s += "<text x=\"\(left + pw / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
+        s += "<text transform=\"translate(18 \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">"
+        s += "\(escape(yLabel))</text>\n"
+        for (i, line) in series.enumerated() {
+            let color = Self.palette[i % Self.palette.count]
+            let pts = line.points.filter { $0.x.isFinite && $0.y.isFinite }
+            let path = pts.map { "\(fmt(sx($0.x))),\(fmt(sy($0.y)))" }.joined(separator: " ")
+            s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(path)\"/>\n"
+            if pts.count <= 60 {
+                for p in pts { s += "<circle cx=\"\(fmt(sx(p.x)))\" cy=\"\(fmt(sy(p.y)))\" r=\"2.5\" fill=\"\(color)\"/>" }
+                s += "\n"
+            }
+            let ly = top + 10 + Double(i) * 20
+            s += "<line x1=\"\(left + pw + 12)\" x2=\"\(left + pw + 36)\" y1=\"\(ly)\" y2=\"\(ly)\" stroke=\"\(color)\" "
+            s += "stroke-width=\"3\"/><text x=\"\(left + pw + 42)\" y=\"\(ly + 4)\">\(escape(line.name))</text>\n"
+        }
+        return s + "</svg>\n"
+    }
+
+    /// About five round-numbered ticks covering [lo, hi].
+    func niceTicks(_ lo: Double, _ hi: Double) -> [Double] {
+        let raw = (hi - lo) / 5
+        let mag = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 2.5, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
+        var t = floor(lo / step) * step
+        var ticks: [Double] = []
+        while t <= hi + step * 0.5 && ticks.count < 20 {
+            ticks.append(t)
+            t += step
+        }
+        return ticks
+    }
+
+    func label(_ v: Double) -> String {
+        if v == v.rounded() && abs(v) < 1e6 { return String(Int(v)) }
+        return String(format: abs(v) < 0.01 ? "%.1e" : "%.3g", v)
+    }
+
+    func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+    }
+}

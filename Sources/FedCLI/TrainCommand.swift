@@ -1,0 +1,226 @@
+// TrainCommand: `fednoise train`, centralised training with live progress, per-epoch metrics and result files.
+import FedData
+import FedNN
+import FedTensor
+import Foundation
+
+/// Everything a centralised training run needs; decoded from `config/*.json` and overridden by flags.
+public struct TrainConfiguration: Codable, Sendable, Equatable {
+    public var model: ModelKind = .cnn
+    public var dataset: DatasetKind = .mnist
+    /// A directory with the dataset's files; nil means the embedded MNIST subset (MNIST only).
+    public var data: String?
+    public var epochs = 3
+    public var batchSize = 64
+    public var learningRate = 0.05
+    public var momentum = 0.9
+    public var weightDecay = 0.0
+    public var seed: UInt64 = 1
+    /// Use only the first N training / test samples (nil: all).
+    public var trainLimit: Int?
+    public var testLimit: Int?
+    /// Where epochs.csv, summary.json and curves.svg go.
+    public var output = "runs/train"
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case model, dataset, data, epochs, batchSize, learningRate, momentum, weightDecay, seed, trainLimit, testLimit
+        case output
+    }
+
+    /// Missing keys keep their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decodeIfPresent(ModelKind.self, forKey: .model) ?? model
+        dataset = try c.decodeIfPresent(DatasetKind.self, forKey: .dataset) ?? dataset
+        data = try c.decodeIfPresent(String.self, forKey: .data)
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? epochs
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? learningRate
+        momentum = try c.decodeIfPresent(Double.self, forKey: .momentum) ?? momentum
+        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? weightDecay
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        trainLimit = try c.decodeIfPresent(Int.self, forKey: .trainLimit)
+        testLimit = try c.decodeIfPresent(Int.self, forKey: .testLimit)
+        output = try c.decodeIfPresent(String.self, forKey: .output) ?? output
+    }
+
+    static let keys: Set<String> = [
+        "model", "dataset", "data", "epochs", "batchSize", "learningRate", "momentum", "weightDecay", "seed",
+        "trainLimit", "testLimit", "output",
+    ]
+
+    /// Reads a JSON file; errors name the file and the key (unknown keys are rejected).
+    public static func load(_ path: String) throws -> TrainConfiguration {
+        try ConfigurationFile.decode(TrainConfiguration.self, from: path, knownKeys: keys)
+    }
+
+    /// Checks ranges; the error names the key.
+    public func validate() throws(UsageError) {
+        func check(_ ok: Bool, _ key: String, _ what: String) throws(UsageError) {
+            if !ok { throw UsageError("\(key): \(what)") }
+        }
+        try check(epochs >= 1, "epochs", "must be ≥ 1, got \(epochs)")
+        try check(batchSize >= 1 && batchSize <= 65_536, "batchSize", "must be in 1…65536, got \(batchSize)")
+        try check(learningRate > 0 && learningRate.isFinite, "learningRate", "must be > 0, got \(learningRate)")
+        try check(momentum >= 0 && momentum < 1, "momentum", "must be in [0, 1), got \(momentum)")
+        try check(weightDecay >= 0, "weightDecay", "must be ≥ 0, got \(weightDecay)")
+        try check((trainLimit ?? 1) >= 1, "trainLimit", "must be ≥ 1")
+        try check((testLimit ?? 1) >= 1, "testLimit", "must be ≥ 1")
+        try check(data != nil || dataset == .mnist, "data",
+                  "the embedded subset is MNIST; give a directory for \(dataset.rawValue)")
+    }
+}
+
+/// One row of epochs.csv.
+struct EpochRecord: Codable {
+    var epoch: Int
+    var trainLoss: Double
+    var trainAccuracy: Double
+    var testLoss: Double
+    var testAccuracy: Double
+    var seconds: Double
+    var samplesPerSecond: Double
+}
+
+enum TrainCommand {
+    static let help = """
+    USAGE: fednoise train [--config FILE] [options]
+
+    Trains one model centrally and evaluates it on the test set after every epoch.
+    Writes epochs.csv, summary.json and curves.svg into --output.
+
+    OPTIONS (each overrides the same key of --config):
+      --config FILE        JSON file with any of the keys below (see config/train-*.json)
+      --model NAME         cnn | mlp                                     (default cnn)
+      --dataset NAME       mnist | fashion-mnist | cifar10               (default mnist)
+      --data DIR           dataset directory (default: the embedded 2,000/500 MNIST subset)
+      --epochs N           (default 3)
+      --batch-size N       (default 64)
+      --lr X               learning rate (default 0.05)
+      --momentum X         SGD momentum in [0, 1) (default 0.9)
+      --weight-decay X     (default 0)
+      --seed N             initialisation and shuffling seed (default 1)
+      --train-limit N      use the first N training samples
+      --test-limit N       use the first N test samples
+      --threads N          compute threads (default: all cores)
+      --output DIR         result folder (default runs/train)
+      -h, --help           show this help
+    """
+
+    static func run(_ argv: [String]) throws {
+        var args = try Arguments(argv, booleanFlags: ["help"])
+        if args.flag("help") {
+            print(help)
+            return
+        }
+        var config = TrainConfiguration()
+        if let path = args.string("config") { config = try TrainConfiguration.load(path) }
+        try applyFlags(&args, to: &config)
+        if let threads = try args.int("threads", in: 1...1024) { ComputeThreads.count = threads }
+        try args.finish()
+        try config.validate()
+        try train(config)
+    }
+
+    static func applyFlags(_ args: inout Arguments, to c: inout TrainConfiguration) throws(UsageError) {
+        if let v = try args.choice("model", ModelKind.self) { c.model = v }
+        if let v = try args.choice("dataset", DatasetKind.self) { c.dataset = v }
+        if let v = args.string("data") { c.data = v }
+        if let v = try args.int("epochs") { c.epochs = v }
+        if let v = try args.int("batch-size") { c.batchSize = v }
+        if let v = try args.double("lr") { c.learningRate = v }
+        if let v = try args.double("momentum") { c.momentum = v }
+        if let v = try args.double("weight-decay") { c.weightDecay = v }
+        if let v = try args.int("seed", in: 0...Int.max) { c.seed = UInt64(v) }
+        if let v = try args.int("train-limit") { c.trainLimit = v }
+        if let v = try args.int("test-limit") { c.testLimit = v }
+        if let v = args.string("output") { c.output = v }
+    }
+
+
+    static func train(_ config: TrainConfiguration) throws {
+        let (train, test) = try loadData(config)
+        let network = try config.model.network(inputShape: train.sampleShape, classes: train.classCount)
+        print("\(config.model.rawValue) on \(train.name): \(network.parameterCount.formatted()) parameters, "
+              + "\(train.sampleCount.formatted()) train / \(test.sampleCount.formatted()) test samples, "
+              + "\(ComputeThreads.count) thread(s)")
+        var parameters = network.initialParameters(key: StreamKey(seed: config.seed, 0))
+        let settings = TrainingSettings(epochs: config.epochs, batchSize: config.batchSize,
+                                        learningRate: Float(config.learningRate), momentum: Float(config.momentum),
+                                        weightDecay: Float(config.weightDecay))
+        var trainer = Trainer(network: network, settings: settings, key: StreamKey(seed: config.seed, 1))
+        let workspace = Workspace(network: network, capacity: max(config.batchSize, 64))
+        let line = ProgressLine()
+        var records: [EpochRecord] = []
+        let indices = Array(0..<train.sampleCount)
+        let started = monotonicSeconds()
+        for epoch in 0..<config.epochs {
+            let t0 = monotonicSeconds()
+            let (loss, acc) = trainer.runEpoch(epoch, parameters: &parameters, on: train, indices: indices,
+                                               workspace: workspace) { p in
+                let rate = Double(p.samplesSeen - epoch * train.sampleCount) / max(monotonicSeconds() - t0, 1e-9)
+                line.update("epoch \(epoch + 1)/\(config.epochs)  step \(p.step)/\(p.stepsPerEpoch)  "
+                            + "loss \(fixed(p.meanLoss))  acc \(percent(p.meanAccuracy, digits: 1))  "
+                            + "\(grouped(rate)) samples/s")
+            }
+            let seconds = monotonicSeconds() - t0
+            let eval = evaluate(network, parameters: parameters, on: test, workspace: workspace)
+            line.clear()
+            let record = EpochRecord(epoch: epoch + 1, trainLoss: loss, trainAccuracy: acc, testLoss: eval.loss,
+                                     testAccuracy: eval.accuracy, seconds: seconds,
+                                     samplesPerSecond: Double(train.sampleCount) / seconds)
+            records.append(record)
+            print("epoch \(epoch + 1)/\(config.epochs): train loss \(fixed(loss)) acc \(percent(acc)) | "
+                  + "test loss \(fixed(eval.loss)) acc \(percent(eval.accuracy)) | \(fixed(seconds, 1)) s, "
+                  + "\(grouped(record.samplesPerSecond)) samples/s")
+        }
+        let total = monotonicSeconds() - started
+        try writeResults(config: config, records: records, seconds: total, parameters: network.parameterCount)
+        print("wrote \(config.output)/epochs.csv, summary.json, curves.svg (\(fixed(total, 1)) s in all)")
+    }
+
+    static func loadData(_ config: TrainConfiguration) throws -> (train: DatasetSamples, test: DatasetSamples) {
+        var (train, test) = try config.data.map {
+            try DatasetLoader.load(kind: config.dataset, directory: URL(fileURLWithPath: $0))
+        } ?? DatasetLoader.embeddedMNIST()
+        if let n = config.trainLimit, n < train.count { train = train.subset(indices: 0..<n) }
+        if let n = config.testLimit, n < test.count { test = test.subset(indices: 0..<n) }
+        return (DatasetSamples(train), DatasetSamples(test))
+    }
+
+    static func writeResults(config: TrainConfiguration, records: [EpochRecord], seconds: Double,
+                             parameters: Int) throws {
+        let dir = URL(fileURLWithPath: config.output)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var csv = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,samples_per_second\n"
+        for r in records {
+            csv += "\(r.epoch),\(r.trainLoss),\(r.trainAccuracy),\(r.testLoss),\(r.testAccuracy),"
+            csv += "\(fixed(r.seconds, 3)),\(fixed(r.samplesPerSecond, 1))\n"
+        }
+        try csv.write(to: dir.appendingPathComponent("epochs.csv"), atomically: true, encoding: .utf8)
+        struct Summary: Encodable {
+            var configuration: TrainConfiguration
+            var parameterCount: Int
+            var threads: Int
+            var seconds: Double
+            var finalTestAccuracy: Double
+            var epochs: [EpochRecord]
+        }
+        let summary = Summary(configuration: config, parameterCount: parameters, threads: ComputeThreads.count,
+                              seconds: seconds, finalTestAccuracy: records.last?.testAccuracy ?? .nan,
+                              epochs: records)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(summary).write(to: dir.appendingPathComponent("summary.json"))
+        let plot = LinePlot(
+            title: "\(config.model.rawValue) on \(config.dataset.rawValue): accuracy per epoch", xLabel: "epoch",
+            yLabel: "accuracy",
+            series: [
+                PlotSeries(name: "train", points: records.map { (Double($0.epoch), $0.trainAccuracy) }),
+                PlotSeries(name: "test", points: records.map { (Double($0.epoch), $0.testAccuracy) }),
+            ])
+        try plot.render().write(to: dir.appendingPathComponent("curves.svg"), atomically: true, encoding: .utf8)
+    }
+}

@@ -1,0 +1,86 @@
+// ArgumentsTests: flag parsing, error messages that name the flag, and strict config decoding.
+import FedCLI
+import Foundation
+import Testing
+
+@Suite("Command-line arguments and configuration files")
+struct ArgumentsTests {
+    @Test func parsesValuesFlagsAndEqualsForm() throws {
+        var a = try Arguments(["--epochs", "3", "--lr=0.1", "--quick", "pos"], booleanFlags: ["quick"])
+        #expect(try a.int("epochs") == 3)
+        #expect(try a.double("lr") == 0.1)
+        #expect(a.flag("quick"))
+        #expect(a.positionals == ["pos"])
+        try a.finish(maxPositionals: 1)
+    }
+
+    @Test func errorsNameTheFlagAndAllowedValues() throws {
+        var a = try Arguments(["--epochs", "zero"], booleanFlags: [])
+        #expect(throws: UsageError("--epochs must be a whole number in 1…, got 'zero'")) { try a.int("epochs") }
+        var b = try Arguments(["--model", "resnet"], booleanFlags: [])
+        #expect(throws: UsageError("--model must be one of: cnn, mlp; got 'resnet'")) {
+            try b.choice("model", FedNNModelKind.self)
+        }
+        let c = try Arguments(["--epohcs", "3"], booleanFlags: [])
+        #expect(throws: UsageError("unknown option --epohcs")) { try c.finish() }
+        #expect(throws: UsageError("--epochs needs a value")) { try Arguments(["--epochs"], booleanFlags: []) }
+    }
+
+    @Test func configurationErrorsNameFileAndKey() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fednoise-cli-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func write(_ text: String) throws -> String {
+            let url = dir.appendingPathComponent("c.json")
+            try text.write(to: url, atomically: true, encoding: .utf8)
+            return url.path
+        }
+        let typo = try write(#"{"epochs": 2, "batchsize": 3}"#)
+        #expect(throws: UsageError.self) { try TrainConfiguration.load(typo) }
+        do { _ = try TrainConfiguration.load(typo) } catch let e as UsageError {
+            #expect(e.description.contains("unknown key 'batchsize'"))
+            #expect(e.description.contains(typo))
+        }
+        let wrongType = try write(#"{"epochs": "two"}"#)
+        do {
+            _ = try TrainConfiguration.load(wrongType)
+            Issue.record("a string epoch count was accepted")
+        } catch let e as UsageError {
+            #expect(e.description.contains("key 'epochs'"))
+        }
+        let badModel = try write(#"{"model": "resnet"}"#)
+        do {
+            _ = try TrainConfiguration.load(badModel)
+            Issue.record("an unknown model was accepted")
+        } catch let e as UsageError {
+            #expect(e.description.contains("key 'model'"))
+        }
+        let partial = try write(#"{"epochs": 7}"#)
+        let config = try TrainConfiguration.load(partial)
+        #expect(config.epochs == 7)
+        #expect(config.batchSize == TrainConfiguration().batchSize)
+        var bad = TrainConfiguration()
+        bad.momentum = 1.5
+        #expect(throws: UsageError("momentum: must be in [0, 1), got 1.5")) { try bad.validate() }
+    }
+
+    @Test func everyShippedConfigDecodesAndValidates() throws {
+        let configDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../config").standardized
+        let files = try FileManager.default.contentsOfDirectory(atPath: configDir.path)
+            .filter { $0.hasPrefix("train-") && $0.hasSuffix(".json") }
+        #expect(!files.isEmpty)
+        for f in files {
+            let config = try TrainConfiguration.load(configDir.appendingPathComponent(f).path)
+            try config.validate()
+        }
+    }
+
+    @Test func unknownCommandIsAUsageError() {
+        #expect(FedCommandLine.run(["frobnicate"]) == 2)
+        #expect(FedCommandLine.run(["train", "--epochs", "-3"]) == 2)
+    }
+}
+
+typealias FedNNModelKind = FedNN.ModelKind
+import FedNN
