@@ -40,10 +40,10 @@ extension DatasetLoader {
         return out.filter { seen.insert($0.standardizedFileURL.path).inserted }
     }
 
-    /// The first of ``embeddedCandidates(filePath:)`` that holds the embedded subset's training images.
+    /// The first of `candidates` (by default ``embeddedCandidates(filePath:)``) that holds the embedded subset's
+    /// training images.
     /// - Throws: ``DataError`` listing every place searched when none does.
-    public static func embeddedDirectory() throws -> URL {
-        let candidates = embeddedCandidates()
+    public static func embeddedDirectory(searching candidates: [URL] = embeddedCandidates()) throws -> URL {
         let marker = "train-images-idx3-ubyte.gz"
         for dir in candidates where FileManager.default.fileExists(atPath: dir.appendingPathComponent(marker).path) {
             return dir
