@@ -30,6 +30,7 @@ public struct BatchOrder: RandomAccessCollection, Sendable {
         self.batchSize = batchSize
     }
 
+    /// Batch positions run from 0 to ``endIndex`` = `ceil(order.count / batchSize)`.
     public var startIndex: Int { 0 }
     public var endIndex: Int { (order.count + batchSize - 1) / batchSize }
 

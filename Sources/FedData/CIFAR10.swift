@@ -18,9 +18,11 @@ public enum CIFAR10 {
 
     /// The raw contents of one batch file, validated.
     public struct Batch: Sendable {
+        /// The file name, for messages.
         public let name: String
         /// The whole uncompressed file: `count` records of ``CIFAR10/recordSize`` bytes.
         public let bytes: [UInt8]
+        /// Number of records.
         public var count: Int { bytes.count / CIFAR10.recordSize }
         /// The label of record `i`.
         public func label(_ i: Int) -> UInt8 { bytes[i * CIFAR10.recordSize] }

@@ -19,6 +19,7 @@ public struct DataError: Error, CustomStringConvertible, Sendable, Equatable {
         self.reason = reason
     }
 
+    /// `file: byte N: reason`, or `file: reason` when there is no offset.
     public var description: String {
         if let offset { return "\(file): byte \(grouped(offset)): \(reason)" }
         return "\(file): \(reason)"

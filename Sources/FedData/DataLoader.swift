@@ -3,15 +3,18 @@ import FedTensor
 
 /// Feeds one client's samples to training, batch by batch, from a ``Dataset``.
 public struct DataLoader: Sendable {
+    /// The dataset the indices refer to.
     public let dataset: Dataset
     /// The client's dataset indices.
     public let indices: [Int]
+    /// Samples per batch; the last batch of an epoch keeps the remainder (see ``BatchOrder``).
     public let batchSize: Int
     /// The client's data-order stream; epoch `e` uses `key.child(e)`.
     public let key: StreamKey
     /// Whether batches are shuffled each epoch.
     public let shuffle: Bool
 
+    /// Creates a loader over `indices` (each in `0..<dataset.count`; traps otherwise) with batches of `batchSize ≥ 1`.
     public init(dataset: Dataset, indices: [Int], batchSize: Int, key: StreamKey, shuffle: Bool = true) {
         precondition(batchSize >= 1, "DataLoader: batchSize must be ≥ 1")
         precondition(indices.allSatisfy { $0 >= 0 && $0 < dataset.count }, "DataLoader: index out of range")

@@ -12,9 +12,13 @@ public struct Dataset: Sendable {
     public let images: [Float]
     /// `count` labels in `0..<classCount`.
     public let labels: [Int32]
+    /// Colour channels per image (1 for MNIST-style, 3 for CIFAR-10).
     public let channels: Int
+    /// Image height in pixels.
     public let height: Int
+    /// Image width in pixels.
     public let width: Int
+    /// Number of classes; labels lie in `0..<classCount`.
     public let classCount: Int
 
     /// Creates a dataset. Traps if the array sizes do not match the shape or a label is out of range

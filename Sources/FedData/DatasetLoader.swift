@@ -27,13 +27,19 @@ public enum DatasetLoader {
 
     /// Loads one IDX image file and its label file (raw or gzipped) as a ``Dataset``.
     ///
-    /// `kind` supplies the class count and the ``Normalization/standard`` constants; the image size comes from the
-    /// file (any `N×H×W` is accepted).
+    /// `kind` supplies the class count, the image size (``DatasetKind/height`` × ``DatasetKind/width``, checked
+    /// against the file) and the ``Normalization/standard`` constants.
+    /// - Throws: ``DataError`` for a malformed file, mismatched counts, a bad label or a wrong image size.
     public static func loadIDX(
         images: URL, labels: URL, kind: DatasetKind, name: String, normalization: Normalization = .standard
     ) throws -> Dataset {
         let (img, lab) = try IDX.readPair(images: images, labels: labels, classCount: kind.classCount)
         let n = img.dimensions[0], h = img.dimensions[1], w = img.dimensions[2]
+        guard h == kind.height, w == kind.width, kind.channels == 1 else {
+            throw DataError(
+                file: img.name, offset: 8,
+                "expected \(kind.height)×\(kind.width) images for \(kind.displayName), found \(h)×\(w)")
+        }
         let floats = img.bytes.withUnsafeBufferPointer { p in
             normalization.convert(
                 UnsafeBufferPointer(rebasing: p[img.payloadOffset...]), records: n, channels: 1, plane: h * w,

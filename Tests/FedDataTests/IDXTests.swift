@@ -136,6 +136,16 @@ import Testing
         }
     }
 
+    @Test func wrongImageSizeForKind() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let images = try dir.write(DataFixtures.idxImages(count: 2, height: 32, width: 32), to: "big-images")
+        let labels = try dir.write(DataFixtures.idxLabels([1, 2]), to: "big-labels")
+        expectDataError("big-images: byte 8: expected 28×28 images for MNIST, found 32×32") {
+            _ = try DatasetLoader.loadIDX(images: images, labels: labels, kind: .mnist, name: "x")
+        }
+    }
+
     @Test func missingFilesAreListed() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
