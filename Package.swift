@@ -36,7 +36,7 @@ let package = Package(
                 resources: [.copy("Resources/mnist-small")], swiftSettings: common),
         .target(name: "FedCLI", dependencies: ["FedTensor", "FedNN", "FedData"], swiftSettings: common),
         .executableTarget(name: "fednoise", dependencies: ["FedCLI"], swiftSettings: common),
-        .target(name: "FedTestKit", dependencies: ["FedTensor", "FedData"], swiftSettings: common),
+        .target(name: "FedTestKit", dependencies: ["FedTensor", "FedData", "CZlib"], swiftSettings: common),
         .testTarget(name: "FedTensorTests", dependencies: ["FedTensor"], swiftSettings: common),
         .testTarget(name: "FedNNTests", dependencies: ["FedNN", "FedTestKit"], swiftSettings: common),
         .testTarget(name: "FedDataTests", dependencies: ["FedData", "FedTestKit"], swiftSettings: common),

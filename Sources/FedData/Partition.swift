@@ -1,4 +1,5 @@
 // Partition: seeded IID, McMahan-shard and Dirichlet splits of a dataset's indices across clients.
+import FedTensor
 
 /// An impossible partition request (more clients than samples, shards that do not divide, α ≤ 0, …).
 public struct PartitionError: Error, CustomStringConvertible, Sendable, Equatable {

@@ -43,14 +43,6 @@ public struct TrainingSettings: Sendable, Equatable, Codable {
     }
 }
 
-/// The seeded order of `indices` for one epoch: a Fisher–Yates shuffle from stream `key.child(epoch)`.
-public func epochOrder(_ indices: [Int], key: StreamKey, epoch: Int) -> [Int] {
-    var order = indices
-    var rng = Philox(key.child(UInt64(epoch)))
-    order.shuffle(using: &rng)
-    return order
-}
-
 /// Minibatch SGD over one client's or one run's samples, epoch by epoch, keeping the optimiser state between epochs.
 public struct Trainer {
     public let network: Network
@@ -73,7 +65,7 @@ public struct Trainer {
         self.labels = [Int32](repeating: 0, count: settings.batchSize)
     }
 
-    /// One pass over `indices` (shuffled by `epochOrder`, last partial batch kept). Returns the mean training
+    /// One pass over `indices` (in `BatchOrder`: seeded shuffle, last partial batch kept). Returns the mean training
     /// loss and accuracy of the batches as they were trained.
     public mutating func runEpoch(
         _ epoch: Int, parameters: inout [Float], on data: some SampleSource, indices: [Int], workspace: Workspace,
@@ -81,9 +73,10 @@ public struct Trainer {
     ) -> (loss: Double, accuracy: Double) {
         precondition(workspace.capacity >= settings.batchSize, "workspace smaller than the batch size")
         guard !indices.isEmpty else { return (.nan, .nan) }
-        let order = epochOrder(indices, key: key, epoch: epoch)
+        let batches = BatchOrder(indices: indices, batchSize: settings.batchSize, key: key, epoch: epoch)
+        let order = batches.order
         let b = settings.batchSize
-        let steps = (order.count + b - 1) / b
+        let steps = batches.count
         var lossSum = 0.0, correct = 0, count = 0
         for stepIndex in 0..<steps {
             let lo = stepIndex * b, hi = min(lo + b, order.count)

@@ -1,5 +1,5 @@
 // BatchOrder: a client's seeded per-epoch shuffle of its indices, cut into mini-batches.
-import FedTensor
+
 
 /// The mini-batches of one epoch over a client's index list.
 ///
