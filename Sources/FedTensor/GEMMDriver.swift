@@ -1,0 +1,196 @@
+// GEMMDriver: plans a product (orientation, tile shape, packing, thread split) and runs the blocked loop nest.
+import Foundation
+
+/// Block sizes and the threading threshold. `kc` never depends on the thread count or on how the output is split,
+/// so every C element sees the same sequence of operations whatever `ComputeThreads.count` is.
+enum GEMMBlocking {
+    static let kc = 256
+    /// A multiple of both tile heights (6 and 8).
+    static let mc = 144
+    /// A multiple of the widest tile (64).
+    static let nc = 2048
+    /// Products below this many floating-point operations stay on the calling thread.
+    static let parallelFlops = 10_000_000.0
+    /// Floats of per-worker scratch in front of the packing area (one 8 × 64 tile).
+    static let scratch = 512
+}
+
+/// A product in kernel orientation: C'(i, j) = alpha · Σ_p A'(i, p) · B'(p, j) + beta · C'(i, j), i < m, j < n.
+///
+/// A' is read by broadcasts, so any strides work. B' is read as vectors along j: used in place when its rows are
+/// contiguous (`bJS == 1`), else packed into panels. Swapping the operands (C' = Cᵀ) moves a transposed operand
+/// to the A' side where it costs nothing.
+struct GEMMPlan {
+    var m: Int, n: Int, k: Int
+    var a: UnsafePointer<Float>, aRS: Int, aKS: Int
+    var b: UnsafePointer<Float>, bKS: Int, bJS: Int
+    var c: UnsafeMutablePointer<Float>, cRS: Int, cCS: Int
+    var alpha: Float, beta: Float
+    /// Register tile: `mr` rows × `nv` vectors of 16.
+    var mr: Int, nv: Int
+    /// Copy B' into panels even though its rows are contiguous.
+    var packB: Bool
+
+    init(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
+         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let swap: Bool
+        switch (transA, transB) {
+        case (.none, .none), (.transposed, .none): swap = false
+        case (.transposed, .transposed): swap = true
+        case (.none, .transposed):
+            // Either way one operand is transposed into panels; swapping also makes C's stores scalar.
+            let direct = Double(k) * Double(n)
+            let swapped = Double(k) * Double(m) + Double(m) * Double(n) * Double((k + 255) / 256)
+            swap = swapped < direct
+        }
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+        if !swap {
+            self.m = m; self.n = n
+            self.a = a
+            (aRS, aKS) = transA == .none ? (lda, 1) : (1, lda)
+            self.b = b
+            (bKS, bJS) = transB == .none ? (ldb, 1) : (1, ldb)
+            self.c = c; cRS = ldc; cCS = 1
+        } else {
+            self.m = n; self.n = m
+            self.a = b
+            (aRS, aKS) = transB == .none ? (1, ldb) : (ldb, 1)
+            self.b = a
+            (bKS, bJS) = transA == .none ? (1, lda) : (lda, 1)
+            self.c = c; cRS = 1; cCS = ldc
+        }
+        switch self.n {
+        case ...16: (mr, nv) = (8, 1)
+        case ...32: (mr, nv) = (8, 2)
+        case ...48: (mr, nv) = (8, 3)
+        default: (mr, nv) = (6, 4)
+        }
+        packB = bJS != 1 || gemmForcePack
+    }
+}
+
+// Development knob: FEDNOISE_GEMM_PACK=1 packs B' even when it could be read in place.
+let gemmForcePack = ProcessInfo.processInfo.environment["FEDNOISE_GEMM_PACK"] == "1"
+
+/// Runs a plan, splitting large products over `ComputeThreads.count` workers by output tiles.
+func runGEMM(_ p: GEMMPlan) {
+    let nr = p.nv &* 16
+    let tilesM = (p.m + p.mr - 1) / p.mr, tilesN = (p.n + nr - 1) / nr
+    let flops = 2 * Double(p.m) * Double(p.n) * Double(p.k)
+    var workers = flops >= GEMMBlocking.parallelFlops ? ComputeThreads.count : 1
+    // Split N' when each worker then packs only its own panels; else split M' (B' is shared or cheap).
+    let splitN = tilesN >= 2 &* workers && (p.packB || tilesM < 2 &* workers)
+    workers = min(workers, splitN ? tilesN : tilesM)
+    let kc = min(GEMMBlocking.kc, p.k)
+    let rangeTiles = splitN ? (tilesN + workers - 1) / workers : tilesN
+    let packWidth = p.packB ? min(GEMMBlocking.nc, rangeTiles &* nr) : nr
+    let wsCount = GEMMBlocking.scratch &+ kc &* packWidth
+    if workers <= 1 {
+        withGEMMWorkspace(wsCount) { runRange(p, 0, p.m, 0, p.n, $0) }
+        return
+    }
+    parallelFor(workers, threads: workers) { w in
+        withGEMMWorkspace(wsCount) { ws in
+            if splitN {
+                let t0 = tilesN &* w / workers, t1 = tilesN &* (w &+ 1) / workers
+                runRange(p, 0, p.m, t0 &* nr, min(t1 &* nr, p.n), ws)
+            } else {
+                let t0 = tilesM &* w / workers, t1 = tilesM &* (w &+ 1) / workers
+                runRange(p, t0 &* p.mr, min(t1 &* p.mr, p.m), 0, p.n, ws)
+            }
+        }
+    }
+}
+
+/// The loop nest NC → KC → MC → panel → tile over C'[i0 ..< i1, j0 ..< j1]; i0 is a multiple of `mr`.
+func runRange(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: UnsafeMutablePointer<Float>) {
+    let pack = ws + GEMMBlocking.scratch
+    let nr = p.nv &* 16
+    var out = TileOutput(c: p.c, rowStride: p.cRS, colStride: p.cCS, rows: 0, cols: 0,
+                         alpha: p.alpha, beta: p.beta, readC: true, scratch: ws)
+    var jc = j0
+    while jc < j1 {
+        let nc = min(GEMMBlocking.nc, j1 &- jc)
+        let panels = (nc &+ nr &- 1) / nr
+        let lastWidth = nc &- (panels &- 1) &* nr
+        var pc = 0
+        while pc < p.k {
+            let kc = min(GEMMBlocking.kc, p.k &- pc)
+            // Later K blocks add to what the earlier ones stored.
+            out.beta = pc == 0 ? p.beta : 1
+            out.readC = pc != 0 || p.beta != 0
+            let bBlock = p.b + (pc &* p.bKS &+ jc &* p.bJS)
+            let packEdge = !p.packB && lastWidth & 15 != 0
+            if p.packB {
+                packPanels(bBlock, kStride: p.bKS, jStride: p.bJS, kc: kc, width: nc, panel: nr, dst: pack)
+            } else if packEdge {
+                packPanels(bBlock + (panels &- 1) &* nr, kStride: p.bKS, jStride: 1,
+                           kc: kc, width: lastWidth, panel: nr, dst: pack)
+            }
+            var ic = i0
+            while ic < i1 {
+                let icEnd = min(ic &+ GEMMBlocking.mc, i1)
+                for q in 0..<panels {
+                    let isLast = q == panels &- 1
+                    let width = isLast ? lastWidth : nr
+                    let nvq = (width &+ 15) >> 4
+                    let panel: UnsafePointer<Float>, bKS: Int
+                    if p.packB {
+                        (panel, bKS) = (UnsafePointer(pack + q &* kc &* nr), nvq &* 16)
+                    } else if isLast && packEdge {
+                        (panel, bKS) = (UnsafePointer(pack), nvq &* 16)
+                    } else {
+                        (panel, bKS) = (bBlock + q &* nr, p.bKS)
+                    }
+                    out.cols = width
+                    let cCol = p.c + (jc &+ q &* nr) &* p.cCS
+                    var ir = ic
+                    while ir < icEnd {
+                        out.rows = min(p.mr, icEnd &- ir)
+                        out.c = cCol + ir &* p.cRS
+                        runTile(mr: p.mr, nv: nvq, kc: kc, a: p.a + (ir &* p.aRS &+ pc &* p.aKS),
+                                aRS: p.aRS, aKS: p.aKS, b: panel, bKS: bKS, out: out)
+                        ir &+= p.mr
+                    }
+                }
+                ic = icEnd
+            }
+            pc &+= kc
+        }
+        jc &+= nc
+    }
+}
+
+/// C = beta · C (C not read when beta == 0): the whole product when k == 0.
+func scaleC(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    for i in 0..<m {
+        let row = c + i &* ldc
+        if beta == 0 {
+            row.update(repeating: 0, count: n)
+        } else {
+            for j in 0..<n { row[j] *= beta }
+        }
+    }
+}
+
+/// The fast path behind `gemm`.
+func gemmBlocked(
+    _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension")
+    precondition(lda >= max(1, transA == .none ? k : m), "gemm: lda too small")
+    precondition(ldb >= max(1, transB == .none ? n : k), "gemm: ldb too small")
+    precondition(ldc >= max(1, n), "gemm: ldc too small")
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
+        return
+    }
+    runGEMM(GEMMPlan(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                     beta: beta, c: c, ldc: ldc))
+}
