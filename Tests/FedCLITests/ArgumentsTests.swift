@@ -9,7 +9,8 @@ struct ArgumentsTests {
         var a = try Arguments(["--epochs", "3", "--lr=0.1", "--quick", "pos"], booleanFlags: ["quick"])
         #expect(try a.int("epochs") == 3)
         #expect(try a.double("lr") == 0.1)
-        #expect(a.flag("quick"))
+        let quick = a.flag("quick")
+        #expect(quick)
         #expect(a.positionals == ["pos"])
         try a.finish(maxPositionals: 1)
     }
