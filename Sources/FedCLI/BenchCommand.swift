@@ -16,6 +16,8 @@ enum BenchCommand {
 
     OPTIONS:
       --quick          shorter repetitions (noisier figures)
+      --layers         instead: time each layer's forward and backward pass of --model (default cnn)
+                       at --batch-size (default 10) on the current thread count
       --threads LIST   thread counts to measure, comma-separated (default "1,2" capped at the core count)
       --json FILE      where to write the results (default runs/bench.json)
       -h, --help       show this help
@@ -29,9 +31,16 @@ enum BenchCommand {
     }
 
     static func run(_ argv: [String]) throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "quick"])
+        var args = try Arguments(argv, booleanFlags: ["help", "quick", "layers"])
         if args.flag("help") {
             print(help)
+            return
+        }
+        if args.flag("layers") {
+            let batch = try args.int("batch-size") ?? 10
+            let model = try args.choice("model", ModelKind.self) ?? .cnn
+            try args.finish()
+            try profileLayers(model, batch: batch)
             return
         }
         let quick = args.flag("quick")
@@ -121,6 +130,53 @@ enum BenchCommand {
             rates.append(Double(n * batch) / (monotonicSeconds() - t0))
         }
         return rates.sorted()[rates.count / 2]
+    }
+}
+
+extension BenchCommand {
+    /// Prints milliseconds per step spent in each layer's forward and backward pass, and in the SGD update.
+    static func profileLayers(_ kind: ModelKind, batch: Int) throws {
+        let network = try kind.network(inputShape: [28, 28, 1], classes: 10)
+        var parameters = network.initialParameters(key: StreamKey(seed: 1))
+        let workspace = Workspace(network: network, capacity: batch)
+        var rng = Philox(seed: 2)
+        for i in 0..<(batch * network.inputSize) { workspace.input[i] = Float(rng.nextGaussian()) }
+        let labels = (0..<batch).map { Int32($0 % 10) }
+        var sgd = SGD(learningRate: 0.01, momentum: 0.9)
+        var forward = [Double](repeating: 0, count: network.layers.count)
+        var backward = forward
+        var last = monotonicSeconds()
+        var total = 0.0
+        let steps = 100
+        for s in 0..<(steps + 5) {
+            let measuring = s >= 5
+            workspace.layerHook = { i, isBackward in
+                let now = monotonicSeconds()
+                if measuring {
+                    if isBackward { backward[i] += now - last } else { forward[i] += now - last }
+                }
+                last = now
+            }
+            let t0 = monotonicSeconds()
+            last = t0
+            trainingStep(network, parameters: &parameters, labels: labels, batch: batch, workspace: workspace,
+                         sgd: &sgd)
+            if measuring { total += monotonicSeconds() - t0 }
+        }
+        workspace.layerHook = nil
+        print("\(kind.rawValue), batch \(batch), \(ComputeThreads.count) thread(s): "
+              + "\(fixed(total / Double(steps) * 1000, 3)) ms per step, "
+              + "\(grouped(Double(batch * steps) / total)) samples/s")
+        print("layer".padding(toLength: 52, withPad: " ", startingAt: 0) + "forward ms".leftPad(12)
+              + "backward ms".leftPad(12))
+        for (i, layer) in network.layers.enumerated() {
+            print("\(i): \(layer)".padding(toLength: 52, withPad: " ", startingAt: 0)
+                  + fixed(forward[i] / Double(steps) * 1000, 3).leftPad(12)
+                  + fixed(backward[i] / Double(steps) * 1000, 3).leftPad(12))
+        }
+        let layers = (forward.reduce(0, +) + backward.reduce(0, +)) / Double(steps)
+        print("loss, zeroing, SGD update and the rest".padding(toLength: 52, withPad: " ", startingAt: 0)
+              + fixed((total / Double(steps) - layers) * 1000, 3).leftPad(12))
     }
 }
 

@@ -11,6 +11,7 @@ public final class ProgressLine {
 
     public init(logInterval: Double = 10) {
         self.logInterval = logInterval
+        if !isTerminal { lastDraw = monotonicSeconds() }
     }
 
     public func update(_ text: String) {
@@ -33,7 +34,7 @@ public final class ProgressLine {
             writeError("\r" + String(repeating: " ", count: lastLength) + "\r")
             lastLength = 0
         }
-        lastDraw = 0
+        lastDraw = isTerminal ? 0 : monotonicSeconds()
     }
 }
 

@@ -69,7 +69,8 @@ public struct Conv2d: Layer {
         if let dw = c.parameterGradient {
             gemm(.transposed, .none, m: outputChannels, n: g.patchSize, k: rows,
                  a: c.outputGradient, lda: outputChannels, b: c.workspace, ldb: g.patchSize,
-                 beta: 1, c: dw, ldc: g.patchSize)
+                 beta: c.accumulate ? 1 : 0, c: dw, ldc: g.patchSize)
+            if !c.accumulate { (dw + outputChannels * g.patchSize).update(repeating: 0, count: outputChannels) }
             accumulateColumnSums(c.outputGradient, into: dw + outputChannels * g.patchSize, rows: rows,
                                  n: outputChannels)
         }

@@ -27,8 +27,10 @@ public struct BackwardContext {
     /// Where to write ∂L/∂input, or nil when nobody needs it (the first layer, unless input gradients are asked for).
     public var inputGradient: UnsafeMutablePointer<Float>?
     public var parameters: UnsafePointer<Float>
-    /// Where to ADD ∂L/∂parameters, or nil when the layer is frozen.
+    /// Where ∂L/∂parameters go, or nil when the layer is frozen.
     public var parameterGradient: UnsafeMutablePointer<Float>?
+    /// Add into `parameterGradient` (true) or overwrite it (false).
+    public var accumulate: Bool
     public var workspace: UnsafeMutablePointer<Float>
     public var batch: Int
 }

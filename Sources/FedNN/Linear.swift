@@ -38,11 +38,12 @@ public struct Linear: Layer {
 
     public func backward(_ c: BackwardContext, input: Shape) {
         if let g = c.parameterGradient {
-            // dW += dYᵀ·X ; db += Σ_rows dY
+            // dW (+)= dYᵀ·X ; db (+)= Σ_rows dY
             gemm(.transposed, .none, m: outputFeatures, n: inputFeatures, k: c.batch,
                  a: c.outputGradient, lda: outputFeatures, b: c.input, ldb: inputFeatures,
-                 beta: 1, c: g, ldc: inputFeatures)
+                 beta: c.accumulate ? 1 : 0, c: g, ldc: inputFeatures)
             if bias {
+                if !c.accumulate { (g + outputFeatures * inputFeatures).update(repeating: 0, count: outputFeatures) }
                 accumulateColumnSums(c.outputGradient, into: g + outputFeatures * inputFeatures,
                                      rows: c.batch, n: outputFeatures)
             }

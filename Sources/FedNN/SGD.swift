@@ -20,31 +20,23 @@ public struct SGD: Sendable {
     /// Clears the momentum buffer (e.g. when a client starts a new round from fresh global weights).
     public mutating func reset() { velocity = [] }
 
-    /// One update of `parameters` with `gradient` (same length). The gradient buffer is used as scratch.
+    /// One update of `parameters` with `gradient` (same length), in a single fused pass over the vectors.
     public mutating func step(parameters: inout [Float], gradient: UnsafeMutableBufferPointer<Float>) {
         precondition(parameters.count == gradient.count, "gradient length \(gradient.count) ≠ \(parameters.count)")
         let n = parameters.count
-        let g = gradient.baseAddress!
+        let g = UnsafePointer(gradient.baseAddress!)
+        let first = velocity.isEmpty
+        if momentum != 0 && first { velocity = [Float](repeating: 0, count: n) }
         parameters.withUnsafeMutableBufferPointer { w in
-            if weightDecay != 0 { axpy(weightDecay, w.baseAddress!, g, count: n) }
-            guard momentum != 0 else {
-                axpy(-learningRate, g, w.baseAddress!, count: n)
-                return
-            }
-            if velocity.isEmpty {
-                velocity = Array(UnsafeBufferPointer(gradient))
+            if momentum == 0 {
+                sgdStep(w.baseAddress!, g, velocity: nil, count: n, learningRate: learningRate, momentum: 0,
+                        dampening: 0, weightDecay: weightDecay, nesterov: false)
             } else {
                 velocity.withUnsafeMutableBufferPointer { v in
-                    scale(v.baseAddress!, by: momentum, count: n)
-                    axpy(1, g, v.baseAddress!, count: n)
-                }
-            }
-            velocity.withUnsafeBufferPointer { v in
-                if nesterov {
-                    axpy(momentum, v.baseAddress!, g, count: n)
-                    axpy(-learningRate, g, w.baseAddress!, count: n)
-                } else {
-                    axpy(-learningRate, v.baseAddress!, w.baseAddress!, count: n)
+                    // PyTorch: the first step sets v = g (no dampening of the first gradient).
+                    sgdStep(w.baseAddress!, g, velocity: v.baseAddress!, count: n, learningRate: learningRate,
+                            momentum: first ? 0 : momentum, dampening: 0, weightDecay: weightDecay,
+                            nesterov: nesterov, nesterovMomentum: momentum)
                 }
             }
         }

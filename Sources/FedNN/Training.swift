@@ -131,8 +131,8 @@ public func trainingStep(
             result = softmaxCrossEntropy(logits: workspace.output, labels: l.baseAddress!, batch: batch,
                                          classes: classes, gradient: workspace.output)
         }
-        workspace.zeroGradient()
-        workspace.backward(parameters: p.baseAddress!, outputGradient: workspace.output, batch: batch, frozen: frozen)
+        workspace.backward(parameters: p.baseAddress!, outputGradient: workspace.output, batch: batch, frozen: frozen,
+                           accumulate: false)
     }
     sgd.step(parameters: &parameters, gradient: workspace.gradient)
     return (result.lossSum / Double(batch), result.correct)

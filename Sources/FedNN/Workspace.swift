@@ -77,9 +77,14 @@ public final class Workspace {
     }
 
     /// Runs the layers on the first `batch` samples of `input`. Noisy layers draw from `noise` when training.
+    /// When set, called after each layer's forward (`backward == false`) and backward pass with the layer index:
+    /// a hook for per-layer profiling (`fednoise bench --layers`).
+    public var layerHook: ((_ layer: Int, _ backward: Bool) -> Void)?
+
     public func forward(parameters: UnsafePointer<Float>, batch: Int, training: Bool, noise: NoiseSource = .none) {
         precondition(batch > 0 && batch <= capacity, "batch \(batch) outside 1…\(capacity)")
         for (i, layer) in network.layers.enumerated() {
+            defer { layerHook?(i, false) }
             let context = ForwardContext(
                 input: activations[i], output: activations[i + 1],
                 parameters: parameters + network.parameterRanges[i].lowerBound, workspace: scratch[i],
@@ -89,10 +94,20 @@ public final class Workspace {
     }
 
     /// Back-propagates `outputGradient` (batch × outputSize, e.g. from `softmaxCrossEntropy`) through the layers
-    /// of the last forward pass, ADDING parameter gradients into `gradient` except for layers in `frozen`.
+    /// of the last forward pass into `gradient`: added to what is there (`accumulate`, the default) or replacing
+    /// it, in which case frozen layers' slices are set to zero. Layers in `frozen` get no gradient.
     /// With `inputGradient`, ∂L/∂input is written to `inputGradient`.
     public func backward(parameters: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, batch: Int,
-                         frozen: Set<Int> = [], inputGradient wantInput: Bool = false) {
+                         frozen: Set<Int> = [], inputGradient wantInput: Bool = false, accumulate: Bool = true) {
+        var written = [Bool](repeating: false, count: network.layers.count)
+        defer {
+            if !accumulate {
+                for i in network.layers.indices where !written[i] {
+                    let r = network.parameterRanges[i]
+                    (gradient.baseAddress! + r.lowerBound).update(repeating: 0, count: r.count)
+                }
+            }
+        }
         let layers = network.layers
         var current = gradientA, other = gradientB
         current.update(from: outputGradient, count: batch * network.outputSize)
@@ -100,6 +115,7 @@ public final class Workspace {
         let firstTrainable = layers.indices.first { !frozen.contains($0) && network.parameterRanges[$0].count > 0 }
         for i in layers.indices.reversed() {
             let layer = layers[i]
+            defer { layerHook?(i, true) }
             let needInput = i > 0 ? (wantInput || (firstTrainable.map { $0 < i } ?? false)) : wantInput
             let dx: UnsafeMutablePointer<Float>? =
                 needInput ? (i == 0 ? inputGradientBuffer : (sharesInput[i] ? current : other)) : nil
@@ -108,7 +124,8 @@ public final class Workspace {
                 input: activations[i], output: activations[i + 1], outputGradient: current, inputGradient: dx,
                 parameters: parameters + network.parameterRanges[i].lowerBound,
                 parameterGradient: network.parameterRanges[i].isEmpty ? nil : paramGradient,
-                workspace: scratch[i], batch: batch)
+                accumulate: accumulate, workspace: scratch[i], batch: batch)
+            written[i] = paramGradient != nil
             layer.backward(context, input: network.shapes[i])
             guard needInput else { break }
             if let dx, dx != current {

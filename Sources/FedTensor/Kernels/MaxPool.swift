@@ -35,23 +35,40 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
 public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                             _ dx: UnsafeMutablePointer<Float>, height: Int, width: Int, channels c: Int, k: Int) {
     let oh = height / k, ow = width / k
-    dx.update(repeating: 0, count: height &* width &* c)
+    if oh * k != height || ow * k != width || c % 16 != 0 {
+        dx.update(repeating: 0, count: height &* width &* c)
+    }
+    let zero = SIMD16<Float>(repeating: 0)
     for oy in 0..<oh {
         for ox in 0..<ow {
             let o = (oy &* ow &+ ox) &* c
-            for ch in 0..<c {
-                let m = y[o &+ ch]
-                var done = false
-                for ky in 0..<k where !done {
+            var ch = 0
+            // 16 channels at a time: each window element takes the gradient where it is the first maximum.
+            while ch &+ 16 <= c {
+                let m = load16(y + (o &+ ch)), g = load16(dy + (o &+ ch))
+                var taken = SIMDMask<SIMD16<Int32>>(repeating: false)
+                for ky in 0..<k {
                     for kx in 0..<k {
                         let idx = ((oy &* k &+ ky) &* width &+ ox &* k &+ kx) &* c &+ ch
-                        if x[idx] == m {
-                            dx[idx] = dy[o &+ ch]
-                            done = true
-                            break
-                        }
+                        let hit = (load16(x + idx) .== m) .& .!taken
+                        taken = taken .| hit
+                        store16(zero.replacing(with: g, where: hit), dx + idx)
                     }
                 }
+                ch &+= 16
+            }
+            while ch < c {
+                let m = y[o &+ ch]
+                var taken = false
+                for ky in 0..<k {
+                    for kx in 0..<k {
+                        let idx = ((oy &* k &+ ky) &* width &+ ox &* k &+ kx) &* c &+ ch
+                        let hit = !taken && x[idx] == m
+                        taken = taken || hit
+                        dx[idx] = hit ? dy[o &+ ch] : 0
+                    }
+                }
+                ch &+= 1
             }
         }
     }
