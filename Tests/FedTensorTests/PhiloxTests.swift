@@ -62,11 +62,12 @@ private struct SplitMix: RandomNumberGenerator {
         }
     }
 
-    // (b) Whole groups (SIMD16) against the per-element scalar definition, bit for bit, at several offsets,
-    // including a counter-word carry (global index 2³⁴ is block 2³²) and a non-trivial std/mean.
+    // (b) Fills (whole and ragged SIMD16 groups) against the per-element scalar definition, bit for bit, at
+    // several offsets, including a counter-word carry (global index 2³⁴ is block 2³²), the wrap of the 64-bit
+    // index, and a non-trivial std/mean.
     @Test func simdFillMatchesScalarDefinition() {
         let key = StreamKey(seed: 7, 3)
-        for start: UInt64 in [0, 64 * 1000, (1 << 34) - 64 * 8, 0xFFFF_FFFF_FFFF_F000] {
+        for start: UInt64 in [0, 37, 64 * 1000 + 5, (1 << 34) - 64 * 8 - 3, 0xFFFF_FFFF_FFFF_F000, .max - 100] {
             let n = 64 * 40 + 17
             let v = fill(n, key, start: start)
             let s = (0..<n).map { gaussian(key, index: start &+ UInt64($0)) }
@@ -230,5 +231,14 @@ private struct SplitMix: RandomNumberGenerator {
             let cpu = measureGaussianCPU(threads: threads)
             print("fillGaussian \(threads) thread(s): \(wall) M/s wall, \(cpu) M/CPU-s")
         }
+        // Small fills with ragged ends: 20 000 fills of 100 values starting at 37 mod 64.
+        var small = [Float](repeating: 0, count: 100)
+        let key = StreamKey(seed: 9)
+        let t0 = clock()
+        for i in 0..<20_000 {
+            small.withUnsafeMutableBufferPointer { fillGaussian($0, key: key, startIndex: UInt64(i) * 6400 + 37) }
+        }
+        let ns = Double(clock() - t0) / Double(CLOCKS_PER_SEC) / 2e6 * 1e9
+        print("fillGaussian of 100 values at offset 37: \(ns) ns per value")
     }
 }
