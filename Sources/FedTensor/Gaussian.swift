@@ -76,8 +76,8 @@ func fillUniform(_ buffer: UnsafeMutableBufferPointer<Float>, key: StreamKey, st
 }
 
 /// Calls `body(lo, hi)` on contiguous pieces covering 0..<count: one piece below `parallelFillThreshold`, else one
-/// per thread, with inner boundaries at global indices that are multiples of 64 (whole groups; values never
-/// depend on the boundaries, this only keeps the scalar head/tail work to the two ends).
+/// per thread, with inner boundaries at global indices that are multiples of 64 (values never depend on the
+/// boundaries; aligned ones only keep the ragged-group work to the two ends of the whole fill).
 func splitSpan(count: Int, startIndex: UInt64, threads: Int, _ body: (Int, Int) -> Void) {
     let pieces = count < parallelFillThreshold ? 1 : max(1, min(threads, count / (parallelFillThreshold / 2)))
     if pieces == 1 {
@@ -87,8 +87,8 @@ func splitSpan(count: Int, startIndex: UInt64, threads: Int, _ body: (Int, Int) 
     func boundary(_ w: Int) -> Int {
         if w == 0 { return 0 }
         if w == pieces { return count }
-        let g = (startIndex &+ UInt64(count / pieces * w)) & ~63
-        return g < startIndex ? 0 : Int(g - startIndex)
+        let target = count / pieces * w            // pieces are ≥ 2¹⁷ long, so rounding keeps them ordered
+        return max(0, target - Int(truncatingIfNeeded: (startIndex &+ UInt64(target)) & 63))
     }
     parallelFor(pieces, threads: pieces) { w in
         let lo = boundary(w), hi = boundary(w + 1)
