@@ -11,7 +11,7 @@
 // ln uses the Cephes `logf` polynomial (S. Moshier) on m ∈ [√½, √2); sin and cos use the Cephes `sinf`/`cosf`
 // polynomials on |a| ≤ π/4 after taking the quadrant straight from the top two bits of y + 2²⁹ (no range
 // reduction error). Accuracy, measured in PhiloxTests on 2²⁰ samples against Float64 Box–Muller evaluated on
-// the same u1, u2: max |z − z₆₄| < 1e-5 (observed ≈ 1e-6).
+// the same u1, u2: max |z − z₆₄| < 1e-5 (observed 6.7e-7).
 
 // MARK: Constants shared by both paths
 

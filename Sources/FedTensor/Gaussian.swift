@@ -10,8 +10,10 @@
 //                            k = 2: z_cos(w2, w3)   k = 3: z_sin(w2, w3)
 // so a group is four contiguous runs of 16 lanes and the vector path stores whole SIMD16 rows without shuffles.
 // `z_cos`, `z_sin` are `boxMuller` in BoxMuller.swift. Uniforms use the same layout with row k = word w_k.
-// Whole groups go through the SIMD16 path; the ragged head and tail of a span go through the scalar
-// `gaussian(key, index:)`, which performs the same operations, so every chunking and thread count gives the same bits.
+// Fills compute every group, whole or ragged (the first and last of a span), with the same SIMD16 code, so every
+// chunking and thread count gives the same bits. The scalar `gaussian(key, index:)` / `uniform(key, index:)` are
+// the per-element definition: they perform the same IEEE operations one lane at a time and PhiloxTests checks
+// that they agree with the fills bit for bit.
 // One StreamKey feeds both fills from the same blocks: use different keys (e.g. `child`) for independent draws.
 
 /// Spans at least this long are split over `ComputeThreads.count` threads.
@@ -74,8 +76,8 @@ func fillUniform(_ buffer: UnsafeMutableBufferPointer<Float>, key: StreamKey, st
 }
 
 /// Calls `body(lo, hi)` on contiguous pieces covering 0..<count: one piece below `parallelFillThreshold`, else one
-/// per thread, with inner boundaries at global indices that are multiples of 64 (whole groups; values never
-/// depend on the boundaries, this only keeps the scalar head/tail work to the two ends).
+/// per thread, with inner boundaries at global indices that are multiples of 64 (values never depend on the
+/// boundaries; aligned ones only keep the ragged-group work to the two ends of the whole fill).
 func splitSpan(count: Int, startIndex: UInt64, threads: Int, _ body: (Int, Int) -> Void) {
     let pieces = count < parallelFillThreshold ? 1 : max(1, min(threads, count / (parallelFillThreshold / 2)))
     if pieces == 1 {
@@ -85,8 +87,8 @@ func splitSpan(count: Int, startIndex: UInt64, threads: Int, _ body: (Int, Int) 
     func boundary(_ w: Int) -> Int {
         if w == 0 { return 0 }
         if w == pieces { return count }
-        let g = (startIndex &+ UInt64(count / pieces * w)) & ~63
-        return g < startIndex ? 0 : Int(g - startIndex)
+        let target = count / pieces * w            // pieces are ≥ 2¹⁷ long, so rounding keeps them ordered
+        return max(0, target - Int(truncatingIfNeeded: (startIndex &+ UInt64(target)) & 63))
     }
     parallelFor(pieces, threads: pieces) { w in
         let lo = boundary(w), hi = boundary(w + 1)
@@ -94,54 +96,64 @@ func splitSpan(count: Int, startIndex: UInt64, threads: Int, _ body: (Int, Int) 
     }
 }
 
-/// The serial kernel: scalar head up to a group boundary, whole groups in SIMD16, scalar tail.
-func gaussianSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey, std: Float, mean: Float,
-                  start: UInt64) {
-    var j = 0
-    let head = min(count, Int((64 &- (start & 63)) & 63))
-    while j < head {
-        out[j] = mean.addingProduct(std, gaussian(key, index: start &+ UInt64(j)))
-        j += 1
-    }
-    let stdV = SIMD16<Float>(repeating: std), meanV = SIMD16<Float>(repeating: mean)
+/// One group's 64 values as its four rows of 16 (see the layout above).
+typealias GroupRows = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+
+/// `mean + std · z` for the group whose first global index is `first` (a multiple of 64).
+@_transparent
+func gaussianRows(_ key: StreamKey, _ first: UInt64, _ std: SIMD16<Float>, _ mean: SIMD16<Float>) -> GroupRows {
+    let w = philox16(key, firstBlock: first >> 2)
+    let (c0, s0) = boxMuller16(w.w0, w.w1)
+    let (c1, s1) = boxMuller16(w.w2, w.w3)
+    return (mean.addingProduct(std, c0), mean.addingProduct(std, s0),
+            mean.addingProduct(std, c1), mean.addingProduct(std, s1))
+}
+
+@_transparent
+func uniformRows(_ key: StreamKey, _ first: UInt64) -> GroupRows {
+    let w = philox16(key, firstBlock: first >> 2)
+    return (unitFloat16(w.w0), unitFloat16(w.w1), unitFloat16(w.w2), unitFloat16(w.w3))
+}
+
+@_transparent
+func store(_ rows: GroupRows, to out: UnsafeMutablePointer<Float>) {
     let raw = UnsafeMutableRawPointer(out)
-    while count - j >= 64 {
-        let g = start &+ UInt64(j)
-        let w = philox16(key, firstBlock: g >> 2)
-        let (c0, s0) = boxMuller16(w.w0, w.w1)
-        let (c1, s1) = boxMuller16(w.w2, w.w3)
-        let at = j &* 4
-        raw.storeBytes(of: meanV.addingProduct(stdV, c0), toByteOffset: at, as: SIMD16<Float>.self)
-        raw.storeBytes(of: meanV.addingProduct(stdV, s0), toByteOffset: at &+ 64, as: SIMD16<Float>.self)
-        raw.storeBytes(of: meanV.addingProduct(stdV, c1), toByteOffset: at &+ 128, as: SIMD16<Float>.self)
-        raw.storeBytes(of: meanV.addingProduct(stdV, s1), toByteOffset: at &+ 192, as: SIMD16<Float>.self)
-        j &+= 64
-    }
-    while j < count {
-        out[j] = mean.addingProduct(std, gaussian(key, index: start &+ UInt64(j)))
-        j += 1
+    raw.storeBytes(of: rows.0, toByteOffset: 0, as: SIMD16<Float>.self)
+    raw.storeBytes(of: rows.1, toByteOffset: 64, as: SIMD16<Float>.self)
+    raw.storeBytes(of: rows.2, toByteOffset: 128, as: SIMD16<Float>.self)
+    raw.storeBytes(of: rows.3, toByteOffset: 192, as: SIMD16<Float>.self)
+}
+
+/// Copies values `from ..< from + count` of a ragged group (first or last of a span) to `out`.
+func store(_ rows: GroupRows, from: Int, count: Int, to out: UnsafeMutablePointer<Float>) {
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { tmp in
+        store(rows, to: tmp.baseAddress!)
+        out.update(from: tmp.baseAddress! + from, count: count)
     }
 }
 
-func uniformSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey, start: UInt64) {
-    var j = 0
-    let head = min(count, Int((64 &- (start & 63)) & 63))
-    while j < head {
-        out[j] = uniform(key, index: start &+ UInt64(j))
-        j += 1
+/// The serial kernels. Every group, whole or ragged, is computed by the same SIMD16 code, so a value never depends
+/// on where a span starts or ends; whole groups are stored straight to memory.
+func gaussianSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey, std: Float, mean: Float,
+                  start: UInt64) {
+    let std = SIMD16<Float>(repeating: std), mean = SIMD16<Float>(repeating: mean)
+    var j = min(count, Int(truncatingIfNeeded: (64 &- (start & 63)) & 63))
+    if j > 0 {
+        store(gaussianRows(key, start & ~63, std, mean), from: Int(truncatingIfNeeded: start & 63), count: j, to: out)
     }
-    let raw = UnsafeMutableRawPointer(out)
-    while count - j >= 64 {
-        let w = philox16(key, firstBlock: (start &+ UInt64(j)) >> 2)
-        let at = j &* 4
-        raw.storeBytes(of: unitFloat16(w.w0), toByteOffset: at, as: SIMD16<Float>.self)
-        raw.storeBytes(of: unitFloat16(w.w1), toByteOffset: at &+ 64, as: SIMD16<Float>.self)
-        raw.storeBytes(of: unitFloat16(w.w2), toByteOffset: at &+ 128, as: SIMD16<Float>.self)
-        raw.storeBytes(of: unitFloat16(w.w3), toByteOffset: at &+ 192, as: SIMD16<Float>.self)
+    while count &- j >= 64 {
+        store(gaussianRows(key, start &+ UInt64(j), std, mean), to: out + j)
         j &+= 64
     }
-    while j < count {
-        out[j] = uniform(key, index: start &+ UInt64(j))
-        j += 1
+    if j < count { store(gaussianRows(key, start &+ UInt64(j), std, mean), from: 0, count: count &- j, to: out + j) }
+}
+
+func uniformSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey, start: UInt64) {
+    var j = min(count, Int(truncatingIfNeeded: (64 &- (start & 63)) & 63))
+    if j > 0 { store(uniformRows(key, start & ~63), from: Int(truncatingIfNeeded: start & 63), count: j, to: out) }
+    while count &- j >= 64 {
+        store(uniformRows(key, start &+ UInt64(j)), to: out + j)
+        j &+= 64
     }
+    if j < count { store(uniformRows(key, start &+ UInt64(j)), from: 0, count: count &- j, to: out + j) }
 }

@@ -70,6 +70,8 @@ public func philoxBlock(_ key: StreamKey, _ index: UInt64) -> (UInt32, UInt32, U
 }
 
 /// A sequential generator over one Philox stream; conforms to `RandomNumberGenerator` for shuffles and draws.
+/// Its `nextUniform`/`nextGaussian` consume blocks in order and are NOT the values `fillUniform`/`fillGaussian`
+/// give for the same key (those follow the 64-value group layout in Gaussian.swift).
 public struct Philox: RandomNumberGenerator, Sendable {
     public let streamKey: StreamKey
     /// The next block index.
