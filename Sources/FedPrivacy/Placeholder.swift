@@ -1,0 +1,1 @@
+// FedPrivacy: differential-privacy math (placeholder until the module lands).

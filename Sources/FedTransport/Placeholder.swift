@@ -1,0 +1,1 @@
+// FedTransport: message transport (placeholder until the module lands).

@@ -1,0 +1,2 @@
+import Testing
+@Test func placeholderFedPrivacyTests() { #expect(Int("2") == 2) }

@@ -1,0 +1,2 @@
+import Testing
+@Test func placeholderFedTransportTests() { #expect(Int("2") == 2) }
