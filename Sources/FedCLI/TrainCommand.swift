@@ -15,6 +15,8 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
     public var learningRate = 0.05
     public var momentum = 0.9
     public var weightDecay = 0.0
+    /// Per-epoch multiplicative learning-rate decay (1 = constant).
+    public var learningRateDecay = 1.0
     public var seed: UInt64 = 1
     /// Use only the first N training / test samples (nil: all).
     public var trainLimit: Int?
@@ -25,8 +27,8 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case model, dataset, data, epochs, batchSize, learningRate, momentum, weightDecay, seed, trainLimit, testLimit
-        case output
+        case model, dataset, data, epochs, batchSize, learningRate, momentum, weightDecay, learningRateDecay, seed
+        case trainLimit, testLimit, output
     }
 
     /// Missing keys keep their defaults.
@@ -40,6 +42,7 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
         learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? learningRate
         momentum = try c.decodeIfPresent(Double.self, forKey: .momentum) ?? momentum
         weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? weightDecay
+        learningRateDecay = try c.decodeIfPresent(Double.self, forKey: .learningRateDecay) ?? learningRateDecay
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         trainLimit = try c.decodeIfPresent(Int.self, forKey: .trainLimit)
         testLimit = try c.decodeIfPresent(Int.self, forKey: .testLimit)
@@ -47,7 +50,8 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
     }
 
     static let keys: Set<String> = [
-        "model", "dataset", "data", "epochs", "batchSize", "learningRate", "momentum", "weightDecay", "seed",
+        "model", "dataset", "data", "epochs", "batchSize", "learningRate", "momentum", "weightDecay",
+        "learningRateDecay", "seed",
         "trainLimit", "testLimit", "output",
     ]
 
@@ -66,6 +70,8 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
         try check(learningRate > 0 && learningRate.isFinite, "learningRate", "must be > 0, got \(learningRate)")
         try check(momentum >= 0 && momentum < 1, "momentum", "must be in [0, 1), got \(momentum)")
         try check(weightDecay >= 0, "weightDecay", "must be ≥ 0, got \(weightDecay)")
+        try check(learningRateDecay > 0 && learningRateDecay <= 1, "learningRateDecay",
+                  "must be in (0, 1], got \(learningRateDecay)")
         try check((trainLimit ?? 1) >= 1, "trainLimit", "must be ≥ 1")
         try check((testLimit ?? 1) >= 1, "testLimit", "must be ≥ 1")
         try check(data != nil || dataset == .mnist, "data",
@@ -101,6 +107,7 @@ enum TrainCommand {
       --lr X               learning rate (default 0.05)
       --momentum X         SGD momentum in [0, 1) (default 0.9)
       --weight-decay X     (default 0)
+      --lr-decay X         multiply the learning rate by X after every epoch, in (0, 1] (default 1)
       --seed N             initialisation and shuffling seed (default 1)
       --train-limit N      use the first N training samples
       --test-limit N       use the first N test samples
@@ -133,6 +140,7 @@ enum TrainCommand {
         if let v = try args.double("lr") { c.learningRate = v }
         if let v = try args.double("momentum") { c.momentum = v }
         if let v = try args.double("weight-decay") { c.weightDecay = v }
+        if let v = try args.double("lr-decay") { c.learningRateDecay = v }
         if let v = try args.int("seed", in: 0...Int.max) { c.seed = UInt64(v) }
         if let v = try args.int("train-limit") { c.trainLimit = v }
         if let v = try args.int("test-limit") { c.testLimit = v }
@@ -149,7 +157,8 @@ enum TrainCommand {
         var parameters = network.initialParameters(key: StreamKey(seed: config.seed, 0))
         let settings = TrainingSettings(epochs: config.epochs, batchSize: config.batchSize,
                                         learningRate: Float(config.learningRate), momentum: Float(config.momentum),
-                                        weightDecay: Float(config.weightDecay))
+                                        weightDecay: Float(config.weightDecay),
+                                        learningRateDecay: Float(config.learningRateDecay))
         var trainer = Trainer(network: network, settings: settings, key: StreamKey(seed: config.seed, 1))
         let workspace = Workspace(network: network, capacity: max(config.batchSize, 64))
         let line = ProgressLine()

@@ -1,5 +1,6 @@
 // Training: the local SGD loop over a sample source, and evaluation of a model on one.
 import FedTensor
+import Foundation
 
 /// Loss and accuracy over a set of samples.
 public struct Evaluation: Sendable, Equatable, Codable {
@@ -32,14 +33,17 @@ public struct TrainingSettings: Sendable, Equatable, Codable {
     public var learningRate: Float
     public var momentum: Float
     public var weightDecay: Float
+    /// Epoch e (from 0) trains with learningRate · learningRateDecay^e (1: constant).
+    public var learningRateDecay: Float
 
     public init(epochs: Int = 1, batchSize: Int = 10, learningRate: Float = 0.01, momentum: Float = 0,
-                weightDecay: Float = 0) {
+                weightDecay: Float = 0, learningRateDecay: Float = 1) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate
         self.momentum = momentum
         self.weightDecay = weightDecay
+        self.learningRateDecay = learningRateDecay
     }
 }
 
@@ -73,6 +77,7 @@ public struct Trainer {
     ) -> (loss: Double, accuracy: Double) {
         precondition(workspace.capacity >= settings.batchSize, "workspace smaller than the batch size")
         guard !indices.isEmpty else { return (.nan, .nan) }
+        sgd.learningRate = settings.learningRate * pow(settings.learningRateDecay, Float(epoch))
         let batches = BatchOrder(indices: indices, batchSize: settings.batchSize, key: key, epoch: epoch)
         let order = batches.order
         let b = settings.batchSize

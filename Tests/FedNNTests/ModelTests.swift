@@ -102,6 +102,26 @@ struct ModelTests {
         #expect(abs(w[0] - 0.8266) < 1e-6)
     }
 
+    @Test func learningRateDecaysPerEpoch() throws {
+        // With decay γ, epoch 1 moves the weights γ times as far as the same gradient would at full rate:
+        // with γ = 1e-6 the second epoch must barely move them compared with the first.
+        let net = try ModelKind.mlp.network(inputShape: [4, 4, 1], classes: 3)
+        let data = syntheticSamples(count: 30, shape: [4, 4, 1], classes: 3, seed: 5)
+        var p = net.initialParameters(key: StreamKey(seed: 1))
+        let ws = Workspace(network: net, capacity: 10)
+        var trainer = Trainer(network: net, settings: TrainingSettings(epochs: 2, batchSize: 10, learningRate: 0.1,
+                                                                       learningRateDecay: 1e-6),
+                              key: StreamKey(seed: 2))
+        let start = p
+        _ = trainer.runEpoch(0, parameters: &p, on: data, indices: Array(0..<30), workspace: ws)
+        let afterFirst = p
+        _ = trainer.runEpoch(1, parameters: &p, on: data, indices: Array(0..<30), workspace: ws)
+        let firstMove = zip(afterFirst, start).map { abs($0 - $1) }.max()!
+        let secondMove = zip(p, afterFirst).map { abs($0 - $1) }.max()!
+        #expect(firstMove > 1e-3)
+        #expect(secondMove < firstMove * 1e-4)
+    }
+
     @Test func frozenLayersKeepTheirParameters() throws {
         let net = try ModelKind.mlp.network(inputShape: [4, 4, 1], classes: 3)
         let data = syntheticSamples(count: 30, shape: [4, 4, 1], classes: 3, seed: 5)

@@ -1,0 +1,2 @@
+import Testing
+@Test func placeholderRuntime() { #expect(Int("3") == 3) }
