@@ -15,9 +15,13 @@ public enum ComputeThreads {
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }
 
-    /// The current limit (≥ 1).
+    /// A limit for the current task and its children only (e.g. 1 inside each of several clients training in
+    /// parallel, so they do not each spread over every core). Set with `ComputeThreads.$taskLimit.withValue(…)`.
+    @TaskLocal public static var taskLimit: Int?
+
+    /// The current limit (≥ 1): the task's own limit if set, else the process-wide one.
     public static var count: Int {
-        get { storage.load(ordering: .relaxed) }
+        get { taskLimit ?? storage.load(ordering: .relaxed) }
         set { storage.store(max(1, newValue), ordering: .relaxed) }
     }
 

@@ -1,0 +1,116 @@
+// FederationConfiguration: a complete federated run (seed, rounds, K, C, E, B, η, model, data, strategy…).
+import FedData
+import FedNN
+import FedStrategy
+
+/// How the training set is split over clients.
+public enum PartitionKind: String, Codable, Sendable, CaseIterable {
+    case iid
+    /// McMahan's pathological non-IID split: sort by label, cut into shards, deal `shardsPerClient` to each.
+    case shards
+    case dirichlet
+}
+
+/// Everything a federation needs. Decoded from `config/*.json` (keys as spelled here); validated by `validate()`.
+public struct FederationConfiguration: Codable, Sendable, Equatable {
+    public var name = "federation"
+    public var seed: UInt64 = 42
+    /// T: global rounds.
+    public var rounds = 10
+    public var clients = Clients()
+    public var model: ModelKind = .cnn
+    public var dataset = DatasetSelection()
+    public var training = LocalTraining()
+    public var strategy = Strategy()
+    /// Evaluate the global model on the test set every `evaluateEvery` rounds (and after the last).
+    public var evaluateEvery = 1
+    /// Leave out clients that have not uploaded this many seconds after the round started (nil: wait for all).
+    public var deadlineSeconds: Double?
+    /// Collect each client's noise vector to report the realised aggregate noise (simulation only).
+    public var diagnostics = true
+    /// Where rounds.csv, summary.json and the plot go.
+    public var output = "runs/federation"
+
+    public struct Clients: Codable, Sendable, Equatable {
+        /// K
+        public var count = 100
+        /// C: the fraction sampled per round; m = max(⌊C·K⌋, 1).
+        public var fraction = 0.1
+        public var partition: PartitionKind = .iid
+        public var shardsPerClient = 2
+        public var dirichletAlpha = 0.5
+        public init() {}
+    }
+
+    public struct DatasetSelection: Codable, Sendable, Equatable {
+        public var kind: DatasetKind = .mnist
+        /// A directory with the dataset's files; nil: the embedded MNIST subset.
+        public var path: String?
+        public var trainLimit: Int?
+        public var testLimit: Int?
+        public init() {}
+    }
+
+    public struct LocalTraining: Codable, Sendable, Equatable {
+        /// E
+        public var localEpochs = 5
+        /// B
+        public var batchSize = 10
+        /// η
+        public var learningRate = 0.01
+        public var momentum = 0.0
+        public init() {}
+    }
+
+    public struct Strategy: Codable, Sendable, Equatable {
+        public var kind: StrategyKind = .fedAvg
+        /// DP-FedAvg parameters (ignored by FedAvg).
+        public var dp = DPConfiguration()
+        public init() {}
+    }
+
+    public init() {}
+
+    /// Checks every value; the error names the key path and what is allowed.
+    public func validate() throws(ConfigurationError) {
+        func check(_ ok: Bool, _ path: String, _ what: String) throws(ConfigurationError) {
+            if !ok { throw ConfigurationError(keyPath: path, message: what) }
+        }
+        try check(rounds >= 1, "rounds", "must be ≥ 1, got \(rounds)")
+        try check(clients.count >= 1, "clients.count", "must be ≥ 1, got \(clients.count)")
+        try check(clients.fraction > 0 && clients.fraction <= 1, "clients.fraction",
+                  "must be in (0, 1], got \(clients.fraction)")
+        try check(clients.shardsPerClient >= 1, "clients.shardsPerClient", "must be ≥ 1")
+        try check(clients.dirichletAlpha > 0, "clients.dirichletAlpha", "must be > 0")
+        try check((dataset.trainLimit ?? 1) >= 1, "dataset.trainLimit", "must be ≥ 1")
+        try check((dataset.testLimit ?? 1) >= 1, "dataset.testLimit", "must be ≥ 1")
+        try check(dataset.path != nil || dataset.kind == .mnist, "dataset.path",
+                  "the embedded subset is MNIST; give a directory for \(dataset.kind.rawValue)")
+        try check(training.localEpochs >= 1, "training.localEpochs", "must be ≥ 1")
+        try check(training.batchSize >= 1, "training.batchSize", "must be ≥ 1")
+        try check(training.learningRate > 0, "training.learningRate", "must be > 0")
+        try check(training.momentum >= 0 && training.momentum < 1, "training.momentum", "must be in [0, 1)")
+        try check(evaluateEvery >= 1, "evaluateEvery", "must be ≥ 1")
+        try check((deadlineSeconds ?? 1) > 0, "deadlineSeconds", "must be > 0")
+        if strategy.kind == .dpFedAvg {
+            let dp = strategy.dp
+            try check(dp.clippingThreshold > 0, "strategy.dp.clippingThreshold", "must be > 0")
+            try check(dp.epsilon > 0, "strategy.dp.epsilon", "must be > 0")
+            try check(dp.delta > 0 && dp.delta < 1, "strategy.dp.delta", "must be in (0, 1)")
+        }
+    }
+
+    /// m = max(⌊C·K⌋, 1).
+    public var clientsPerRound: Int { max(Int((clients.fraction * Double(clients.count)).rounded(.down)), 1) }
+}
+
+/// A configuration value that is not allowed, named by its key path (e.g. `clients.fraction`).
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var keyPath: String
+    public var message: String
+    public init(keyPath: String, message: String) {
+        self.keyPath = keyPath
+        self.message = message
+    }
+    public var description: String { "\(keyPath): \(message)" }
+}

@@ -1,0 +1,67 @@
+// StrategyConfiguration: which aggregation strategy a federation runs, and DP-FedAvg's parameters.
+import FedPrivacy
+
+/// The strategy of a federation (NISS paper Algorithm 1 and its baseline).
+public enum StrategyKind: String, Codable, Sendable, CaseIterable {
+    /// Plain FedAvg (McMahan et al. 2017): clients upload p_k·w_k, the PS sums.
+    case fedAvg
+    /// Client-based DP-FedAvg (NISS paper Alg. 1): clip, then add Gaussian noise n_k ~ N(0, σ_k²) to p_k·w_k.
+    case dpFedAvg
+}
+
+/// What is clipped before noise is added (spec B.11 item 6).
+public enum ClipTarget: String, Codable, Sendable, CaseIterable {
+    /// The model update Δ_k = w_k − w_t (default; w_t is public, so DP of the upload is DP of clip(Δ_k)).
+    case update
+    /// The whole local parameter vector (NbAFL-literal; destructive for large models).
+    case parameters
+}
+
+/// How per-round releases compose into a run's guarantee (spec B.11 item 7).
+public enum Composition: String, Codable, Sendable, CaseIterable {
+    /// σ_k from one release (the paper's Corollary 1, L = 1); the run's ε comes from the RDP accountant over the
+    /// rounds each client took part in.
+    case rdp
+    /// NbAFL's linear composition: σ_k multiplied by L = the number of rounds.
+    case nbaflLinear
+}
+
+/// DP-FedAvg's parameters. σ_k = c(δ_k)·Δf_k/ε_k (· L for `nbaflLinear`), with Δf_k = p_k·Δ (weighted domain).
+public struct DPConfiguration: Codable, Sendable, Equatable {
+    public var clipTarget: ClipTarget
+    /// ζ: the L2 clipping threshold.
+    public var clippingThreshold: Double
+    public var epsilon: Double
+    public var delta: Double
+    public var sensitivity: SensitivityModel
+    public var composition: Composition
+
+    public init(clipTarget: ClipTarget = .update, clippingThreshold: Double = 3, epsilon: Double = 10,
+                delta: Double = 1e-4, sensitivity: SensitivityModel = .clientLevel(replace: false),
+                composition: Composition = .rdp) {
+        self.clipTarget = clipTarget
+        self.clippingThreshold = clippingThreshold
+        self.epsilon = epsilon
+        self.delta = delta
+        self.sensitivity = sensitivity
+        self.composition = composition
+    }
+
+    /// Δ of the unweighted release for a client with `samples` examples.
+    public func baseSensitivity(samples: Int) throws -> Double {
+        try sensitivity.sensitivity(clippingNorm: clippingThreshold, datasetSize: samples)
+    }
+
+    /// σ_k of the noise added to p_k·w_k.
+    public func noiseStd(weight: Double, samples: Int, rounds: Int) throws -> Double {
+        let delta = try SensitivityModel.weighted(try baseSensitivity(samples: samples), weight: weight)
+        return try GaussianMechanism.sigma(epsilon: epsilon, delta: self.delta, sensitivity: delta,
+                                           exposures: composition == .nbaflLinear ? rounds : 1)
+    }
+
+    /// The noise multiplier z = σ_k / Δf_k (independent of p_k), what the RDP accountant needs.
+    public func noiseMultiplier(samples: Int, rounds: Int) throws -> Double {
+        let sigma = try noiseStd(weight: 1, samples: samples, rounds: rounds)
+        return sigma / (try baseSensitivity(samples: samples))
+    }
+}
