@@ -4,12 +4,14 @@ import FedTransport
 /// Every ``Transport`` implementation the contract suite must pass on; a new transport adds a case here.
 enum TransportKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case inProcess
+    case faultInjectingWithoutRules
 
     var description: String { rawValue }
 
     func make() -> any Transport<TestMessage> {
         switch self {
         case .inProcess: InProcessTransport<TestMessage>()
+        case .faultInjectingWithoutRules: FaultInjectingTransport(wrapping: InProcessTransport<TestMessage>(), seed: 1)
         }
     }
 }
