@@ -1,1 +1,0 @@
-// FedTransport: message transport (placeholder until the module lands).

@@ -1,2 +1,0 @@
-import Testing
-@Test func placeholderFedTransportTests() { #expect(Int("2") == 2) }

@@ -1,0 +1,67 @@
+// TransportKind: the implementations the contract suite runs on, the test message type, and mailbox helpers.
+import FedTransport
+
+/// Every ``Transport`` implementation the contract suite must pass on; a new transport adds a case here.
+enum TransportKind: String, CaseIterable, Sendable, CustomStringConvertible {
+    case inProcess
+    case faultInjectingWithoutRules
+
+    var description: String { rawValue }
+
+    func make() -> any Transport<TestMessage> {
+        switch self {
+        case .inProcess: InProcessTransport<TestMessage>()
+        case .faultInjectingWithoutRules: FaultInjectingTransport(wrapping: InProcessTransport<TestMessage>(), seed: 1)
+        }
+    }
+}
+
+/// A message type with a small payload, a text payload, a large payload and none.
+enum TestMessage: Codable, Hashable, Sendable {
+    case number(Int)
+    case text(String)
+    case weights([Float])
+    case stop
+
+    var number: Int? {
+        if case .number(let n) = self { return n }
+        return nil
+    }
+}
+
+/// Everything the mailbox delivers until it ends. Tests close the endpoint (or shut down) before awaiting this, so a
+/// lost message shows as a short result, never as a hang.
+func drain<Message>(_ mailbox: Mailbox<Message>) async -> [Envelope<Message>] {
+    var received: [Envelope<Message>] = []
+    for await envelope in mailbox { received.append(envelope) }
+    return received
+}
+
+/// The address of an array's storage, to tell a shared buffer from a copy.
+func storageAddress(_ array: [Float]) -> UInt {
+    array.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+}
+
+/// The usage pattern of FedNoise's actors: register, loop over the mailbox, reply to the sender. Doubles numbers.
+actor Doubler {
+    let id: EndpointID
+    let transport: any Transport<TestMessage>
+    let mailbox: Mailbox<TestMessage>
+
+    init(_ id: EndpointID, on transport: any Transport<TestMessage>) async throws {
+        self.id = id
+        self.transport = transport
+        mailbox = try await transport.register(id)
+    }
+
+    /// Serves until the endpoint closes; returns how many requests it answered.
+    func run() async throws -> Int {
+        var answered = 0
+        for await envelope in mailbox {
+            guard let n = envelope.message.number else { continue }
+            try await transport.send(.number(2 * n), from: id, to: envelope.from)
+            answered += 1
+        }
+        return answered
+    }
+}
