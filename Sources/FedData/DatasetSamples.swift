@@ -14,6 +14,7 @@ public struct DatasetSamples: SampleSource {
     public var sampleCount: Int { dataset.count }
     public var sampleShape: [Int] { [dataset.height, dataset.width, dataset.channels] }
     public var classCount: Int { dataset.classCount }
+    public var labels: [Int32] { dataset.labels }
 
     public func gather(_ indices: UnsafeBufferPointer<Int>, inputs: UnsafeMutablePointer<Float>,
                        labels: UnsafeMutablePointer<Int32>) {

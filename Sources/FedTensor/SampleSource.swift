@@ -7,6 +7,8 @@ public protocol SampleSource: Sendable {
     /// Per-sample shape, `[height, width, channels]` for images.
     var sampleShape: [Int] { get }
     var classCount: Int { get }
+    /// Every sample's label, in order (for label-aware partitioning and per-class metrics).
+    var labels: [Int32] { get }
     /// Copies samples `indices` (in order) into `inputs` (count × sample size, NHWC) and their labels.
     func gather(_ indices: UnsafeBufferPointer<Int>, inputs: UnsafeMutablePointer<Float>,
                 labels: UnsafeMutablePointer<Int32>)

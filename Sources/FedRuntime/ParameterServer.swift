@@ -1,0 +1,164 @@
+// ParameterServer: the PS actor: samples clients, broadcasts the global model, sums uploads, evaluates.
+import FedNN
+import FedPrivacy
+import FedStrategy
+import FedTensor
+import FedTransport
+import Foundation
+
+/// The parameter server: a thin shell that carries out `RoundStateMachine`'s decisions over the transport.
+actor ParameterServer {
+    private let configuration: FederationConfiguration
+    private let network: Network
+    private let test: any SampleSource
+    private let samplesOf: [Int]
+    private let transport: any Transport<FederationMessage>
+    private let mailbox: Mailbox<FederationMessage>
+    private let emit: @Sendable (FederationEvent) -> Void
+    private var weights: [Float]
+    private var machine: RoundStateMachine
+    private var participations: [Int]
+
+    init(configuration: FederationConfiguration, network: Network, initialWeights: [Float], test: any SampleSource,
+         samplesOf: [Int], transport: any Transport<FederationMessage>, mailbox: Mailbox<FederationMessage>,
+         emit: @escaping @Sendable (FederationEvent) -> Void) {
+        self.configuration = configuration
+        self.network = network
+        self.test = test
+        self.samplesOf = samplesOf
+        self.transport = transport
+        self.mailbox = mailbox
+        self.emit = emit
+        self.weights = initialWeights
+        self.machine = RoundStateMachine(length: network.parameterCount)
+        self.participations = [Int](repeating: 0, count: samplesOf.count)
+    }
+
+    var globalWeights: [Float] { weights }
+
+    /// Runs every round, then tells everyone to stop. Returns the run's summary.
+    func run() async throws -> FederationSummary {
+        let started = Date()
+        var iterator = mailbox.makeAsyncIterator()
+        var reports: [RoundReport] = []
+        let evaluation = Workspace(network: network, capacity: network.parameterCount > 1_000_000 ? 100 : 500)
+        for round in 1...configuration.rounds {
+            let t0 = Date()
+            try await transport.send(.liveClientsRequest(round: round), from: .parameterServer, to: .tracker)
+            var live: [Int]?
+            while live == nil {
+                guard let envelope = await iterator.next() else { throw FederationError.mailboxClosed }
+                if case .liveClients(round, let clients) = envelope.message { live = clients }
+            }
+            let sampled = RoundStateMachine.sample(
+                live: live!, fraction: configuration.clients.fraction, totalClients: configuration.clients.count,
+                key: StreamPurpose.sampling.key(seed: configuration.seed, round))
+            machine.start(round: round, sampled: sampled, samples: sampled.map { samplesOf[$0] },
+                          diagnostics: configuration.diagnostics)
+            emit(.roundStarted(round: round, sampled: sampled))
+            let start = RoundStart(round: round, weights: weights, sampledSamples: machine.sampledSamples,
+                                   participants: sampled)
+            for client in sampled {
+                try await transport.send(.roundStart(start), from: .parameterServer, to: .client(client))
+            }
+            let timer = deadlineTimer(round: round)
+            defer { timer?.cancel() }
+            collecting: while true {
+                guard let envelope = await iterator.next() else { throw FederationError.mailboxClosed }
+                let action: RoundStateMachine.Action
+                switch envelope.message {
+                case .upload(let upload):
+                    action = machine.receive(upload)
+                    if action != .ignore(reason: "") { emit(.uploadReceived(round: round, client: upload.client)) }
+                case .deadline(let r):
+                    action = machine.deadlinePassed(round: r)
+                default:
+                    continue
+                }
+                if case .aggregate = action { break collecting }
+            }
+            timer?.cancel()
+            let outcome = machine.finish()
+            if let w = outcome.weights { weights = w }
+            for r in outcome.reports { participations[r.client] += 1 }
+            var report = RoundReport(
+                round: round, sampled: sampled, dropped: outcome.dropped,
+                meanTrainLoss: outcome.reports.map(\.trainLoss).reduce(0, +) / Double(max(outcome.reports.count, 1)),
+                testAccuracy: nil, testLoss: nil, noiseStds: outcome.reports.map(\.noiseStd),
+                expectedNoiseVariance: expectedNoiseVariance(outcome.reports),
+                realisedNoiseVariance: outcome.noise.map(meanSquare), seconds: 0)
+            if round % configuration.evaluateEvery == 0 || round == configuration.rounds {
+                let e = evaluate(network, parameters: weights, on: test, workspace: evaluation)
+                report.testAccuracy = e.accuracy
+                report.testLoss = e.loss
+            }
+            report.seconds = Date().timeIntervalSince(t0)
+            reports.append(report)
+            emit(.roundCompleted(report))
+        }
+        try await transport.send(.stop, from: .parameterServer, to: .tracker)
+        for client in 0..<configuration.clients.count {
+            try await transport.send(.stop, from: .parameterServer, to: .client(client))
+        }
+        let evaluated = reports.last { $0.testAccuracy != nil }
+        return FederationSummary(
+            name: configuration.name, rounds: reports, finalTestAccuracy: evaluated?.testAccuracy,
+            finalTestLoss: evaluated?.testLoss, privacy: try privacyGuarantee(),
+            seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Σ σ_k² / (Σ p_k)²: the expected per-coordinate noise variance of the (renormalised) aggregate.
+    private func expectedNoiseVariance(_ reports: [ClientUpload]) -> Double {
+        let total = reports.map(\.weight).reduce(0, +)
+        guard total > 0 else { return 0 }
+        return reports.map { $0.noiseStd * $0.noiseStd }.reduce(0, +) / (total * total)
+    }
+
+    private func deadlineTimer(round: Int) -> Task<Void, Never>? {
+        guard let seconds = configuration.deadlineSeconds else { return nil }
+        let transport = self.transport
+        return Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            guard !Task.isCancelled else { return }
+            try? await transport.send(.deadline(round: round), from: .parameterServer, to: .parameterServer)
+        }
+    }
+
+    /// The weakest guarantee over clients that took part, from the RDP accountant over each one's participations.
+    private func privacyGuarantee() throws -> PrivacyGuarantee {
+        let strategy = configuration.strategy
+        guard strategy.kind == .dpFedAvg else { return .none(reason: "FedAvg adds no noise") }
+        let dp = strategy.dp
+        var worst: PrivacyGuarantee?
+        for (client, count) in participations.enumerated() where count > 0 {
+            var accountant = RDPAccountant()
+            let z = try dp.noiseMultiplier(samples: samplesOf[client], rounds: configuration.rounds)
+            try accountant.step(noiseMultiplier: z, sampleRate: 1, count: count)
+            let g = try PrivacyGuarantee.accounted(by: accountant, delta: dp.delta)
+            if worst == nil || (g.epsilon ?? .infinity) > (worst!.epsilon ?? .infinity) { worst = g }
+        }
+        guard let worst else { return .none(reason: "no client took part") }
+        if case .nbafl = dp.sensitivity {
+            return .none(reason: "NbAFL's 2C/d_k sensitivity is a lemma about training, not enforced by clipping; "
+                         + "the accountant's nominal value would be \(worst)")
+        }
+        return worst
+    }
+}
+
+func meanSquare(_ v: [Float]) -> Double {
+    v.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, count: $0.count) } / Double(max(v.count, 1))
+}
+
+/// Why a federation could not run.
+public enum FederationError: Error, CustomStringConvertible {
+    case mailboxClosed
+    case invalidData(String)
+
+    public var description: String {
+        switch self {
+        case .mailboxClosed: "the parameter server's mailbox closed before the run ended"
+        case .invalidData(let why): why
+        }
+    }
+}
