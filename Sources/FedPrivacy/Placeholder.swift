@@ -1,1 +1,0 @@
-// FedPrivacy: differential-privacy math (placeholder until the module lands).

@@ -1,2 +1,0 @@
-import Testing
-@Test func placeholderFedPrivacyTests() { #expect(Int("2") == 2) }
