@@ -69,7 +69,7 @@ actor ParameterServer {
                 switch envelope.message {
                 case .upload(let upload):
                     action = machine.receive(upload)
-                    if action != .ignore(reason: "") { emit(.uploadReceived(round: round, client: upload.client)) }
+                    if case .ignore = action {} else { emit(.uploadReceived(round: round, client: upload.client)) }
                 case .deadline(let r):
                     action = machine.deadlinePassed(round: r)
                 default:

@@ -1,0 +1,109 @@
+// Federation: the embedding API: builds the PS, tracker and clients on a transport and runs them concurrently.
+import FedData
+import FedNN
+import FedStrategy
+import FedTensor
+import FedTransport
+import Foundation
+
+/// A federated run, usable from any Swift program:
+///
+/// ```swift
+/// let federation = try Federation(configuration: config, train: trainSet, test: testSet)
+/// Task { for await event in federation.events { print(event) } }
+/// let summary = try await federation.run()
+/// ```
+///
+/// Every client, the tracker and the parameter server are actors that talk only through the transport; local
+/// training of the sampled clients runs in parallel on all cores (one child task per actor). A fixed seed gives a
+/// bit-identical global model at every round whatever the thread count and message order.
+public final class Federation: Sendable {
+    public let configuration: FederationConfiguration
+    public let network: Network
+    /// Per-round events, ending after `.finished`. Buffered: a slow observer never blocks the run.
+    public let events: AsyncStream<FederationEvent>
+    private let continuation: AsyncStream<FederationEvent>.Continuation
+    private let train: any SampleSource
+    private let test: any SampleSource
+    /// Each client's training-set indices.
+    public let partitions: [[Int]]
+
+    public init(configuration: FederationConfiguration, train: any SampleSource, test: any SampleSource) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.train = train
+        self.test = test
+        network = try configuration.model.network(inputShape: train.sampleShape, classes: train.classCount)
+        var rng = Philox(StreamPurpose.partition.key(seed: configuration.seed))
+        let k = configuration.clients.count
+        switch configuration.clients.partition {
+        case .iid:
+            partitions = try Partition.iid(count: train.sampleCount, clients: k, rng: &rng)
+        case .shards:
+            partitions = try Partition.shards(labels: train.labels, clients: k,
+                                              shardsPerClient: configuration.clients.shardsPerClient, rng: &rng)
+        case .dirichlet:
+            partitions = try Partition.dirichlet(labels: train.labels, clients: k,
+                                                 alpha: configuration.clients.dirichletAlpha, rng: &rng)
+        }
+        (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+    }
+
+    /// Runs all rounds over `transport` (a fresh in-process one by default) and returns the summary.
+    /// The transport is shut down at the end.
+    public func run(transport: (any Transport<FederationMessage>)? = nil) async throws -> FederationSummary {
+        let transport = transport ?? InProcessTransport<FederationMessage>()
+        let config = configuration
+        let k = config.clients.count
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let training = TrainingSettings(epochs: config.training.localEpochs, batchSize: config.training.batchSize,
+                                        learningRate: Float(config.training.learningRate),
+                                        momentum: Float(config.training.momentum))
+        let environment = ClientEnvironment(
+            network: network, data: train, settings: training,
+            policy: UploadPolicy(kind: config.strategy.kind, dp: config.strategy.dp, rounds: config.rounds),
+            seed: config.seed, pool: WorkspacePool(network: network, capacity: config.training.batchSize),
+            diagnostics: config.diagnostics && config.strategy.kind != .fedAvg,
+            threadsPerClient: max(1, cores / min(config.clientsPerRound, cores)))
+
+        // Register every endpoint before any actor runs, and let clients say hello in id order, so the tracker's
+        // view (and so sampling) never depends on start-up timing.
+        let psMailbox = try await transport.register(.parameterServer)
+        let trackerMailbox = try await transport.register(.tracker)
+        var clients: [ClientNode] = []
+        clients.reserveCapacity(k)
+        for id in 0..<k {
+            let mailbox = try await transport.register(.client(id))
+            clients.append(ClientNode(id: id, indices: partitions[id], environment: environment, transport: transport,
+                                      mailbox: mailbox))
+            try await transport.send(.hello(client: id, samples: partitions[id].count), from: .client(id),
+                                     to: .tracker)
+        }
+        let tracker = Tracker(transport: transport, mailbox: trackerMailbox)
+        let continuation = self.continuation
+        let server = ParameterServer(
+            configuration: config, network: network,
+            initialWeights: network.initialParameters(key: StreamPurpose.initialWeights.key(seed: config.seed)),
+            test: test, samplesOf: partitions.map(\.count), transport: transport, mailbox: psMailbox,
+            emit: { continuation.yield($0) })
+
+        let summary = try await withThrowingTaskGroup(of: FederationSummary?.self) { group in
+            group.addTask { try await tracker.run(); return nil }
+            for client in clients { group.addTask { try await client.run(); return nil } }
+            group.addTask { try await server.run() }
+            var result: FederationSummary?
+            do {
+                for try await value in group where value != nil { result = value }
+            } catch {
+                group.cancelAll()
+                await transport.shutdown()
+                throw error
+            }
+            return result!
+        }
+        await transport.shutdown()
+        continuation.yield(.finished(summary))
+        continuation.finish()
+        return summary
+    }
+}

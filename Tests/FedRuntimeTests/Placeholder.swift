@@ -1,2 +1,0 @@
-import Testing
-@Test func placeholderRuntime() { #expect(Int("3") == 3) }
