@@ -9,13 +9,16 @@ public struct UsageError: Error, CustomStringConvertible, Equatable {
 /// Options of one subcommand, consumed as they are read; leftovers are reported as unknown.
 public struct Arguments {
     private var values: [String: String] = [:]
+    private var repeated: [String: [String]] = [:]
     private var flags: Set<String> = []
     public private(set) var positionals: [String] = []
     private var order: [String] = []
     private var used: Set<String> = []
 
     /// Parses `--key value`, `--key=value` and bare `--flag` (a flag is an option listed in `booleanFlags`).
-    public init(_ arguments: [String], booleanFlags: Set<String>) throws(UsageError) {
+    public init(_ arguments: [String], booleanFlags: Set<String>, repeatable: Set<String> = [])
+        throws(UsageError)
+    {
         var i = 0
         while i < arguments.count {
             let arg = arguments[i]
@@ -41,7 +44,7 @@ public struct Arguments {
                         i += 1
                         value = arguments[i]
                     }
-                    values[name] = value
+                    if repeatable.contains(name) { repeated[name, default: []].append(value!) } else { values[name] = value }
                 }
                 order.append(name)
             } else if arg.hasPrefix("-") && arg.count > 1 && Double(arg) == nil {
@@ -61,6 +64,12 @@ public struct Arguments {
     public mutating func flag(_ name: String) -> Bool {
         used.insert(name)
         return flags.contains(name)
+    }
+
+    /// Every value of a repeatable option, in order.
+    public mutating func strings(_ name: String) -> [String] {
+        used.insert(name)
+        return repeated[name] ?? []
     }
 
     public mutating func string(_ name: String) -> String? {

@@ -1,37 +1,93 @@
-// ConfigurationFile: strict JSON decoding whose errors name the file and the key path.
+// ConfigurationFile: JSON configs laid over typed defaults, with `--set key.path=value` overrides; errors name the
+// file and the key path.
 import Foundation
 
 enum ConfigurationFile {
-    /// Decodes `T` from the JSON file at `path`, rejecting keys outside `knownKeys` (typos) and reporting
-    /// type errors with their key path.
-    static func decode<T: Decodable>(_ type: T.Type, from path: String, knownKeys: Set<String>) throws -> T {
-        let url = URL(fileURLWithPath: path)
-        guard let data = try? Data(contentsOf: url) else { throw UsageError("\(path): cannot read the file") }
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw UsageError("\(path): not valid JSON (\((error as NSError).userInfo["NSDebugDescription"] ?? error))")
+    /// Decodes `T` from the JSON file at `path` (nil: defaults only) with `overrides` ("key.path=value") applied.
+    ///
+    /// Every key of the file and of the overrides must name a field of `defaults` (or one of `optionalKeys`, the
+    /// paths of optional fields, which JSON leaves out while nil): a typo is an error naming its path. Missing keys
+    /// keep their defaults. A value of the wrong type is an error naming its path and what was expected.
+    static func load<T: Codable>(
+        _ type: T.Type, defaults: T, path: String?, overrides: [String] = [], optionalKeys: Set<String> = []
+    ) throws -> T {
+        let encoder = JSONEncoder()
+        var base = try JSONSerialization.jsonObject(with: encoder.encode(defaults)) as! [String: Any]
+        let source = path ?? "defaults"
+        if let path {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw UsageError("\(path): cannot read the file")
+            }
+            let object: Any
+            do {
+                object = try JSONSerialization.jsonObject(with: data)
+            } catch {
+                throw UsageError("\(path): not valid JSON (\(describe(error)))")
+            }
+            guard let dict = object as? [String: Any] else { throw UsageError("\(path): the top level must be an object") }
+            try overlay(dict, onto: &base, prefix: "", optionalKeys: optionalKeys, source: path)
         }
-        guard let dict = object as? [String: Any] else { throw UsageError("\(path): the top level must be an object") }
-        for key in dict.keys.sorted() where !knownKeys.contains(key) {
-            let allowed = knownKeys.sorted().joined(separator: ", ")
-            throw UsageError("\(path): unknown key '\(key)' (allowed: \(allowed))")
+        for item in overrides {
+            guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
+                throw UsageError("--set needs key.path=value, got '\(item)'")
+            }
+            let key = String(item[..<eq]), text = String(item[item.index(after: eq)...])
+            // A value is JSON when it parses as JSON (numbers, true/false, null, quoted strings), else a string.
+            let value = (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)) ?? text
+            var nested: Any = value
+            for part in key.split(separator: ".").reversed() { nested = [String(part): nested] }
+            try overlay(nested as! [String: Any], onto: &base, prefix: "", optionalKeys: optionalKeys,
+                        source: "--set \(item)")
         }
+        let merged = try JSONSerialization.data(withJSONObject: base)
         do {
-            return try JSONDecoder().decode(T.self, from: data)
+            return try JSONDecoder().decode(T.self, from: merged)
         } catch let DecodingError.typeMismatch(type, context) {
-            throw UsageError("\(path): key '\(keyPath(context.codingPath))': expected \(type)")
+            throw UsageError("\(source): key '\(keyPath(context.codingPath))': expected \(describe(type))")
         } catch let DecodingError.dataCorrupted(context) {
-            throw UsageError("\(path): key '\(keyPath(context.codingPath))': \(context.debugDescription)")
+            throw UsageError("\(source): key '\(keyPath(context.codingPath))': \(context.debugDescription)")
         } catch let DecodingError.valueNotFound(type, context) {
-            throw UsageError("\(path): key '\(keyPath(context.codingPath))': expected \(type), found null")
+            throw UsageError("\(source): key '\(keyPath(context.codingPath))': expected \(describe(type)), found null")
         } catch let DecodingError.keyNotFound(key, context) {
-            throw UsageError("\(path): missing key '\(keyPath(context.codingPath + [key]))'")
+            throw UsageError("\(source): missing key '\(keyPath(context.codingPath + [key]))'")
+        }
+    }
+
+    private static func overlay(_ dict: [String: Any], onto base: inout [String: Any], prefix: String,
+                                optionalKeys: Set<String>, source: String) throws {
+        for (key, value) in dict.sorted(by: { $0.key < $1.key }) {
+            let path = prefix.isEmpty ? key : prefix + "." + key
+            guard base[key] != nil || optionalKeys.contains(path) else {
+                let siblings = (Array(base.keys) + optionalKeys.compactMap { p -> String? in
+                    let parts = p.split(separator: ".")
+                    return parts.dropLast().joined(separator: ".") == prefix ? String(parts.last!) : nil
+                }).sorted()
+                throw UsageError("\(source): unknown key '\(path)' (allowed here: \(siblings.joined(separator: ", ")))")
+            }
+            if let sub = value as? [String: Any], var existing = base[key] as? [String: Any] {
+                try overlay(sub, onto: &existing, prefix: path, optionalKeys: optionalKeys, source: source)
+                base[key] = existing
+            } else {
+                base[key] = value is NSNull ? nil : value
+            }
         }
     }
 
     static func keyPath(_ path: [any CodingKey]) -> String {
         path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type, is UInt64.Type: "a whole number"
+        case is Double.Type, is Float.Type: "a number"
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        default: "\(type)"
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        ((error as NSError).userInfo["NSDebugDescription"] as? String) ?? "\(error)"
     }
 }

@@ -1,6 +1,7 @@
 // FedCommandLine: dispatches `fednoise` subcommands and turns errors into messages and exit codes.
 import FedData
 import FedNN
+import FedRuntime
 import Foundation
 
 public enum FedCommandLine {
@@ -10,7 +11,9 @@ public enum FedCommandLine {
     USAGE: fednoise [COMMAND] [options]
 
     COMMANDS:
-      (none)      the main job: a short CNN run on the embedded MNIST subset (about 10 s)
+      (none)      the main job: FedAvg versus DP-FedAvg, CNN, on the embedded MNIST subset (under a minute)
+      run         run a federation from a config file (config/*.json); per-round metrics and result files
+      privacy     ε for a noise multiplier, or the noise multiplier for a target ε (RDP accountant)
       train       train one model centrally; per-epoch metrics and result files
       bench       measure GEMM GFLOPS, training throughput and noise generation; prints a table, writes JSON
       help        show this help
@@ -19,19 +22,21 @@ public enum FedCommandLine {
     """
 
     /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error).
-    public static func run(_ arguments: [String]) -> Int32 {
+    public static func run(_ arguments: [String]) async -> Int32 {
         do {
             guard let command = arguments.first else {
-                try TrainCommand.run(MainJob.arguments)
+                try await MainJob.run()
                 return 0
             }
             let rest = Array(arguments.dropFirst())
             switch command {
+            case "run": try await RunCommand.run(rest)
+            case "privacy": try PrivacyCommand.run(rest)
             case "train": try TrainCommand.run(rest)
             case "bench": try BenchCommand.run(rest)
             case "help", "--help", "-h": print(help)
             default:
-                throw UsageError("unknown command '\(command)' (commands: train, bench, help)")
+                throw UsageError("unknown command '\(command)' (commands: run, privacy, train, bench, help)")
             }
             return 0
         } catch let error as UsageError {
@@ -40,6 +45,9 @@ public enum FedCommandLine {
         } catch let error as DataError {
             writeError("fednoise: \(error.description)\n")
             return 1
+        } catch let error as ConfigurationError {
+            writeError("fednoise: \(error.description)\n")
+            return 2
         } catch let error as ShapeError {
             writeError("fednoise: model does not fit the data: \(error.description)\n")
             return 1
@@ -50,12 +58,6 @@ public enum FedCommandLine {
     }
 
     public static func main(_ arguments: [String]) async {
-        exit(run(arguments))
+        exit(await run(arguments))
     }
-}
-
-/// The no-argument run: small, fast, and on data every checkout has.
-enum MainJob {
-    static let arguments = ["--model", "cnn", "--epochs", "4", "--batch-size", "32", "--lr", "0.02",
-                            "--momentum", "0.9", "--output", "runs/main"]
 }

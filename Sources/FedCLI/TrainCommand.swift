@@ -26,38 +26,10 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
-        case model, dataset, data, epochs, batchSize, learningRate, momentum, weightDecay, learningRateDecay, seed
-        case trainLimit, testLimit, output
-    }
-
-    /// Missing keys keep their defaults.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        model = try c.decodeIfPresent(ModelKind.self, forKey: .model) ?? model
-        dataset = try c.decodeIfPresent(DatasetKind.self, forKey: .dataset) ?? dataset
-        data = try c.decodeIfPresent(String.self, forKey: .data)
-        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? epochs
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
-        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? learningRate
-        momentum = try c.decodeIfPresent(Double.self, forKey: .momentum) ?? momentum
-        weightDecay = try c.decodeIfPresent(Double.self, forKey: .weightDecay) ?? weightDecay
-        learningRateDecay = try c.decodeIfPresent(Double.self, forKey: .learningRateDecay) ?? learningRateDecay
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
-        trainLimit = try c.decodeIfPresent(Int.self, forKey: .trainLimit)
-        testLimit = try c.decodeIfPresent(Int.self, forKey: .testLimit)
-        output = try c.decodeIfPresent(String.self, forKey: .output) ?? output
-    }
-
-    static let keys: Set<String> = [
-        "model", "dataset", "data", "epochs", "batchSize", "learningRate", "momentum", "weightDecay",
-        "learningRateDecay", "seed",
-        "trainLimit", "testLimit", "output",
-    ]
-
     /// Reads a JSON file; errors name the file and the key (unknown keys are rejected).
     public static func load(_ path: String) throws -> TrainConfiguration {
-        try ConfigurationFile.decode(TrainConfiguration.self, from: path, knownKeys: keys)
+        try ConfigurationFile.load(TrainConfiguration.self, defaults: TrainConfiguration(), path: path,
+                                   optionalKeys: ["data", "trainLimit", "testLimit"])
     }
 
     /// Checks ranges; the error names the key.

@@ -138,7 +138,7 @@ actor ParameterServer {
             if worst == nil || (g.epsilon ?? .infinity) > (worst!.epsilon ?? .infinity) { worst = g }
         }
         guard let worst else { return .none(reason: "no client took part") }
-        if case .nbafl = dp.sensitivity {
+        if dp.sensitivity == .nbafl {
             return .none(reason: "NbAFL's 2C/d_k sensitivity is a lemma about training, not enforced by clipping; "
                          + "the accountant's nominal value would be \(worst)")
         }

@@ -26,6 +26,24 @@ public enum Composition: String, Codable, Sendable, CaseIterable {
     case nbaflLinear
 }
 
+/// The sensitivity model by name, as configs spell it (spec B.11 item 7).
+public enum SensitivityKind: String, Codable, Sendable, CaseIterable {
+    /// Δ = 2ζ/d_k (NbAFL, sample-level, heuristic).
+    case nbafl
+    /// Δ = ζ per round (a client added or removed).
+    case clientLevel
+    /// Δ = 2ζ per round (a client replaced).
+    case clientLevelReplace
+
+    public var model: SensitivityModel {
+        switch self {
+        case .nbafl: .nbafl
+        case .clientLevel: .clientLevel(replace: false)
+        case .clientLevelReplace: .clientLevel(replace: true)
+        }
+    }
+}
+
 /// DP-FedAvg's parameters. σ_k = c(δ_k)·Δf_k/ε_k (· L for `nbaflLinear`), with Δf_k = p_k·Δ (weighted domain).
 public struct DPConfiguration: Codable, Sendable, Equatable {
     public var clipTarget: ClipTarget
@@ -33,11 +51,11 @@ public struct DPConfiguration: Codable, Sendable, Equatable {
     public var clippingThreshold: Double
     public var epsilon: Double
     public var delta: Double
-    public var sensitivity: SensitivityModel
+    public var sensitivity: SensitivityKind
     public var composition: Composition
 
     public init(clipTarget: ClipTarget = .update, clippingThreshold: Double = 3, epsilon: Double = 10,
-                delta: Double = 1e-4, sensitivity: SensitivityModel = .clientLevel(replace: false),
+                delta: Double = 1e-4, sensitivity: SensitivityKind = .clientLevel,
                 composition: Composition = .rdp) {
         self.clipTarget = clipTarget
         self.clippingThreshold = clippingThreshold
@@ -49,7 +67,7 @@ public struct DPConfiguration: Codable, Sendable, Equatable {
 
     /// Δ of the unweighted release for a client with `samples` examples.
     public func baseSensitivity(samples: Int) throws -> Double {
-        try sensitivity.sensitivity(clippingNorm: clippingThreshold, datasetSize: samples)
+        try sensitivity.model.sensitivity(clippingNorm: clippingThreshold, datasetSize: samples)
     }
 
     /// σ_k of the noise added to p_k·w_k.

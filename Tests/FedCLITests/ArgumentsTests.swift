@@ -77,9 +77,9 @@ struct ArgumentsTests {
         }
     }
 
-    @Test func unknownCommandIsAUsageError() {
-        #expect(FedCommandLine.run(["frobnicate"]) == 2)
-        #expect(FedCommandLine.run(["train", "--epochs", "-3"]) == 2)
+    @Test func unknownCommandIsAUsageError() async {
+        #expect(await FedCommandLine.run(["frobnicate"]) == 2)
+        #expect(await FedCommandLine.run(["train", "--epochs", "-3"]) == 2)
     }
 }
 

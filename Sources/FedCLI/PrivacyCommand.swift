@@ -1,0 +1,81 @@
+// PrivacyCommand: `fednoise privacy`, ε for a DP-SGD/DP-FedAvg setting, or the noise multiplier for a target ε.
+import FedPrivacy
+import Foundation
+
+enum PrivacyCommand {
+    static let help = """
+    USAGE: fednoise privacy --noise-multiplier Z --sample-rate Q --steps T [--delta D]
+           fednoise privacy --target-epsilon E --sample-rate Q --steps T [--delta D]
+           fednoise privacy --gaussian --epsilon E --sensitivity S [--delta D]
+
+    Answers the questions to ask before a run, with the RDP accountant of the sampled Gaussian mechanism
+    (Mironov et al. 2019; ε from Balle et al. 2020, Thm. 21; opacus' orders):
+      - ε after T steps with noise multiplier Z (noise std / sensitivity) and sampling rate Q;
+      - the smallest noise multiplier whose ε after T steps is at most E (never above E);
+      - with --gaussian, σ for one release of a query with L2 sensitivity S: classical c(δ)·S/ε and the
+        analytic Gaussian mechanism (Balle & Wang 2018).
+    A configuration without noise earns no ε, and none is printed.
+
+    OPTIONS:
+      --noise-multiplier Z   ≥ 0
+      --target-epsilon E     > 0
+      --sample-rate Q        in [0, 1] (1: every round / full batch)
+      --steps T              ≥ 1
+      --delta D              in (0, 1) (default 1e-5)
+      --gaussian             single-release mode (with --epsilon and --sensitivity)
+      -h, --help             show this help
+    """
+
+    static func run(_ argv: [String]) throws {
+        var args = try Arguments(argv, booleanFlags: ["help", "gaussian"])
+        if args.flag("help") {
+            print(help)
+            return
+        }
+        let delta = try args.double("delta", in: 1e-300...0.999_999) ?? 1e-5
+        if args.flag("gaussian") {
+            guard let epsilon = try args.double("epsilon", in: 1e-9...1e6),
+                  let sensitivity = try args.double("sensitivity", in: 1e-300...1e300) else {
+                throw UsageError("--gaussian needs --epsilon and --sensitivity")
+            }
+            try args.finish()
+            let classical = try GaussianMechanism.sigma(epsilon: epsilon, delta: delta, sensitivity: sensitivity)
+            let analytic = try GaussianMechanism.analyticSigma(epsilon: epsilon, delta: delta, sensitivity: sensitivity)
+            let earned = try GaussianMechanism.analyticEpsilon(sigma: classical, delta: delta, sensitivity: sensitivity)
+            print("one Gaussian release, sensitivity \(sensitivity), target (ε = \(epsilon), δ = \(delta)):")
+            print("  classical σ = c(δ)·Δ/ε = \(format(classical))   (c(δ) = \(format(try GaussianMechanism.c(delta: delta))); "
+                  + "it really earns ε = \(format(earned)))")
+            print("  analytic  σ = \(format(analytic))   (exact; the smallest σ that earns the target)")
+            return
+        }
+        let q = try args.double("sample-rate", in: 0...1)
+        let steps = try args.int("steps")
+        let z = try args.double("noise-multiplier")
+        let target = try args.double("target-epsilon", in: 1e-9...1e9)
+        try args.finish()
+        guard let q, let steps else { throw UsageError("give --sample-rate and --steps") }
+        switch (z, target) {
+        case (let z?, nil):
+            var accountant = RDPAccountant()
+            try accountant.step(noiseMultiplier: z, sampleRate: q, count: steps)
+            let guarantee = try PrivacyGuarantee.accounted(by: accountant, delta: delta)
+            print("noise multiplier \(z), sampling rate \(q), \(steps) steps, δ = \(delta):")
+            if case .dp(let epsilon, _, _) = guarantee {
+                let order = try accountant.epsilon(delta: delta).bestOrder
+                print("  ε = \(format(epsilon))   (RDP, best order α = \(format(order)))")
+            } else {
+                print("  no differential-privacy guarantee: \(guarantee)")
+            }
+        case (nil, let target?):
+            let z = try RDPAccountant.noiseMultiplier(targetEpsilon: target, delta: delta, sampleRate: q, steps: steps)
+            var accountant = RDPAccountant()
+            try accountant.step(noiseMultiplier: z, sampleRate: q, count: steps)
+            print("target ε = \(target), sampling rate \(q), \(steps) steps, δ = \(delta):")
+            print("  noise multiplier \(format(z)) gives ε = \(format(try accountant.epsilon(delta: delta).epsilon))")
+        default:
+            throw UsageError("give exactly one of --noise-multiplier and --target-epsilon")
+        }
+    }
+
+    static func format(_ x: Double) -> String { String(format: "%.6g", x) }
+}

@@ -1,0 +1,158 @@
+// RunCommand: `fednoise run`, a federation from a config file, with per-round progress and result files.
+import FedData
+import FedNN
+import FedRuntime
+import FedTensor
+import Foundation
+
+enum RunCommand {
+    static let help = """
+    USAGE: fednoise run <config.json> [--set key.path=value …] [--threads N] [--quiet]
+
+    Runs a federation (FedAvg or DP-FedAvg; the parameter server, tracker and every client are actors talking
+    through an in-process transport) and writes rounds.csv, summary.json and rounds.svg into the config's output.
+
+    The config holds: name, seed, rounds, clients {count, fraction, partition (iid|shards|dirichlet),
+    shardsPerClient, dirichletAlpha}, model (cnn|mlp), dataset {kind, path, trainLimit, testLimit},
+    training {localEpochs, batchSize, learningRate, momentum}, strategy {kind (fedAvg|dpFedAvg),
+    dp {clipTarget (update|parameters), clippingThreshold, epsilon, delta,
+    sensitivity (clientLevel|clientLevelReplace|nbafl), composition (rdp|nbaflLinear)}}, evaluateEvery,
+    deadlineSeconds, diagnostics, output. Missing keys keep their defaults; see config/*.json.
+
+    OPTIONS:
+      --set key.path=value   override one key, e.g. --set rounds=5 --set strategy.dp.epsilon=4
+      --threads N            compute threads (default: all cores)
+      --quiet                no per-round lines
+      -h, --help             show this help
+    """
+
+    static let optionalKeys: Set<String> = ["deadlineSeconds", "dataset.path", "dataset.trainLimit",
+                                            "dataset.testLimit"]
+
+    static func loadConfiguration(_ path: String?, overrides: [String]) throws -> FederationConfiguration {
+        let config = try ConfigurationFile.load(
+            FederationConfiguration.self, defaults: FederationConfiguration(), path: path, overrides: overrides,
+            optionalKeys: optionalKeys)
+        do {
+            try config.validate()
+        } catch {
+            throw UsageError("\(path ?? "configuration"): \(error.description)")
+        }
+        return config
+    }
+
+    static func run(_ argv: [String]) async throws {
+        var args = try Arguments(argv, booleanFlags: ["help", "quiet"], repeatable: ["set"])
+        if args.flag("help") {
+            print(help)
+            return
+        }
+        let overrides = args.strings("set")
+        let quiet = args.flag("quiet")
+        if let threads = try args.int("threads", in: 1...1024) { ComputeThreads.count = threads }
+        try args.finish(maxPositionals: 1)
+        guard let path = args.positionals.first else { throw UsageError("give a config file, e.g. config/mnist-fedavg.json") }
+        let config = try loadConfiguration(path, overrides: overrides)
+        _ = try await execute(config, quiet: quiet)
+    }
+
+    /// Loads the data, runs the federation with progress lines, writes the result files, returns the summary.
+    static func execute(_ config: FederationConfiguration, quiet: Bool = false, label: String? = nil)
+        async throws -> FederationSummary
+    {
+        let (train, test) = try loadData(config.dataset)
+        let federation = try Federation(configuration: config, train: train, test: test)
+        let tag = label ?? config.name
+        print("[\(tag)] \(config.strategy.kind.rawValue), \(config.model.rawValue) "
+              + "(\(federation.network.parameterCount.formatted()) parameters) on \(train.name): "
+              + "K=\(config.clients.count) C=\(config.clients.fraction) (m=\(config.clientsPerRound)) "
+              + "E=\(config.training.localEpochs) B=\(config.training.batchSize) η=\(config.training.learningRate) "
+              + "\(config.clients.partition.rawValue), \(config.rounds) rounds")
+        let line = ProgressLine()
+        let observer = Task {
+            var uploads = 0
+            for await event in federation.events {
+                switch event {
+                case .roundStarted(let round, _):
+                    uploads = 0
+                    line.update("[\(tag)] round \(round)/\(config.rounds): training…")
+                case .uploadReceived(let round, _):
+                    uploads += 1
+                    line.update("[\(tag)] round \(round)/\(config.rounds): \(uploads)/\(config.clientsPerRound) uploads")
+                case .roundCompleted(let r):
+                    line.clear()
+                    if !quiet { print(describe(r, tag: tag, rounds: config.rounds)) }
+                case .finished:
+                    return
+                }
+            }
+        }
+        let summary = try await federation.run()
+        await observer.value
+        try ResultFiles.write(summary, configuration: config)
+        let acc = summary.finalTestAccuracy.map { percent($0) } ?? "n/a"
+        print("[\(tag)] final test accuracy \(acc); privacy: \(summary.privacy); \(fixed(summary.seconds, 1)) s; "
+              + "wrote \(config.output)/rounds.csv, summary.json, rounds.svg")
+        return summary
+    }
+
+    static func describe(_ r: RoundReport, tag: String, rounds: Int) -> String {
+        var s = "[\(tag)] round \(r.round)/\(rounds): train loss \(fixed(r.meanTrainLoss))"
+        if let acc = r.testAccuracy, let loss = r.testLoss { s += " | test loss \(fixed(loss)) acc \(percent(acc))" }
+        if !r.noiseStds.isEmpty && r.expectedNoiseVariance > 0 {
+            let sigmas = r.noiseStds
+            s += " | σ_k \(String(format: "%.3g", sigmas.min()!))…\(String(format: "%.3g", sigmas.max()!))"
+            s += ", noise var \(String(format: "%.3g", r.expectedNoiseVariance)) expected"
+            if let v = r.realisedNoiseVariance { s += " / \(String(format: "%.3g", v)) realised" }
+        }
+        if !r.dropped.isEmpty { s += " | left out: \(r.dropped.map(String.init).joined(separator: ", "))" }
+        return s + " | \(fixed(r.seconds, 1)) s"
+    }
+
+    static func loadData(_ d: FederationConfiguration.DatasetSelection) throws -> (DatasetSamples, DatasetSamples) {
+        var (train, test) = try d.path.map {
+            try DatasetLoader.load(kind: d.kind, directory: URL(fileURLWithPath: $0))
+        } ?? DatasetLoader.embeddedMNIST()
+        if let n = d.trainLimit, n < train.count { train = train.subset(indices: 0..<n) }
+        if let n = d.testLimit, n < test.count { test = test.subset(indices: 0..<n) }
+        return (DatasetSamples(train), DatasetSamples(test))
+    }
+}
+
+/// rounds.csv, summary.json and rounds.svg for a federation.
+enum ResultFiles {
+    static func write(_ summary: FederationSummary, configuration: FederationConfiguration) throws {
+        let dir = URL(fileURLWithPath: configuration.output)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var csv = "round,sampled,dropped,train_loss,test_loss,test_accuracy,sigma_min,sigma_max,"
+            + "expected_noise_variance,realised_noise_variance,seconds\n"
+        for r in summary.rounds {
+            let fields: [String] = [
+                "\(r.round)", "\(r.sampled.count)", "\(r.dropped.count)", "\(r.meanTrainLoss)",
+                r.testLoss.map { "\($0)" } ?? "", r.testAccuracy.map { "\($0)" } ?? "",
+                r.noiseStds.min().map { "\($0)" } ?? "", r.noiseStds.max().map { "\($0)" } ?? "",
+                "\(r.expectedNoiseVariance)", r.realisedNoiseVariance.map { "\($0)" } ?? "", fixed(r.seconds, 3),
+            ]
+            csv += fields.joined(separator: ",") + "\n"
+        }
+        try csv.write(to: dir.appendingPathComponent("rounds.csv"), atomically: true, encoding: .utf8)
+        struct Document: Encodable {
+            var configuration: FederationConfiguration
+            var summary: FederationSummary
+            var privacy: String
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(Document(configuration: configuration, summary: summary, privacy: "\(summary.privacy)"))
+            .write(to: dir.appendingPathComponent("summary.json"))
+        let evaluated = summary.rounds.filter { $0.testAccuracy != nil }
+        let plot = LinePlot(
+            title: "\(configuration.name): test accuracy and loss per round", xLabel: "round", yLabel: "value",
+            series: [
+                PlotSeries(name: "test accuracy", points: evaluated.map { (Double($0.round), $0.testAccuracy!) }),
+                PlotSeries(name: "test loss", points: evaluated.map { (Double($0.round), $0.testLoss!) }),
+                PlotSeries(name: "train loss", points: summary.rounds.map { (Double($0.round), $0.meanTrainLoss) }),
+            ])
+        try plot.render().write(to: dir.appendingPathComponent("rounds.svg"), atomically: true, encoding: .utf8)
+    }
+}
