@@ -5,7 +5,7 @@ import FedRuntime
 import FedTensor
 import Foundation
 
-enum RunCommand {
+public enum RunCommand {
     static let help = """
     USAGE: fednoise run <config.json> [--set key.path=value …] [--threads N] [--quiet]
 
@@ -29,7 +29,8 @@ enum RunCommand {
     static let optionalKeys: Set<String> = ["deadlineSeconds", "dataset.path", "dataset.trainLimit",
                                             "dataset.testLimit"]
 
-    static func loadConfiguration(_ path: String?, overrides: [String]) throws -> FederationConfiguration {
+    /// Reads, overrides and validates a federation config; errors name the file and the key path.
+    public static func loadConfiguration(_ path: String?, overrides: [String]) throws -> FederationConfiguration {
         let config = try ConfigurationFile.load(
             FederationConfiguration.self, defaults: FederationConfiguration(), path: path, overrides: overrides,
             optionalKeys: optionalKeys)
