@@ -33,7 +33,7 @@ enum BenchCommand {
     static func run(_ argv: [String]) throws {
         var args = try Arguments(argv, booleanFlags: ["help", "quick", "layers"])
         if args.flag("help") {
-            print(help)
+            say(help)
             return
         }
         if args.flag("layers") {
@@ -59,10 +59,10 @@ enum BenchCommand {
         func report(_ name: String, _ threads: Int, _ value: Double, _ unit: String) {
             rows.append(Row(benchmark: name, threads: threads, value: value, unit: unit))
             let v = value >= 100 ? grouped(value) : fixed(value, 1)
-            print(name.padding(toLength: 44, withPad: " ", startingAt: 0)
+            say(name.padding(toLength: 44, withPad: " ", startingAt: 0)
                   + String(threads).leftPad(8) + v.leftPad(14) + "  " + unit)
         }
-        print("benchmark".padding(toLength: 44, withPad: " ", startingAt: 0) + "threads".leftPad(8)
+        say("benchmark".padding(toLength: 44, withPad: " ", startingAt: 0) + "threads".leftPad(8)
               + "value".leftPad(14))
         for t in threadCounts {
             for (name, ta, tb, m, n, k) in gemmShapes {
@@ -86,7 +86,7 @@ enum BenchCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(rows).write(to: url)
-        print("wrote \(jsonPath)")
+        say("wrote \(jsonPath)")
     }
 
     /// (label, transA, transB, M, N, K) — the CNN's GEMMs at batch 10 and 64, and a 512³ square.
@@ -164,18 +164,18 @@ extension BenchCommand {
             if measuring { total += monotonicSeconds() - t0 }
         }
         workspace.layerHook = nil
-        print("\(kind.rawValue), batch \(batch), \(ComputeThreads.count) thread(s): "
+        say("\(kind.rawValue), batch \(batch), \(ComputeThreads.count) thread(s): "
               + "\(fixed(total / Double(steps) * 1000, 3)) ms per step, "
               + "\(grouped(Double(batch * steps) / total)) samples/s")
-        print("layer".padding(toLength: 52, withPad: " ", startingAt: 0) + "forward ms".leftPad(12)
+        say("layer".padding(toLength: 52, withPad: " ", startingAt: 0) + "forward ms".leftPad(12)
               + "backward ms".leftPad(12))
         for (i, layer) in network.layers.enumerated() {
-            print("\(i): \(layer)".padding(toLength: 52, withPad: " ", startingAt: 0)
+            say("\(i): \(layer)".padding(toLength: 52, withPad: " ", startingAt: 0)
                   + fixed(forward[i] / Double(steps) * 1000, 3).leftPad(12)
                   + fixed(backward[i] / Double(steps) * 1000, 3).leftPad(12))
         }
         let layers = (forward.reduce(0, +) + backward.reduce(0, +)) / Double(steps)
-        print("loss, zeroing, SGD update and the rest".padding(toLength: 52, withPad: " ", startingAt: 0)
+        say("loss, zeroing, SGD update and the rest".padding(toLength: 52, withPad: " ", startingAt: 0)
               + fixed((total / Double(steps) - layers) * 1000, 3).leftPad(12))
     }
 }

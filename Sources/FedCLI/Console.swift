@@ -38,6 +38,11 @@ public final class ProgressLine {
     }
 }
 
+/// Writes a line to standard output at once (unbuffered), so per-round lines reach logs and pipes as they happen.
+public func say(_ text: String = "") {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
 public func writeError(_ text: String) {
     FileHandle.standardError.write(Data(text.utf8))
 }

@@ -34,7 +34,7 @@ public enum FedCommandLine {
             case "privacy": try PrivacyCommand.run(rest)
             case "train": try TrainCommand.run(rest)
             case "bench": try BenchCommand.run(rest)
-            case "help", "--help", "-h": print(help)
+            case "help", "--help", "-h": say(help)
             default:
                 throw UsageError("unknown command '\(command)' (commands: run, privacy, train, bench, help)")
             }

@@ -27,11 +27,11 @@ enum MainJob {
     }
 
     static func run() async throws {
-        print("FedNoise main job: FedAvg vs DP-FedAvg on the embedded MNIST subset (2,000 train / 500 test).")
-        print("Options and other runs: fednoise help.\n")
+        say("FedNoise main job: FedAvg vs DP-FedAvg on the embedded MNIST subset (2,000 train / 500 test).")
+        say("Options and other runs: fednoise help.\n")
         let plain = try await RunCommand.execute(configuration(.fedAvg))
         let dp = try await RunCommand.execute(configuration(.dpFedAvg))
-        print("\n" + "strategy".padding(toLength: 12, withPad: " ", startingAt: 0) + "test accuracy".leftPad(15)
+        say("\n" + "strategy".padding(toLength: 12, withPad: " ", startingAt: 0) + "test accuracy".leftPad(15)
               + "mean σ_k".leftPad(12) + "noise var (expected / realised)".leftPad(34) + "seconds".leftPad(10))
         for (name, s) in [("FedAvg", plain), ("DP-FedAvg", dp)] {
             let sigmas = s.rounds.flatMap(\.noiseStds)
@@ -39,11 +39,11 @@ enum MainJob {
             let last = s.rounds.last!
             let noise = String(format: "%.3g / %@", last.expectedNoiseVariance,
                                last.realisedNoiseVariance.map { String(format: "%.3g", $0) } ?? "0")
-            print(name.padding(toLength: 12, withPad: " ", startingAt: 0)
+            say(name.padding(toLength: 12, withPad: " ", startingAt: 0)
                   + (s.finalTestAccuracy.map { percent($0) } ?? "n/a").leftPad(15)
                   + String(format: "%.3g", meanSigma).leftPad(12) + noise.leftPad(34)
                   + fixed(s.seconds, 1).leftPad(10))
         }
-        print("\nprivacy: FedAvg: \(plain.privacy)\n         DP-FedAvg: \(dp.privacy)")
+        say("\nprivacy: FedAvg: \(plain.privacy)\n         DP-FedAvg: \(dp.privacy)")
     }
 }

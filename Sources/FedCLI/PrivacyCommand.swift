@@ -29,7 +29,7 @@ enum PrivacyCommand {
     static func run(_ argv: [String]) throws {
         var args = try Arguments(argv, booleanFlags: ["help", "gaussian"])
         if args.flag("help") {
-            print(help)
+            say(help)
             return
         }
         let delta = try args.double("delta", in: 1e-300...0.999_999) ?? 1e-5
@@ -42,10 +42,10 @@ enum PrivacyCommand {
             let classical = try GaussianMechanism.sigma(epsilon: epsilon, delta: delta, sensitivity: sensitivity)
             let analytic = try GaussianMechanism.analyticSigma(epsilon: epsilon, delta: delta, sensitivity: sensitivity)
             let earned = try GaussianMechanism.analyticEpsilon(sigma: classical, delta: delta, sensitivity: sensitivity)
-            print("one Gaussian release, sensitivity \(sensitivity), target (ε = \(epsilon), δ = \(delta)):")
-            print("  classical σ = c(δ)·Δ/ε = \(format(classical))   (c(δ) = \(format(try GaussianMechanism.c(delta: delta))); "
+            say("one Gaussian release, sensitivity \(sensitivity), target (ε = \(epsilon), δ = \(delta)):")
+            say("  classical σ = c(δ)·Δ/ε = \(format(classical))   (c(δ) = \(format(try GaussianMechanism.c(delta: delta))); "
                   + "it really earns ε = \(format(earned)))")
-            print("  analytic  σ = \(format(analytic))   (exact; the smallest σ that earns the target)")
+            say("  analytic  σ = \(format(analytic))   (exact; the smallest σ that earns the target)")
             return
         }
         let q = try args.double("sample-rate", in: 0...1)
@@ -59,19 +59,19 @@ enum PrivacyCommand {
             var accountant = RDPAccountant()
             try accountant.step(noiseMultiplier: z, sampleRate: q, count: steps)
             let guarantee = try PrivacyGuarantee.accounted(by: accountant, delta: delta)
-            print("noise multiplier \(z), sampling rate \(q), \(steps) steps, δ = \(delta):")
+            say("noise multiplier \(z), sampling rate \(q), \(steps) steps, δ = \(delta):")
             if case .dp(let epsilon, _, _) = guarantee {
                 let order = try accountant.epsilon(delta: delta).bestOrder
-                print("  ε = \(format(epsilon))   (RDP, best order α = \(format(order)))")
+                say("  ε = \(format(epsilon))   (RDP, best order α = \(format(order)))")
             } else {
-                print("  no differential-privacy guarantee: \(guarantee)")
+                say("  no differential-privacy guarantee: \(guarantee)")
             }
         case (nil, let target?):
             let z = try RDPAccountant.noiseMultiplier(targetEpsilon: target, delta: delta, sampleRate: q, steps: steps)
             var accountant = RDPAccountant()
             try accountant.step(noiseMultiplier: z, sampleRate: q, count: steps)
-            print("target ε = \(target), sampling rate \(q), \(steps) steps, δ = \(delta):")
-            print("  noise multiplier \(format(z)) gives ε = \(format(try accountant.epsilon(delta: delta).epsilon))")
+            say("target ε = \(target), sampling rate \(q), \(steps) steps, δ = \(delta):")
+            say("  noise multiplier \(format(z)) gives ε = \(format(try accountant.epsilon(delta: delta).epsilon))")
         default:
             throw UsageError("give exactly one of --noise-multiplier and --target-epsilon")
         }

@@ -45,7 +45,7 @@ public enum RunCommand {
     static func run(_ argv: [String]) async throws {
         var args = try Arguments(argv, booleanFlags: ["help", "quiet"], repeatable: ["set"])
         if args.flag("help") {
-            print(help)
+            say(help)
             return
         }
         let overrides = args.strings("set")
@@ -64,7 +64,7 @@ public enum RunCommand {
         let (train, test) = try loadData(config.dataset)
         let federation = try Federation(configuration: config, train: train, test: test)
         let tag = label ?? config.name
-        print("[\(tag)] \(config.strategy.kind.rawValue), \(config.model.rawValue) "
+        say("[\(tag)] \(config.strategy.kind.rawValue), \(config.model.rawValue) "
               + "(\(federation.network.parameterCount.formatted()) parameters) on \(train.name): "
               + "K=\(config.clients.count) C=\(config.clients.fraction) (m=\(config.clientsPerRound)) "
               + "E=\(config.training.localEpochs) B=\(config.training.batchSize) η=\(config.training.learningRate) "
@@ -82,7 +82,7 @@ public enum RunCommand {
                     line.update("[\(tag)] round \(round)/\(config.rounds): \(uploads)/\(config.clientsPerRound) uploads")
                 case .roundCompleted(let r):
                     line.clear()
-                    if !quiet { print(describe(r, tag: tag, rounds: config.rounds)) }
+                    if !quiet { say(describe(r, tag: tag, rounds: config.rounds)) }
                 case .finished:
                     return
                 }
@@ -92,7 +92,7 @@ public enum RunCommand {
         await observer.value
         try ResultFiles.write(summary, configuration: config)
         let acc = summary.finalTestAccuracy.map { percent($0) } ?? "n/a"
-        print("[\(tag)] final test accuracy \(acc); privacy: \(summary.privacy); \(fixed(summary.seconds, 1)) s; "
+        say("[\(tag)] final test accuracy \(acc); privacy: \(summary.privacy); \(fixed(summary.seconds, 1)) s; "
               + "wrote \(config.output)/rounds.csv, summary.json, rounds.svg")
         return summary
     }

@@ -91,7 +91,7 @@ enum TrainCommand {
     static func run(_ argv: [String]) throws {
         var args = try Arguments(argv, booleanFlags: ["help"])
         if args.flag("help") {
-            print(help)
+            say(help)
             return
         }
         var config = TrainConfiguration()
@@ -123,7 +123,7 @@ enum TrainCommand {
     static func train(_ config: TrainConfiguration) throws {
         let (train, test) = try loadData(config)
         let network = try config.model.network(inputShape: train.sampleShape, classes: train.classCount)
-        print("\(config.model.rawValue) on \(train.name): \(network.parameterCount.formatted()) parameters, "
+        say("\(config.model.rawValue) on \(train.name): \(network.parameterCount.formatted()) parameters, "
               + "\(train.sampleCount.formatted()) train / \(test.sampleCount.formatted()) test samples, "
               + "\(ComputeThreads.count) thread(s)")
         var parameters = network.initialParameters(key: StreamKey(seed: config.seed, 0))
@@ -153,13 +153,13 @@ enum TrainCommand {
                                      testAccuracy: eval.accuracy, seconds: seconds,
                                      samplesPerSecond: Double(train.sampleCount) / seconds)
             records.append(record)
-            print("epoch \(epoch + 1)/\(config.epochs): train loss \(fixed(loss)) acc \(percent(acc)) | "
+            say("epoch \(epoch + 1)/\(config.epochs): train loss \(fixed(loss)) acc \(percent(acc)) | "
                   + "test loss \(fixed(eval.loss)) acc \(percent(eval.accuracy)) | \(fixed(seconds, 1)) s, "
                   + "\(grouped(record.samplesPerSecond)) samples/s")
         }
         let total = monotonicSeconds() - started
         try writeResults(config: config, records: records, seconds: total, parameters: network.parameterCount)
-        print("wrote \(config.output)/epochs.csv, summary.json, curves.svg (\(fixed(total, 1)) s in all)")
+        say("wrote \(config.output)/epochs.csv, summary.json, curves.svg (\(fixed(total, 1)) s in all)")
     }
 
     static func loadData(_ config: TrainConfiguration) throws -> (train: DatasetSamples, test: DatasetSamples) {
