@@ -126,13 +126,14 @@ enum ResultFiles {
         let dir = URL(fileURLWithPath: configuration.output)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var csv = "round,sampled,dropped,train_loss,test_loss,test_accuracy,sigma_min,sigma_max,"
-            + "expected_noise_variance,realised_noise_variance,seconds\n"
+            + "expected_noise_variance,realised_noise_variance,seconds,weights_digest\n"
         for r in summary.rounds {
             let fields: [String] = [
                 "\(r.round)", "\(r.sampled.count)", "\(r.dropped.count)", "\(r.meanTrainLoss)",
                 r.testLoss.map { "\($0)" } ?? "", r.testAccuracy.map { "\($0)" } ?? "",
                 r.noiseStds.min().map { "\($0)" } ?? "", r.noiseStds.max().map { "\($0)" } ?? "",
                 "\(r.expectedNoiseVariance)", r.realisedNoiseVariance.map { "\($0)" } ?? "", fixed(r.seconds, 3),
+                r.weightsDigest,
             ]
             csv += fields.joined(separator: ",") + "\n"
         }

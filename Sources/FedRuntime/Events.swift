@@ -18,6 +18,8 @@ public struct RoundReport: Sendable, Codable {
     /// mean over coordinates of (Σ_k n_k)² / (Σ p_k)²: the noise the global model really received (diagnostics).
     public var realisedNoiseVariance: Double?
     public var seconds: Double
+    /// FNV-1a (64-bit) of the new global weights' bit patterns, hex: equal digests mean bit-identical models.
+    public var weightsDigest: String
 }
 
 /// The whole run's outcome.

@@ -55,7 +55,8 @@ public final class Federation: Sendable {
         let transport = transport ?? InProcessTransport<FederationMessage>()
         let config = configuration
         let k = config.clients.count
-        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        // Clients training at once share the configured compute threads (`--threads`, FEDNOISE_THREADS).
+        let cores = ComputeThreads.count
         let training = TrainingSettings(epochs: config.training.localEpochs, batchSize: config.training.batchSize,
                                         learningRate: Float(config.training.learningRate),
                                         momentum: Float(config.training.momentum))

@@ -86,7 +86,7 @@ actor ParameterServer {
                 meanTrainLoss: outcome.reports.map(\.trainLoss).reduce(0, +) / Double(max(outcome.reports.count, 1)),
                 testAccuracy: nil, testLoss: nil, noiseStds: outcome.reports.map(\.noiseStd),
                 expectedNoiseVariance: expectedNoiseVariance(outcome.reports),
-                realisedNoiseVariance: outcome.noise.map(meanSquare), seconds: 0)
+                realisedNoiseVariance: outcome.noise.map(meanSquare), seconds: 0, weightsDigest: digest(weights))
             if round % configuration.evaluateEvery == 0 || round == configuration.rounds {
                 let e = evaluate(network, parameters: weights, on: test, workspace: evaluation)
                 report.testAccuracy = e.accuracy
@@ -144,6 +144,16 @@ actor ParameterServer {
         }
         return worst
     }
+}
+
+/// FNV-1a over the bit patterns of `v`, as 16 hex digits.
+func digest(_ v: [Float]) -> String {
+    var h: UInt64 = 0xCBF2_9CE4_8422_2325
+    for x in v {
+        h = (h ^ UInt64(x.bitPattern)) &* 0x0000_0100_0000_01B3
+    }
+    let hex = String(h, radix: 16)
+    return String(repeating: "0", count: 16 - hex.count) + hex
 }
 
 func meanSquare(_ v: [Float]) -> Double {
