@@ -1,18 +1,17 @@
 // GEMMKernel: the register-tile micro-kernels (up to 8 rows × 4 SIMD16 columns) and their C epilogue.
 
-/// Where a register tile goes: C(i, j) at `c + i·rowStride + j·colStride`, `rows × cols` of it valid.
+/// Where a register tile goes: C(i, j) at `c + i·ldc + j`, `rows × cols` of it valid.
 /// The tile result is `alpha · acc + beta · C`; `readC == false` means C is not read (beta == 0 on the first K block).
 @usableFromInline
 struct TileOutput {
     var c: UnsafeMutablePointer<Float>
-    var rowStride: Int
-    var colStride: Int
+    var ldc: Int
     var rows: Int
     var cols: Int
     var alpha: Float
     var beta: Float
     var readC: Bool
-    /// At least 8 × 64 floats, used when the tile is partial or C is transposed.
+    /// At least 8 × 64 floats, used when the tile is narrower than its vectors.
     var scratch: UnsafeMutablePointer<Float>
 
     /// Accumulator (r, v) holds C(r, 16v ..< 16v + 16).
@@ -21,7 +20,7 @@ struct TileOutput {
         let scaled = acc * alpha
         if direct {
             guard r < rows else { return }
-            let p = UnsafeMutableRawPointer(c + (r &* rowStride &+ v &* 16))
+            let p = UnsafeMutableRawPointer(c + (r &* ldc &+ v &* 16))
             if readC {
                 let old = p.loadUnaligned(as: SIMD16<Float>.self)
                 p.storeBytes(of: scaled + old * beta, as: SIMD16<Float>.self)
@@ -37,11 +36,11 @@ struct TileOutput {
     @inline(never)
     func flushScratch() {
         for r in 0..<rows {
-            let src = scratch + r &* 64, dst = c + r &* rowStride
+            let src = scratch + r &* 64, dst = c + r &* ldc
             if readC {
-                for j in 0..<cols { let q = dst + j &* colStride; q.pointee = src[j] + q.pointee * beta }
+                for j in 0..<cols { dst[j] = src[j] + dst[j] * beta }
             } else {
-                for j in 0..<cols { dst[j &* colStride] = src[j] }
+                for j in 0..<cols { dst[j] = src[j] }
             }
         }
     }
@@ -139,7 +138,7 @@ func microKernel(
         pb += bStep
         left &-= 1
     }
-    let direct = out.colStride == 1 && out.cols == nv &* 16
+    let direct = out.cols == nv &* 16
     out.put(c00, 0, 0, direct: direct)
     if nv > 1 { out.put(c01, 0, 1, direct: direct) }
     if nv > 2 { out.put(c02, 0, 2, direct: direct) }
