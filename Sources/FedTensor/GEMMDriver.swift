@@ -57,15 +57,17 @@ let gemmForcePack = ProcessInfo.processInfo.environment["FEDNOISE_GEMM_PACK"] ==
 /// Runs a plan, splitting large products over `ComputeThreads.count` workers by output tiles.
 func runGEMM(_ p: GEMMPlan) {
     let nr = p.nv &* 16
-    let tilesM = (p.m + p.mr - 1) / p.mr, tilesN = (p.n + nr - 1) / nr
+    let tilesM = (p.m + p.mr - 1) / p.mr
     let flops = 2 * Double(p.m) * Double(p.n) * Double(p.k)
     var workers = flops >= GEMMBlocking.parallelFlops ? ComputeThreads.count : 1
-    // Split N when each worker then packs only its own panels; else split M.
-    let splitN = tilesN >= 2 &* workers && (p.packB || tilesM < 2 &* workers)
-    workers = min(workers, splitN ? tilesN : tilesM)
+    // Splitting M makes every worker read (and pack) all of B; splitting N makes every worker read all of A.
+    // N is split in whole vectors of 16 columns, so a worker's last panel may be narrower than `nr`.
+    let vecsN = (p.n + 15) / 16
+    let splitN = vecsN >= 4 &* workers && (tilesM < 2 &* workers || p.m <= p.n)
+    workers = min(workers, splitN ? vecsN : tilesM)
     let kc = min(GEMMBlocking.kc, p.k)
-    let rangeTiles = splitN ? (tilesN + workers - 1) / workers : tilesN
-    let packWidth = p.packB ? min(GEMMBlocking.nc, rangeTiles &* nr) : nr
+    let rangeVecs = splitN ? (vecsN + workers - 1) / workers : vecsN
+    let packWidth = p.packB ? min(GEMMBlocking.nc, rangeVecs &* 16) : nr
     let wsCount = GEMMBlocking.scratch &+ kc &* packWidth
     if workers <= 1 {
         withGEMMWorkspace(wsCount) { runRange(p, 0, p.m, 0, p.n, $0) }
@@ -74,8 +76,8 @@ func runGEMM(_ p: GEMMPlan) {
     parallelFor(workers, threads: workers) { w in
         withGEMMWorkspace(wsCount) { ws in
             if splitN {
-                let t0 = tilesN &* w / workers, t1 = tilesN &* (w &+ 1) / workers
-                runRange(p, 0, p.m, t0 &* nr, min(t1 &* nr, p.n), ws)
+                let v0 = vecsN &* w / workers, v1 = vecsN &* (w &+ 1) / workers
+                runRange(p, 0, p.m, v0 &* 16, min(v1 &* 16, p.n), ws)
             } else {
                 let t0 = tilesM &* w / workers, t1 = tilesM &* (w &+ 1) / workers
                 runRange(p, t0 &* p.mr, min(t1 &* p.mr, p.m), 0, p.n, ws)
