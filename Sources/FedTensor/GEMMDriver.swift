@@ -13,6 +13,8 @@ enum GEMMBlocking {
     static let parallelFlops = 10_000_000.0
     /// Floats of per-worker scratch in front of the packing area (one 8 × 64 tile).
     static let scratch = 512
+    /// Packed B up to this many floats per worker is packed whole and kept in L2 (see `runResident`).
+    static let residentB = 96 * 1024
 }
 
 /// A product for the broadcast kernel: C(i, j) = alpha · Σ_p A(i, p) · B(p, j) + beta · C(i, j).
@@ -68,19 +70,21 @@ func runGEMM(_ p: GEMMPlan) {
     let kc = min(GEMMBlocking.kc, p.k)
     let rangeVecs = splitN ? (vecsN + workers - 1) / workers : vecsN
     let packWidth = p.packB ? min(GEMMBlocking.nc, rangeVecs &* 16) : nr
-    let wsCount = GEMMBlocking.scratch &+ kc &* packWidth
+    let resident = p.packB && p.k &* rangeVecs &* 16 <= GEMMBlocking.residentB
+    let wsCount = GEMMBlocking.scratch &+ (resident ? p.k &* rangeVecs &* 16 : kc &* packWidth)
+    let run = resident ? runResident : runRange
     if workers <= 1 {
-        withGEMMWorkspace(wsCount) { runRange(p, 0, p.m, 0, p.n, $0) }
+        withGEMMWorkspace(wsCount) { run(p, 0, p.m, 0, p.n, $0) }
         return
     }
     parallelFor(workers, threads: workers) { w in
         withGEMMWorkspace(wsCount) { ws in
             if splitN {
                 let v0 = vecsN &* w / workers, v1 = vecsN &* (w &+ 1) / workers
-                runRange(p, 0, p.m, v0 &* 16, min(v1 &* 16, p.n), ws)
+                run(p, 0, p.m, v0 &* 16, min(v1 &* 16, p.n), ws)
             } else {
                 let t0 = tilesM &* w / workers, t1 = tilesM &* (w &+ 1) / workers
-                runRange(p, t0 &* p.mr, min(t1 &* p.mr, p.m), 0, p.n, ws)
+                run(p, t0 &* p.mr, min(t1 &* p.mr, p.m), 0, p.n, ws)
             }
         }
     }
@@ -142,6 +146,44 @@ func runRange(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: U
             pc &+= kc
         }
         jc &+= nc
+    }
+}
+
+/// The same products as `runRange` (same K blocks, same C updates, so the same bits) for a B that is packed
+/// whole first: then each row tile runs through all of K before the next, and A streams through once in long
+/// sequential runs instead of KC-sized pieces (which the prefetchers follow poorly when A comes from DRAM).
+func runResident(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: UnsafeMutablePointer<Float>) {
+    let pack = ws + GEMMBlocking.scratch
+    let nr = p.nv &* 16
+    let width = j1 &- j0, blockPitch = (width &+ 15) & ~15
+    let panels = (width &+ nr &- 1) / nr
+    let lastWidth = width &- (panels &- 1) &* nr
+    var pc = 0
+    while pc < p.k {
+        let kc = min(GEMMBlocking.kc, p.k &- pc)
+        packPanels(p.b + (pc &* p.bKS &+ j0 &* p.bJS), kStride: p.bKS, jStride: p.bJS, kc: kc, width: width,
+                   panel: nr, dst: pack + pc &* blockPitch)
+        pc &+= kc
+    }
+    var out = TileOutput(c: p.c, ldc: p.ldc, rows: 0, cols: 0, alpha: p.alpha, beta: p.beta, readC: true, scratch: ws)
+    var ir = i0
+    while ir < i1 {
+        out.rows = min(p.mr, i1 &- ir)
+        for q in 0..<panels {
+            out.cols = q == panels &- 1 ? lastWidth : nr
+            out.c = p.c + (ir &* p.ldc &+ j0 &+ q &* nr)
+            let nvq = (out.cols &+ 15) >> 4
+            var pc = 0
+            while pc < p.k {
+                let kc = min(GEMMBlocking.kc, p.k &- pc)
+                out.beta = pc == 0 ? p.beta : 1
+                out.readC = pc != 0 || p.beta != 0
+                runTile(mr: p.mr, nv: nvq, kc: kc, a: p.a + (ir &* p.aRS &+ pc &* p.aKS), aRS: p.aRS, aKS: p.aKS,
+                        b: pack + (pc &* blockPitch &+ q &* kc &* nr), bKS: nvq &* 16, out: out)
+                pc &+= kc
+            }
+        }
+        ir &+= p.mr
     }
 }
 
