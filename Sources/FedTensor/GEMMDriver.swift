@@ -13,8 +13,8 @@ enum GEMMBlocking {
     static let parallelFlops = 10_000_000.0
     /// Floats of per-worker scratch in front of the packing area (one 8 × 64 tile).
     static let scratch = 512
-    /// Packed B up to this many floats per worker is packed whole and kept in L2 (see `runResident`).
-    static let residentB = 96 * 1024
+    /// A worker's B up to this many floats stays in L2 whole (see `runResident`).
+    static let residentB = env("RES", 96 * 1024)
 }
 
 /// A product for the broadcast kernel: C(i, j) = alpha · Σ_p A(i, p) · B(p, j) + beta · C(i, j).
@@ -56,6 +56,8 @@ struct GEMMPlan {
 // Development knob: FEDNOISE_GEMM_PACK=1 packs B even when it could be read in place.
 let gemmForcePack = ProcessInfo.processInfo.environment["FEDNOISE_GEMM_PACK"] == "1"
 
+func env(_ name: String, _ d: Int) -> Int { Int(ProcessInfo.processInfo.environment["G_" + name] ?? "") ?? d }
+
 /// Runs a plan, splitting large products over `ComputeThreads.count` workers by output tiles.
 func runGEMM(_ p: GEMMPlan) {
     let nr = p.nv &* 16
@@ -70,8 +72,8 @@ func runGEMM(_ p: GEMMPlan) {
     let kc = min(GEMMBlocking.kc, p.k)
     let rangeVecs = splitN ? (vecsN + workers - 1) / workers : vecsN
     let packWidth = p.packB ? min(GEMMBlocking.nc, rangeVecs &* 16) : nr
-    let resident = p.packB && p.k &* rangeVecs &* 16 <= GEMMBlocking.residentB
-    let wsCount = GEMMBlocking.scratch &+ (resident ? p.k &* rangeVecs &* 16 : kc &* packWidth)
+    let resident = p.k &* rangeVecs &* 16 <= GEMMBlocking.residentB
+    let wsCount = GEMMBlocking.scratch &+ (resident ? p.k &* (p.packB ? rangeVecs &* 16 : nr) : kc &* packWidth)
     let run = resident ? runResident : runRange
     if workers <= 1 {
         withGEMMWorkspace(wsCount) { run(p, 0, p.m, 0, p.n, $0) }
@@ -149,20 +151,30 @@ func runRange(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: U
     }
 }
 
-/// The same products as `runRange` (same K blocks, same C updates, so the same bits) for a B that is packed
-/// whole first: then each row tile runs through all of K before the next, and A streams through once in long
-/// sequential runs instead of KC-sized pieces (which the prefetchers follow poorly when A comes from DRAM).
+/// The same products as `runRange` (same K blocks, same C updates, so the same bits) for a B small enough to stay
+/// in L2 whole (packed first if it is transposed): each row tile then runs across all of N and K before the next.
+/// A streams through once in long runs and C is written row by row, both of which the prefetchers follow, where
+/// KC × NR pieces of a large A or C that come from DRAM stall the kernel.
 func runResident(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: UnsafeMutablePointer<Float>) {
     let pack = ws + GEMMBlocking.scratch
     let nr = p.nv &* 16
-    let width = j1 &- j0, blockPitch = (width &+ 15) & ~15
+    let width = j1 &- j0
     let panels = (width &+ nr &- 1) / nr
     let lastWidth = width &- (panels &- 1) &* nr
+    // Packed: K block pc of all panels at pack + pc·pitch. In place: only a last panel that is not a whole number
+    // of vectors is copied (zero-padded), K block pc at pack + pc·pitch.
+    let packEdge = !p.packB && lastWidth & 15 != 0
+    let pitch = p.packB ? (width &+ 15) & ~15 : (lastWidth &+ 15) & ~15
     var pc = 0
     while pc < p.k {
         let kc = min(GEMMBlocking.kc, p.k &- pc)
-        packPanels(p.b + (pc &* p.bKS &+ j0 &* p.bJS), kStride: p.bKS, jStride: p.bJS, kc: kc, width: width,
-                   panel: nr, dst: pack + pc &* blockPitch)
+        if p.packB {
+            packPanels(p.b + (pc &* p.bKS &+ j0 &* p.bJS), kStride: p.bKS, jStride: p.bJS, kc: kc, width: width,
+                       panel: nr, dst: pack + pc &* pitch)
+        } else if packEdge {
+            packPanels(p.b + (pc &* p.bKS &+ j0 &+ (panels &- 1) &* nr), kStride: p.bKS, jStride: 1, kc: kc,
+                       width: lastWidth, panel: nr, dst: pack + pc &* pitch)
+        }
         pc &+= kc
     }
     var out = TileOutput(c: p.c, ldc: p.ldc, rows: 0, cols: 0, alpha: p.alpha, beta: p.beta, readC: true, scratch: ws)
@@ -170,7 +182,8 @@ func runResident(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws
     while ir < i1 {
         out.rows = min(p.mr, i1 &- ir)
         for q in 0..<panels {
-            out.cols = q == panels &- 1 ? lastWidth : nr
+            let isLast = q == panels &- 1
+            out.cols = isLast ? lastWidth : nr
             out.c = p.c + (ir &* p.ldc &+ j0 &+ q &* nr)
             let nvq = (out.cols &+ 15) >> 4
             var pc = 0
@@ -178,8 +191,16 @@ func runResident(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws
                 let kc = min(GEMMBlocking.kc, p.k &- pc)
                 out.beta = pc == 0 ? p.beta : 1
                 out.readC = pc != 0 || p.beta != 0
+                let panel: UnsafePointer<Float>, bKS: Int
+                if p.packB {
+                    (panel, bKS) = (UnsafePointer(pack + (pc &* pitch &+ q &* kc &* nr)), nvq &* 16)
+                } else if isLast && packEdge {
+                    (panel, bKS) = (UnsafePointer(pack + pc &* pitch), pitch)
+                } else {
+                    (panel, bKS) = (p.b + (pc &* p.bKS &+ j0 &+ q &* nr), p.bKS)
+                }
                 runTile(mr: p.mr, nv: nvq, kc: kc, a: p.a + (ir &* p.aRS &+ pc &* p.aKS), aRS: p.aRS, aKS: p.aKS,
-                        b: pack + (pc &* blockPitch &+ q &* kc &* nr), bKS: nvq &* 16, out: out)
+                        b: panel, bKS: bKS, out: out)
                 pc &+= kc
             }
         }
