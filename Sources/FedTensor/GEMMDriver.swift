@@ -5,12 +5,13 @@ import Foundation
 /// so every C element sees the same sequence of operations whatever `ComputeThreads.count` is.
 enum GEMMBlocking {
     static let kc = 256
-    /// A multiple of both tile heights (6 and 8).
+    /// A multiple of the usual tile heights (6 and 8).
     static let mc = 144
     /// A multiple of the widest tile (64).
-    static let nc = 2048
+    static let nc = env("NC", 2048)
     /// Products below this many floating-point operations stay on the calling thread.
-    static let parallelFlops = 10_000_000.0
+    /// (Waking the second worker takes ~40 µs here; measured break-even is near 17 MFLOP.)
+    static let parallelFlops = Double(env("PF", 20_000_000))
     /// Floats of per-worker scratch in front of the packing area (one 8 × 64 tile).
     static let scratch = 512
     /// A worker's B up to this many floats stays in L2 whole (see `runResident`).
@@ -43,12 +44,16 @@ struct GEMMPlan {
         self.b = b
         (bKS, bJS) = transB == .none ? (ldb, 1) : (1, ldb)
         self.c = c; self.ldc = ldc
-        switch self.n {
-        case ...16: (mr, nv) = (8, 1)
-        case ...32: (mr, nv) = (8, 2)
-        case ...48: (mr, nv) = (8, 3)
-        default: (mr, nv) = (6, 4)
+        // 6 × 64 tiles, or 8 × 16·nv for narrow B; a few rows of A take the height that wastes fewest rows.
+        nv = min(4, (n + 15) / 16)
+        var height = nv == 4 ? 6 : 8
+        if m <= 16 {
+            var leastWaste = Int.max
+            for h in [8, 6, 5, 4] where h <= (nv == 4 ? 6 : 8) && (h &- m % h) % h < leastWaste {
+                (height, leastWaste) = (h, (h &- m % h) % h)
+            }
         }
+        mr = height
         packB = bJS != 1 || gemmForcePack
     }
 }
@@ -119,7 +124,7 @@ func runRange(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: U
             }
             var ic = i0
             while ic < i1 {
-                let icEnd = min(ic &+ GEMMBlocking.mc, i1)
+                let icEnd = min(ic &+ GEMMBlocking.mc / p.mr &* p.mr, i1)
                 for q in 0..<panels {
                     let isLast = q == panels &- 1
                     let width = isLast ? lastWidth : nr

@@ -175,51 +175,86 @@ func microKernel(
 }
 
 // Instantiations: one non-inlined function per tile shape, so each gets its own register allocation.
-@inline(never) func tile6x4(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+@inline(never) func tile4x1(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
                             _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
-    microKernel(6, 4, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+    microKernel(4, 1, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
 }
-@inline(never) func tile6x3(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+@inline(never) func tile4x2(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
                             _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
-    microKernel(6, 3, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+    microKernel(4, 2, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
 }
-@inline(never) func tile6x2(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+@inline(never) func tile4x3(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
                             _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
-    microKernel(6, 2, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+    microKernel(4, 3, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
+@inline(never) func tile4x4(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(4, 4, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
+@inline(never) func tile5x1(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(5, 1, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
+@inline(never) func tile5x2(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(5, 2, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
+@inline(never) func tile5x3(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(5, 3, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
+@inline(never) func tile5x4(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(5, 4, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
 }
 @inline(never) func tile6x1(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
                             _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
     microKernel(6, 1, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
 }
-@inline(never) func tile8x3(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+@inline(never) func tile6x2(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
                             _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
-    microKernel(8, 3, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+    microKernel(6, 2, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
 }
-@inline(never) func tile8x2(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+@inline(never) func tile6x3(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
                             _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
-    microKernel(8, 2, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+    microKernel(6, 3, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
+@inline(never) func tile6x4(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(6, 4, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
 }
 @inline(never) func tile8x1(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
                             _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
     microKernel(8, 1, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
 }
+@inline(never) func tile8x2(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(8, 2, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
+@inline(never) func tile8x3(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(8, 3, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
 
-/// Runs the `mr`-row tile with `nv` vectors (1 ≤ nv ≤ 4 for mr = 6, ≤ 3 for mr = 8).
+/// Runs the `mr` × `nv` tile: mr ∈ {4, 5, 6} with nv ≤ 4, or mr = 8 with nv ≤ 3.
 @inline(__always)
 func runTile(mr: Int, nv: Int, kc: Int, a: UnsafePointer<Float>, aRS: Int, aKS: Int,
              b: UnsafePointer<Float>, bKS: Int, out: TileOutput) {
-    if mr == 6 {
-        switch nv {
-        case 4: tile6x4(kc, a, aRS, aKS, b, bKS, out)
-        case 3: tile6x3(kc, a, aRS, aKS, b, bKS, out)
-        case 2: tile6x2(kc, a, aRS, aKS, b, bKS, out)
-        default: tile6x1(kc, a, aRS, aKS, b, bKS, out)
-        }
-    } else {
-        switch nv {
-        case 3: tile8x3(kc, a, aRS, aKS, b, bKS, out)
-        case 2: tile8x2(kc, a, aRS, aKS, b, bKS, out)
-        default: tile8x1(kc, a, aRS, aKS, b, bKS, out)
-        }
+    switch (mr, nv) {
+    case (4, 1): tile4x1(kc, a, aRS, aKS, b, bKS, out)
+    case (4, 2): tile4x2(kc, a, aRS, aKS, b, bKS, out)
+    case (4, 3): tile4x3(kc, a, aRS, aKS, b, bKS, out)
+    case (4, 4): tile4x4(kc, a, aRS, aKS, b, bKS, out)
+    case (5, 1): tile5x1(kc, a, aRS, aKS, b, bKS, out)
+    case (5, 2): tile5x2(kc, a, aRS, aKS, b, bKS, out)
+    case (5, 3): tile5x3(kc, a, aRS, aKS, b, bKS, out)
+    case (5, 4): tile5x4(kc, a, aRS, aKS, b, bKS, out)
+    case (6, 1): tile6x1(kc, a, aRS, aKS, b, bKS, out)
+    case (6, 2): tile6x2(kc, a, aRS, aKS, b, bKS, out)
+    case (6, 3): tile6x3(kc, a, aRS, aKS, b, bKS, out)
+    case (6, 4): tile6x4(kc, a, aRS, aKS, b, bKS, out)
+    case (8, 1): tile8x1(kc, a, aRS, aKS, b, bKS, out)
+    case (8, 2): tile8x2(kc, a, aRS, aKS, b, bKS, out)
+    default: tile8x3(kc, a, aRS, aKS, b, bKS, out)
     }
 }
