@@ -4,8 +4,8 @@
 // transposed into panels for the broadcast kernel. Here both operands are read in place along K, 4 or 5 rows of
 // X against 4 rows of Y at a time, with 16 lanes of partial sums per output that are reduced once at the end.
 
-/// C(i, j) = alpha · Σ_p X(i, p) · Y(j, p) + beta · C(i, j), X(i, p) at `x + i·ldx + p`, Y(j, p) at `y + j·ldy + p`,
-/// C(i, j) at `c + i·cRS + j·cCS`.
+/// C(i, j) = alpha · Σ_p X(i, p) · Y(j, p) + beta · C(i, j), with X(i, p) at `x + i·ldx + p`,
+/// Y(j, p) at `y + j·ldy + p` and C(i, j) at `c + i·cRS + j·cCS`.
 struct DotProblem {
     var k: Int
     var x: UnsafePointer<Float>, ldx: Int, xRows: Int
@@ -91,8 +91,9 @@ private func dotTile(_ xr: Int, _ d: DotProblem, _ i: Int, _ xRows: Int, _ j: In
         }
     }
     // Lane 4r + s of `sums`: X row i + r against Y row j + s (r < 4); lane s of `extra`: row i + 4.
-    let r0 = pairSums(pairSums(pairSums(s00, s01), pairSums(s02, s03)), pairSums(pairSums(s10, s11), pairSums(s12, s13)))
-    let r1 = pairSums(pairSums(pairSums(s20, s21), pairSums(s22, s23)), pairSums(pairSums(s30, s31), pairSums(s32, s33)))
+    let q0 = pairSums(pairSums(s00, s01), pairSums(s02, s03)), q1 = pairSums(pairSums(s10, s11), pairSums(s12, s13))
+    let q2 = pairSums(pairSums(s20, s21), pairSums(s22, s23)), q3 = pairSums(pairSums(s30, s31), pairSums(s32, s33))
+    let r0 = pairSums(q0, q1), r1 = pairSums(q2, q3)
     let sums = pairSums(r0, r1) * d.alpha
     let zero = SIMD16<Float>()
     let extra = xr > 4 ? pairSums(pairSums(pairSums(pairSums(s40, s41), pairSums(s42, s43)), zero), zero) * d.alpha

@@ -1,5 +1,4 @@
-// GEMMDriver: plans a product (orientation, tile shape, packing, thread split) and runs the blocked loop nest.
-import Foundation
+// GEMMDriver: plans a product (kernel, tile shape, packing, loop order, thread split) and runs the loop nest.
 
 /// Block sizes and the threading threshold. `kc` never depends on the thread count or on how the output is split,
 /// so every C element sees the same sequence of operations whatever `ComputeThreads.count` is.
@@ -8,14 +7,14 @@ enum GEMMBlocking {
     /// A multiple of the usual tile heights (6 and 8).
     static let mc = 144
     /// A multiple of the widest tile (64).
-    static let nc = env("NC", 2048)
+    static let nc = 2048
     /// Products below this many floating-point operations stay on the calling thread.
     /// (Waking the second worker takes ~40 µs here; measured break-even is near 17 MFLOP.)
-    static let parallelFlops = Double(env("PF", 20_000_000))
+    static let parallelFlops = 20_000_000.0
     /// Floats of per-worker scratch in front of the packing area (one 8 × 64 tile).
     static let scratch = 512
     /// A worker's B up to this many floats stays in L2 whole (see `runResident`).
-    static let residentB = env("RES", 96 * 1024)
+    static let residentB = 96 * 1024
 }
 
 /// A product for the broadcast kernel: C(i, j) = alpha · Σ_p A(i, p) · B(p, j) + beta · C(i, j).
@@ -31,7 +30,7 @@ struct GEMMPlan {
     var alpha: Float, beta: Float
     /// Register tile: `mr` rows × `nv` vectors of 16.
     var mr: Int, nv: Int
-    /// Copy B into panels even though its rows are contiguous.
+    /// B is transposed (K runs along its rows), so it is copied into panels; otherwise it is read in place.
     var packB: Bool
 
     init(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
@@ -46,22 +45,18 @@ struct GEMMPlan {
         self.c = c; self.ldc = ldc
         // 6 × 64 tiles, or 8 × 16·nv for narrow B; a few rows of A take the height that wastes fewest rows.
         nv = min(4, (n + 15) / 16)
-        var height = nv == 4 ? 6 : 8
+        let tallest = nv == 4 ? 6 : 8
+        var height = tallest
         if m <= 16 {
-            var leastWaste = Int.max
-            for h in [8, 6, 5, 4] where h <= (nv == 4 ? 6 : 8) && (h &- m % h) % h < leastWaste {
-                (height, leastWaste) = (h, (h &- m % h) % h)
+            @inline(__always) func waste(_ h: Int) -> Int { (h &- m % h) % h }
+            for h in stride(from: tallest, through: 4, by: -1) where h != 7 && waste(h) < waste(height) {
+                height = h
             }
         }
         mr = height
-        packB = bJS != 1 || gemmForcePack
+        packB = bJS != 1
     }
 }
-
-// Development knob: FEDNOISE_GEMM_PACK=1 packs B even when it could be read in place.
-let gemmForcePack = ProcessInfo.processInfo.environment["FEDNOISE_GEMM_PACK"] == "1"
-
-func env(_ name: String, _ d: Int) -> Int { Int(ProcessInfo.processInfo.environment["G_" + name] ?? "") ?? d }
 
 /// Runs a plan, splitting large products over `ComputeThreads.count` workers by output tiles.
 func runGEMM(_ p: GEMMPlan) {

@@ -1,7 +1,7 @@
 // GEMMKernel: the register-tile micro-kernels (up to 8 rows × 4 SIMD16 columns) and their C epilogue.
 
 /// Where a register tile goes: C(i, j) at `c + i·ldc + j`, `rows × cols` of it valid.
-/// The tile result is `alpha · acc + beta · C`; `readC == false` means C is not read (beta == 0 on the first K block).
+/// The tile result is `alpha · acc + beta · C`; `readC == false` means C is not read (beta == 0, first K block).
 @usableFromInline
 struct TileOutput {
     var c: UnsafeMutablePointer<Float>
