@@ -36,8 +36,8 @@ func runDot(_ d: DotProblem, _ y0: Int, _ y1: Int) {
 /// total of the t-th in lane t (a fixed tree, so the same bits every time).
 @inline(__always)
 private func pairSums(_ u: SIMD16<Float>, _ v: SIMD16<Float>) -> SIMD16<Float> {
-    let z = SIMD32(lowHalf: u, highHalf: v)
-    return z.evenHalf + z.oddHalf
+    let (even, odd) = deinterleave(u, v)
+    return even + odd
 }
 
 @inline(never) private func dotTile4(_ d: DotProblem, _ i: Int, _ xRows: Int, _ j: Int, _ yRows: Int) {

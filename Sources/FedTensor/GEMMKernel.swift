@@ -2,7 +2,6 @@
 
 /// Where a register tile goes: C(i, j) at `c + i·ldc + j`, `rows × cols` of it valid.
 /// The tile result is `alpha · acc + beta · C`; `readC == false` means C is not read (beta == 0, first K block).
-@usableFromInline
 struct TileOutput {
     var c: UnsafeMutablePointer<Float>
     var ldc: Int
@@ -49,7 +48,8 @@ struct TileOutput {
 /// The register tile: acc(r, :) = Σ_p A(r, p) · B(p, :) over `kc` steps, then the epilogue into `out`.
 /// A(r, p) is read (broadcast) at `a + r·aRS + p·aKS`; rows ≥ `out.rows` re-read the last valid row (their
 /// results are dropped). B(p, 0 ..< 16·nv) is `nv` contiguous vectors at `b + p·bKS`. `mr` and `nv` must be
-/// literals at the call site so the unused accumulators fold away after inlining.
+/// literals at the call site so the unused accumulators fold away after inlining. The body is written out
+/// accumulator by accumulator on purpose: named `SIMD16` values are what stay in registers.
 @inline(__always)
 func microKernel(
     _ mr: Int, _ nv: Int, kc: Int,
