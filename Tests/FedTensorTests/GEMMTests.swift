@@ -103,9 +103,13 @@ func expectClose(_ t: GEMMCase, seed: UInt64 = 1) {
         }
     }
 
-    @Test func zeroK() {
+    /// k = 0 leaves beta · C (C unread when beta = 0); m = 0 or n = 0 touches nothing.
+    @Test func emptyProducts() {
         var c: [Float] = [1, 2, 3, 4, 5, 6]
         let dummy: [Float] = [0]
+        gemm(.none, .none, m: 0, n: 3, k: 4, a: dummy, lda: 4, b: dummy, ldb: 3, beta: 2, c: &c, ldc: 3)
+        gemm(.transposed, .transposed, m: 2, n: 0, k: 4, a: dummy, lda: 2, b: dummy, ldb: 4, c: &c, ldc: 3)
+        #expect(c == [1, 2, 3, 4, 5, 6])
         gemm(.none, .none, m: 2, n: 3, k: 0, a: dummy, lda: 1, b: dummy, ldb: 3, beta: 2, c: &c, ldc: 3)
         #expect(c == [2, 4, 6, 8, 10, 12])
         c = [Float](repeating: .nan, count: 6)
