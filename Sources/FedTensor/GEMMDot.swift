@@ -108,7 +108,7 @@ private func dotTile(_ xr: Int, _ d: DotProblem, _ i: Int, _ xRows: Int, _ j: In
     }
 }
 
-/// A·Bᵀ through the dot kernel, the longer side split over threads for large products.
+/// A·Bᵀ through the dot kernel; for large products the longer side is cut into chunks that workers claim in turn.
 func gemmDot(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
              b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
     // The shorter side is X (all of it stays in cache); the longer side Y streams through once.
@@ -125,7 +125,10 @@ func gemmDot(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda:
         runDot(d, 0, d.yRows)
         return
     }
-    parallelFor(workers, threads: workers) { w in
-        runDot(d, groups &* w / workers &* 4, min(groups &* (w &+ 1) / workers &* 4, d.yRows))
+    let chunks = min(groups, 4 &* workers), counter = ChunkCounter()
+    parallelFor(workers, threads: workers) { _ in
+        while case let c = counter.claim(), c < chunks {
+            runDot(d, groups &* c / chunks &* 4, min(groups &* (c &+ 1) / chunks &* 4, d.yRows))
+        }
     }
 }

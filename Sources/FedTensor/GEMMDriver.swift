@@ -1,4 +1,5 @@
 // GEMMDriver: plans a product (kernel, tile shape, packing, loop order, thread split) and runs the loop nest.
+import Synchronization
 
 /// Block sizes and the threading threshold. `kc` never depends on the thread count or on how the output is split,
 /// so every C element sees the same sequence of operations whatever `ComputeThreads.count` is.
@@ -58,35 +59,62 @@ struct GEMMPlan {
     }
 }
 
+/// Hands out chunk numbers 0, 1, 2, … to whichever worker asks next.
+final class ChunkCounter: Sendable {
+    private let next = Atomic<Int>(0)
+
+    func claim() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
+}
+
 /// Runs a plan, splitting large products over `ComputeThreads.count` workers by output tiles.
+///
+/// The output is cut into a few chunks per worker, handed out on demand: a worker that starts late (waking one
+/// takes ~40 µs) or is descheduled by another process simply takes fewer. Which thread computes a chunk never
+/// changes its bits.
 func runGEMM(_ p: GEMMPlan) {
     let nr = p.nv &* 16
-    let tilesM = (p.m + p.mr - 1) / p.mr
+    let tilesM = (p.m + p.mr - 1) / p.mr, vecsN = (p.n + 15) / 16
     let flops = 2 * Double(p.m) * Double(p.n) * Double(p.k)
     var workers = flops >= GEMMBlocking.parallelFlops ? ComputeThreads.count : 1
     // Splitting M makes every worker read (and pack) all of B; splitting N makes every worker read all of A.
-    // N is split in whole vectors of 16 columns, so a worker's last panel may be narrower than `nr`.
-    let vecsN = (p.n + 15) / 16
-    let splitN = vecsN >= 4 &* workers && (tilesM < 2 &* workers || p.m <= p.n)
+    // N is split in whole vectors of 16 columns, so a chunk's last panel may be narrower than `nr`.
+    let splitN = workers > 1 && vecsN >= 4 &* workers && (tilesM < 2 &* workers || p.m <= p.n)
     workers = min(workers, splitN ? vecsN : tilesM)
     let kc = min(GEMMBlocking.kc, p.k)
-    let rangeVecs = splitN ? (vecsN + workers - 1) / workers : vecsN
-    let packWidth = p.packB ? min(GEMMBlocking.nc, rangeVecs &* 16) : nr
-    let resident = p.k &* rangeVecs &* 16 <= GEMMBlocking.residentB
-    let wsCount = GEMMBlocking.scratch &+ (resident ? p.k &* (p.packB ? rangeVecs &* 16 : nr) : kc &* packWidth)
-    let run = resident ? runResident : runRange
+    // Up to 4 chunks per worker, but none narrower than 2 panels or shorter than an MC block (every chunk
+    // re-reads the other operand).
+    let chunksN = max(workers, min(vecsN / 8, 4 &* workers))
+    let chunkVecs = splitN ? (vecsN + chunksN - 1) / chunksN : vecsN
+    let resident = p.k &* chunkVecs &* 16 <= GEMMBlocking.residentB
+    // Over M, runRange would re-pack a transposed B for every chunk: one chunk per worker there.
+    let chunksM = max(workers, min(tilesM / (GEMMBlocking.mc / p.mr), 4 &* workers))
+    let chunks = workers <= 1 ? 1 : splitN ? chunksN : !resident && p.packB ? workers : chunksM
+    let wsCount = GEMMBlocking.scratch &+ (resident ? p.k &* (p.packB ? chunkVecs &* 16 : nr)
+                                                    : kc &* (p.packB ? min(GEMMBlocking.nc, chunkVecs &* 16) : nr))
+    // The last argument false tells runResident that this worker's workspace already holds the packed B.
+    let run: (GEMMPlan, Int, Int, Int, Int, UnsafeMutablePointer<Float>, Bool) -> Void
+    if resident {
+        run = runResident
+    } else {
+        run = { p, i0, i1, j0, j1, ws, _ in runRange(p, i0, i1, j0, j1, ws) }
+    }
     if workers <= 1 {
-        withGEMMWorkspace(wsCount) { run(p, 0, p.m, 0, p.n, $0) }
+        withGEMMWorkspace(wsCount) { run(p, 0, p.m, 0, p.n, $0, true) }
         return
     }
-    parallelFor(workers, threads: workers) { w in
+    let counter = ChunkCounter()
+    parallelFor(workers, threads: workers) { _ in
         withGEMMWorkspace(wsCount) { ws in
-            if splitN {
-                let v0 = vecsN &* w / workers, v1 = vecsN &* (w &+ 1) / workers
-                run(p, 0, p.m, v0 &* 16, min(v1 &* 16, p.n), ws)
-            } else {
-                let t0 = tilesM &* w / workers, t1 = tilesM &* (w &+ 1) / workers
-                run(p, t0 &* p.mr, min(t1 &* p.mr, p.m), 0, p.n, ws)
+            var holdsB = false
+            while case let c = counter.claim(), c < chunks {
+                if splitN {
+                    let v0 = vecsN &* c / chunks, v1 = vecsN &* (c &+ 1) / chunks
+                    run(p, 0, p.m, v0 &* 16, min(v1 &* 16, p.n), ws, true)
+                } else {
+                    let t0 = tilesM &* c / chunks, t1 = tilesM &* (c &+ 1) / chunks
+                    run(p, t0 &* p.mr, min(t1 &* p.mr, p.m), 0, p.n, ws, !holdsB)
+                    holdsB = true
+                }
             }
         }
     }
@@ -155,7 +183,8 @@ func runRange(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: U
 /// in L2 whole (packed first if it is transposed): each row tile then runs across all of N and K before the next.
 /// A streams through once in long runs and C is written row by row, both of which the prefetchers follow, where
 /// KC × NR pieces of a large A or C that come from DRAM stall the kernel.
-func runResident(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: UnsafeMutablePointer<Float>) {
+func runResident(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: UnsafeMutablePointer<Float>,
+                 _ packFirst: Bool) {
     let pack = ws + GEMMBlocking.scratch
     let nr = p.nv &* 16
     let width = j1 &- j0
@@ -165,7 +194,7 @@ func runResident(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws
     // of vectors is copied (zero-padded), K block pc at pack + pc·pitch.
     let packEdge = !p.packB && lastWidth & 15 != 0
     let pitch = p.packB ? (width &+ 15) & ~15 : (lastWidth &+ 15) & ~15
-    var pc = 0
+    var pc = packFirst ? 0 : p.k  // else this worker packed the same B for an earlier chunk
     while pc < p.k {
         let kc = min(GEMMBlocking.kc, p.k &- pc)
         if p.packB {
