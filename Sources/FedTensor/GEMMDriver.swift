@@ -1,115 +1,130 @@
-// GEMMDriver: plans a product (orientation, tile shape, packing, thread split) and runs the blocked loop nest.
-import Foundation
+// GEMMDriver: plans a product (kernel, tile shape, packing, loop order, thread split) and runs the loop nest.
+import Synchronization
 
 /// Block sizes and the threading threshold. `kc` never depends on the thread count or on how the output is split,
 /// so every C element sees the same sequence of operations whatever `ComputeThreads.count` is.
 enum GEMMBlocking {
     static let kc = 256
-    /// A multiple of both tile heights (6 and 8).
+    /// A multiple of the usual tile heights (6 and 8).
     static let mc = 144
     /// A multiple of the widest tile (64).
     static let nc = 2048
     /// Products below this many floating-point operations stay on the calling thread.
-    static let parallelFlops = 10_000_000.0
+    /// (Waking the second worker takes ~40 µs here; measured break-even is near 17 MFLOP.)
+    static let parallelFlops = 20_000_000.0
     /// Floats of per-worker scratch in front of the packing area (one 8 × 64 tile).
     static let scratch = 512
+    /// A worker's B up to this many floats stays in L2 whole (see `runResident`).
+    static let residentB = 96 * 1024
 }
 
-/// A product in kernel orientation: C'(i, j) = alpha · Σ_p A'(i, p) · B'(p, j) + beta · C'(i, j), i < m, j < n.
+/// A product for the broadcast kernel: C(i, j) = alpha · Σ_p A(i, p) · B(p, j) + beta · C(i, j).
 ///
-/// A' is read by broadcasts, so any strides work. B' is read as vectors along j: used in place when its rows are
-/// contiguous (`bJS == 1`), else packed into panels. Swapping the operands (C' = Cᵀ) moves a transposed operand
-/// to the A' side where it costs nothing.
+/// A(i, p) is at `a + i·aRS + p·aKS` and read by broadcasts, so either storage order costs the same. B(p, j) is at
+/// `b + p·bKS + j·bJS` and read as vectors along j: in place when its rows are contiguous (`bJS == 1`), else
+/// transposed into panels.
 struct GEMMPlan {
     var m: Int, n: Int, k: Int
     var a: UnsafePointer<Float>, aRS: Int, aKS: Int
     var b: UnsafePointer<Float>, bKS: Int, bJS: Int
-    var c: UnsafeMutablePointer<Float>, cRS: Int, cCS: Int
+    var c: UnsafeMutablePointer<Float>, ldc: Int
     var alpha: Float, beta: Float
     /// Register tile: `mr` rows × `nv` vectors of 16.
     var mr: Int, nv: Int
-    /// Copy B' into panels even though its rows are contiguous.
+    /// B is transposed (K runs along its rows), so it is copied into panels; otherwise it is read in place.
     var packB: Bool
 
     init(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
          a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
          beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        let swap: Bool
-        switch (transA, transB) {
-        case (.none, .none), (.transposed, .none): swap = false
-        case (.transposed, .transposed): swap = true
-        case (.none, .transposed):
-            // Either way one operand is transposed into panels; swapping also makes C's stores scalar.
-            let direct = Double(k) * Double(n)
-            let swapped = Double(k) * Double(m) + Double(m) * Double(n) * Double((k + 255) / 256)
-            swap = swapped < direct
+        self.m = m; self.n = n; self.k = k
+        self.alpha = alpha; self.beta = beta
+        self.a = a
+        (aRS, aKS) = transA == .none ? (lda, 1) : (1, lda)
+        self.b = b
+        (bKS, bJS) = transB == .none ? (ldb, 1) : (1, ldb)
+        self.c = c; self.ldc = ldc
+        // 6 × 64 tiles, or 8 × 16·nv for narrow B; a few rows of A take the height that wastes fewest rows.
+        nv = min(4, (n + 15) / 16)
+        let tallest = nv == 4 ? 6 : 8
+        var height = tallest
+        if m <= 16 {
+            @inline(__always) func waste(_ h: Int) -> Int { (h &- m % h) % h }
+            for h in stride(from: tallest, through: 4, by: -1) where h != 7 && waste(h) < waste(height) {
+                height = h
+            }
         }
-        self.alpha = alpha
-        self.beta = beta
-        self.k = k
-        if !swap {
-            self.m = m; self.n = n
-            self.a = a
-            (aRS, aKS) = transA == .none ? (lda, 1) : (1, lda)
-            self.b = b
-            (bKS, bJS) = transB == .none ? (ldb, 1) : (1, ldb)
-            self.c = c; cRS = ldc; cCS = 1
-        } else {
-            self.m = n; self.n = m
-            self.a = b
-            (aRS, aKS) = transB == .none ? (1, ldb) : (ldb, 1)
-            self.b = a
-            (bKS, bJS) = transA == .none ? (1, lda) : (lda, 1)
-            self.c = c; cRS = 1; cCS = ldc
-        }
-        switch self.n {
-        case ...16: (mr, nv) = (8, 1)
-        case ...32: (mr, nv) = (8, 2)
-        case ...48: (mr, nv) = (8, 3)
-        default: (mr, nv) = (6, 4)
-        }
-        packB = bJS != 1 || gemmForcePack
+        mr = height
+        packB = bJS != 1
     }
 }
 
-// Development knob: FEDNOISE_GEMM_PACK=1 packs B' even when it could be read in place.
-let gemmForcePack = ProcessInfo.processInfo.environment["FEDNOISE_GEMM_PACK"] == "1"
+/// Hands out chunk numbers 0, 1, 2, … to whichever worker asks next.
+final class ChunkCounter: Sendable {
+    private let next = Atomic<Int>(0)
+
+    func claim() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
+}
 
 /// Runs a plan, splitting large products over `ComputeThreads.count` workers by output tiles.
+///
+/// The output is cut into a few chunks per worker, handed out on demand: a worker that starts late (waking one
+/// takes ~40 µs) or is descheduled by another process simply takes fewer. Which thread computes a chunk never
+/// changes its bits.
 func runGEMM(_ p: GEMMPlan) {
     let nr = p.nv &* 16
-    let tilesM = (p.m + p.mr - 1) / p.mr, tilesN = (p.n + nr - 1) / nr
+    let tilesM = (p.m + p.mr - 1) / p.mr, vecsN = (p.n + 15) / 16
     let flops = 2 * Double(p.m) * Double(p.n) * Double(p.k)
     var workers = flops >= GEMMBlocking.parallelFlops ? ComputeThreads.count : 1
-    // Split N' when each worker then packs only its own panels; else split M' (B' is shared or cheap).
-    let splitN = tilesN >= 2 &* workers && (p.packB || tilesM < 2 &* workers)
-    workers = min(workers, splitN ? tilesN : tilesM)
+    // Splitting M makes every worker read (and pack) all of B; splitting N makes every worker read all of A.
+    // N is split in whole vectors of 16 columns, so a chunk's last panel may be narrower than `nr`.
+    let splitN = workers > 1 && vecsN >= 4 &* workers && (tilesM < 2 &* workers || p.m <= p.n)
+    workers = min(workers, splitN ? vecsN : tilesM)
     let kc = min(GEMMBlocking.kc, p.k)
-    let rangeTiles = splitN ? (tilesN + workers - 1) / workers : tilesN
-    let packWidth = p.packB ? min(GEMMBlocking.nc, rangeTiles &* nr) : nr
-    let wsCount = GEMMBlocking.scratch &+ kc &* packWidth
+    // Up to 4 chunks per worker, but none narrower than 2 panels or shorter than an MC block (every chunk
+    // re-reads the other operand).
+    let chunksN = max(workers, min(vecsN / 8, 4 &* workers))
+    let chunkVecs = splitN ? (vecsN + chunksN - 1) / chunksN : vecsN
+    let resident = p.k &* chunkVecs &* 16 <= GEMMBlocking.residentB
+    // Over M, runRange would re-pack a transposed B for every chunk: one chunk per worker there.
+    let chunksM = max(workers, min(tilesM / (GEMMBlocking.mc / p.mr), 4 &* workers))
+    let chunks = workers <= 1 ? 1 : splitN ? chunksN : !resident && p.packB ? workers : chunksM
+    let wsCount = GEMMBlocking.scratch &+ (resident ? p.k &* (p.packB ? chunkVecs &* 16 : nr)
+                                                    : kc &* (p.packB ? min(GEMMBlocking.nc, chunkVecs &* 16) : nr))
+    // The last argument false tells runResident that this worker's workspace already holds the packed B.
+    let run: (GEMMPlan, Int, Int, Int, Int, UnsafeMutablePointer<Float>, Bool) -> Void
+    if resident {
+        run = runResident
+    } else {
+        run = { p, i0, i1, j0, j1, ws, _ in runRange(p, i0, i1, j0, j1, ws) }
+    }
     if workers <= 1 {
-        withGEMMWorkspace(wsCount) { runRange(p, 0, p.m, 0, p.n, $0) }
+        withGEMMWorkspace(wsCount) { run(p, 0, p.m, 0, p.n, $0, true) }
         return
     }
-    parallelFor(workers, threads: workers) { w in
+    let counter = ChunkCounter()
+    parallelFor(workers, threads: workers) { _ in
         withGEMMWorkspace(wsCount) { ws in
-            if splitN {
-                let t0 = tilesN &* w / workers, t1 = tilesN &* (w &+ 1) / workers
-                runRange(p, 0, p.m, t0 &* nr, min(t1 &* nr, p.n), ws)
-            } else {
-                let t0 = tilesM &* w / workers, t1 = tilesM &* (w &+ 1) / workers
-                runRange(p, t0 &* p.mr, min(t1 &* p.mr, p.m), 0, p.n, ws)
+            var holdsB = false
+            while case let c = counter.claim(), c < chunks {
+                if splitN {
+                    let v0 = vecsN &* c / chunks, v1 = vecsN &* (c &+ 1) / chunks
+                    run(p, 0, p.m, v0 &* 16, min(v1 &* 16, p.n), ws, true)
+                } else {
+                    let t0 = tilesM &* c / chunks, t1 = tilesM &* (c &+ 1) / chunks
+                    run(p, t0 &* p.mr, min(t1 &* p.mr, p.m), 0, p.n, ws, !holdsB)
+                    holdsB = true
+                }
             }
         }
     }
 }
 
-/// The loop nest NC → KC → MC → panel → tile over C'[i0 ..< i1, j0 ..< j1]; i0 is a multiple of `mr`.
+/// The loop nest NC → KC → MC → panel → tile over C[i0 ..< i1, j0 ..< j1]; i0 is a multiple of `mr`.
 func runRange(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: UnsafeMutablePointer<Float>) {
     let pack = ws + GEMMBlocking.scratch
     let nr = p.nv &* 16
-    var out = TileOutput(c: p.c, rowStride: p.cRS, colStride: p.cCS, rows: 0, cols: 0,
+    var out = TileOutput(c: p.c, ldc: p.ldc, rows: 0, cols: 0,
                          alpha: p.alpha, beta: p.beta, readC: true, scratch: ws)
     var jc = j0
     while jc < j1 {
@@ -132,7 +147,7 @@ func runRange(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: U
             }
             var ic = i0
             while ic < i1 {
-                let icEnd = min(ic &+ GEMMBlocking.mc, i1)
+                let icEnd = min(ic &+ GEMMBlocking.mc / p.mr &* p.mr, i1)
                 for q in 0..<panels {
                     let isLast = q == panels &- 1
                     let width = isLast ? lastWidth : nr
@@ -146,11 +161,11 @@ func runRange(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: U
                         (panel, bKS) = (bBlock + q &* nr, p.bKS)
                     }
                     out.cols = width
-                    let cCol = p.c + (jc &+ q &* nr) &* p.cCS
+                    let cCol = p.c + (jc &+ q &* nr)
                     var ir = ic
                     while ir < icEnd {
                         out.rows = min(p.mr, icEnd &- ir)
-                        out.c = cCol + ir &* p.cRS
+                        out.c = cCol + ir &* p.ldc
                         runTile(mr: p.mr, nv: nvq, kc: kc, a: p.a + (ir &* p.aRS &+ pc &* p.aKS),
                                 aRS: p.aRS, aKS: p.aKS, b: panel, bKS: bKS, out: out)
                         ir &+= p.mr
@@ -162,6 +177,72 @@ func runRange(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: U
         }
         jc &+= nc
     }
+}
+
+/// The same products as `runRange` (same K blocks, same C updates, so the same bits) for a B small enough to stay
+/// in L2 whole (packed first if it is transposed): each row tile then runs across all of N and K before the next.
+/// A streams through once in long runs and C is written row by row, both of which the prefetchers follow, where
+/// KC × NR pieces of a large A or C that come from DRAM stall the kernel.
+func runResident(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: UnsafeMutablePointer<Float>,
+                 _ packFirst: Bool) {
+    let pack = ws + GEMMBlocking.scratch
+    let nr = p.nv &* 16
+    let width = j1 &- j0
+    let panels = (width &+ nr &- 1) / nr
+    let lastWidth = width &- (panels &- 1) &* nr
+    // Packed: K block pc of all panels at pack + pc·pitch. In place: only a last panel that is not a whole number
+    // of vectors is copied (zero-padded), K block pc at pack + pc·pitch.
+    let packEdge = !p.packB && lastWidth & 15 != 0
+    let pitch = p.packB ? (width &+ 15) & ~15 : (lastWidth &+ 15) & ~15
+    var pc = packFirst ? 0 : p.k  // else this worker packed the same B for an earlier chunk
+    while pc < p.k {
+        let kc = min(GEMMBlocking.kc, p.k &- pc)
+        if p.packB {
+            packPanels(p.b + (pc &* p.bKS &+ j0 &* p.bJS), kStride: p.bKS, jStride: p.bJS, kc: kc, width: width,
+                       panel: nr, dst: pack + pc &* pitch)
+        } else if packEdge {
+            packPanels(p.b + (pc &* p.bKS &+ j0 &+ (panels &- 1) &* nr), kStride: p.bKS, jStride: 1, kc: kc,
+                       width: lastWidth, panel: nr, dst: pack + pc &* pitch)
+        }
+        pc &+= kc
+    }
+    var out = TileOutput(c: p.c, ldc: p.ldc, rows: 0, cols: 0, alpha: p.alpha, beta: p.beta, readC: true, scratch: ws)
+    var ir = i0
+    while ir < i1 {
+        out.rows = min(p.mr, i1 &- ir)
+        for q in 0..<panels {
+            let isLast = q == panels &- 1
+            out.cols = isLast ? lastWidth : nr
+            out.c = p.c + (ir &* p.ldc &+ j0 &+ q &* nr)
+            let nvq = (out.cols &+ 15) >> 4
+            var pc = 0
+            while pc < p.k {
+                let kc = min(GEMMBlocking.kc, p.k &- pc)
+                out.beta = pc == 0 ? p.beta : 1
+                out.readC = pc != 0 || p.beta != 0
+                let panel: UnsafePointer<Float>, bKS: Int
+                if p.packB {
+                    (panel, bKS) = (UnsafePointer(pack + (pc &* pitch &+ q &* kc &* nr)), nvq &* 16)
+                } else if isLast && packEdge {
+                    (panel, bKS) = (UnsafePointer(pack + pc &* pitch), pitch)
+                } else {
+                    (panel, bKS) = (p.b + (pc &* p.bKS &+ j0 &+ q &* nr), p.bKS)
+                }
+                runTile(mr: p.mr, nv: nvq, kc: kc, a: p.a + (ir &* p.aRS &+ pc &* p.aKS), aRS: p.aRS, aKS: p.aKS,
+                        b: panel, bKS: bKS, out: out)
+                pc &+= kc
+            }
+        }
+        ir &+= p.mr
+    }
+}
+
+/// A·Bᵀ where the broadcast kernel would have to transpose B into panels for few rows of A (m up to ~160), or
+/// where B is so narrow that most vector lanes idle (n < 16): the dot kernel reads both operands in place.
+/// It needs enough K to amortise its final reduction. (Measured on Zen 4: m = 64, n = 512, k = 3136 runs at
+/// 87 GFLOPS here against 51 with panels; m = 1960, n = 64, k = 800 at 80 against 103.)
+func useDotKernel(m: Int, n: Int, k: Int) -> Bool {
+    k >= 64 && (m <= 160 || n < 16)
 }
 
 /// C = beta · C (C not read when beta == 0): the whole product when k == 0.
@@ -189,6 +270,10 @@ func gemmBlocked(
     if m == 0 || n == 0 { return }
     if k == 0 {
         scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
+        return
+    }
+    if transA == .none && transB == .transposed && useDotKernel(m: m, n: n, k: k) {
+        gemmDot(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         return
     }
     runGEMM(GEMMPlan(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,

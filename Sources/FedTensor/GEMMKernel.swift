@@ -1,18 +1,16 @@
 // GEMMKernel: the register-tile micro-kernels (up to 8 rows × 4 SIMD16 columns) and their C epilogue.
 
-/// Where a register tile goes: C(i, j) at `c + i·rowStride + j·colStride`, `rows × cols` of it valid.
-/// The tile result is `alpha · acc + beta · C`; `readC == false` means C is not read (beta == 0 on the first K block).
-@usableFromInline
+/// Where a register tile goes: C(i, j) at `c + i·ldc + j`, `rows × cols` of it valid.
+/// The tile result is `alpha · acc + beta · C`; `readC == false` means C is not read (beta == 0, first K block).
 struct TileOutput {
     var c: UnsafeMutablePointer<Float>
-    var rowStride: Int
-    var colStride: Int
+    var ldc: Int
     var rows: Int
     var cols: Int
     var alpha: Float
     var beta: Float
     var readC: Bool
-    /// At least 8 × 64 floats, used when the tile is partial or C is transposed.
+    /// At least 8 × 64 floats, used when the tile is narrower than its vectors.
     var scratch: UnsafeMutablePointer<Float>
 
     /// Accumulator (r, v) holds C(r, 16v ..< 16v + 16).
@@ -21,7 +19,7 @@ struct TileOutput {
         let scaled = acc * alpha
         if direct {
             guard r < rows else { return }
-            let p = UnsafeMutableRawPointer(c + (r &* rowStride &+ v &* 16))
+            let p = UnsafeMutableRawPointer(c + (r &* ldc &+ v &* 16))
             if readC {
                 let old = p.loadUnaligned(as: SIMD16<Float>.self)
                 p.storeBytes(of: scaled + old * beta, as: SIMD16<Float>.self)
@@ -37,11 +35,11 @@ struct TileOutput {
     @inline(never)
     func flushScratch() {
         for r in 0..<rows {
-            let src = scratch + r &* 64, dst = c + r &* rowStride
+            let src = scratch + r &* 64, dst = c + r &* ldc
             if readC {
-                for j in 0..<cols { let q = dst + j &* colStride; q.pointee = src[j] + q.pointee * beta }
+                for j in 0..<cols { dst[j] = src[j] + dst[j] * beta }
             } else {
-                for j in 0..<cols { dst[j &* colStride] = src[j] }
+                for j in 0..<cols { dst[j] = src[j] }
             }
         }
     }
@@ -50,7 +48,8 @@ struct TileOutput {
 /// The register tile: acc(r, :) = Σ_p A(r, p) · B(p, :) over `kc` steps, then the epilogue into `out`.
 /// A(r, p) is read (broadcast) at `a + r·aRS + p·aKS`; rows ≥ `out.rows` re-read the last valid row (their
 /// results are dropped). B(p, 0 ..< 16·nv) is `nv` contiguous vectors at `b + p·bKS`. `mr` and `nv` must be
-/// literals at the call site so the unused accumulators fold away after inlining.
+/// literals at the call site so the unused accumulators fold away after inlining. The body is written out
+/// accumulator by accumulator on purpose: named `SIMD16` values are what stay in registers.
 @inline(__always)
 func microKernel(
     _ mr: Int, _ nv: Int, kc: Int,
@@ -139,7 +138,7 @@ func microKernel(
         pb += bStep
         left &-= 1
     }
-    let direct = out.colStride == 1 && out.cols == nv &* 16
+    let direct = out.cols == nv &* 16
     out.put(c00, 0, 0, direct: direct)
     if nv > 1 { out.put(c01, 0, 1, direct: direct) }
     if nv > 2 { out.put(c02, 0, 2, direct: direct) }
@@ -176,51 +175,86 @@ func microKernel(
 }
 
 // Instantiations: one non-inlined function per tile shape, so each gets its own register allocation.
-@inline(never) func tile6x4(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+@inline(never) func tile4x1(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
                             _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
-    microKernel(6, 4, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+    microKernel(4, 1, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
 }
-@inline(never) func tile6x3(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+@inline(never) func tile4x2(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
                             _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
-    microKernel(6, 3, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+    microKernel(4, 2, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
 }
-@inline(never) func tile6x2(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+@inline(never) func tile4x3(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
                             _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
-    microKernel(6, 2, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+    microKernel(4, 3, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
+@inline(never) func tile4x4(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(4, 4, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
+@inline(never) func tile5x1(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(5, 1, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
+@inline(never) func tile5x2(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(5, 2, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
+@inline(never) func tile5x3(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(5, 3, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
+@inline(never) func tile5x4(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(5, 4, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
 }
 @inline(never) func tile6x1(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
                             _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
     microKernel(6, 1, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
 }
-@inline(never) func tile8x3(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+@inline(never) func tile6x2(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
                             _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
-    microKernel(8, 3, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+    microKernel(6, 2, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
 }
-@inline(never) func tile8x2(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+@inline(never) func tile6x3(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
                             _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
-    microKernel(8, 2, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+    microKernel(6, 3, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
+@inline(never) func tile6x4(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(6, 4, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
 }
 @inline(never) func tile8x1(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
                             _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
     microKernel(8, 1, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
 }
+@inline(never) func tile8x2(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(8, 2, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
+@inline(never) func tile8x3(_ kc: Int, _ a: UnsafePointer<Float>, _ aRS: Int, _ aKS: Int,
+                            _ b: UnsafePointer<Float>, _ bKS: Int, _ out: TileOutput) {
+    microKernel(8, 3, kc: kc, a: a, aRS: aRS, aKS: aKS, b: b, bKS: bKS, out: out)
+}
 
-/// Runs the `mr`-row tile with `nv` vectors (1 ≤ nv ≤ 4 for mr = 6, ≤ 3 for mr = 8).
+/// Runs the `mr` × `nv` tile: mr ∈ {4, 5, 6} with nv ≤ 4, or mr = 8 with nv ≤ 3.
 @inline(__always)
 func runTile(mr: Int, nv: Int, kc: Int, a: UnsafePointer<Float>, aRS: Int, aKS: Int,
              b: UnsafePointer<Float>, bKS: Int, out: TileOutput) {
-    if mr == 6 {
-        switch nv {
-        case 4: tile6x4(kc, a, aRS, aKS, b, bKS, out)
-        case 3: tile6x3(kc, a, aRS, aKS, b, bKS, out)
-        case 2: tile6x2(kc, a, aRS, aKS, b, bKS, out)
-        default: tile6x1(kc, a, aRS, aKS, b, bKS, out)
-        }
-    } else {
-        switch nv {
-        case 3: tile8x3(kc, a, aRS, aKS, b, bKS, out)
-        case 2: tile8x2(kc, a, aRS, aKS, b, bKS, out)
-        default: tile8x1(kc, a, aRS, aKS, b, bKS, out)
-        }
+    switch (mr, nv) {
+    case (4, 1): tile4x1(kc, a, aRS, aKS, b, bKS, out)
+    case (4, 2): tile4x2(kc, a, aRS, aKS, b, bKS, out)
+    case (4, 3): tile4x3(kc, a, aRS, aKS, b, bKS, out)
+    case (4, 4): tile4x4(kc, a, aRS, aKS, b, bKS, out)
+    case (5, 1): tile5x1(kc, a, aRS, aKS, b, bKS, out)
+    case (5, 2): tile5x2(kc, a, aRS, aKS, b, bKS, out)
+    case (5, 3): tile5x3(kc, a, aRS, aKS, b, bKS, out)
+    case (5, 4): tile5x4(kc, a, aRS, aKS, b, bKS, out)
+    case (6, 1): tile6x1(kc, a, aRS, aKS, b, bKS, out)
+    case (6, 2): tile6x2(kc, a, aRS, aKS, b, bKS, out)
+    case (6, 3): tile6x3(kc, a, aRS, aKS, b, bKS, out)
+    case (6, 4): tile6x4(kc, a, aRS, aKS, b, bKS, out)
+    case (8, 1): tile8x1(kc, a, aRS, aKS, b, bKS, out)
+    case (8, 2): tile8x2(kc, a, aRS, aKS, b, bKS, out)
+    default: tile8x3(kc, a, aRS, aKS, b, bKS, out)
     }
 }

@@ -69,10 +69,12 @@ private func packTransposed(_ src: UnsafePointer<Float>, ld: Int, kc: Int, width
     }
 }
 
+/// (even lanes of x‖y, odd lanes of x‖y). Spelled lane by lane because this compiles to two `vpermi2ps`,
+/// where the standard library's `SIMD32.evenHalf` / `.oddHalf` are out-of-line lane loops.
 @inline(__always)
-private func deinterleave(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
-    let z = SIMD32(lowHalf: x, highHalf: y)
-    return (z.evenHalf, z.oddHalf)
+func deinterleave(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>) {
+    (SIMD16(x[0], x[2], x[4], x[6], x[8], x[10], x[12], x[14], y[0], y[2], y[4], y[6], y[8], y[10], y[12], y[14]),
+     SIMD16(x[1], x[3], x[5], x[7], x[9], x[11], x[13], x[15], y[1], y[3], y[5], y[7], y[9], y[11], y[13], y[15]))
 }
 
 /// Reads `valid` rows of 16 floats (row j at src + j·ld; missing rows are zeros) and writes the transpose:

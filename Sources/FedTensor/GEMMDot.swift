@@ -1,0 +1,134 @@
+// GEMMDot: the dot-product path for A·Bᵀ when both operands are contiguous along K and one side is skinny.
+//
+// A fully-connected forward pass (batch × K)·(out × K)ᵀ with a small batch would need the big weight matrix
+// transposed into panels for the broadcast kernel. Here both operands are read in place along K, 4 or 5 rows of
+// X against 4 rows of Y at a time, with 16 lanes of partial sums per output that are reduced once at the end.
+
+/// C(i, j) = alpha · Σ_p X(i, p) · Y(j, p) + beta · C(i, j), with X(i, p) at `x + i·ldx + p`,
+/// Y(j, p) at `y + j·ldy + p` and C(i, j) at `c + i·cRS + j·cCS`.
+struct DotProblem {
+    var k: Int
+    var x: UnsafePointer<Float>, ldx: Int, xRows: Int
+    var y: UnsafePointer<Float>, ldy: Int, yRows: Int
+    var c: UnsafeMutablePointer<Float>, cRS: Int, cCS: Int
+    var alpha: Float, beta: Float
+}
+
+/// Runs Y rows [y0, y1) against all X rows; Y groups outside, so a group of 4 Y rows is reused from cache by
+/// every X group.
+func runDot(_ d: DotProblem, _ y0: Int, _ y1: Int) {
+    // 5 X rows per tile when that wastes fewer than 4 do (a batch of 10).
+    let xr = (5 &- d.xRows % 5) % 5 < (4 &- d.xRows % 4) % 4 ? 5 : 4
+    var j = y0
+    while j < y1 {
+        let yRows = min(4, y1 &- j)
+        var i = 0
+        while i < d.xRows {
+            let xRows = min(xr, d.xRows &- i)
+            if xr == 5 { dotTile5(d, i, xRows, j, yRows) } else { dotTile4(d, i, xRows, j, yRows) }
+            i &+= xr
+        }
+        j &+= 4
+    }
+}
+
+/// Sums of adjacent lanes: lanes 0 ..< 8 from u, 8 ..< 16 from v. Four levels of this over 16 vectors leave the
+/// total of the t-th in lane t (a fixed tree, so the same bits every time).
+@inline(__always)
+private func pairSums(_ u: SIMD16<Float>, _ v: SIMD16<Float>) -> SIMD16<Float> {
+    let (even, odd) = deinterleave(u, v)
+    return even + odd
+}
+
+@inline(never) private func dotTile4(_ d: DotProblem, _ i: Int, _ xRows: Int, _ j: Int, _ yRows: Int) {
+    dotTile(4, d, i, xRows, j, yRows)
+}
+
+@inline(never) private func dotTile5(_ d: DotProblem, _ i: Int, _ xRows: Int, _ j: Int, _ yRows: Int) {
+    dotTile(5, d, i, xRows, j, yRows)
+}
+
+/// One `xr` × 4 block of outputs, xr ∈ {4, 5} a literal (fewer valid rows re-read the last valid one; their
+/// results are dropped). Each output keeps 16 lane sums over K, reduced by a fixed pairwise tree at the end.
+@inline(__always)
+private func dotTile(_ xr: Int, _ d: DotProblem, _ i: Int, _ xRows: Int, _ j: Int, _ yRows: Int) {
+    @inline(__always) func xRow(_ r: Int) -> UnsafePointer<Float> { d.x + (i &+ min(r, xRows &- 1)) &* d.ldx }
+    @inline(__always) func yRow(_ r: Int) -> UnsafePointer<Float> { d.y + (j &+ min(r, yRows &- 1)) &* d.ldy }
+    let x0 = xRow(0), x1 = xRow(1), x2 = xRow(2), x3 = xRow(3), x4 = xr > 4 ? xRow(4) : x0
+    let y0 = yRow(0), y1 = yRow(1), y2 = yRow(2), y3 = yRow(3)
+    var s00 = SIMD16<Float>(), s01 = SIMD16<Float>(), s02 = SIMD16<Float>(), s03 = SIMD16<Float>()
+    var s10 = SIMD16<Float>(), s11 = SIMD16<Float>(), s12 = SIMD16<Float>(), s13 = SIMD16<Float>()
+    var s20 = SIMD16<Float>(), s21 = SIMD16<Float>(), s22 = SIMD16<Float>(), s23 = SIMD16<Float>()
+    var s30 = SIMD16<Float>(), s31 = SIMD16<Float>(), s32 = SIMD16<Float>(), s33 = SIMD16<Float>()
+    var s40 = SIMD16<Float>(), s41 = SIMD16<Float>(), s42 = SIMD16<Float>(), s43 = SIMD16<Float>()
+    @inline(__always) func step(_ load: (UnsafePointer<Float>) -> SIMD16<Float>) {
+        let b0 = load(y0), b1 = load(y1), b2 = load(y2), b3 = load(y3)
+        var a = load(x0)
+        s00.addProduct(a, b0); s01.addProduct(a, b1); s02.addProduct(a, b2); s03.addProduct(a, b3)
+        a = load(x1)
+        s10.addProduct(a, b0); s11.addProduct(a, b1); s12.addProduct(a, b2); s13.addProduct(a, b3)
+        a = load(x2)
+        s20.addProduct(a, b0); s21.addProduct(a, b1); s22.addProduct(a, b2); s23.addProduct(a, b3)
+        a = load(x3)
+        s30.addProduct(a, b0); s31.addProduct(a, b1); s32.addProduct(a, b2); s33.addProduct(a, b3)
+        if xr > 4 {
+            a = load(x4)
+            s40.addProduct(a, b0); s41.addProduct(a, b1); s42.addProduct(a, b2); s43.addProduct(a, b3)
+        }
+    }
+    let kFull = d.k & ~15
+    var p = 0
+    while p < kFull {
+        step { UnsafeRawPointer($0 + p).loadUnaligned(as: SIMD16<Float>.self) }
+        p &+= 16
+    }
+    if p < d.k {
+        let t = d.k &- p
+        step { row in
+            var v = SIMD16<Float>()
+            for u in 0..<t { v[u] = row[p &+ u] }
+            return v
+        }
+    }
+    // Lane 4r + s of `sums`: X row i + r against Y row j + s (r < 4); lane s of `extra`: row i + 4.
+    let q0 = pairSums(pairSums(s00, s01), pairSums(s02, s03)), q1 = pairSums(pairSums(s10, s11), pairSums(s12, s13))
+    let q2 = pairSums(pairSums(s20, s21), pairSums(s22, s23)), q3 = pairSums(pairSums(s30, s31), pairSums(s32, s33))
+    let r0 = pairSums(q0, q1), r1 = pairSums(q2, q3)
+    let sums = pairSums(r0, r1) * d.alpha
+    let zero = SIMD16<Float>()
+    let extra = xr > 4 ? pairSums(pairSums(pairSums(pairSums(s40, s41), pairSums(s42, s43)), zero), zero) * d.alpha
+        : zero
+    for r in 0..<xRows {
+        let row = d.c + ((i &+ r) &* d.cRS &+ j &* d.cCS)
+        for s in 0..<yRows {
+            let q = row + s &* d.cCS
+            let v = r < 4 ? sums[4 &* r &+ s] : extra[s]
+            q.pointee = d.beta == 0 ? v : v + q.pointee * d.beta
+        }
+    }
+}
+
+/// A·Bᵀ through the dot kernel; for large products the longer side is cut into chunks that workers claim in turn.
+func gemmDot(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+             b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    // The shorter side is X (all of it stays in cache); the longer side Y streams through once.
+    let d = m <= n
+        ? DotProblem(k: k, x: a, ldx: lda, xRows: m, y: b, ldy: ldb, yRows: n, c: c, cRS: ldc, cCS: 1,
+                     alpha: alpha, beta: beta)
+        : DotProblem(k: k, x: b, ldx: ldb, xRows: n, y: a, ldy: lda, yRows: m, c: c, cRS: 1, cCS: ldc,
+                     alpha: alpha, beta: beta)
+    let groups = (d.yRows + 3) / 4
+    let flops = 2 * Double(m) * Double(n) * Double(k)
+    // This kernel runs at ~80 rather than ~110 GFLOPS, so the same time threshold is fewer FLOPs.
+    let workers = min(groups, flops >= 0.7 * GEMMBlocking.parallelFlops ? ComputeThreads.count : 1)
+    if workers <= 1 {
+        runDot(d, 0, d.yRows)
+        return
+    }
+    let chunks = min(groups, 4 &* workers), counter = ChunkCounter()
+    parallelFor(workers, threads: workers) { _ in
+        while case let c = counter.claim(), c < chunks {
+            runDot(d, groups &* c / chunks &* 4, min(groups &* (c &+ 1) / chunks &* 4, d.yRows))
+        }
+    }
+}
