@@ -107,17 +107,8 @@ enum BenchCommand {
 
     /// Training samples per second of `kind` on random MNIST-shaped data (median of repetitions).
     static func measureTraining(_ kind: ModelKind, batch: Int, minSeconds: Double) throws -> Double {
-        let network = try kind.network(inputShape: [28, 28, 1], classes: 10)
-        var parameters = network.initialParameters(key: StreamKey(seed: 1))
-        let workspace = Workspace(network: network, capacity: batch)
-        var rng = Philox(seed: 2)
-        for i in 0..<(batch * network.inputSize) { workspace.input[i] = Float(rng.nextGaussian()) }
-        let labels = (0..<batch).map { Int32($0 % 10) }
-        var sgd = SGD(learningRate: 0.01)
-        func stepOnce() {
-            trainingStep(network, parameters: &parameters, labels: labels, batch: batch, workspace: workspace,
-                         sgd: &sgd)
-        }
+        var bench = try TrainingBench(kind, batch: batch, momentum: 0)
+        func stepOnce() { bench.step() }
         for _ in 0..<3 { stepOnce() }
         var rates: [Double] = []
         for _ in 0..<5 {
@@ -136,13 +127,8 @@ enum BenchCommand {
 extension BenchCommand {
     /// Prints milliseconds per step spent in each layer's forward and backward pass, and in the SGD update.
     static func profileLayers(_ kind: ModelKind, batch: Int) throws {
-        let network = try kind.network(inputShape: [28, 28, 1], classes: 10)
-        var parameters = network.initialParameters(key: StreamKey(seed: 1))
-        let workspace = Workspace(network: network, capacity: batch)
-        var rng = Philox(seed: 2)
-        for i in 0..<(batch * network.inputSize) { workspace.input[i] = Float(rng.nextGaussian()) }
-        let labels = (0..<batch).map { Int32($0 % 10) }
-        var sgd = SGD(learningRate: 0.01, momentum: 0.9)
+        var bench = try TrainingBench(kind, batch: batch, momentum: 0.9)
+        let network = bench.network, workspace = bench.workspace
         var forward = [Double](repeating: 0, count: network.layers.count)
         var backward = forward
         var last = monotonicSeconds()
@@ -159,8 +145,7 @@ extension BenchCommand {
             }
             let t0 = monotonicSeconds()
             last = t0
-            trainingStep(network, parameters: &parameters, labels: labels, batch: batch, workspace: workspace,
-                         sgd: &sgd)
+            bench.step()
             if measuring { total += monotonicSeconds() - t0 }
         }
         workspace.layerHook = nil
@@ -177,6 +162,32 @@ extension BenchCommand {
         let layers = (forward.reduce(0, +) + backward.reduce(0, +)) / Double(steps)
         say("loss, zeroing, SGD update and the rest".padding(toLength: 52, withPad: " ", startingAt: 0)
               + fixed((total / Double(steps) - layers) * 1000, 3).leftPad(12))
+    }
+}
+
+/// A model, its weights, a workspace and one random MNIST-shaped batch: what training benchmarks step on.
+struct TrainingBench {
+    let network: Network
+    let workspace: Workspace
+    var parameters: [Float]
+    let labels: [Int32]
+    var sgd: SGD
+
+    init(_ kind: ModelKind, batch: Int, momentum: Float) throws {
+        network = try kind.network(inputShape: [28, 28, 1], classes: 10)
+        parameters = network.initialParameters(key: StreamKey(seed: 1))
+        workspace = Workspace(network: network, capacity: batch)
+        workspace.input.update(repeating: 0, count: batch * network.inputSize)
+        fillGaussian(UnsafeMutableBufferPointer(start: workspace.input, count: batch * network.inputSize),
+                     key: StreamKey(seed: 2))
+        labels = (0..<batch).map { Int32($0 % 10) }
+        sgd = SGD(learningRate: 0.01, momentum: momentum)
+    }
+
+    /// One forward + backward + SGD step on the batch.
+    mutating func step() {
+        trainingStep(network, parameters: &parameters, labels: labels, batch: labels.count, workspace: workspace,
+                     sgd: &sgd)
     }
 }
 

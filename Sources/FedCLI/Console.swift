@@ -1,4 +1,5 @@
 // Console: output helpers: a live progress line on terminals, throttled lines in logs, and number formatting.
+import FedNN
 import Foundation
 
 /// Writes to standard error; redraws one line in place when stderr is a terminal, otherwise prints at most
@@ -57,13 +58,5 @@ public func monotonicSeconds() -> Double {
 /// "12.3%" style percentages and fixed-point numbers.
 func percent(_ x: Double, digits: Int = 2) -> String { String(format: "%.\(digits)f%%", x * 100) }
 func fixed(_ x: Double, _ digits: Int = 4) -> String { String(format: "%.\(digits)f", x) }
-func grouped(_ x: Double) -> String {
-    let n = Int(x.rounded())
-    let s = String(abs(n))
-    var out = ""
-    for (i, ch) in s.reversed().enumerated() {
-        if i > 0 && i % 3 == 0 { out.append(",") }
-        out.append(ch)
-    }
-    return (n < 0 ? "-" : "") + String(out.reversed())
-}
+/// A rounded number with thousands separators: 12345.6 → "12,346".
+func grouped(_ x: Double) -> String { Int(x.rounded()).formatted() }

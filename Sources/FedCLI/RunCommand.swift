@@ -111,13 +111,21 @@ public enum RunCommand {
     }
 
     static func loadData(_ d: FederationConfiguration.DatasetSelection) throws -> (DatasetSamples, DatasetSamples) {
-        var (train, test) = try d.path.map {
-            try DatasetLoader.load(kind: d.kind, directory: URL(fileURLWithPath: $0))
-        } ?? DatasetLoader.embeddedMNIST()
-        if let n = d.trainLimit, n < train.count { train = train.subset(indices: 0..<n) }
-        if let n = d.testLimit, n < test.count { test = test.subset(indices: 0..<n) }
-        return (DatasetSamples(train), DatasetSamples(test))
+        try loadSamples(kind: d.kind, path: d.path, trainLimit: d.trainLimit, testLimit: d.testLimit)
     }
+}
+
+/// The train and test sets of `kind` from `path` (nil: the embedded MNIST subset), cut to the first
+/// `trainLimit` / `testLimit` samples, as NHWC sample sources.
+func loadSamples(kind: DatasetKind, path: String?, trainLimit: Int?, testLimit: Int?) throws
+    -> (train: DatasetSamples, test: DatasetSamples)
+{
+    var (train, test) = try path.map {
+        try DatasetLoader.load(kind: kind, directory: URL(fileURLWithPath: $0))
+    } ?? DatasetLoader.embeddedMNIST()
+    if let n = trainLimit, n < train.count { train = train.subset(indices: 0..<n) }
+    if let n = testLimit, n < test.count { test = test.subset(indices: 0..<n) }
+    return (DatasetSamples(train), DatasetSamples(test))
 }
 
 /// rounds.csv, summary.json and rounds.svg for a federation.

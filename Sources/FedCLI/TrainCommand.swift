@@ -163,12 +163,8 @@ enum TrainCommand {
     }
 
     static func loadData(_ config: TrainConfiguration) throws -> (train: DatasetSamples, test: DatasetSamples) {
-        var (train, test) = try config.data.map {
-            try DatasetLoader.load(kind: config.dataset, directory: URL(fileURLWithPath: $0))
-        } ?? DatasetLoader.embeddedMNIST()
-        if let n = config.trainLimit, n < train.count { train = train.subset(indices: 0..<n) }
-        if let n = config.testLimit, n < test.count { test = test.subset(indices: 0..<n) }
-        return (DatasetSamples(train), DatasetSamples(test))
+        try loadSamples(kind: config.dataset, path: config.data, trainLimit: config.trainLimit,
+                        testLimit: config.testLimit)
     }
 
     static func writeResults(config: TrainConfiguration, records: [EpochRecord], seconds: Double,

@@ -12,12 +12,15 @@ final class ClientEnvironment: Sendable {
     let policy: UploadPolicy
     let seed: UInt64
     let pool: WorkspacePool
+    /// Caps how many clients train at once (the compute-thread limit).
+    let slots: TrainingSlots
     let diagnostics: Bool
     /// Compute threads each training client may use (cores / clients training at once).
     let threadsPerClient: Int
 
     init(network: Network, data: any SampleSource, settings: TrainingSettings, policy: UploadPolicy, seed: UInt64,
-         pool: WorkspacePool, diagnostics: Bool, threadsPerClient: Int) {
+         pool: WorkspacePool, slots: TrainingSlots, diagnostics: Bool, threadsPerClient: Int) {
+        self.slots = slots
         self.network = network
         self.data = data
         self.settings = settings
@@ -54,7 +57,10 @@ actor ClientNode {
         for await envelope in mailbox {
             switch envelope.message {
             case .roundStart(let start):
-                let upload = try train(start)
+                await environment.slots.acquire()
+                let result = Result { try train(start) }
+                await environment.slots.release()
+                let upload = try result.get()
                 try await transport.send(.upload(upload), from: endpoint, to: .parameterServer)
             case .stop:
                 return

@@ -64,6 +64,7 @@ public final class Federation: Sendable {
             network: network, data: train, settings: training,
             policy: UploadPolicy(kind: config.strategy.kind, dp: config.strategy.dp, rounds: config.rounds),
             seed: config.seed, pool: WorkspacePool(network: network, capacity: config.training.batchSize),
+            slots: TrainingSlots(min(cores, config.clientsPerRound)),
             diagnostics: config.diagnostics && config.strategy.kind != .fedAvg,
             threadsPerClient: max(1, cores / min(config.clientsPerRound, cores)))
 
