@@ -15,6 +15,7 @@ enum ConfigurationFile {
         var base = try JSONSerialization.jsonObject(with: encoder.encode(defaults)) as! [String: Any]
         let source = path ?? "defaults"
         if let path {
+            guard FileManager.default.fileExists(atPath: path) else { throw UsageError("\(path): no such file") }
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw UsageError("\(path): cannot read the file")
             }

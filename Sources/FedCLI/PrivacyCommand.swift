@@ -64,7 +64,7 @@ enum PrivacyCommand {
                 let order = try accountant.epsilon(delta: delta).bestOrder
                 say("  ε = \(format(epsilon))   (RDP, best order α = \(format(order)))")
             } else {
-                say("  no differential-privacy guarantee: \(guarantee)")
+                say("  \(guarantee)")
             }
         case (nil, let target?):
             let z = try RDPAccountant.noiseMultiplier(targetEpsilon: target, delta: delta, sampleRate: q, steps: steps)
