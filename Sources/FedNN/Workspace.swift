@@ -76,11 +76,11 @@ public final class Workspace {
         gradient.update(repeating: 0)
     }
 
-    /// Runs the layers on the first `batch` samples of `input`. Noisy layers draw from `noise` when training.
     /// When set, called after each layer's forward (`backward == false`) and backward pass with the layer index:
     /// a hook for per-layer profiling (`fednoise bench --layers`).
     public var layerHook: ((_ layer: Int, _ backward: Bool) -> Void)?
 
+    /// Runs the layers on the first `batch` samples of `input`. Noisy layers draw from `noise` when training.
     public func forward(parameters: UnsafePointer<Float>, batch: Int, training: Bool, noise: NoiseSource = .none) {
         precondition(batch > 0 && batch <= capacity, "batch \(batch) outside 1…\(capacity)")
         for (i, layer) in network.layers.enumerated() {

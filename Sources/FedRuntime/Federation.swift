@@ -65,7 +65,7 @@ public final class Federation: Sendable {
             policy: UploadPolicy(kind: config.strategy.kind, dp: config.strategy.dp, rounds: config.rounds),
             seed: config.seed, pool: WorkspacePool(network: network, capacity: config.training.batchSize),
             slots: TrainingSlots(min(cores, config.clientsPerRound)),
-            diagnostics: config.diagnostics && config.strategy.kind != .fedAvg,
+            diagnostics: config.collectsNoise,
             threadsPerClient: max(1, cores / min(config.clientsPerRound, cores)))
 
         // Register every endpoint before any actor runs, and let clients say hello in id order, so the tracker's

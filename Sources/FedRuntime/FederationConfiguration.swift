@@ -100,6 +100,10 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         }
     }
 
+    /// Whether uploads carry their noise vectors for the realised-noise report: only when diagnostics are on and
+    /// the strategy adds noise.
+    public var collectsNoise: Bool { diagnostics && strategy.kind != .fedAvg }
+
     /// m = max(⌊C·K⌋, 1).
     public var clientsPerRound: Int { max(Int((clients.fraction * Double(clients.count)).rounded(.down)), 1) }
 }

@@ -54,7 +54,7 @@ actor ParameterServer {
                 live: live!, fraction: configuration.clients.fraction, totalClients: configuration.clients.count,
                 key: StreamPurpose.sampling.key(seed: configuration.seed, round))
             machine.start(round: round, sampled: sampled, samples: sampled.map { samplesOf[$0] },
-                          diagnostics: configuration.diagnostics)
+                          diagnostics: configuration.collectsNoise)
             emit(.roundStarted(round: round, sampled: sampled))
             let start = RoundStart(round: round, weights: weights, sampledSamples: machine.sampledSamples,
                                    participants: sampled)
