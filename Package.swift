@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "FedTensorTests", dependencies: ["FedTensor"], swiftSettings: common),
         .testTarget(name: "FedNNTests", dependencies: ["FedNN", "FedTestKit"], swiftSettings: common),
         .testTarget(name: "FedDataTests", dependencies: ["FedData", "FedTestKit"], swiftSettings: common),
-        .testTarget(name: "FedPrivacyTests", dependencies: ["FedPrivacy"], swiftSettings: common),
+        .testTarget(name: "FedPrivacyTests", dependencies: ["FedPrivacy", "FedTensor"], swiftSettings: common),
         .testTarget(name: "FedTransportTests", dependencies: ["FedTransport"], swiftSettings: common),
         .testTarget(name: "FedStrategyTests", dependencies: ["FedStrategy"], swiftSettings: common),
         .testTarget(name: "FedRuntimeTests", dependencies: ["FedRuntime", "FedTestKit"], swiftSettings: common),
