@@ -10,6 +10,8 @@ public struct UsageError: Error, CustomStringConvertible, Equatable {
 public struct Arguments {
     private var values: [String: String] = [:]
     private var repeated: [String: [String]] = [:]
+    /// Options given last with no value: an error in `finish()` (unknown options are reported first).
+    private var missingValue: [String] = []
     private var flags: Set<String> = []
     public private(set) var positionals: [String] = []
     private var order: [String] = []
@@ -40,7 +42,11 @@ public struct Arguments {
                     if value != "false" { flags.insert(name) }
                 } else {
                     if value == nil {
-                        guard i + 1 < arguments.count else { throw UsageError("--\(name) needs a value") }
+                        guard i + 1 < arguments.count else {
+                            missingValue.append(name)
+                            order.append(name)
+                            break
+                        }
                         i += 1
                         value = arguments[i]
                     }
@@ -111,6 +117,7 @@ public struct Arguments {
         for name in order where !used.contains(name) {
             throw UsageError("unknown option --\(name)")
         }
+        if let name = missingValue.first { throw UsageError("--\(name) needs a value") }
         if positionals.count > maxPositionals {
             throw UsageError("unexpected argument '\(positionals[maxPositionals])'")
         }

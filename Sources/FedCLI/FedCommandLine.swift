@@ -21,6 +21,8 @@ public enum FedCommandLine {
     Run 'fednoise COMMAND --help' for a command's options.
     """
 
+    static let commands: Set<String> = ["run", "privacy", "train", "bench"]
+
     /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error).
     public static func run(_ arguments: [String]) async -> Int32 {
         do {
@@ -40,7 +42,9 @@ public enum FedCommandLine {
             }
             return 0
         } catch let error as UsageError {
-            writeError("fednoise: \(error.description)\nRun 'fednoise \(arguments.first.map { $0 == "--help" ? "" : $0 } ?? "") --help' for usage.\n")
+            let command = arguments.first.flatMap { commands.contains($0) ? $0 : nil }
+            let hint = command.map { "fednoise \($0) --help" } ?? "fednoise help"
+            writeError("fednoise: \(error.description)\nRun '\(hint)' for usage.\n")
             return 2
         } catch let error as DataError {
             writeError("fednoise: \(error.description)\n")

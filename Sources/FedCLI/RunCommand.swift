@@ -52,7 +52,7 @@ public enum RunCommand {
         let quiet = args.flag("quiet")
         if let threads = try args.int("threads", in: 1...1024) { ComputeThreads.count = threads }
         try args.finish(maxPositionals: 1)
-        guard let path = args.positionals.first else { throw UsageError("give a config file, e.g. config/mnist-fedavg.json") }
+        guard let path = args.positionals.first else { throw UsageError("give a config file, e.g. config/smoke.json") }
         let config = try loadConfiguration(path, overrides: overrides)
         _ = try await execute(config, quiet: quiet)
     }

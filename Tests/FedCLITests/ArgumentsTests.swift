@@ -24,7 +24,11 @@ struct ArgumentsTests {
         }
         let c = try Arguments(["--epohcs", "3"], booleanFlags: [])
         #expect(throws: UsageError("unknown option --epohcs")) { try c.finish() }
-        #expect(throws: UsageError("--epochs needs a value")) { try Arguments(["--epochs"], booleanFlags: []) }
+        var d = try Arguments(["--epochs"], booleanFlags: [])
+        _ = try d.int("epochs")
+        #expect(throws: UsageError("--epochs needs a value")) { try d.finish() }
+        // An unknown option at the end is reported as unknown, not as missing its value.
+        #expect(throws: UsageError("unknown option --frob")) { try Arguments(["--frob"], booleanFlags: []).finish() }
     }
 
     @Test func configurationErrorsNameFileAndKey() throws {
