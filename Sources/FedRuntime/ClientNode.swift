@@ -88,7 +88,7 @@ actor ClientNode {
         }
         let weight = Double(indices.count) / Double(start.sampledSamples)
         let upload = try env.policy.makeUpload(
-            trained: weights, global: start.weights, weight: weight, samples: indices.count,
+            client: id, trained: weights, global: start.weights, weight: weight, samples: indices.count,
             noiseKey: StreamPurpose.uploadNoise.key(seed: env.seed, id, start.round), keepNoise: env.diagnostics)
         return ClientUpload(round: start.round, client: id, payload: upload.payload, weight: weight,
                             samples: indices.count, trainLoss: loss, noiseStd: upload.noiseStd,

@@ -97,6 +97,13 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
             try check(dp.clippingThreshold > 0, "strategy.dp.clippingThreshold", "must be > 0")
             try check(dp.epsilon > 0, "strategy.dp.epsilon", "must be > 0")
             try check(dp.delta > 0 && dp.delta < 1, "strategy.dp.delta", "must be in (0, 1)")
+            for (i, b) in dp.clientBudgets.enumerated() {
+                let path = "strategy.dp.clientBudgets[\(i)]"
+                try check(b.from >= 0 && b.from <= b.to && b.to < clients.count, path + ".from/.to",
+                          "must satisfy 0 ≤ from ≤ to < clients.count (\(clients.count)), got \(b.from)…\(b.to)")
+                try check(b.epsilon > 0, path + ".epsilon", "must be > 0")
+                try check(b.delta > 0 && b.delta < 1, path + ".delta", "must be in (0, 1)")
+            }
         }
     }
 

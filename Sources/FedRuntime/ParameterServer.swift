@@ -132,9 +132,9 @@ actor ParameterServer {
         var worst: PrivacyGuarantee?
         for (client, count) in participations.enumerated() where count > 0 {
             var accountant = RDPAccountant()
-            let z = try dp.noiseMultiplier(samples: samplesOf[client], rounds: configuration.rounds)
+            let z = try dp.noiseMultiplier(client: client, samples: samplesOf[client], rounds: configuration.rounds)
             try accountant.step(noiseMultiplier: z, sampleRate: 1, count: count)
-            let g = try PrivacyGuarantee.accounted(by: accountant, delta: dp.delta)
+            let g = try PrivacyGuarantee.accounted(by: accountant, delta: dp.budget(client: client).delta)
             if worst == nil || (g.epsilon ?? .infinity) > (worst!.epsilon ?? .infinity) { worst = g }
         }
         guard let worst else { return .none(reason: "no client took part") }

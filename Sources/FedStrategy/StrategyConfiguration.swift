@@ -44,6 +44,21 @@ public enum SensitivityKind: String, Codable, Sendable, CaseIterable {
     }
 }
 
+/// A privacy budget for the clients `from…to` (inclusive), overriding the default (ε, δ).
+public struct ClientBudget: Codable, Sendable, Equatable {
+    public var from: Int
+    public var to: Int
+    public var epsilon: Double
+    public var delta: Double
+
+    public init(from: Int, to: Int, epsilon: Double, delta: Double) {
+        self.from = from
+        self.to = to
+        self.epsilon = epsilon
+        self.delta = delta
+    }
+}
+
 /// DP-FedAvg's parameters. σ_k = c(δ_k)·Δf_k/ε_k (· L for `nbaflLinear`), with Δf_k = p_k·Δ (weighted domain).
 public struct DPConfiguration: Codable, Sendable, Equatable {
     public var clipTarget: ClipTarget
@@ -53,10 +68,13 @@ public struct DPConfiguration: Codable, Sendable, Equatable {
     public var delta: Double
     public var sensitivity: SensitivityKind
     public var composition: Composition
+    /// Per-client budgets (ε_k, δ_k); a client in no range uses `epsilon` and `delta`. Later ranges win.
+    public var clientBudgets: [ClientBudget]
 
     public init(clipTarget: ClipTarget = .update, clippingThreshold: Double = 3, epsilon: Double = 10,
                 delta: Double = 1e-4, sensitivity: SensitivityKind = .clientLevel,
-                composition: Composition = .rdp) {
+                composition: Composition = .rdp, clientBudgets: [ClientBudget] = []) {
+        self.clientBudgets = clientBudgets
         self.clipTarget = clipTarget
         self.clippingThreshold = clippingThreshold
         self.epsilon = epsilon
@@ -70,16 +88,23 @@ public struct DPConfiguration: Codable, Sendable, Equatable {
         try sensitivity.model.sensitivity(clippingNorm: clippingThreshold, datasetSize: samples)
     }
 
-    /// σ_k of the noise added to p_k·w_k.
-    public func noiseStd(weight: Double, samples: Int, rounds: Int) throws -> Double {
-        let delta = try SensitivityModel.weighted(try baseSensitivity(samples: samples), weight: weight)
-        return try GaussianMechanism.sigma(epsilon: epsilon, delta: self.delta, sensitivity: delta,
+    /// Client k's (ε_k, δ_k).
+    public func budget(client: Int) -> (epsilon: Double, delta: Double) {
+        let own = clientBudgets.last { $0.from <= client && client <= $0.to }
+        return (own?.epsilon ?? epsilon, own?.delta ?? delta)
+    }
+
+    /// σ_k of the noise client k adds to p_k·w_k: c(δ_k)·p_k·Δ/ε_k (× L for `nbaflLinear`).
+    public func noiseStd(client: Int, weight: Double, samples: Int, rounds: Int) throws -> Double {
+        let sensitivity = try SensitivityModel.weighted(try baseSensitivity(samples: samples), weight: weight)
+        let (epsilon, delta) = budget(client: client)
+        return try GaussianMechanism.sigma(epsilon: epsilon, delta: delta, sensitivity: sensitivity,
                                            exposures: composition == .nbaflLinear ? rounds : 1)
     }
 
-    /// The noise multiplier z = σ_k / Δf_k (independent of p_k), what the RDP accountant needs.
-    public func noiseMultiplier(samples: Int, rounds: Int) throws -> Double {
-        let sigma = try noiseStd(weight: 1, samples: samples, rounds: rounds)
+    /// Client k's noise multiplier z_k = σ_k / Δf_k (independent of p_k), what the RDP accountant needs.
+    public func noiseMultiplier(client: Int, samples: Int, rounds: Int) throws -> Double {
+        let sigma = try noiseStd(client: client, weight: 1, samples: samples, rounds: rounds)
         return sigma / (try baseSensitivity(samples: samples))
     }
 }

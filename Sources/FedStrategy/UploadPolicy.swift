@@ -25,9 +25,9 @@ public struct UploadPolicy: Sendable {
         public var noise: [Float]?
     }
 
-    /// Builds the upload from `trained` (consumed) given the round's `global` weights, p_k and d_k.
+    /// Builds client `client`'s upload from `trained` (consumed) given the round's `global` weights, p_k and d_k.
     /// Noise comes from stream `noiseKey` (derive it from run seed, client, round and purpose).
-    public func makeUpload(trained: consuming [Float], global: [Float], weight: Double, samples: Int,
+    public func makeUpload(client: Int, trained: consuming [Float], global: [Float], weight: Double, samples: Int,
                            noiseKey: StreamKey, keepNoise: Bool) throws -> Upload {
         var w = trained
         var preClip: Double?
@@ -37,7 +37,7 @@ public struct UploadPolicy: Sendable {
             case .update: preClip = Clipping.clipUpdate(&w, reference: global, maxNorm: dp.clippingThreshold)
             case .parameters: preClip = Clipping.clip(&w, maxNorm: dp.clippingThreshold)
             }
-            sigma = try dp.noiseStd(weight: weight, samples: samples, rounds: rounds)
+            sigma = try dp.noiseStd(client: client, weight: weight, samples: samples, rounds: rounds)
         }
         let p = Float(weight)
         var noise: [Float]?

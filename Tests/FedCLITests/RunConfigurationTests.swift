@@ -49,5 +49,8 @@ struct RunConfigurationTests {
         #expect(message(["rounds=many"]).contains("key 'rounds'"))
         #expect(message(["strategy.kind=dpFedAvg", "strategy.dp.delta=2"]).contains("strategy.dp.delta"))
         #expect(message(["model"]).contains("key.path=value"))
+        #expect(message(["strategy.kind=dpFedAvg",
+                         #"strategy.dp.clientBudgets=[{"from": 5, "to": 12, "epsilon": 1, "delta": 1e-5}]"#])
+            .contains("strategy.dp.clientBudgets[0].from/.to"))
     }
 }

@@ -1,6 +1,7 @@
 // FederationTests: whole federations over the in-process and fault-injecting transports.
 import FedData
 import FedNN
+import FedPrivacy
 import FedRuntime
 import FedStrategy
 import FedTensor
@@ -112,6 +113,26 @@ struct FederationTests {
         #expect(round1.dropped == [try #require(lostClient)])
         #expect(round1.noiseStds.count == 4)
         #expect(result.rounds[1].dropped.isEmpty)
+    }
+
+    @Test func perClientBudgetsSetEachClientsNoiseAndAccount() async throws {
+        var config = smallConfiguration(.dpFedAvg)
+        config.clients.fraction = 1
+        config.rounds = 2
+        config.strategy.dp.epsilon = 10
+        config.strategy.dp.clientBudgets = [ClientBudget(from: 0, to: 4, epsilon: 20, delta: 1e-4),
+                                            ClientBudget(from: 8, to: 9, epsilon: 5, delta: 1e-4)]
+        let summary = try await run(config)
+        let sigmas = summary.rounds[0].noiseStds
+        #expect(sigmas.count == 10)
+        // σ_k ∝ p_k/ε_k and every client holds 60 samples (equal p_k): ratios are exactly the budget ratios.
+        #expect(abs(sigmas[0] / sigmas[5] - 0.5) < 1e-12)
+        #expect(abs(sigmas[9] / sigmas[5] - 2) < 1e-12)
+        // The worst client is one with ε_k = 20: z = c(δ)/20 per round, 2 rounds, accounted by RDP.
+        var accountant = RDPAccountant()
+        try accountant.step(noiseMultiplier: try GaussianMechanism.c(delta: 1e-4) / 20, sampleRate: 1, count: 2)
+        let expected = try accountant.epsilon(delta: 1e-4).epsilon
+        #expect(abs(try #require(summary.privacy.epsilon) - expected) < 1e-9 * expected)
     }
 
     @Test func dpFedAvgReportsNoiseAndAnHonestGuarantee() async throws {
