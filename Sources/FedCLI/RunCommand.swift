@@ -156,13 +156,16 @@ enum ResultFiles {
         try encoder.encode(Document(configuration: configuration, summary: summary, privacy: "\(summary.privacy)"))
             .write(to: dir.appendingPathComponent("summary.json"))
         let evaluated = summary.rounds.filter { $0.testAccuracy != nil }
-        let plot = LinePlot(
-            title: "\(configuration.name): test accuracy and loss per round", xLabel: "round", yLabel: "value",
+        let accuracy = LinePlot(
+            title: "\(configuration.name): test accuracy per round", xLabel: "round", yLabel: "test accuracy",
+            series: [PlotSeries(name: "test accuracy", points: evaluated.map { (Double($0.round), $0.testAccuracy!) })])
+        let loss = LinePlot(
+            title: "\(configuration.name): loss per round", xLabel: "round", yLabel: "cross-entropy",
             series: [
-                PlotSeries(name: "test accuracy", points: evaluated.map { (Double($0.round), $0.testAccuracy!) }),
                 PlotSeries(name: "test loss", points: evaluated.map { (Double($0.round), $0.testLoss!) }),
                 PlotSeries(name: "train loss", points: summary.rounds.map { (Double($0.round), $0.meanTrainLoss) }),
             ])
-        try plot.render().write(to: dir.appendingPathComponent("rounds.svg"), atomically: true, encoding: .utf8)
+        try LinePlot.stacked([accuracy, loss]).write(to: dir.appendingPathComponent("rounds.svg"), atomically: true,
+                                                      encoding: .utf8)
     }
 }

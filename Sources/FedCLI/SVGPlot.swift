@@ -37,7 +37,8 @@ public struct LinePlot: Sendable {
         var (y0, y1) = (all.map(\.y).min() ?? 0, all.map(\.y).max() ?? 1)
         if x1 <= x0 { x1 = x0 + 1 }
         if y1 <= y0 { (y0, y1) = (y0 - 0.5, y1 + 0.5) }
-        let xTicks = niceTicks(x0, x1), yTicks = niceTicks(y0, y1)
+        let wholeX = all.allSatisfy { $0.x == $0.x.rounded() }
+        let xTicks = niceTicks(x0, x1, wholeNumbers: wholeX), yTicks = niceTicks(y0, y1)
         x0 = min(x0, xTicks.first!)
         x1 = max(x1, xTicks.last!)
         y0 = min(y0, yTicks.first!)
@@ -79,11 +80,28 @@ public struct LinePlot: Sendable {
         return s + "</svg>\n"
     }
 
+    /// Several charts stacked vertically in one SVG document (each keeps its own axes).
+    public static func stacked(_ plots: [LinePlot]) -> String {
+        let width = plots.map(\.width).max() ?? 0, height = plots.map(\.height).reduce(0, +)
+        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
+            + "viewBox=\"0 0 \(Int(width)) \(Int(height))\">\n"
+        var y = 0.0
+        for plot in plots {
+            // A nested <svg> placed at y: the chart's own document, positioned.
+            out += plot.render().replacingOccurrences(of: "<svg xmlns=\"http://www.w3.org/2000/svg\" ",
+                                                      with: "<svg y=\"\(Int(y))\" ")
+            y += plot.height
+        }
+        return out + "</svg>\n"
+    }
+
     /// About five round-numbered ticks covering [lo, hi].
-    func niceTicks(_ lo: Double, _ hi: Double) -> [Double] {
+    /// With `wholeNumbers` (rounds, epochs) the step is at least 1 and never 2.5.
+    func niceTicks(_ lo: Double, _ hi: Double, wholeNumbers: Bool = false) -> [Double] {
         let raw = (hi - lo) / 5
         let mag = pow(10, floor(log10(raw)))
-        let step = [1.0, 2, 2.5, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
+        var step = [1.0, 2, 2.5, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
+        if wholeNumbers { step = step < 1 ? 1 : (step == 2.5 ? 2 : step.rounded()) }
         var t = floor(lo / step) * step
         var ticks: [Double] = []
         while t <= hi + step * 0.5 && ticks.count < 20 {

@@ -19,5 +19,9 @@ struct SVGPlotTests {
         #expect(svg.components(separatedBy: "<polyline").count - 1 == 2)
         #expect(svg.contains("acc &lt;test&gt; &amp; more"))
         #expect(!svg.contains("nan"))
+        let both = LinePlot.stacked([plot, plot])
+        let stacked = try XMLDocument(data: Data(both.utf8))
+        #expect(stacked.rootElement()?.children?.count == 2)
+        #expect(both.contains("<svg y=\"420\""))
     }
 }
