@@ -60,3 +60,13 @@ func percent(_ x: Double, digits: Int = 2) -> String { String(format: "%.\(digit
 func fixed(_ x: Double, _ digits: Int = 4) -> String { String(format: "%.\(digits)f", x) }
 /// A rounded number with thousands separators: 12345.6 → "12,346".
 func grouped(_ x: Double) -> String { Int(x.rounded()).formatted() }
+
+/// The encoder for result files: readable, stable key order, and NaN or infinite values (a diverged run's loss)
+/// written as the strings "nan", "inf" and "-inf" instead of failing the whole file.
+func resultEncoder() -> JSONEncoder {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf",
+                                                                  nan: "nan")
+    return encoder
+}

@@ -13,6 +13,7 @@ public enum FedCommandLine {
     COMMANDS:
       (none)      the main job: FedAvg versus DP-FedAvg, CNN, on the embedded MNIST subset (under a minute)
       run         run a federation from a config file (config/*.json); per-round metrics and result files
+      sweep       the NISS experiment: one federation per X = τ², a table and a plot of accuracy per round
       privacy     ε for a noise multiplier, or the noise multiplier for a target ε (RDP accountant)
       train       train one model centrally; per-epoch metrics and result files
       bench       measure GEMM GFLOPS, training throughput and noise generation; prints a table, writes JSON
@@ -21,7 +22,7 @@ public enum FedCommandLine {
     Run 'fednoise COMMAND --help' for a command's options.
     """
 
-    static let commands: Set<String> = ["run", "privacy", "train", "bench"]
+    static let commands: Set<String> = ["run", "sweep", "privacy", "train", "bench"]
 
     /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error).
     public static func run(_ arguments: [String]) async -> Int32 {
@@ -33,12 +34,13 @@ public enum FedCommandLine {
             let rest = Array(arguments.dropFirst())
             switch command {
             case "run": try await RunCommand.run(rest)
+            case "sweep": try await SweepCommand.run(rest)
             case "privacy": try PrivacyCommand.run(rest)
             case "train": try TrainCommand.run(rest)
             case "bench": try BenchCommand.run(rest)
             case "help", "--help", "-h": say(help)
             default:
-                throw UsageError("unknown command '\(command)' (commands: run, privacy, train, bench, help)")
+                throw UsageError("unknown command '\(command)' (commands: run, sweep, privacy, train, bench, help)")
             }
             return 0
         } catch let error as UsageError {

@@ -9,14 +9,16 @@ public enum RunCommand {
     static let help = """
     USAGE: fednoise run <config.json> [--set key.path=value …] [--threads N] [--quiet]
 
-    Runs a federation (FedAvg or DP-FedAvg; the parameter server, tracker and every client are actors talking
+    Runs a federation (FedAvg, DP-FedAvg or NISS; the parameter server, tracker and every client are actors talking
     through an in-process transport) and writes rounds.csv, summary.json and rounds.svg into the config's output.
 
     The config holds: name, seed, rounds, clients {count, fraction, partition (iid|shards|dirichlet),
     shardsPerClient, dirichletAlpha}, model (cnn|mlp), dataset {kind, path, trainLimit, testLimit},
-    training {localEpochs, batchSize, learningRate, momentum}, strategy {kind (fedAvg|dpFedAvg),
+    training {localEpochs, batchSize, learningRate, momentum}, strategy {kind (fedAvg|dpFedAvg|niss),
     dp {clipTarget (update|parameters), clippingThreshold, epsilon, delta,
-    sensitivity (clientLevel|clientLevelReplace|nbafl), composition (rdp|nbaflLinear)}}, evaluateEvery,
+    sensitivity (clientLevel|clientLevelReplace|nbafl), composition (rdp|nbaflLinear), clientBudgets},
+    niss {tau2, clientTau2, targetShares, minimumShares, unitNoiseVariance, encoding (seeded|dense),
+    collusionFraction, dropout (redo|accept)}}, evaluateEvery,
     deadlineSeconds, diagnostics, output. Missing keys keep their defaults; see config/*.json.
 
     OPTIONS:
@@ -27,7 +29,7 @@ public enum RunCommand {
     """
 
     static let optionalKeys: Set<String> = ["deadlineSeconds", "dataset.path", "dataset.trainLimit",
-                                            "dataset.testLimit"]
+                                            "dataset.testLimit", "strategy.niss.unitNoiseVariance"]
 
     /// Reads, overrides and validates a federation config; errors name the file and the key path.
     public static func loadConfiguration(_ path: String?, overrides: [String]) throws -> FederationConfiguration {
@@ -88,6 +90,7 @@ public enum RunCommand {
                 }
             }
         }
+        for w in federation.warnings { say("[\(tag)] warning: \(w)") }
         let summary = try await federation.run()
         await observer.value
         try ResultFiles.write(summary, configuration: config)
@@ -106,6 +109,14 @@ public enum RunCommand {
             s += ", noise var \(String(format: "%.3g", r.expectedNoiseVariance)) expected"
             if let v = r.realisedNoiseVariance { s += " / \(String(format: "%.3g", v)) realised" }
         }
+        if let n = r.niss {
+            s += " | σ² \(String(format: "%.3g", n.unitNoiseVariance)), v \(n.shares.min() ?? 0)…\(n.shares.max() ?? 0), "
+                + "shares \(bytes(n.shareBytes))"
+            if let worst = n.collusion.map({ $0.residualVariance / $0.clientVariance }).min() {
+                s += " | collusion: residual ≥ \(String(format: "%.2f", worst))·σ_k²"
+            }
+        }
+        if r.attempts > 1 { s += " | redone \(r.attempts - 1)×" }
         if !r.dropped.isEmpty { s += " | left out: \(r.dropped.map(String.init).joined(separator: ", "))" }
         return s + " | \(fixed(r.seconds, 1)) s"
     }
@@ -134,14 +145,22 @@ enum ResultFiles {
         let dir = URL(fileURLWithPath: configuration.output)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var csv = "round,sampled,dropped,train_loss,test_loss,test_accuracy,sigma_min,sigma_max,"
-            + "expected_noise_variance,realised_noise_variance,seconds,weights_digest\n"
+            + "expected_noise_variance,realised_noise_variance,seconds,weights_digest,attempts,"
+            + "unit_noise_variance,shares_min,shares_max,share_bytes,dense_share_bytes,seeded_share_bytes,"
+            + "distortion_variance,collusion_min_residual_over_sigma2\n"
         for r in summary.rounds {
+            let n = r.niss
+            let collusion = n?.collusion.map { $0.residualVariance / $0.clientVariance }.min()
             let fields: [String] = [
                 "\(r.round)", "\(r.sampled.count)", "\(r.dropped.count)", "\(r.meanTrainLoss)",
                 r.testLoss.map { "\($0)" } ?? "", r.testAccuracy.map { "\($0)" } ?? "",
                 r.noiseStds.min().map { "\($0)" } ?? "", r.noiseStds.max().map { "\($0)" } ?? "",
                 "\(r.expectedNoiseVariance)", r.realisedNoiseVariance.map { "\($0)" } ?? "", fixed(r.seconds, 3),
-                r.weightsDigest,
+                r.weightsDigest, "\(r.attempts)", n.map { "\($0.unitNoiseVariance)" } ?? "",
+                n?.shares.min().map { "\($0)" } ?? "", n?.shares.max().map { "\($0)" } ?? "",
+                n.map { "\($0.shareBytes)" } ?? "", n.map { "\($0.denseShareBytes)" } ?? "",
+                n.map { "\($0.seededShareBytes)" } ?? "", n?.distortionVariance.map { "\($0)" } ?? "",
+                collusion.map { "\($0)" } ?? "",
             ]
             csv += fields.joined(separator: ",") + "\n"
         }
@@ -151,8 +170,7 @@ enum ResultFiles {
             var summary: FederationSummary
             var privacy: String
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let encoder = resultEncoder()
         try encoder.encode(Document(configuration: configuration, summary: summary, privacy: "\(summary.privacy)"))
             .write(to: dir.appendingPathComponent("summary.json"))
         let evaluated = summary.rounds.filter { $0.testAccuracy != nil }
@@ -168,4 +186,13 @@ enum ResultFiles {
         try LinePlot.stacked([accuracy, loss]).write(to: dir.appendingPathComponent("rounds.svg"), atomically: true,
                                                       encoding: .utf8)
     }
+}
+
+/// A byte count for people: 812 B, 3.2 kB, 6.6 MB, 1.2 GB.
+func bytes(_ n: Int) -> String {
+    let x = Double(n)
+    if x < 1_000 { return "\(n) B" }
+    if x < 1e6 { return String(format: "%.1f kB", x / 1e3) }
+    if x < 1e9 { return String(format: "%.1f MB", x / 1e6) }
+    return String(format: "%.2f GB", x / 1e9)
 }

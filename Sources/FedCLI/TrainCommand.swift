@@ -188,8 +188,7 @@ enum TrainCommand {
         let summary = Summary(configuration: config, parameterCount: parameters, threads: ComputeThreads.count,
                               seconds: seconds, finalTestAccuracy: records.last?.testAccuracy ?? .nan,
                               epochs: records)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let encoder = resultEncoder()
         try encoder.encode(summary).write(to: dir.appendingPathComponent("summary.json"))
         let plot = LinePlot(
             title: "\(config.model.rawValue) on \(config.dataset.rawValue): accuracy per epoch", xLabel: "epoch",

@@ -8,6 +8,9 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable {
     case cnn
     /// 2 hidden layers of 200 with ReLU (NISS paper B.7). 199,210 parameters on MNIST, 656,810 on CIFAR-10.
     case mlp
+    /// Multinomial logistic regression: one linear layer (7,850 parameters on MNIST). Small and convex, for quick
+    /// protocol studies and statistical tests of the noise mechanisms.
+    case logistic
 
     /// The network for NHWC inputs of `inputShape` ([height, width, channels]) and `classes` outputs.
     public func network(inputShape: Shape, classes: Int) throws(ShapeError) -> Network {
@@ -25,6 +28,8 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable {
                 Flatten(), Linear(inputShape.reduce(1, *), 200), ReLU(), Linear(200, 200), ReLU(),
                 Linear(200, classes),
             ])
+        case .logistic:
+            return try Network(inputShape: inputShape, layers: [Flatten(), Linear(inputShape.reduce(1, *), classes)])
         }
     }
 }

@@ -20,6 +20,34 @@ public struct RoundReport: Sendable, Codable {
     public var seconds: Double
     /// FNV-1a (64-bit) of the new global weights' bit patterns, hex: equal digests mean bit-identical models.
     public var weightsDigest: String
+    /// Diagnostics: mean over coordinates of each answering client's upload noise squared, in client order.
+    public var uploadNoiseVariances: [Double] = []
+    /// How many times the round was started (NISS redoes a round without clients that dropped after the exchange).
+    public var attempts = 1
+    /// NISS only: what the shares did this round.
+    public var niss: NISSRoundReport?
+}
+
+/// NISS's part of a round report.
+public struct NISSRoundReport: Sendable, Codable {
+    /// σ²
+    public var unitNoiseVariance: Double
+    /// v_k of each answering client, in client order.
+    public var shares: [Int]
+    /// Bytes of share messages on the transport this round, in the encoding used, and in each encoding.
+    public var shareBytes: Int
+    public var denseShareBytes: Int
+    public var seededShareBytes: Int
+    /// Theorem 2 over the realised share graph: σ²·Σ_l v_l·τ_l² (plus, when clients dropped after the exchange and
+    /// the round was accepted, the unmatched shares' σ² and σ²·(1 + τ_l²)), renormalised like the aggregate.
+    public var theoremVariance: Double
+    /// Diagnostics: σ²·Σ (s_j − 1)² over the shares actually distorted, renormalised: Theorem 2 given the
+    /// realised s.
+    public var distortionVariance: Double?
+    /// Clients that dropped after exchanging shares (accept policy): their shares stayed unmatched.
+    public var unmatched: [Int]
+    /// One finding per honest answering client when some clients collude (diagnostics).
+    public var collusion: [CollusionFinding]
 }
 
 /// The whole run's outcome.
@@ -31,6 +59,8 @@ public struct FederationSummary: Sendable, Codable {
     /// The worst client's guarantee over the rounds it took part in (`none` for FedAvg).
     public var privacy: PrivacyGuarantee
     public var seconds: Double
+    /// Configuration warnings (e.g. Theorem 3's τ_k² condition).
+    public var warnings: [String] = []
 }
 
 /// Events in the order they happen.

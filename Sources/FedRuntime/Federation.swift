@@ -5,6 +5,7 @@ import FedStrategy
 import FedTensor
 import FedTransport
 import Foundation
+import Synchronization
 
 /// A federated run, usable from any Swift program:
 ///
@@ -27,6 +28,13 @@ public final class Federation: Sendable {
     private let test: any SampleSource
     /// Each client's training-set indices.
     public let partitions: [[Int]]
+    private let finalWeights = Mutex<[Float]?>(nil)
+
+    /// The global model after the last completed `run()` (nil before), as one flat vector.
+    public var globalWeights: [Float]? { finalWeights.withLock { $0 } }
+
+    /// Configuration warnings to show before the run (e.g. Theorem 3's τ_k² condition under collusion).
+    public var warnings: [String] { configuration.warnings }
 
     public init(configuration: FederationConfiguration, train: any SampleSource, test: any SampleSource) throws {
         try configuration.validate()
@@ -66,7 +74,8 @@ public final class Federation: Sendable {
             seed: config.seed, pool: WorkspacePool(network: network, capacity: config.training.batchSize),
             slots: TrainingSlots(min(cores, config.clientsPerRound)),
             diagnostics: config.collectsNoise,
-            threadsPerClient: max(1, cores / min(config.clientsPerRound, cores)))
+            threadsPerClient: max(1, cores / min(config.clientsPerRound, cores)),
+            niss: config.strategy.kind == .niss ? config.strategy.niss : nil, colluders: config.colluders)
 
         // Register every endpoint before any actor runs, and let clients say hello in id order, so the tracker's
         // view (and so sampling) never depends on start-up timing.
@@ -81,7 +90,7 @@ public final class Federation: Sendable {
             try await transport.send(.hello(client: id, samples: partitions[id].count), from: .client(id),
                                      to: .tracker)
         }
-        let tracker = Tracker(transport: transport, mailbox: trackerMailbox)
+        let tracker = Tracker(seed: config.seed, transport: transport, mailbox: trackerMailbox)
         let continuation = self.continuation
         let server = ParameterServer(
             configuration: config, network: network,
@@ -104,6 +113,8 @@ public final class Federation: Sendable {
             return result!
         }
         await transport.shutdown()
+        let weights = await server.globalWeights
+        finalWeights.withLock { $0 = weights }
         continuation.yield(.finished(summary))
         continuation.finish()
         return summary

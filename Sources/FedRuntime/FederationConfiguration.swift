@@ -1,7 +1,9 @@
 // FederationConfiguration: a complete federated run (seed, rounds, K, C, E, B, η, model, data, strategy…).
 import FedData
 import FedNN
+import FedPrivacy
 import FedStrategy
+import FedTensor
 
 /// How the training set is split over clients.
 public enum PartitionKind: String, Codable, Sendable, CaseIterable {
@@ -64,8 +66,10 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
 
     public struct Strategy: Codable, Sendable, Equatable {
         public var kind: StrategyKind = .fedAvg
-        /// DP-FedAvg parameters (ignored by FedAvg).
+        /// DP-FedAvg parameters, also NISS's σ_k (ignored by FedAvg).
         public var dp = DPConfiguration()
+        /// NISS parameters (ignored by the other strategies).
+        public var niss = NISSConfiguration()
         public init() {}
     }
 
@@ -92,7 +96,27 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         try check(training.momentum >= 0 && training.momentum < 1, "training.momentum", "must be in [0, 1)")
         try check(evaluateEvery >= 1, "evaluateEvery", "must be ≥ 1")
         try check((deadlineSeconds ?? 1) > 0, "deadlineSeconds", "must be > 0")
-        if strategy.kind == .dpFedAvg {
+        if strategy.kind == .niss {
+            let n = strategy.niss
+            try check(clientsPerRound >= 2, "clients.fraction",
+                      "NISS needs at least 2 clients per round to exchange shares, got \(clientsPerRound)")
+            try check(n.tau2 >= 0, "strategy.niss.tau2", "must be ≥ 0, got \(n.tau2)")
+            try check(n.minimumShares >= 1, "strategy.niss.minimumShares", "must be ≥ 1")
+            try check(n.targetShares >= n.minimumShares, "strategy.niss.targetShares",
+                      "must be ≥ strategy.niss.minimumShares (\(n.minimumShares)), got \(n.targetShares)")
+            try check((n.unitNoiseVariance ?? 1) > 0, "strategy.niss.unitNoiseVariance", "must be > 0")
+            try check(n.collusionFraction >= 0 && n.collusionFraction <= 1, "strategy.niss.collusionFraction",
+                      "must be in [0, 1], got \(n.collusionFraction)")
+            try check(n.collusionFraction == 0 || diagnostics, "diagnostics",
+                      "must be true for a collusion study (strategy.niss.collusionFraction > 0)")
+            for (i, t) in n.clientTau2.enumerated() {
+                let path = "strategy.niss.clientTau2[\(i)]"
+                try check(t.from >= 0 && t.from <= t.to && t.to < clients.count, path + ".from/.to",
+                          "must satisfy 0 ≤ from ≤ to < clients.count (\(clients.count)), got \(t.from)…\(t.to)")
+                try check(t.tau2 >= 0, path + ".tau2", "must be ≥ 0")
+            }
+        }
+        if strategy.kind.usesDP {
             let dp = strategy.dp
             try check(dp.clippingThreshold > 0, "strategy.dp.clippingThreshold", "must be > 0")
             try check(dp.epsilon > 0, "strategy.dp.epsilon", "must be > 0")
@@ -110,6 +134,29 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
     /// Whether uploads carry their noise vectors for the realised-noise report: only when diagnostics are on and
     /// the strategy adds noise.
     public var collectsNoise: Bool { diagnostics && strategy.kind != .fedAvg }
+
+    /// The clients that collude with the PS in a NISS collusion study: ⌊ρ·(K−1)⌉ of them, from the run's seed, so
+    /// at ρ = 1 every client but one colludes (ρ is the fraction of the *other* clients, Theorem 3).
+    public var colluders: Set<Int> {
+        guard strategy.kind == .niss, strategy.niss.collusionFraction > 0 else { return [] }
+        let count = Int((strategy.niss.collusionFraction * Double(clients.count - 1)).rounded())
+        var order = Array(0..<clients.count)
+        var rng = Philox(StreamPurpose.colluders.key(seed: seed))
+        RandomDraws.shuffle(&order, using: &rng)
+        return Set(order.prefix(count))
+    }
+
+    /// Theorem 3's warnings: clients whose τ_k² < max(2ρ − 1, 0) for the configured ρ.
+    public var warnings: [String] {
+        guard strategy.kind == .niss else { return [] }
+        let n = strategy.niss
+        let needed = NISSShares.minimumTau2(rho: n.collusionFraction)
+        let weak = (0..<clients.count).filter { n.tau2(client: $0) < needed }
+        guard !weak.isEmpty else { return [] }
+        let list = weak.count > 8 ? "\(weak.count) clients" : "clients \(weak.map(String.init).joined(separator: ", "))"
+        return ["Theorem 3: with ρ = \(n.collusionFraction) colluding, τ_k² must be ≥ max(2ρ − 1, 0) = \(needed); "
+                + "\(list) have less, so colluders and the PS can strip their uploads below σ_k²"]
+    }
 
     /// m = max(⌊C·K⌋, 1).
     public var clientsPerRound: Int { max(Int((clients.fraction * Double(clients.count)).rounded(.down)), 1) }

@@ -18,6 +18,8 @@ actor ParameterServer {
     private var weights: [Float]
     private var machine: RoundStateMachine
     private var participations: [Int]
+    private var niss: Bool { configuration.strategy.kind == .niss }
+    private let colluders: Set<Int>
 
     init(configuration: FederationConfiguration, network: Network, initialWeights: [Float], test: any SampleSource,
          samplesOf: [Int], transport: any Transport<FederationMessage>, mailbox: Mailbox<FederationMessage>,
@@ -32,6 +34,7 @@ actor ParameterServer {
         self.weights = initialWeights
         self.machine = RoundStateMachine(length: network.parameterCount)
         self.participations = [Int](repeating: 0, count: samplesOf.count)
+        self.colluders = configuration.colluders
     }
 
     var globalWeights: [Float] { weights }
@@ -53,40 +56,80 @@ actor ParameterServer {
             let sampled = RoundStateMachine.sample(
                 live: live!, fraction: configuration.clients.fraction, totalClients: configuration.clients.count,
                 key: StreamPurpose.sampling.key(seed: configuration.seed, round))
-            machine.start(round: round, sampled: sampled, samples: sampled.map { samplesOf[$0] },
-                          diagnostics: configuration.collectsNoise)
             emit(.roundStarted(round: round, sampled: sampled))
-            let start = RoundStart(round: round, weights: weights, sampledSamples: machine.sampledSamples,
-                                   participants: sampled)
-            for client in sampled {
-                try await transport.send(.roundStart(start), from: .parameterServer, to: .client(client))
-            }
-            let timer = deadlineTimer(round: round)
-            defer { timer?.cancel() }
-            collecting: while true {
-                guard let envelope = await iterator.next() else { throw FederationError.mailboxClosed }
-                let action: RoundStateMachine.Action
-                switch envelope.message {
-                case .upload(let upload):
-                    action = machine.receive(upload)
-                    if case .ignore = action {} else { emit(.uploadReceived(round: round, client: upload.client)) }
-                case .deadline(let r):
-                    action = machine.deadlinePassed(round: r)
-                default:
+            var participants = sampled
+            var attempt = 0
+            var allDropped: [Int] = []
+            var outcome: (weights: [Float]?, reports: [ClientUpload], noise: [Float]?, dropped: [Int])
+            var plan: NISSPlan?
+            var uploadNoise: [Int: Double] = [:]
+            var collusion: CollusionAnalysis?
+            while true {
+                plan = niss ? try NISSPlan.make(configuration, participants: participants,
+                                                samples: participants.map { samplesOf[$0] }) : nil
+                // With diagnostics on, what a colluding PS could strip from each honest upload (with no colluders:
+                // each upload's own noise, (2 + τ_k²)·σ_k² by Theorem 3 at ρ = 0).
+                collusion = plan.flatMap { p in
+                    configuration.collectsNoise
+                        ? CollusionAnalysis(colluders: colluders, unitVariance: p.unitVariance,
+                                            length: network.parameterCount) : nil
+                }
+                uploadNoise = [:]
+                machine.start(round: round, sampled: participants, samples: participants.map { samplesOf[$0] },
+                              diagnostics: configuration.collectsNoise, attempt: attempt)
+                let start = RoundStart(round: round, weights: weights, sampledSamples: machine.sampledSamples,
+                                       participants: participants, attempt: attempt,
+                                       unitNoiseVariance: plan?.unitVariance)
+                for client in participants {
+                    try await transport.send(.roundStart(start), from: .parameterServer, to: .client(client))
+                }
+                let timer = deadlineTimer(round: round)
+                defer { timer?.cancel() }
+                collecting: while true {
+                    guard let envelope = await iterator.next() else { throw FederationError.mailboxClosed }
+                    let action: RoundStateMachine.Action
+                    switch envelope.message {
+                    case .upload(let upload):
+                        action = machine.receive(upload)
+                        if case .ignore = action {} else {
+                            if let n = upload.diagnosticNoise { uploadNoise[upload.client] = meanSquare(n) }
+                            collusion?.add(upload)
+                            emit(.uploadReceived(round: round, client: upload.client))
+                        }
+                    case .deadline(let r):
+                        action = machine.deadlinePassed(round: r)
+                    default:
+                        continue
+                    }
+                    if case .aggregate = action { break collecting }
+                }
+                timer?.cancel()
+                outcome = machine.finish()
+                allDropped += outcome.dropped
+                // NISS: a client that dropped after the exchange left unmatched shares. Redo without it (default).
+                let remaining = participants.filter { !outcome.dropped.contains($0) }
+                if niss, !outcome.dropped.isEmpty, configuration.strategy.niss.dropout == .redo, remaining.count >= 2 {
+                    participants = remaining
+                    attempt += 1
                     continue
                 }
-                if case .aggregate = action { break collecting }
+                break
             }
-            timer?.cancel()
-            let outcome = machine.finish()
             if let w = outcome.weights { weights = w }
             for r in outcome.reports { participations[r.client] += 1 }
             var report = RoundReport(
-                round: round, sampled: sampled, dropped: outcome.dropped,
+                round: round, sampled: sampled, dropped: allDropped,
                 meanTrainLoss: outcome.reports.map(\.trainLoss).reduce(0, +) / Double(max(outcome.reports.count, 1)),
                 testAccuracy: nil, testLoss: nil, noiseStds: outcome.reports.map(\.noiseStd),
                 expectedNoiseVariance: expectedNoiseVariance(outcome.reports),
                 realisedNoiseVariance: outcome.noise.map(meanSquare), seconds: 0, weightsDigest: digest(weights))
+            report.uploadNoiseVariances = outcome.reports.compactMap { uploadNoise[$0.client] }
+            report.attempts = attempt + 1
+            if let plan {
+                report.niss = nissReport(plan: plan, reports: outcome.reports, dropped: outcome.dropped,
+                                         collusion: collusion?.findings() ?? [])
+                report.expectedNoiseVariance = report.niss!.theoremVariance
+            }
             if round % configuration.evaluateEvery == 0 || round == configuration.rounds {
                 let e = evaluate(network, parameters: weights, on: test, workspace: evaluation)
                 report.testAccuracy = e.accuracy
@@ -127,7 +170,7 @@ actor ParameterServer {
     /// The weakest guarantee over clients that took part, from the RDP accountant over each one's participations.
     private func privacyGuarantee() throws -> PrivacyGuarantee {
         let strategy = configuration.strategy
-        guard strategy.kind == .dpFedAvg else { return .none(reason: "FedAvg adds no noise") }
+        guard strategy.kind.usesDP else { return .none(reason: "FedAvg adds no noise") }
         let dp = strategy.dp
         var worst: PrivacyGuarantee?
         for (client, count) in participations.enumerated() where count > 0 {
@@ -142,7 +185,39 @@ actor ParameterServer {
             return .none(reason: "NbAFL's 2C/d_k sensitivity is a lemma about training, not enforced by clipping; "
                          + "the accountant's nominal value would be \(worst)")
         }
+        if strategy.kind == .niss, let epsilon = worst.epsilon, case .dp(_, let delta, let method) = worst {
+            return .perReleaseOnly(
+                epsilon: epsilon, delta: delta, accountant: method,
+                reason: "under NISS each client's uploads, taken alone, carry its own noise (≥ σ_k² per round), but "
+                    + "the server sums them and the shares cancel: the model carries only Σ σ_k²·τ_k² "
+                    + "(nothing at τ = 0), and Theorem 3's collusion bound is a variance argument, not a proof")
+        }
         return worst
+    }
+
+    /// The round's NISS figures from the uploads' exchange reports (Theorem 2 over the realised share graph).
+    private func nissReport(plan: NISSPlan, reports: [ClientUpload], dropped: [Int],
+                            collusion: [CollusionFinding]) -> NISSRoundReport {
+        let sigma2 = plan.unitVariance
+        let gone = Set(dropped)
+        let total = reports.map(\.weight).reduce(0, +)
+        let norm = total > 0 ? 1 / (total * total) : 0
+        var theorem = 0.0
+        var distortion: Double? = 0
+        var bytes = 0, dense = 0, seeded = 0
+        for r in reports {
+            guard let n = r.niss else { continue }
+            for id in n.incoming { theorem += sigma2 * (gone.contains(id.from) ? 1 + n.tau2 : n.tau2) }
+            theorem += sigma2 * Double(n.targets.filter { gone.contains($0) }.count)
+            if let d = n.distortion, distortion != nil { distortion! += d } else { distortion = nil }
+            bytes += n.shareBytes
+            dense += n.denseBytes
+            seeded += n.seededBytes
+        }
+        return NISSRoundReport(
+            unitNoiseVariance: sigma2, shares: reports.map { plan.shares[$0.client] ?? 0 }, shareBytes: bytes,
+            denseShareBytes: dense, seededShareBytes: seeded, theoremVariance: theorem * norm,
+            distortionVariance: distortion.map { $0 * norm }, unmatched: dropped, collusion: collusion)
     }
 }
 

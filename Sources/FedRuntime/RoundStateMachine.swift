@@ -23,6 +23,8 @@ public struct RoundStateMachine: Sendable {
     public private(set) var state: State = .idle
     public private(set) var sampled: [Int] = []
     public private(set) var sampledSamples = 0
+    /// The attempt being collected (NISS redoes a round without clients that dropped after the share exchange).
+    public private(set) var attempt = 0
     private var sum: OrderedSum?
     private var noiseSum: OrderedSum?
     private var weights: [Int: Double] = [:]
@@ -50,10 +52,11 @@ public struct RoundStateMachine: Sendable {
     }
 
     /// Opens `round` for the `sampled` clients (ascending) with their sample counts.
-    public mutating func start(round: Int, sampled: [Int], samples: [Int], diagnostics: Bool) {
+    public mutating func start(round: Int, sampled: [Int], samples: [Int], diagnostics: Bool, attempt: Int = 0) {
         precondition(state == .idle, "a round is already open")
         precondition(sampled == sampled.sorted() && sampled.count == samples.count, "sampled clients must be sorted")
         state = .collecting(round: round)
+        self.attempt = attempt
         self.sampled = sampled
         sampledSamples = samples.reduce(0, +)
         sum = OrderedSum(length: length, expected: sampled)
@@ -67,6 +70,9 @@ public struct RoundStateMachine: Sendable {
     public mutating func receive(_ upload: ClientUpload) -> Action {
         guard case .collecting(let round) = state else { return .ignore(reason: "no round is open") }
         guard upload.round == round else { return .ignore(reason: "upload for round \(upload.round) during \(round)") }
+        guard upload.attempt == attempt else {
+            return .ignore(reason: "upload for attempt \(upload.attempt) of round \(round) during attempt \(attempt)")
+        }
         do {
             try sum!.add(upload.payload, from: upload.client)
         } catch {

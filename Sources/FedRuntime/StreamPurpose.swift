@@ -8,6 +8,14 @@ public enum StreamPurpose: UInt64, Sendable {
     case sampling = 3
     case localTraining = 4
     case uploadNoise = 5
+    /// NISS: the generator key of a client's share (client, round, attempt, share index).
+    case nissShare = 6
+    /// NISS: the distortion s ~ N(1, τ²) a receiver applies to one share (receiver, round, attempt, sender, index).
+    case nissDistortion = 7
+    /// The tracker's own generator for neighbour lists (round, attempt): never the PS's.
+    case trackerNeighbours = 8
+    /// Which clients collude with the PS in a collusion study.
+    case colluders = 9
 
     public func key(seed: UInt64, _ ids: Int...) -> StreamKey {
         StreamKey(seed: seed, path: [rawValue] + ids.map { UInt64(bitPattern: Int64($0)) })

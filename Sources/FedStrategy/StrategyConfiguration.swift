@@ -7,6 +7,12 @@ public enum StrategyKind: String, Codable, Sendable, CaseIterable {
     case fedAvg
     /// Client-based DP-FedAvg (NISS paper Alg. 1): clip, then add Gaussian noise n_k ~ N(0, σ_k²) to p_k·w_k.
     case dpFedAvg
+    /// NISS (NISS paper Alg. 2): DP-FedAvg's noise, split into shares whose negations neighbours add back, distorted
+    /// by s ~ N(1, τ²), so most of it cancels at the PS.
+    case niss
+
+    /// Whether clients clip and compute σ_k (DP-FedAvg and NISS).
+    public var usesDP: Bool { self != .fedAvg }
 }
 
 /// What is clipped before noise is added (spec B.11 item 6).

@@ -11,7 +11,7 @@ public struct UploadPolicy: Sendable {
     public let rounds: Int
 
     public init(kind: StrategyKind, dp: DPConfiguration?, rounds: Int) {
-        precondition(kind == .fedAvg || dp != nil, "DP-FedAvg needs a DP configuration")
+        precondition(!kind.usesDP || dp != nil, "DP strategies need a DP configuration")
         self.kind = kind
         self.dp = dp
         self.rounds = rounds
@@ -25,30 +25,38 @@ public struct UploadPolicy: Sendable {
         public var noise: [Float]?
     }
 
-    /// Builds client `client`'s upload from `trained` (consumed) given the round's `global` weights, p_k and d_k.
-    /// Noise comes from stream `noiseKey` (derive it from run seed, client, round and purpose).
-    public func makeUpload(client: Int, trained: consuming [Float], global: [Float], weight: Double, samples: Int,
-                           noiseKey: StreamKey, keepNoise: Bool) throws -> Upload {
+    /// Clips (DP strategies) and scales `trained` (consumed) into p_k·w_k, and computes σ_k, without adding noise:
+    /// DP-FedAvg adds one Gaussian draw, NISS the sum of its shares (Alg. 2, ClientUpdate).
+    public func prepare(client: Int, trained: consuming [Float], global: [Float], weight: Double,
+                        samples: Int) throws -> Upload {
         var w = trained
         var preClip: Double?
         var sigma = 0.0
-        if kind == .dpFedAvg, let dp {
+        if kind.usesDP, let dp {
             switch dp.clipTarget {
-            case .update: preClip = Clipping.clipUpdate(&w, reference: global, maxNorm: dp.clippingThreshold)
+            case .update: preClip = Clipping.clipAroundReference(&w, reference: global, maxNorm: dp.clippingThreshold)
             case .parameters: preClip = Clipping.clip(&w, maxNorm: dp.clippingThreshold)
             }
             sigma = try dp.noiseStd(client: client, weight: weight, samples: samples, rounds: rounds)
         }
         let p = Float(weight)
-        var noise: [Float]?
-        w.withUnsafeMutableBufferPointer { wb in
-            scale(wb.baseAddress!, by: p, count: wb.count)
-            guard sigma > 0 else { return }
-            var n = [Float](repeating: 0, count: wb.count)
-            n.withUnsafeMutableBufferPointer { fillGaussian($0, key: noiseKey, std: Float(sigma)) }
+        w.withUnsafeMutableBufferPointer { scale($0.baseAddress!, by: p, count: $0.count) }
+        return Upload(payload: w, noiseStd: sigma, preClipNorm: preClip, noise: nil)
+    }
+
+    /// Builds client `client`'s FedAvg or DP-FedAvg upload from `trained` (consumed) given the round's `global`
+    /// weights, p_k and d_k. Noise comes from stream `noiseKey` (derive it from run seed, client, round and purpose).
+    public func makeUpload(client: Int, trained: consuming [Float], global: [Float], weight: Double, samples: Int,
+                           noiseKey: StreamKey, keepNoise: Bool) throws -> Upload {
+        var upload = try prepare(client: client, trained: trained, global: global, weight: weight, samples: samples)
+        guard kind == .dpFedAvg, upload.noiseStd > 0 else { return upload }
+        let sigma = Float(upload.noiseStd)
+        var n = [Float](repeating: 0, count: upload.payload.count)
+        n.withUnsafeMutableBufferPointer { fillGaussian($0, key: noiseKey, std: sigma) }
+        upload.payload.withUnsafeMutableBufferPointer { wb in
             n.withUnsafeBufferPointer { axpy(1, $0.baseAddress!, wb.baseAddress!, count: wb.count) }
-            if keepNoise { noise = n }
         }
-        return Upload(payload: w, noiseStd: sigma, preClipNorm: preClip, noise: noise)
+        if keepNoise { upload.noise = n }
+        return upload
     }
 }

@@ -1,0 +1,152 @@
+// SweepCommand: `fednoise sweep`, the NISS paper's experiment: one federation per X = τ², one table and one plot.
+import FedRuntime
+import FedStrategy
+import FedTensor
+import Foundation
+
+enum SweepCommand {
+    static let help = """
+    USAGE: fednoise sweep <config.json> [--tau2 LIST] [--set key.path=value …] [--threads N] [--quiet]
+
+    The NISS paper's experiment (Fig. 3): runs the config once per X = τ² with strategy.kind = niss and
+    strategy.niss.tau2 = X (every other key as the config says: σ_k convention, σ², encoding…), then writes into
+    the config's output directory:
+      sweep.csv    round, X, test accuracy, test loss, expected and realised aggregate noise variance
+      sweep.json   per X: final accuracy, and whether accuracy falls as X grows; the gap of X = 0 over X = 1
+      sweep.svg    test accuracy per round, one line per X
+      X=<x>/       each run's rounds.csv, summary.json and rounds.svg
+    X = 0 cancels the noise exactly (the FedAvg aggregate of clipped updates); X = 1 leaves Σ σ_k², DP-FedAvg's.
+
+    OPTIONS:
+      --tau2 LIST            the X values, comma-separated (default 0,0.3,0.6,1)
+      --set key.path=value   override one key of every run
+      --threads N            compute threads (default: all cores)
+      --quiet                no per-round lines
+      -h, --help             show this help
+    """
+
+    struct Row: Codable {
+        var tau2: Double
+        var finalTestAccuracy: Double?
+        var finalTestLoss: Double?
+        var meanExpectedNoiseVariance: Double
+        var seconds: Double
+    }
+
+    struct Document: Codable {
+        var name: String
+        var rounds: Int
+        var sensitivity: String
+        var epsilon: Double
+        var delta: Double
+        var clippingThreshold: Double
+        var runs: [Row]
+        /// Final accuracy never rises as X grows (within `tolerance` points).
+        var accuracyFallsWithX: Bool
+        var tolerance: Double
+        /// Final accuracy at the smallest X minus at the largest, in points.
+        var gapPoints: Double?
+    }
+
+    static func run(_ argv: [String]) async throws {
+        var args = try Arguments(argv, booleanFlags: ["help", "quiet"], repeatable: ["set"])
+        if args.flag("help") {
+            say(help)
+            return
+        }
+        let overrides = args.strings("set")
+        let quiet = args.flag("quiet")
+        var values = [0, 0.3, 0.6, 1.0]
+        if let list = args.string("tau2") {
+            values = try list.split(separator: ",").map { part throws(UsageError) in
+                guard let x = Double(part.trimmingCharacters(in: .whitespaces)), x >= 0, x.isFinite else {
+                    throw UsageError("--tau2 must list numbers ≥ 0, got '\(part)'")
+                }
+                return x
+            }
+            guard !values.isEmpty else { throw UsageError("--tau2 needs at least one value") }
+        }
+        if let threads = try args.int("threads", in: 1...1024) { ComputeThreads.count = threads }
+        try args.finish(maxPositionals: 1)
+        guard let path = args.positionals.first else {
+            throw UsageError("give a config file, e.g. config/niss-mnist-mlp-iid.json")
+        }
+        let base = try RunCommand.loadConfiguration(path, overrides: overrides + ["strategy.kind=niss"])
+        let output = URL(fileURLWithPath: base.output)
+        var summaries: [(Double, FederationSummary)] = []
+        for (i, x) in values.enumerated() {
+            var config = base
+            config.strategy.niss.tau2 = x
+            config.output = output.appendingPathComponent("X=\(label(x))").path
+            say("[\(base.name)] sweep \(i + 1)/\(values.count): X = τ² = \(label(x))")
+            let summary = try await RunCommand.execute(config, quiet: quiet, label: "\(base.name) X=\(label(x))")
+            summaries.append((x, summary))
+            try write(summaries, base: base, to: output)  // after every run, so a long sweep leaves partial results
+        }
+        let doc = document(summaries, base: base)
+        say("\n" + "X = τ²".padding(toLength: 8, withPad: " ", startingAt: 0) + "test accuracy".leftPad(15)
+              + "noise var (mean expected)".leftPad(28) + "seconds".leftPad(10))
+        for r in doc.runs {
+            say(label(r.tau2).padding(toLength: 8, withPad: " ", startingAt: 0)
+                  + (r.finalTestAccuracy.map { percent($0) } ?? "n/a").leftPad(15)
+                  + String(format: "%.3g", r.meanExpectedNoiseVariance).leftPad(28) + fixed(r.seconds, 1).leftPad(10))
+        }
+        let gap = doc.gapPoints.map { String(format: "%+.2f points", $0) } ?? "n/a"
+        say("\naccuracy falls as X grows: \(doc.accuracyFallsWithX ? "yes" : "no") (tolerance \(doc.tolerance) points); "
+              + "gap X = \(label(values.min()!)) over X = \(label(values.max()!)): \(gap)")
+        say("wrote \(output.path)/sweep.csv, sweep.json, sweep.svg")
+    }
+
+    static func label(_ x: Double) -> String {
+        x == x.rounded() ? String(Int(x)) : String(x)
+    }
+
+    static func document(_ runs: [(Double, FederationSummary)], base: FederationConfiguration) -> Document {
+        let rows = runs.map { x, s in
+            Row(tau2: x, finalTestAccuracy: s.finalTestAccuracy, finalTestLoss: s.finalTestLoss,
+                meanExpectedNoiseVariance: s.rounds.map(\.expectedNoiseVariance).reduce(0, +)
+                    / Double(max(s.rounds.count, 1)),
+                seconds: s.seconds)
+        }
+        let sorted = rows.sorted { $0.tau2 < $1.tau2 }
+        let tolerance = 0.5
+        var falls = true
+        for (a, b) in zip(sorted, sorted.dropFirst()) {
+            if let x = a.finalTestAccuracy, let y = b.finalTestAccuracy, y * 100 > x * 100 + tolerance { falls = false }
+        }
+        var gap: Double?
+        if sorted.count >= 2, let lo = sorted.first!.finalTestAccuracy, let hi = sorted.last!.finalTestAccuracy {
+            gap = (lo - hi) * 100
+        }
+        let dp = base.strategy.dp
+        return Document(name: base.name, rounds: base.rounds, sensitivity: dp.sensitivity.rawValue,
+                        epsilon: dp.epsilon, delta: dp.delta, clippingThreshold: dp.clippingThreshold, runs: rows,
+                        accuracyFallsWithX: falls, tolerance: tolerance, gapPoints: gap)
+    }
+
+    static func write(_ runs: [(Double, FederationSummary)], base: FederationConfiguration, to dir: URL) throws {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var csv = "round,tau2,test_accuracy,test_loss,train_loss,expected_noise_variance,realised_noise_variance\n"
+        for (x, s) in runs {
+            for r in s.rounds {
+                csv += ["\(r.round)", "\(x)", r.testAccuracy.map { "\($0)" } ?? "", r.testLoss.map { "\($0)" } ?? "",
+                        "\(r.meanTrainLoss)", "\(r.expectedNoiseVariance)",
+                        r.realisedNoiseVariance.map { "\($0)" } ?? ""].joined(separator: ",") + "\n"
+            }
+        }
+        try csv.write(to: dir.appendingPathComponent("sweep.csv"), atomically: true, encoding: .utf8)
+        let encoder = resultEncoder()
+        try encoder.encode(document(runs, base: base)).write(to: dir.appendingPathComponent("sweep.json"))
+        let dp = base.strategy.dp
+        let plot = LinePlot(
+            title: "\(base.name): NISS test accuracy per round (σ_k: \(dp.sensitivity.rawValue), ε = \(dp.epsilon), "
+                + "δ = \(dp.delta), ζ = \(dp.clippingThreshold))",
+            xLabel: "round", yLabel: "test accuracy",
+            series: runs.map { x, s in
+                PlotSeries(name: "X = \(label(x))", points: s.rounds.compactMap { r in
+                    r.testAccuracy.map { (Double(r.round), $0) }
+                })
+            })
+        try plot.render().write(to: dir.appendingPathComponent("sweep.svg"), atomically: true, encoding: .utf8)
+    }
+}
