@@ -22,6 +22,8 @@ enum SweepCommand {
       --set key.path=value   override one key of every run
       --threads N            compute threads (default: all cores)
       --quiet                no per-round lines
+      --replot               run nothing: rebuild sweep.csv, sweep.json and sweep.svg from the X=<x>/summary.json
+                             files already in the output directory (e.g. after an interrupted sweep)
       -h, --help             show this help
     """
 
@@ -29,6 +31,8 @@ enum SweepCommand {
         var tau2: Double
         var finalTestAccuracy: Double?
         var finalTestLoss: Double?
+        /// The best accuracy of any evaluated round (noise that accumulates can undo early progress).
+        var bestTestAccuracy: Double?
         var meanExpectedNoiseVariance: Double
         var seconds: Double
     }
@@ -49,13 +53,14 @@ enum SweepCommand {
     }
 
     static func run(_ argv: [String]) async throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "quiet"], repeatable: ["set"])
+        var args = try Arguments(argv, booleanFlags: ["help", "quiet", "replot"], repeatable: ["set"])
         if args.flag("help") {
             say(help)
             return
         }
         let overrides = args.strings("set")
         let quiet = args.flag("quiet")
+        let replot = args.flag("replot")
         var values = [0, 0.3, 0.6, 1.0]
         if let list = args.string("tau2") {
             values = try list.split(separator: ",").map { part throws(UsageError) in
@@ -74,7 +79,14 @@ enum SweepCommand {
         let base = try RunCommand.loadConfiguration(path, overrides: overrides + ["strategy.kind=niss"])
         let output = URL(fileURLWithPath: base.output)
         var summaries: [(Double, FederationSummary)] = []
-        for (i, x) in values.enumerated() {
+        if replot {
+            summaries = try readSummaries(values, in: output)
+            guard !summaries.isEmpty else {
+                throw UsageError("no X=<x>/summary.json for X in \(values.map(label)) under \(output.path)")
+            }
+            try write(summaries, base: base, to: output)
+        }
+        for (i, x) in values.enumerated() where !replot {
             var config = base
             config.strategy.niss.tau2 = x
             config.output = output.appendingPathComponent("X=\(label(x))").path
@@ -84,17 +96,36 @@ enum SweepCommand {
             try write(summaries, base: base, to: output)  // after every run, so a long sweep leaves partial results
         }
         let doc = document(summaries, base: base)
-        say("\n" + "X = τ²".padding(toLength: 8, withPad: " ", startingAt: 0) + "test accuracy".leftPad(15)
+        say("\n" + "X = τ²".padding(toLength: 8, withPad: " ", startingAt: 0) + "final accuracy".leftPad(15)
+              + "best round".leftPad(12)
               + "noise var (mean expected)".leftPad(28) + "seconds".leftPad(10))
         for r in doc.runs {
             say(label(r.tau2).padding(toLength: 8, withPad: " ", startingAt: 0)
                   + (r.finalTestAccuracy.map { percent($0) } ?? "n/a").leftPad(15)
+                  + (r.bestTestAccuracy.map { percent($0) } ?? "n/a").leftPad(12)
                   + String(format: "%.3g", r.meanExpectedNoiseVariance).leftPad(28) + fixed(r.seconds, 1).leftPad(10))
         }
         let gap = doc.gapPoints.map { String(format: "%+.2f points", $0) } ?? "n/a"
         say("\naccuracy falls as X grows: \(doc.accuracyFallsWithX ? "yes" : "no") (tolerance \(doc.tolerance) points); "
               + "gap X = \(label(values.min()!)) over X = \(label(values.max()!)): \(gap)")
         say("wrote \(output.path)/sweep.csv, sweep.json, sweep.svg")
+    }
+
+    /// The summaries a sweep wrote into `dir`, for the X values that have one.
+    static func readSummaries(_ values: [Double], in dir: URL) throws -> [(Double, FederationSummary)] {
+        struct Stored: Decodable { var summary: FederationSummary }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf",
+                                                                        negativeInfinity: "-inf", nan: "nan")
+        return try values.compactMap { x in
+            let file = dir.appendingPathComponent("X=\(label(x))/summary.json")
+            guard let data = try? Data(contentsOf: file) else { return nil }
+            do {
+                return (x, try decoder.decode(Stored.self, from: data).summary)
+            } catch {
+                throw UsageError("\(file.path): not a run summary (\(error))")
+            }
+        }
     }
 
     static func label(_ x: Double) -> String {
@@ -104,6 +135,7 @@ enum SweepCommand {
     static func document(_ runs: [(Double, FederationSummary)], base: FederationConfiguration) -> Document {
         let rows = runs.map { x, s in
             Row(tau2: x, finalTestAccuracy: s.finalTestAccuracy, finalTestLoss: s.finalTestLoss,
+                bestTestAccuracy: s.rounds.compactMap(\.testAccuracy).max(),
                 meanExpectedNoiseVariance: s.rounds.map(\.expectedNoiseVariance).reduce(0, +)
                     / Double(max(s.rounds.count, 1)),
                 seconds: s.seconds)
@@ -138,8 +170,8 @@ enum SweepCommand {
         let encoder = resultEncoder()
         try encoder.encode(document(runs, base: base)).write(to: dir.appendingPathComponent("sweep.json"))
         let dp = base.strategy.dp
-        let plot = LinePlot(
-            title: "\(base.name): NISS test accuracy per round (σ_k: \(dp.sensitivity.rawValue), ε = \(dp.epsilon), "
+        var plot = LinePlot(
+            title: "\(base.name): NISS test accuracy per round (σ_k \(dp.sensitivity.rawValue), ε = \(dp.epsilon), "
                 + "δ = \(dp.delta), ζ = \(dp.clippingThreshold))",
             xLabel: "round", yLabel: "test accuracy",
             series: runs.map { x, s in
@@ -147,6 +179,7 @@ enum SweepCommand {
                     r.testAccuracy.map { (Double(r.round), $0) }
                 })
             })
+        plot.width = 900
         try plot.render().write(to: dir.appendingPathComponent("sweep.svg"), atomically: true, encoding: .utf8)
     }
 }
