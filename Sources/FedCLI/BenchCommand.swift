@@ -127,7 +127,7 @@ enum BenchCommand {
 extension BenchCommand {
     /// Prints milliseconds per step spent in each layer's forward and backward pass, and in the SGD update.
     static func profileLayers(_ kind: ModelKind, batch: Int) throws {
-        var bench = try TrainingBench(kind, batch: batch, momentum: 0.9)
+        var bench = try TrainingBench(kind, batch: batch, momentum: 0)
         let network = bench.network, workspace = bench.workspace
         var forward = [Double](repeating: 0, count: network.layers.count)
         var backward = forward
@@ -184,10 +184,10 @@ struct TrainingBench {
         sgd = SGD(learningRate: 0.01, momentum: momentum)
     }
 
-    /// One forward + backward + SGD step on the batch.
+    /// One forward + backward + SGD step on the batch, as `Trainer` runs it (fused update when SGD is plain).
     mutating func step() {
         trainingStep(network, parameters: &parameters, labels: labels, batch: labels.count, workspace: workspace,
-                     sgd: &sgd)
+                     sgd: &sgd, fusedUpdate: true)
     }
 }
 
