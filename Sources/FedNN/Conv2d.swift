@@ -1,4 +1,4 @@
-// Conv2d: 2-D convolution over NHWC images, computed as im2col followed by one GEMM per batch.
+// Conv2d: 2-D convolution over NHWC images: im2col and one GEMM per batch; input gradients without col2im when it can.
 import FedTensor
 
 /// y = conv(x, W) + b for NHWC inputs. W is stored (out × k × k × in) so one output channel's filter is a
@@ -44,7 +44,10 @@ public struct Conv2d: Layer {
 
     public func workspaceSize(input: Shape) -> Int {
         let g = geometry(input)
-        return g.positions * g.patchSize
+        // The unfolded input (forward to the weight gradient), later reused by the input gradient's scratch.
+        let unfolded = g.positions * g.patchSize
+        guard convInputGradientSupported(g) else { return unfolded }
+        return max(unfolded, convInputGradientScratch(g, outputChannels: outputChannels, batch: 1))
     }
 
     public func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, rng: inout Philox) {
@@ -74,7 +77,12 @@ public struct Conv2d: Layer {
             accumulateColumnSums(c.outputGradient, into: dw + outputChannels * g.patchSize, rows: rows,
                                  n: outputChannels)
         }
-        if let dx = c.inputGradient {
+        if let dx = c.inputGradient, convInputGradientSupported(g) {
+            // Straight from dY and the flipped filters; the saved columns are no longer needed, so their space
+            // is the scratch.
+            convInputGradient(c.outputGradient, weights: c.parameters, dx, g, outputChannels: outputChannels,
+                              batch: c.batch, scratch: c.workspace)
+        } else if let dx = c.inputGradient {
             // dcol = dY·W overwrites the saved columns (no longer needed), then folds back into dx.
             gemm(.none, .none, m: rows, n: g.patchSize, k: outputChannels,
                  a: c.outputGradient, lda: outputChannels, b: c.parameters, ldb: g.patchSize,

@@ -20,6 +20,14 @@ struct LayerGradientTests {
         expectGradientsMatchFiniteDifferences(net)
     }
 
+    /// 16 and 32 input channels at stride 1 take the implicit input-gradient path (no col2im).
+    @Test(arguments: [(16, 3, 1), (32, 5, 2), (16, 3, 0), (16, 5, 4)])
+    func conv2dImplicitInputGradient(channels: Int, kernel: Int, padding: Int) throws {
+        let net = try Network(inputShape: [7, 6, channels],
+                              layers: [Conv2d(channels, 5, kernel: kernel, padding: padding)])
+        expectGradientsMatchFiniteDifferences(net)
+    }
+
     @Test func relu() throws {
         expectGradientsMatchFiniteDifferences(try Network(inputShape: [6], layers: [Linear(6, 6), ReLU()]))
     }
