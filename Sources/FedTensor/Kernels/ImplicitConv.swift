@@ -49,12 +49,19 @@ struct ImplicitConvolution {
             let nv = min(4, vecs &- v0)
             let height = nv == 4 ? 6 : 8
             tile.cols = nv &* 16
+            // An image row in tiles of `height`, or in `even` near-equal tiles when that wastes fewer kernel rows
+            // (14 = 5 + 5 + 4 rather than 6 + 6 + 2 run as 6 + 6 + 4).
+            let greedySlots = outWidth / height &* height &+ tileHeight(outWidth % height)
+            let even = (outWidth &+ height &- 1) / height
+            var evenSlots = 0
+            for i in 0..<even { evenSlots &+= tileHeight(outWidth &* (i &+ 1) / even &- outWidth &* i / even) }
+            let useEven = evenSlots < greedySlots
             for y in 0..<outHeight {
-                var x = 0
+                var x = 0, piece = 0
                 while x < outWidth {
-                    let rows = min(height, outWidth &- x)
-                    // The tile height that fits `rows` (the kernels exist for 4, 5, 6 and 8 rows).
-                    let mr = rows <= 4 ? 4 : rows == 7 ? 8 : rows
+                    let rows = useEven ? outWidth &* (piece &+ 1) / even &- x : min(height, outWidth &- x)
+                    piece &+= 1
+                    let mr = tileHeight(rows)
                     tile.rows = rows
                     let first: Int = (y &* outWidth &+ x) &* outChannels &+ v0 &* 16
                     tile.c = out + first
@@ -67,6 +74,12 @@ struct ImplicitConvolution {
             v0 &+= nv
         }
     }
+}
+
+/// The register-tile height that covers `rows` ≤ 8 rows (the kernels exist for 4, 5, 6 and 8 rows); 0 for none.
+@inline(__always)
+func tileHeight(_ rows: Int) -> Int {
+    rows == 0 ? 0 : rows <= 4 ? 4 : rows == 7 ? 8 : rows
 }
 
 /// Forward pass of a stride-1 convolution (`implicitConvSupported`) over `batch` NHWC samples x:
