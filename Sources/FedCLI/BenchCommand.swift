@@ -17,7 +17,8 @@ enum BenchCommand {
     OPTIONS:
       --quick          shorter repetitions (noisier figures)
       --layers         instead: time each layer's forward and backward pass of --model (default cnn)
-                       at --batch-size (default 10) on the current thread count
+                       at --batch-size (default 10) on the current thread count, training with plain SGD
+                       as clients do (the update is fused into the Linear layers' backward pass)
       --threads LIST   thread counts to measure, comma-separated (default "1,2" capped at the core count)
       --json FILE      where to write the results (default runs/bench.json)
       -h, --help       show this help

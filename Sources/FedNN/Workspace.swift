@@ -7,6 +7,7 @@ public final class Workspace {
     public let network: Network
     public let capacity: Int
     /// ∂L/∂parameters, laid out like the parameter vector. `backward` adds into it; call `zeroGradient()` first.
+    /// After `backwardAndStep` (which `Trainer` uses for plain SGD) it holds no meaningful gradient.
     public let gradient: UnsafeMutableBufferPointer<Float>
     /// Where callers place a batch of inputs (capacity × inputSize, sample-major).
     public var input: UnsafeMutablePointer<Float> { activations[0] }
