@@ -17,7 +17,8 @@ enum BenchCommand {
     OPTIONS:
       --quick          shorter repetitions (noisier figures)
       --layers         instead: time each layer's forward and backward pass of --model (default cnn)
-                       at --batch-size (default 10) on the current thread count
+                       at --batch-size (default 10) on the current thread count, training with plain SGD
+                       as clients do (the update is fused into the Linear layers' backward pass)
       --threads LIST   thread counts to measure, comma-separated (default "1,2" capped at the core count)
       --json FILE      where to write the results (default runs/bench.json)
       -h, --help       show this help
@@ -127,7 +128,7 @@ enum BenchCommand {
 extension BenchCommand {
     /// Prints milliseconds per step spent in each layer's forward and backward pass, and in the SGD update.
     static func profileLayers(_ kind: ModelKind, batch: Int) throws {
-        var bench = try TrainingBench(kind, batch: batch, momentum: 0.9)
+        var bench = try TrainingBench(kind, batch: batch, momentum: 0)
         let network = bench.network, workspace = bench.workspace
         var forward = [Double](repeating: 0, count: network.layers.count)
         var backward = forward
@@ -184,10 +185,10 @@ struct TrainingBench {
         sgd = SGD(learningRate: 0.01, momentum: momentum)
     }
 
-    /// One forward + backward + SGD step on the batch.
+    /// One forward + backward + SGD step on the batch, as `Trainer` runs it (fused update when SGD is plain).
     mutating func step() {
         trainingStep(network, parameters: &parameters, labels: labels, batch: labels.count, workspace: workspace,
-                     sgd: &sgd)
+                     sgd: &sgd, fusedUpdate: true)
     }
 }
 

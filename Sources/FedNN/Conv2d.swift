@@ -1,9 +1,10 @@
-// Conv2d: 2-D convolution over NHWC images, computed as im2col followed by one GEMM per batch.
+// Conv2d: 2-D convolution over NHWC images: implicit GEMMs on padded images for stride 1, else im2col and GEMM.
 import FedTensor
 
 /// y = conv(x, W) + b for NHWC inputs. W is stored (out × k × k × in) so one output channel's filter is a
 /// contiguous row matching an im2col patch; b has `outputChannels` values. Both initialised U(±1/√(in·k·k)),
-/// PyTorch's default. The unfolded input is kept in the workspace for the weight gradient.
+/// PyTorch's default. The unfolded (im2col) or zero-padded (implicit path) input is kept in the workspace for the
+/// weight gradient.
 public struct Conv2d: Layer {
     public let inputChannels: Int
     public let outputChannels: Int
@@ -42,9 +43,31 @@ public struct Conv2d: Layer {
         return [g.outputHeight, g.outputWidth, outputChannels]
     }
 
+    /// Stride-1 layers with output channels in whole vectors run without im2col (see `implicitConvForward`).
+    func isImplicit(_ g: ConvGeometry) -> Bool { implicitConvSupported(g, outputChannels: outputChannels) }
+
     public func workspaceSize(input: Shape) -> Int {
         let g = geometry(input)
-        return g.positions * g.patchSize
+        // im2col: the unfolded input (forward to the weight gradient), reused by the input gradient.
+        let unfolded = g.positions * g.patchSize
+        guard isImplicit(g) else {
+            guard convInputGradientSupported(g) else { return unfolded }
+            return max(unfolded, convInputGradientScratch(g, outputChannels: outputChannels, batch: 1))
+        }
+        // Implicit: the padded input, then per sample room for the padded dY (input gradient), then (counted per
+        // sample, used once) the transposed or flipped filters. The input gradient falls back to a GEMM into
+        // unfolded columns when the input channels are not whole vectors.
+        let dyFrame = (g.height + kernel - 1) * (g.width + kernel - 1) * outputChannels
+        return max(unfolded, paddedInputSize(g) + dyFrame + g.patchSize * outputChannels)
+    }
+
+    /// Implicit layout of the workspace: padded inputs, padded dY frames, filter scratch.
+    func implicitLayout(_ g: ConvGeometry, _ c: UnsafeMutablePointer<Float>, batch: Int)
+        -> (padded: UnsafeMutablePointer<Float>, frames: UnsafeMutablePointer<Float>,
+            filters: UnsafeMutablePointer<Float>) {
+        let dyFrame = (g.height + kernel - 1) * (g.width + kernel - 1) * outputChannels
+        let padded = c, frames = c + batch * paddedInputSize(g)
+        return (padded, frames, frames + batch * dyFrame)
     }
 
     public func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, rng: inout Philox) {
@@ -53,28 +76,46 @@ public struct Conv2d: Layer {
 
     public func forward(_ c: ForwardContext, input: Shape) {
         let g = geometry(input)
-        let inSize = g.height * g.width * g.channels, colSize = g.positions * g.patchSize
-        parallelFor(c.batch, threads: c.batch * colSize >= 1 << 18 ? nil : 1) { i in
-            im2col(c.input + i * inSize, c.workspace + i * colSize, g)
-        }
         let rows = c.batch * g.positions
-        gemm(.none, .transposed, m: rows, n: outputChannels, k: g.patchSize,
-             a: c.workspace, lda: g.patchSize, b: c.parameters, ldb: g.patchSize, c: c.output, ldc: outputChannels)
+        if isImplicit(g) {
+            let l = implicitLayout(g, c.workspace, batch: c.batch)
+            implicitConvForward(c.input, weights: c.parameters, c.output, g, outputChannels: outputChannels,
+                                batch: c.batch, padded: l.padded, transposed: l.filters)
+        } else {
+            let inSize = g.height * g.width * g.channels, colSize = g.positions * g.patchSize
+            parallelFor(c.batch, threads: c.batch * colSize >= 1 << 18 ? nil : 1) { i in
+                im2col(c.input + i * inSize, c.workspace + i * colSize, g)
+            }
+            gemm(.none, .transposed, m: rows, n: outputChannels, k: g.patchSize, a: c.workspace, lda: g.patchSize,
+                 b: c.parameters, ldb: g.patchSize, c: c.output, ldc: outputChannels)
+        }
         addRowVector(c.parameters + outputChannels * g.patchSize, to: c.output, rows: rows, n: outputChannels)
     }
 
     public func backward(_ c: BackwardContext, input: Shape) {
         let g = geometry(input)
         let rows = c.batch * g.positions
+        let implicit = isImplicit(g)
         if let dw = c.parameterGradient {
-            gemm(.transposed, .none, m: outputChannels, n: g.patchSize, k: rows,
-                 a: c.outputGradient, lda: outputChannels, b: c.workspace, ldb: g.patchSize,
-                 beta: c.accumulate ? 1 : 0, c: dw, ldc: g.patchSize)
+            if implicit {
+                let l = implicitLayout(g, c.workspace, batch: c.batch)
+                implicitConvWeightGradient(c.outputGradient, padded: l.padded, dw, g, outputChannels: outputChannels,
+                                           batch: c.batch, accumulate: c.accumulate, transposed: l.filters)
+            } else {
+                gemm(.transposed, .none, m: outputChannels, n: g.patchSize, k: rows,
+                     a: c.outputGradient, lda: outputChannels, b: c.workspace, ldb: g.patchSize,
+                     beta: c.accumulate ? 1 : 0, c: dw, ldc: g.patchSize)
+            }
             if !c.accumulate { (dw + outputChannels * g.patchSize).update(repeating: 0, count: outputChannels) }
             accumulateColumnSums(c.outputGradient, into: dw + outputChannels * g.patchSize, rows: rows,
                                  n: outputChannels)
         }
-        if let dx = c.inputGradient {
+        if let dx = c.inputGradient, convInputGradientSupported(g) {
+            // Straight from dY and the flipped filters; the saved inputs are no longer needed, so their space
+            // is the scratch.
+            convInputGradient(c.outputGradient, weights: c.parameters, dx, g, outputChannels: outputChannels,
+                              batch: c.batch, scratch: c.workspace)
+        } else if let dx = c.inputGradient {
             // dcol = dY·W overwrites the saved columns (no longer needed), then folds back into dx.
             gemm(.none, .none, m: rows, n: g.patchSize, k: outputChannels,
                  a: c.outputGradient, lda: outputChannels, b: c.parameters, ldb: g.patchSize,

@@ -33,6 +33,24 @@ public struct BackwardContext {
     public var accumulate: Bool
     public var workspace: UnsafeMutablePointer<Float>
     public var batch: Int
+    /// Set only for layers with `supportsFusedUpdate`, when the caller wants a plain SGD step instead of the
+    /// gradient: see `FusedUpdate`.
+    public var fusedUpdate: FusedUpdate? = nil
+}
+
+/// A plain SGD step applied inside `backward`: the layer computes its input gradient from the old parameters first,
+/// then sets every parameter of its slice to w − learningRate · ∂L/∂w, with the same arithmetic as `SGD.step`
+/// (momentum 0, weight decay 0) on the unfused gradient. `parameterGradient` is then scratch: what it holds after
+/// the pass is unspecified.
+public struct FusedUpdate {
+    /// This layer's slice of the parameter vector (the same memory as `BackwardContext.parameters`).
+    public var parameters: UnsafeMutablePointer<Float>
+    public var learningRate: Float
+
+    public init(parameters: UnsafeMutablePointer<Float>, learningRate: Float) {
+        self.parameters = parameters
+        self.learningRate = learningRate
+    }
 }
 
 /// Identifies the random stream a noisy layer draws from in one forward pass.
@@ -66,6 +84,8 @@ public protocol Layer: Sendable, CustomStringConvertible {
     var inPlace: InPlaceKind { get }
     /// Whether `backward` reads this layer's forward output (then no later layer may overwrite it in place).
     var backwardReadsOutput: Bool { get }
+    /// Whether `backward` honours `BackwardContext.fusedUpdate` (default false: the caller steps the gradient).
+    var supportsFusedUpdate: Bool { get }
 }
 
 /// How a layer's output may share its input's buffer.
@@ -84,6 +104,7 @@ extension Layer {
     public func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, rng: inout Philox) {}
     public var inPlace: InPlaceKind { .never }
     public var backwardReadsOutput: Bool { false }
+    public var supportsFusedUpdate: Bool { false }
 }
 
 /// A layer that cannot accept the shape it was given.

@@ -36,22 +36,37 @@ public struct Linear: Layer {
         if bias { addRowVector(w + outputFeatures * inputFeatures, to: c.output, rows: c.batch, n: outputFeatures) }
     }
 
+    public var supportsFusedUpdate: Bool { true }
+
     public func backward(_ c: BackwardContext, input: Shape) {
-        if let g = c.parameterGradient {
-            // dW (+)= dYᵀ·X ; db (+)= Σ_rows dY
-            gemm(.transposed, .none, m: outputFeatures, n: inputFeatures, k: c.batch,
-                 a: c.outputGradient, lda: outputFeatures, b: c.input, ldb: inputFeatures,
-                 beta: c.accumulate ? 1 : 0, c: g, ldc: inputFeatures)
-            if bias {
-                if !c.accumulate { (g + outputFeatures * inputFeatures).update(repeating: 0, count: outputFeatures) }
-                accumulateColumnSums(c.outputGradient, into: g + outputFeatures * inputFeatures,
-                                     rows: c.batch, n: outputFeatures)
-            }
-        }
+        // dX first: a fused update below overwrites W.
         if let dx = c.inputGradient {
             gemm(.none, .none, m: c.batch, n: inputFeatures, k: outputFeatures,
                  a: c.outputGradient, lda: outputFeatures, b: c.parameters, ldb: inputFeatures,
                  c: dx, ldc: inputFeatures)
+        }
+        guard let g = c.parameterGradient else { return }
+        let weights = outputFeatures * inputFeatures
+        if let u = c.fusedUpdate {
+            // W ← W − η·dYᵀ·X straight into the weights: no gradient write, no second pass over W.
+            gemm(.transposed, .none, m: outputFeatures, n: inputFeatures, k: c.batch, alpha: -u.learningRate,
+                 a: c.outputGradient, lda: outputFeatures, b: c.input, ldb: inputFeatures,
+                 beta: 1, c: u.parameters, ldc: inputFeatures)
+            if bias {
+                (g + weights).update(repeating: 0, count: outputFeatures)
+                accumulateColumnSums(c.outputGradient, into: g + weights, rows: c.batch, n: outputFeatures)
+                sgdStep(u.parameters + weights, g + weights, velocity: nil, count: outputFeatures,
+                        learningRate: u.learningRate, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false)
+            }
+            return
+        }
+        // dW (+)= dYᵀ·X ; db (+)= Σ_rows dY
+        gemm(.transposed, .none, m: outputFeatures, n: inputFeatures, k: c.batch,
+             a: c.outputGradient, lda: outputFeatures, b: c.input, ldb: inputFeatures,
+             beta: c.accumulate ? 1 : 0, c: g, ldc: inputFeatures)
+        if bias {
+            if !c.accumulate { (g + weights).update(repeating: 0, count: outputFeatures) }
+            accumulateColumnSums(c.outputGradient, into: g + weights, rows: c.batch, n: outputFeatures)
         }
     }
 }

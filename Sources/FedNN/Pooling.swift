@@ -21,7 +21,8 @@ public struct MaxPool2d: Layer {
 
     public func forward(_ c: ForwardContext, input: Shape) {
         let inSize = input.reduce(1, *), outSize = (input[0] / size) * (input[1] / size) * input[2]
-        for i in 0..<c.batch {
+        // Large batches split over threads by sample (each sample's output is written by one thread).
+        parallelFor(c.batch, threads: c.batch * inSize >= 1 << 17 ? nil : 1) { i in
             maxPoolForward(c.input + i * inSize, c.output + i * outSize,
                            height: input[0], width: input[1], channels: input[2], k: size)
         }
@@ -30,7 +31,7 @@ public struct MaxPool2d: Layer {
     public func backward(_ c: BackwardContext, input: Shape) {
         guard let dx = c.inputGradient else { return }
         let inSize = input.reduce(1, *), outSize = (input[0] / size) * (input[1] / size) * input[2]
-        for i in 0..<c.batch {
+        parallelFor(c.batch, threads: c.batch * inSize >= 1 << 17 ? nil : 1) { i in
             maxPoolBackward(c.input + i * inSize, output: c.output + i * outSize, c.outputGradient + i * outSize,
                             dx + i * inSize, height: input[0], width: input[1], channels: input[2], k: size)
         }

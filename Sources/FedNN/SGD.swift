@@ -17,6 +17,10 @@ public struct SGD: Sendable {
         self.nesterov = nesterov
     }
 
+    /// Momentum 0 and weight decay 0: the step is w ← w − η·g, which layers can apply inside their backward pass
+    /// (`Workspace.backwardAndStep`).
+    public var isPlain: Bool { momentum == 0 && weightDecay == 0 }
+
     /// Clears the momentum buffer (e.g. when a client starts a new round from fresh global weights).
     public mutating func reset() { velocity = [] }
 
@@ -29,12 +33,12 @@ public struct SGD: Sendable {
         if momentum != 0 && first { velocity = [Float](repeating: 0, count: n) }
         parameters.withUnsafeMutableBufferPointer { w in
             if momentum == 0 {
-                sgdStep(w.baseAddress!, g, velocity: nil, count: n, learningRate: learningRate, momentum: 0,
+                sgdStepParallel(w.baseAddress!, g, velocity: nil, count: n, learningRate: learningRate, momentum: 0,
                         dampening: 0, weightDecay: weightDecay, nesterov: false)
             } else {
                 velocity.withUnsafeMutableBufferPointer { v in
                     // PyTorch: the first step sets v = g (no dampening of the first gradient).
-                    sgdStep(w.baseAddress!, g, velocity: v.baseAddress!, count: n, learningRate: learningRate,
+                    sgdStepParallel(w.baseAddress!, g, velocity: v.baseAddress!, count: n, learningRate: learningRate,
                             momentum: first ? 0 : momentum, dampening: 0, weightDecay: weightDecay,
                             nesterov: nesterov, nesterovMomentum: momentum)
                 }

@@ -54,6 +54,10 @@ public struct Trainer {
     /// Batch orders come from `key.child(epoch)`; noisy layers draw from `key` at a per-step counter.
     public let key: StreamKey
     public var frozen: Set<Int>
+    /// With plain SGD (momentum and weight decay 0), apply each layer's update inside its backward pass
+    /// (`Workspace.backwardAndStep`): same result, less memory traffic. The workspace's `gradient` then does not
+    /// hold the last step's gradient. Set false to keep it.
+    public var fusedUpdate = true
     private var sgd: SGD
     private var labels: [Int32]
     private var samplesSeen = 0
@@ -93,7 +97,7 @@ public struct Trainer {
             }
             let r = trainingStep(network, parameters: &parameters, labels: labels, batch: hi - lo,
                                  workspace: workspace, sgd: &sgd, frozen: frozen,
-                                 noise: NoiseSource(key: key, step: UInt64(samplesSeen)))
+                                 noise: NoiseSource(key: key, step: UInt64(samplesSeen)), fusedUpdate: fusedUpdate)
             lossSum += r.loss * Double(hi - lo)
             correct += r.correct
             count += hi - lo
@@ -122,24 +126,32 @@ public func train(
 }
 
 /// One SGD step on the batch already in `workspace.input`; returns the batch's mean loss and correct count.
+/// With `fusedUpdate` and a plain `sgd` (`SGD.isPlain`), layers update their weights inside the backward pass
+/// (`Workspace.backwardAndStep`): the same parameters, but `workspace.gradient` is not left holding the gradient.
 @discardableResult
 public func trainingStep(
     _ network: Network, parameters: inout [Float], labels: [Int32], batch: Int, workspace: Workspace,
-    sgd: inout SGD, frozen: Set<Int> = [], noise: NoiseSource = .none
+    sgd: inout SGD, frozen: Set<Int> = [], noise: NoiseSource = .none, fusedUpdate: Bool = false
 ) -> (loss: Double, correct: Int) {
     let classes = network.outputSize
     var result = (lossSum: 0.0, correct: 0)
-    parameters.withUnsafeBufferPointer { p in
+    let fused = fusedUpdate && sgd.isPlain
+    parameters.withUnsafeMutableBufferPointer { p in
         workspace.forward(parameters: p.baseAddress!, batch: batch, training: true, noise: noise)
         labels.withUnsafeBufferPointer { l in
             // The loss gradient overwrites the logits: nothing reads them after this.
             result = softmaxCrossEntropy(logits: workspace.output, labels: l.baseAddress!, batch: batch,
                                          classes: classes, gradient: workspace.output)
         }
-        workspace.backward(parameters: p.baseAddress!, outputGradient: workspace.output, batch: batch, frozen: frozen,
-                           accumulate: false)
+        if fused {
+            workspace.backwardAndStep(parameters: p.baseAddress!, outputGradient: workspace.output, batch: batch,
+                                      learningRate: sgd.learningRate, frozen: frozen)
+        } else {
+            workspace.backward(parameters: p.baseAddress!, outputGradient: workspace.output, batch: batch,
+                               frozen: frozen, accumulate: false)
+        }
     }
-    sgd.step(parameters: &parameters, gradient: workspace.gradient)
+    if !fused { sgd.step(parameters: &parameters, gradient: workspace.gradient) }
     return (result.lossSum / Double(batch), result.correct)
 }
 

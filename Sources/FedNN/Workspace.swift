@@ -7,6 +7,7 @@ public final class Workspace {
     public let network: Network
     public let capacity: Int
     /// ∂L/∂parameters, laid out like the parameter vector. `backward` adds into it; call `zeroGradient()` first.
+    /// After `backwardAndStep` (which `Trainer` uses for plain SGD) it holds no meaningful gradient.
     public let gradient: UnsafeMutableBufferPointer<Float>
     /// Where callers place a batch of inputs (capacity × inputSize, sample-major).
     public var input: UnsafeMutablePointer<Float> { activations[0] }
@@ -99,6 +100,25 @@ public final class Workspace {
     /// With `inputGradient`, ∂L/∂input is written to `inputGradient`.
     public func backward(parameters: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, batch: Int,
                          frozen: Set<Int> = [], inputGradient wantInput: Bool = false, accumulate: Bool = true) {
+        backwardPass(parameters: parameters, outputGradient: outputGradient, batch: batch, frozen: frozen,
+                     wantInput: wantInput, accumulate: accumulate, step: nil)
+    }
+
+    /// Back-propagates like `backward(… accumulate: false)` and applies a plain SGD step w ← w − learningRate·∂L/∂w
+    /// to every layer not in `frozen`, layer by layer as its gradient is ready. Layers with `supportsFusedUpdate`
+    /// update their weights inside their own pass (e.g. a GEMM straight into the weights), the others through
+    /// their slice of `gradient`. The result is the same as `backward` followed by `SGD.step` with momentum and
+    /// weight decay 0, but `gradient` does not hold ∂L/∂parameters afterwards: use this only when nobody needs the
+    /// gradient itself (no clipping, no noise, no norms).
+    public func backwardAndStep(parameters: UnsafeMutablePointer<Float>, outputGradient: UnsafePointer<Float>,
+                                batch: Int, learningRate: Float, frozen: Set<Int> = []) {
+        backwardPass(parameters: UnsafePointer(parameters), outputGradient: outputGradient, batch: batch,
+                     frozen: frozen, wantInput: false, accumulate: false, step: (parameters, learningRate))
+    }
+
+    private func backwardPass(parameters: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, batch: Int,
+                              frozen: Set<Int>, wantInput: Bool, accumulate: Bool,
+                              step: (parameters: UnsafeMutablePointer<Float>, learningRate: Float)?) {
         var written = [Bool](repeating: false, count: network.layers.count)
         defer {
             if !accumulate {
@@ -126,7 +146,21 @@ public final class Workspace {
                 parameterGradient: network.parameterRanges[i].isEmpty ? nil : paramGradient,
                 accumulate: accumulate, workspace: scratch[i], batch: batch)
             written[i] = paramGradient != nil
-            layer.backward(context, input: network.shapes[i])
+            if let step, let g = context.parameterGradient {
+                let range = network.parameterRanges[i]
+                let w = step.parameters + range.lowerBound
+                if layer.supportsFusedUpdate {
+                    var fused = context
+                    fused.fusedUpdate = FusedUpdate(parameters: w, learningRate: step.learningRate)
+                    layer.backward(fused, input: network.shapes[i])
+                } else {
+                    layer.backward(context, input: network.shapes[i])
+                    sgdStepParallel(w, g, velocity: nil, count: range.count, learningRate: step.learningRate,
+                                    momentum: 0, dampening: 0, weightDecay: 0, nesterov: false)
+                }
+            } else {
+                layer.backward(context, input: network.shapes[i])
+            }
             guard needInput else { break }
             if let dx, dx != current {
                 other = current

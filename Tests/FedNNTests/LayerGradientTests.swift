@@ -20,6 +20,16 @@ struct LayerGradientTests {
         expectGradientsMatchFiniteDifferences(net)
     }
 
+    /// Stride 1: 16 or 32 input channels take the implicit input gradient (no col2im); 16 or 32 output channels
+    /// the implicit forward and weight gradient (no im2col); 5 channels the im2col path.
+    @Test(arguments: [(16, 5, 3, 1), (32, 5, 5, 2), (16, 16, 3, 0), (16, 32, 5, 4), (1, 32, 5, 2), (3, 16, 3, 1),
+                      (32, 16, 5, 2)])
+    func conv2dImplicitPaths(channels: Int, outputs: Int, kernel: Int, padding: Int) throws {
+        let net = try Network(inputShape: [7, 6, channels],
+                              layers: [Conv2d(channels, outputs, kernel: kernel, padding: padding)])
+        expectGradientsMatchFiniteDifferences(net, batch: 3)
+    }
+
     @Test func relu() throws {
         expectGradientsMatchFiniteDifferences(try Network(inputShape: [6], layers: [Linear(6, 6), ReLU()]))
     }

@@ -145,3 +145,47 @@ func expectClose(_ t: GEMMCase, seed: UInt64 = 1) {
         #expect(one.count == two.count && differing == 0, "\(differing) of \(one.count) values differ")
     }
 }
+
+@Suite("Parallel SGD kernel", .serialized)
+struct ParallelSGDTests {
+    /// Every element gets the single-thread kernel's arithmetic, whatever the split; the naive loop is the oracle.
+    @Test(arguments: [(false, Float(0)), (true, Float(0.9))])
+    func matchesTheSerialKernelAndANaiveLoop(momentum useVelocity: Bool, mu: Float) {
+        let n = (1 << 18) + 37
+        var rng = Philox(seed: 77)
+        let w0 = (0..<n).map { _ in Float(rng.nextGaussian()) }
+        let g = (0..<n).map { _ in Float(rng.nextGaussian()) }
+        let v0 = (0..<n).map { _ in Float(rng.nextGaussian()) }
+        func run(threads: Int, parallel: Bool) -> ([Float], [Float]) {
+            var w = w0, v = v0
+            ComputeThreads.with(threads) {
+                w.withUnsafeMutableBufferPointer { wp in
+                    v.withUnsafeMutableBufferPointer { vp in
+                        let vel = useVelocity ? vp.baseAddress! : nil
+                        if parallel {
+                            sgdStepParallel(wp.baseAddress!, g, velocity: vel, count: n, learningRate: 0.1,
+                                            momentum: mu, dampening: 0, weightDecay: 0.01, nesterov: false)
+                        } else {
+                            sgdStep(wp.baseAddress!, g, velocity: vel, count: n, learningRate: 0.1,
+                                    momentum: mu, dampening: 0, weightDecay: 0.01, nesterov: false)
+                        }
+                    }
+                }
+            }
+            return (w, v)
+        }
+        let serial = run(threads: 1, parallel: false)
+        for threads in [1, 2, 3] {
+            let r = run(threads: threads, parallel: true)
+            #expect(r.0 == serial.0)
+            #expect(r.1 == serial.1)
+        }
+        var worst = 0.0
+        for i in 0..<n {
+            let gi = Double(g[i]) + 0.01 * Double(w0[i])
+            let vi = useVelocity ? Double(mu) * Double(v0[i]) + gi : gi
+            worst = max(worst, abs(Double(w0[i]) - 0.1 * vi - Double(serial.0[i])))
+        }
+        #expect(worst < 1e-5)
+    }
+}

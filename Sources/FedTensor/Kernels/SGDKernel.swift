@@ -43,3 +43,26 @@ public func sgdStep(
         }
     }
 }
+
+/// `sgdStep` over both cores for long vectors: contiguous chunks of whole 16-lane blocks, each element updated by
+/// exactly one thread with the same arithmetic, so the result does not depend on the thread count.
+public func sgdStepParallel(
+    _ w: UnsafeMutablePointer<Float>, _ grad: UnsafePointer<Float>, velocity v: UnsafeMutablePointer<Float>?,
+    count: Int, learningRate: Float, momentum: Float, dampening: Float, weightDecay: Float, nesterov: Bool,
+    nesterovMomentum: Float = 0
+) {
+    // ~12–16 bytes per element move: below ~256 K elements waking a second worker costs more than it saves.
+    let chunks = count >= 1 << 18 ? ComputeThreads.count : 1
+    if chunks <= 1 {
+        sgdStep(w, grad, velocity: v, count: count, learningRate: learningRate, momentum: momentum,
+                dampening: dampening, weightDecay: weightDecay, nesterov: nesterov, nesterovMomentum: nesterovMomentum)
+        return
+    }
+    let blocks = (count + 15) / 16
+    parallelFor(chunks, threads: chunks) { t in
+        let lo = min(count, blocks * t / chunks * 16), hi = min(count, blocks * (t + 1) / chunks * 16)
+        sgdStep(w + lo, grad + lo, velocity: v.map { $0 + lo }, count: hi - lo, learningRate: learningRate,
+                momentum: momentum, dampening: dampening, weightDecay: weightDecay, nesterov: nesterov,
+                nesterovMomentum: nesterovMomentum)
+    }
+}

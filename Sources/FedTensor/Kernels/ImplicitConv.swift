@@ -1,0 +1,227 @@
+// ImplicitConv: stride-1 convolutions (forward, weight and input gradients) on padded images, without im2col/col2im.
+//
+// Every pass is a GEMM whose K runs over kernel rows: for a fixed kernel row the (kx, channel) run is contiguous in
+// an NHWC image padded to (H + 2p) × (W + 2p), so the register tiles read it in place and walk the kernel (or image)
+// rows as `TileSegments`. Work is split over threads by output blocks only, each block summed in one fixed order:
+// results do not depend on the thread count.
+
+/// Whether the implicit passes handle this convolution: stride 1, padding ≤ k − 1, output channels a multiple
+/// of 16. The input gradient also needs `convInputGradientSupported`.
+public func implicitConvSupported(_ g: ConvGeometry, outputChannels: Int) -> Bool {
+    g.stride == 1 && g.padding <= g.kernel - 1 && outputChannels % 16 == 0 && outputChannels > 0
+        && g.outputHeight > 0 && g.outputWidth > 0
+}
+
+/// Whether `convInputGradient` handles this geometry: stride 1, padding ≤ k − 1, channels a multiple of 16.
+public func convInputGradientSupported(_ g: ConvGeometry) -> Bool {
+    g.stride == 1 && g.padding <= g.kernel - 1 && g.channels % 16 == 0 && g.outputHeight > 0 && g.outputWidth > 0
+}
+
+/// Floats of one sample's input padded by p on every side, as `implicitConvForward` keeps it for the weight gradient.
+public func paddedInputSize(_ g: ConvGeometry) -> Int {
+    (g.height + 2 * g.padding) * (g.width + 2 * g.padding) * g.channels
+}
+
+/// Floats of scratch `convInputGradient` needs: the zero-padded output gradient of every sample, then the
+/// flipped filters.
+public func convInputGradientScratch(_ g: ConvGeometry, outputChannels: Int, batch: Int) -> Int {
+    let hp = g.height + g.kernel - 1, wp = g.width + g.kernel - 1
+    return batch * hp * wp * outputChannels + g.patchSize * outputChannels
+}
+
+/// An image of `channels` channels whose rows are `pitch` floats apart, convolved with k × k filters given as
+/// B = (k·k·channels) × outChannels (row (ky, kx, c), contiguous rows) into an outHeight × outWidth × outChannels
+/// output: out[y, x, :] = Σ_{ky, kx, c} image[y + ky, x + kx, c] · B[(ky, kx, c), :].
+struct ImplicitConvolution {
+    var k: Int, channels: Int, pitch: Int
+    var outHeight: Int, outWidth: Int, outChannels: Int
+
+    /// One sample. `image` starts at pixel (0, 0) of the padded frame; `out` rows are `outChannels` apart.
+    func run(_ image: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+             scratch: UnsafeMutablePointer<Float>) {
+        let vecs = outChannels >> 4
+        let run = k &* channels  // K per kernel row
+        let segments = TileSegments(count: k, aStep: pitch, bStep: run &* outChannels)
+        var tile = TileOutput(c: out, ldc: outChannels, rows: 0, cols: 0, alpha: 1, beta: 0, readC: false,
+                              scratch: scratch)
+        var v0 = 0
+        while v0 < vecs {
+            let nv = min(4, vecs &- v0)
+            let height = nv == 4 ? 6 : 8
+            tile.cols = nv &* 16
+            // An image row in tiles of `height`, or in `even` near-equal tiles when that wastes fewer kernel rows
+            // (14 = 5 + 5 + 4 rather than 6 + 6 + 2 run as 6 + 6 + 4).
+            let greedySlots = outWidth / height &* height &+ tileHeight(outWidth % height)
+            let even = (outWidth &+ height &- 1) / height
+            var evenSlots = 0
+            for i in 0..<even { evenSlots &+= tileHeight(outWidth &* (i &+ 1) / even &- outWidth &* i / even) }
+            let useEven = evenSlots < greedySlots
+            for y in 0..<outHeight {
+                var x = 0, piece = 0
+                while x < outWidth {
+                    let rows = useEven ? outWidth &* (piece &+ 1) / even &- x : min(height, outWidth &- x)
+                    piece &+= 1
+                    let mr = tileHeight(rows)
+                    tile.rows = rows
+                    let first: Int = (y &* outWidth &+ x) &* outChannels &+ v0 &* 16
+                    tile.c = out + first
+                    let aOffset: Int = y &* pitch &+ x &* channels
+                    runTile(mr: mr, nv: nv, kc: run, a: image + aOffset, aRS: channels, aKS: 1, b: b + v0 &* 16,
+                            bKS: outChannels, segments: segments, out: tile)
+                    x &+= rows
+                }
+            }
+            v0 &+= nv
+        }
+    }
+}
+
+/// The register-tile height that covers `rows` ≤ 8 rows (the kernels exist for 4, 5, 6 and 8 rows); 0 for none.
+@inline(__always)
+func tileHeight(_ rows: Int) -> Int {
+    rows == 0 ? 0 : rows <= 4 ? 4 : rows == 7 ? 8 : rows
+}
+
+/// Forward pass of a stride-1 convolution (`implicitConvSupported`) over `batch` NHWC samples x:
+/// y = conv(x, W) (no bias), W stored OC × k × k × C. Also leaves each sample zero-padded by p in `padded`
+/// (`paddedInputSize` floats per sample), which `implicitConvWeightGradient` reads; `transposed` is scratch for
+/// Wᵀ (k·k·C × OC floats).
+public func implicitConvForward(
+    _ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+    _ g: ConvGeometry, outputChannels oc: Int, batch: Int,
+    padded: UnsafeMutablePointer<Float>, transposed: UnsafeMutablePointer<Float>
+) {
+    precondition(implicitConvSupported(g, outputChannels: oc), "implicitConvForward: unsupported geometry")
+    let patch = g.patchSize
+    for o in 0..<oc {
+        for p in 0..<patch { transposed[p &* oc &+ o] = w[o &* patch &+ p] }
+    }
+    let hp = g.height + 2 * g.padding, wp = g.width + 2 * g.padding
+    let conv = ImplicitConvolution(k: g.kernel, channels: g.channels, pitch: wp * g.channels,
+                                   outHeight: g.outputHeight, outWidth: g.outputWidth, outChannels: oc)
+    let inSize = g.height * g.width * g.channels, padSize = hp * wp * g.channels, outSize = g.positions * oc
+    let flops = 2.0 * Double(batch * g.positions) * Double(patch * oc)
+    parallelFor(batch, threads: flops >= GEMMBlocking.parallelFlops ? nil : 1) { n in
+        withGEMMWorkspace(GEMMBlocking.scratch) { scratch in
+            let frame = padded + n &* padSize
+            pad(x + n &* inSize, into: frame, height: g.height, width: g.width, channels: g.channels,
+                frameHeight: hp, frameWidth: wp, top: g.padding, left: g.padding)
+            conv.run(frame, transposed, y + n &* outSize, scratch: scratch)
+        }
+    }
+}
+
+/// dW (OC × k × k × C, overwritten, or added to when `accumulate`) of a stride-1 convolution from dY
+/// (batch × OH × OW × OC) and the padded inputs `implicitConvForward` left. For kernel row ky the product
+/// dWᵀ[(kx, c), :] = Σ_{n, oy, ox} xp[n, oy + ky, ox + kx, c] · dY[n, oy, ox, :] reads xp in place (rows of the
+/// tile are consecutive floats, K walks the image rows), summed sample by sample. `transposed` is scratch for
+/// dWᵀ (k·k·C × OC floats).
+public func implicitConvWeightGradient(
+    _ dy: UnsafePointer<Float>, padded: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
+    _ g: ConvGeometry, outputChannels oc: Int, batch: Int, accumulate: Bool,
+    transposed: UnsafeMutablePointer<Float>
+) {
+    precondition(implicitConvSupported(g, outputChannels: oc), "implicitConvWeightGradient: unsupported geometry")
+    let k = g.kernel, c = g.channels, oh = g.outputHeight, ow = g.outputWidth
+    let hp = g.height + 2 * g.padding, wp = g.width + 2 * g.padding
+    let pitch = wp * c, padSize = hp * pitch, run = k * c
+    let nv = min(4, oc >> 4), height = nv == 4 ? 6 : 8
+    let panels = ((oc >> 4) + nv - 1) / nv
+    let tilesPerRow = (run + height - 1) / height
+    let items = k * tilesPerRow * panels
+    let flops = 2.0 * Double(batch * g.positions) * Double(g.patchSize * oc)
+    let workers = flops >= GEMMBlocking.parallelFlops ? ComputeThreads.count : 1
+    parallelFor(workers, threads: workers) { t in
+        withGEMMWorkspace(GEMMBlocking.scratch) { scratch in
+            var tile = TileOutput(c: transposed, ldc: oc, rows: 0, cols: 0, alpha: 1, beta: 0, readC: false,
+                                  scratch: scratch)
+            // Items are (kernel row, row tile, column panel), contiguous ranges per worker.
+            for item in (items * t / workers)..<(items * (t + 1) / workers) {
+                let panel = item % panels, rest = item / panels
+                let rowTile = rest % tilesPerRow, ky = rest / tilesPerRow
+                let r0 = rowTile * height
+                let rows = min(height, run - r0)
+                let mr = rows <= 4 ? 4 : rows == 7 ? 8 : rows
+                let v0 = panel * nv, nvq = min(nv, (oc >> 4) - v0)
+                tile.rows = rows
+                tile.cols = nvq &* 16
+                tile.c = transposed + ((ky &* run &+ r0) &* oc &+ v0 &* 16)
+                let segments = TileSegments(count: oh, aStep: pitch, bStep: ow &* oc)
+                for n in 0..<batch {
+                    tile.beta = n == 0 ? 0 : 1
+                    tile.readC = n != 0
+                    let a = padded + (n &* padSize &+ ky &* pitch &+ r0)
+                    let b = dy + (n &* oh &* ow &* oc &+ v0 &* 16)
+                    runTile(mr: mr, nv: nvq, kc: ow, a: a, aRS: 1, aKS: c, b: b, bKS: oc, segments: segments,
+                            out: tile)
+                }
+            }
+        }
+    }
+    let patch = g.patchSize
+    for o in 0..<oc {
+        let row = dw + o &* patch
+        if accumulate {
+            for p in 0..<patch { row[p] += transposed[p &* oc &+ o] }
+        } else {
+            for p in 0..<patch { row[p] = transposed[p &* oc &+ o] }
+        }
+    }
+}
+
+/// dX (batch × H × W × C, overwritten) of a stride-1 convolution with filters W (OC × k × k × C, one output channel
+/// per row) and padding p ≤ k − 1, from dY (batch × OH × OW × OC) without unfolding anything:
+///
+///     dX[iy, ix, :] = Σ_{ky, kx, oc} dYp[iy + ky, ix + kx, oc] · Wf[(ky, kx, oc), :]
+///
+/// where dYp is dY zero-padded by k − 1 − p on every side ((H + k − 1) × (W + k − 1) × OC) and
+/// Wf[(ky, kx, oc), c] = W[oc, k − 1 − ky, k − 1 − kx, c]: a forward convolution of dYp with the flipped filters.
+/// Samples are split over threads. `scratch` holds `convInputGradientScratch` floats.
+public func convInputGradient(
+    _ dy: UnsafePointer<Float>, weights w: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+    _ g: ConvGeometry, outputChannels oc: Int, batch: Int, scratch: UnsafeMutablePointer<Float>
+) {
+    precondition(convInputGradientSupported(g), "convInputGradient: unsupported geometry")
+    let k = g.kernel, c = g.channels, h = g.height, wd = g.width
+    let oh = g.outputHeight, ow = g.outputWidth
+    let hp = h + k - 1, wp = wd + k - 1, q = k - 1 - g.padding
+    let paddedSize = hp * wp * oc
+    let flipped = scratch + batch * paddedSize
+    // Wf: k·k·OC rows of C, read as the B operand (rows contiguous).
+    for ky in 0..<k {
+        for kx in 0..<k {
+            let src = w + ((k - 1 - ky) * k + (k - 1 - kx)) * c
+            let dst = flipped + (ky * k + kx) * oc * c
+            for o in 0..<oc { (dst + o * c).update(from: src + o * g.patchSize, count: c) }
+        }
+    }
+    let conv = ImplicitConvolution(k: k, channels: oc, pitch: wp * oc, outHeight: h, outWidth: wd, outChannels: c)
+    let flops = 2.0 * Double(batch * h * wd) * Double(k * k * oc * c)
+    parallelFor(batch, threads: flops >= GEMMBlocking.parallelFlops ? nil : 1) { n in
+        withGEMMWorkspace(GEMMBlocking.scratch) { tileScratch in
+            let frame = scratch + n * paddedSize
+            pad(dy + n * oh * ow * oc, into: frame, height: oh, width: ow, channels: oc,
+                frameHeight: hp, frameWidth: wp, top: q, left: q)
+            conv.run(frame, flipped, dx + n * h * wd * c, scratch: tileScratch)
+        }
+    }
+}
+
+/// Copies an H × W × C image into a zeroed frameHeight × frameWidth × C frame at row `top`, column `left`
+/// (parts falling outside the frame are dropped).
+func pad(_ x: UnsafePointer<Float>, into frame: UnsafeMutablePointer<Float>, height: Int, width: Int,
+         channels c: Int, frameHeight: Int, frameWidth: Int, top: Int, left: Int) {
+    let rowSize = frameWidth &* c
+    let lo = max(0, left), hi = min(frameWidth, left &+ width)
+    for y in 0..<frameHeight {
+        let row = frame + y &* rowSize
+        let sy = y &- top
+        guard sy >= 0 && sy < height && lo < hi else {
+            row.update(repeating: 0, count: rowSize)
+            continue
+        }
+        row.update(repeating: 0, count: lo &* c)
+        (row + lo &* c).update(from: x + (sy &* width &+ (lo &- left)) &* c, count: (hi &- lo) &* c)
+        (row + hi &* c).update(repeating: 0, count: (frameWidth &- hi) &* c)
+    }
+}

@@ -1,0 +1,155 @@
+// ImplicitConvTests: implicit convolution passes (forward, weight and input gradients) against naive loops and threads.
+import FedTensor
+import Testing
+
+struct ImplicitConvCase: Sendable, CustomTestStringConvertible {
+    var h: Int, w: Int, c: Int, oc: Int, k: Int, p: Int, batch: Int
+    var testDescription: String { "\(batch)×\(h)×\(w)×\(c) → \(oc), k \(k), pad \(p)" }
+}
+
+@Suite("Implicit convolution input gradient", .serialized)
+struct ImplicitConvTests {
+    static let cases: [ImplicitConvCase] = [
+        ImplicitConvCase(h: 14, w: 14, c: 32, oc: 64, k: 5, p: 2, batch: 3),  // the CNN's conv2
+        ImplicitConvCase(h: 7, w: 9, c: 16, oc: 5, k: 3, p: 1, batch: 2),
+        ImplicitConvCase(h: 6, w: 5, c: 48, oc: 7, k: 3, p: 0, batch: 1),    // 3 vectors, valid conv
+        ImplicitConvCase(h: 5, w: 11, c: 80, oc: 3, k: 5, p: 4, batch: 2),   // 4 + 1 vectors, full padding
+        ImplicitConvCase(h: 3, w: 17, c: 64, oc: 9, k: 1, p: 0, batch: 2),   // 1×1, rows of 6 + remainder
+    ]
+
+    /// dX by the definition: every output position scatters dY·W back to the pixels its window covers (Float64).
+    func naive(_ t: ImplicitConvCase, _ dy: [Float], _ wt: [Float]) -> [Double] {
+        let g = ConvGeometry(height: t.h, width: t.w, channels: t.c, kernel: t.k, padding: t.p)
+        let (oh, ow) = (g.outputHeight, g.outputWidth)
+        var dx = [Double](repeating: 0, count: t.batch * t.h * t.w * t.c)
+        for n in 0..<t.batch {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    for o in 0..<t.oc {
+                        let d = Double(dy[((n * oh + oy) * ow + ox) * t.oc + o])
+                        for ky in 0..<t.k {
+                            for kx in 0..<t.k {
+                                let iy = oy - t.p + ky, ix = ox - t.p + kx
+                                guard iy >= 0, iy < t.h, ix >= 0, ix < t.w else { continue }
+                                for ch in 0..<t.c {
+                                    dx[((n * t.h + iy) * t.w + ix) * t.c + ch] +=
+                                        d * Double(wt[o * g.patchSize + (ky * t.k + kx) * t.c + ch])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+
+    func implicit(_ t: ImplicitConvCase, _ dy: [Float], _ wt: [Float], threads: Int) -> [Float] {
+        let g = ConvGeometry(height: t.h, width: t.w, channels: t.c, kernel: t.k, padding: t.p)
+        #expect(convInputGradientSupported(g))
+        var dx = [Float](repeating: .nan, count: t.batch * t.h * t.w * t.c)
+        var scratch = [Float](repeating: .nan, count: convInputGradientScratch(g, outputChannels: t.oc, batch: t.batch))
+        ComputeThreads.with(threads) {
+            dx.withUnsafeMutableBufferPointer { d in
+                scratch.withUnsafeMutableBufferPointer { s in
+                    convInputGradient(dy, weights: wt, d.baseAddress!, g, outputChannels: t.oc, batch: t.batch,
+                                      scratch: s.baseAddress!)
+                }
+            }
+        }
+        return dx
+    }
+
+    @Test(arguments: cases)
+    func matchesNaiveScatterAndIsThreadInvariant(_ t: ImplicitConvCase) {
+        let g = ConvGeometry(height: t.h, width: t.w, channels: t.c, kernel: t.k, padding: t.p)
+        var rng = Philox(seed: 31, UInt64(t.c), UInt64(t.k))
+        let dy = (0..<(t.batch * g.positions * t.oc)).map { _ in Float(rng.nextGaussian()) }
+        let wt = (0..<(t.oc * g.patchSize)).map { _ in Float(rng.nextGaussian()) }
+        let expected = naive(t, dy, wt)
+        let one = implicit(t, dy, wt, threads: 1)
+        var worst = 0.0
+        for i in expected.indices {
+            worst = max(worst, abs(Double(one[i]) - expected[i]) / max(1, abs(expected[i])))
+        }
+        #expect(worst < 1e-4)
+        #expect(implicit(t, dy, wt, threads: 2) == one)
+    }
+
+    /// Forward and weight gradient by the definition (Float64), from the padded inputs the forward pass leaves.
+    @Test(arguments: cases + [ImplicitConvCase(h: 28, w: 28, c: 1, oc: 32, k: 5, p: 2, batch: 3)])
+    func forwardAndWeightGradientMatchNaiveLoops(_ t: ImplicitConvCase) {
+        let (c, oc) = (t.oc, t.c)  // reuse the shapes with input and output channels swapped
+        let g = ConvGeometry(height: t.h, width: t.w, channels: c, kernel: t.k, padding: t.p)
+        guard implicitConvSupported(g, outputChannels: oc) else { return }
+        let (oh, ow) = (g.outputHeight, g.outputWidth)
+        var rng = Philox(seed: 41, UInt64(c), UInt64(t.k))
+        let x = (0..<(t.batch * t.h * t.w * c)).map { _ in Float(rng.nextGaussian()) }
+        let wt = (0..<(oc * g.patchSize)).map { _ in Float(rng.nextGaussian()) }
+        let dy = (0..<(t.batch * g.positions * oc)).map { _ in Float(rng.nextGaussian()) }
+        func run(threads: Int, accumulateOnto start: [Float]?) -> (y: [Float], dw: [Float]) {
+            var y = [Float](repeating: .nan, count: t.batch * g.positions * oc)
+            var dw = start ?? [Float](repeating: .nan, count: oc * g.patchSize)
+            var padded = [Float](repeating: .nan, count: t.batch * paddedInputSize(g))
+            var scratch = [Float](repeating: .nan, count: g.patchSize * oc)
+            ComputeThreads.with(threads) {
+                y.withUnsafeMutableBufferPointer { yp in
+                    padded.withUnsafeMutableBufferPointer { pp in
+                        scratch.withUnsafeMutableBufferPointer { sp in
+                            implicitConvForward(x, weights: wt, yp.baseAddress!, g, outputChannels: oc,
+                                                batch: t.batch, padded: pp.baseAddress!, transposed: sp.baseAddress!)
+                            dw.withUnsafeMutableBufferPointer { dp in
+                                implicitConvWeightGradient(dy, padded: pp.baseAddress!, dp.baseAddress!, g,
+                                                           outputChannels: oc, batch: t.batch,
+                                                           accumulate: start != nil, transposed: sp.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+            return (y, dw)
+        }
+        var yRef = [Double](repeating: 0, count: t.batch * g.positions * oc)
+        var dwRef = [Double](repeating: 0, count: oc * g.patchSize)
+        for n in 0..<t.batch {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    for o in 0..<oc {
+                        let out = ((n * oh + oy) * ow + ox) * oc + o
+                        for ky in 0..<t.k {
+                            for kx in 0..<t.k {
+                                let iy = oy - t.p + ky, ix = ox - t.p + kx
+                                guard iy >= 0, iy < t.h, ix >= 0, ix < t.w else { continue }
+                                for ch in 0..<c {
+                                    let xv = Double(x[((n * t.h + iy) * t.w + ix) * c + ch])
+                                    let wi = o * g.patchSize + (ky * t.k + kx) * c + ch
+                                    yRef[out] += xv * Double(wt[wi])
+                                    dwRef[wi] += xv * Double(dy[out])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let one = run(threads: 1, accumulateOnto: nil)
+        func worst(_ a: [Float], _ b: [Double]) -> Double {
+            zip(a, b).map { abs(Double($0) - $1) / max(1, abs($1)) }.max()!
+        }
+        #expect(worst(one.y, yRef) < 1e-4)
+        #expect(worst(one.dw, dwRef) < 1e-4)
+        let two = run(threads: 2, accumulateOnto: nil)
+        #expect(two.y == one.y)
+        #expect(two.dw == one.dw)
+        // accumulate adds onto what is there.
+        let base = (0..<(oc * g.patchSize)).map { Float($0 % 7) }
+        let added = run(threads: 2, accumulateOnto: base)
+        #expect(worst(added.dw, zip(dwRef, base).map { $0 + Double($1) }) < 1e-4)
+    }
+
+    @Test func stridedOrOddChannelsAreNotClaimed() {
+        #expect(!convInputGradientSupported(ConvGeometry(height: 8, width: 8, channels: 32, kernel: 3, stride: 2)))
+        #expect(!convInputGradientSupported(ConvGeometry(height: 8, width: 8, channels: 3, kernel: 3, padding: 1)))
+        #expect(!convInputGradientSupported(ConvGeometry(height: 8, width: 8, channels: 16, kernel: 3, padding: 3)))
+    }
+}
