@@ -64,8 +64,8 @@ enum SweepCommand {
         var values = [0, 0.3, 0.6, 1.0]
         if let list = args.string("tau2") {
             values = try list.split(separator: ",").map { part throws(UsageError) in
-                guard let x = Double(part.trimmingCharacters(in: .whitespaces)), x >= 0, x.isFinite else {
-                    throw UsageError("--tau2 must list numbers ≥ 0, got '\(part)'")
+                guard let x = Double(part.trimmingCharacters(in: .whitespaces)), x >= 0, x <= 1e6 else {
+                    throw UsageError("--tau2 must list numbers in [0, 1e6], got '\(part)'")
                 }
                 return x
             }

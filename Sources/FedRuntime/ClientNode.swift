@@ -63,11 +63,16 @@ actor ClientNode {
     /// Serves until `.stop` or the transport closes this endpoint.
     func run() async throws {
         var inbox = Inbox(mailbox.makeAsyncIterator())
+        var last = (round: Int.min, attempt: Int.min)
         while let envelope = await inbox.next() {
             switch envelope.message {
+            case .roundStart(let start) where (start.round, start.attempt) <= last:
+                continue  // a duplicate or stale round start (at-least-once delivery): already handled
             case .roundStart(let start) where start.unitNoiseVariance != nil:
+                last = (start.round, start.attempt)
                 try await nissRound(start, &inbox)
             case .roundStart(let start):
+                last = (start.round, start.attempt)
                 let (weights, loss) = try await trainLocally(start)
                 let upload = try upload(start, trained: weights, loss: loss)
                 try await transport.send(.upload(upload), from: endpoint, to: .parameterServer)
@@ -175,7 +180,8 @@ actor ClientNode {
     }
 
     /// Feeds the exchange the assignment and shares that arrive until `done` holds. Returns false (and puts the
-    /// message back) when a round start or `.stop` ends this attempt first, or the mailbox closes.
+    /// message back) when a newer round start or `.stop` ends this attempt first, or the mailbox closes; a duplicate
+    /// or older round start is ignored.
     private func wait(until done: (ShareExchange) -> Bool, _ exchange: inout ShareExchange,
                       _ inbox: inout Inbox) async throws -> Bool {
         while !done(exchange) {
@@ -186,7 +192,10 @@ actor ClientNode {
                 if exchange.assignment == nil, a.client == id { exchange.setAssignment(a) }
             case .share(let share):
                 try? exchange.receive(share)  // stale or unexpected shares are dropped
-            case .roundStart, .stop:
+            case .roundStart(let next) where (next.round, next.attempt) > (exchange.round, exchange.attempt):
+                inbox.putBack.insert(envelope, at: 0)  // a newer round or attempt ends this one
+                return false
+            case .stop:
                 inbox.putBack.insert(envelope, at: 0)
                 return false
             default:

@@ -27,7 +27,7 @@ struct CollusionAnalysis {
     let unitStd: Float
     let length: Int
     private var honest: [Int: (noise: [Float], report: NISSUploadReport, variance: Double)] = [:]
-    private var reveals: [CollusionReveal] = []
+    private var reveals: [Int: CollusionReveal] = [:]
     /// Without colluders nothing is ever subtracted: findings are made on arrival and no noise is kept.
     private var done: [CollusionFinding] = []
 
@@ -40,7 +40,7 @@ struct CollusionAnalysis {
     mutating func add(_ upload: ClientUpload) {
         guard let report = upload.niss else { return }
         if colluders.contains(upload.client) {
-            if let reveal = report.reveal { reveals.append(reveal) }
+            if let reveal = report.reveal { reveals[upload.client] = reveal }
         } else if let noise = upload.diagnosticNoise {
             let entry = (noise, report, upload.noiseStd * upload.noiseStd)
             if colluders.isEmpty {
@@ -70,7 +70,8 @@ struct CollusionAnalysis {
                             axpy(asNegatedShare ? 1 : -1, s.baseAddress!, res.baseAddress!, count: length)
                         }
                     }
-                    for reveal in reveals {
+                    // In colluder order, so the rounding of the residual never depends on arrival order.
+                    for reveal in reveals.keys.sorted().map({ reveals[$0]! }) {
                         // Shares a colluder sent to k: k added s·r; the PS removes r (its best guess, s = 1).
                         for share in reveal.created where share.to == k { subtract(share.payload, asNegatedShare: true) }
                         // Shares k sent to a colluder: k added n; the colluder saw r = −n.

@@ -24,6 +24,9 @@ public struct RoundReport: Sendable, Codable {
     public var uploadNoiseVariances: [Double] = []
     /// How many times the round was started (NISS redoes a round without clients that dropped after the exchange).
     public var attempts = 1
+    /// NISS: the round could not be completed without unmatched shares (fewer than 2 clients left, or no share
+    /// graph for those left), so the global model was kept.
+    public var skipped = false
     /// NISS only: what the shares did this round.
     public var niss: NISSRoundReport?
 }

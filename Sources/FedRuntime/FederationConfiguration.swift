@@ -149,13 +149,18 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
     /// Theorem 3's warnings: clients whose τ_k² < max(2ρ − 1, 0) for the configured ρ.
     public var warnings: [String] {
         guard strategy.kind == .niss else { return [] }
+        var result: [String] = []
+        if deadlineSeconds == nil {
+            result.append("NISS without deadlineSeconds: a client that fails before or during the share exchange "
+                          + "stalls its round for good (set deadlineSeconds to redo such rounds without it)")
+        }
         let n = strategy.niss
         let needed = NISSShares.minimumTau2(rho: n.collusionFraction)
         let weak = (0..<clients.count).filter { n.tau2(client: $0) < needed }
-        guard !weak.isEmpty else { return [] }
+        guard !weak.isEmpty else { return result }
         let list = weak.count > 8 ? "\(weak.count) clients" : "clients \(weak.map(String.init).joined(separator: ", "))"
-        return ["Theorem 3: with ρ = \(n.collusionFraction) colluding, τ_k² must be ≥ max(2ρ − 1, 0) = \(needed); "
-                + "\(list) have less, so colluders and the PS can strip their uploads below σ_k²"]
+        return result + ["Theorem 3: with ρ = \(n.collusionFraction) colluding, τ_k² must be ≥ max(2ρ − 1, 0) = "
+                         + "\(needed); \(list) have less, so colluders and the PS can strip their uploads below σ_k²"]
     }
 
     /// m = max(⌊C·K⌋, 1).

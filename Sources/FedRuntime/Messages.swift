@@ -19,8 +19,9 @@ public enum FederationMessage: Codable, Sendable {
     case share(NoiseShare)
     /// Client → PS: the client's (weighted, possibly noised) model.
     case upload(ClientUpload)
-    /// Anyone → PS: stop waiting for round `round`'s missing uploads (sent by the PS's own timer, or by tests).
-    case deadline(round: Int)
+    /// Anyone → PS: stop waiting for the missing uploads of `attempt` of `round` (sent by the PS's own timer, or
+    /// by tests). A deadline for another round or attempt is ignored.
+    case deadline(round: Int, attempt: Int = 0)
     /// PS → everyone: the federation is over.
     case stop
 }

@@ -43,8 +43,11 @@ public struct NISSPlan: Sendable, Equatable {
         do {
             try ShareGraph.checkFeasible(shares)
         } catch {
-            throw ConfigurationError(keyPath: "strategy.dp.clientBudgets",
-                                     message: "no share graph exists: \(error); the budgets are too far apart")
+            throw ConfigurationError(
+                keyPath: "strategy.niss",
+                message: "no share graph exists: \(error). v_k grows with σ_k², so with (d_k/d_min)² under "
+                    + "client-level sensitivity: the clients' data sizes or budgets (strategy.dp.clientBudgets) are "
+                    + "too far apart for this round's participants")
         }
         return NISSPlan(unitVariance: unit, clientVariances: variances, shares: shares)
     }

@@ -64,9 +64,18 @@ actor ParameterServer {
             var plan: NISSPlan?
             var uploadNoise: [Int: Double] = [:]
             var collusion: CollusionAnalysis?
+            var skipped = false
             while true {
-                plan = niss ? try NISSPlan.make(configuration, participants: participants,
-                                                samples: participants.map { samplesOf[$0] }) : nil
+                do {
+                    plan = try makePlan(participants)
+                } catch {
+                    // A redo among fewer clients may have no share graph: skip the round rather than stop the run.
+                    guard attempt > 0 else { throw error }
+                    outcome = (nil, [], nil, participants)
+                    allDropped += participants
+                    skipped = true
+                    break
+                }
                 // With diagnostics on, what a colluding PS could strip from each honest upload (with no colluders:
                 // each upload's own noise, (2 + τ_k²)·σ_k² by Theorem 3 at ρ = 0).
                 collusion = plan.flatMap { p in
@@ -83,7 +92,7 @@ actor ParameterServer {
                 for client in participants {
                     try await transport.send(.roundStart(start), from: .parameterServer, to: .client(client))
                 }
-                let timer = deadlineTimer(round: round)
+                let timer = deadlineTimer(round: round, attempt: attempt)
                 defer { timer?.cancel() }
                 collecting: while true {
                     guard let envelope = await iterator.next() else { throw FederationError.mailboxClosed }
@@ -96,8 +105,8 @@ actor ParameterServer {
                             collusion?.add(upload)
                             emit(.uploadReceived(round: round, client: upload.client))
                         }
-                    case .deadline(let r):
-                        action = machine.deadlinePassed(round: r)
+                    case .deadline(let r, let a):
+                        action = machine.deadlinePassed(round: r, attempt: a)
                     default:
                         continue
                     }
@@ -106,9 +115,19 @@ actor ParameterServer {
                 timer?.cancel()
                 outcome = machine.finish()
                 allDropped += outcome.dropped
-                // NISS: a client that dropped after the exchange left unmatched shares. Redo without it (default).
+                // Every upload the PS received is a release, redone rounds included (the redo retrains to the same
+                // w_k and adds fresh noise, so the PS sees w_k twice): all count for the accountant.
+                for r in outcome.reports { participations[r.client] += 1 }
+                // NISS: a client that dropped after the exchange left unmatched shares. Redo without it (default);
+                // with fewer than 2 clients left no exchange is possible and the round is skipped.
                 let remaining = participants.filter { !outcome.dropped.contains($0) }
-                if niss, !outcome.dropped.isEmpty, configuration.strategy.niss.dropout == .redo, remaining.count >= 2 {
+                if niss, !outcome.dropped.isEmpty, configuration.strategy.niss.dropout == .redo {
+                    guard remaining.count >= 2 else {
+                        allDropped += remaining
+                        outcome = (nil, [], nil, participants)
+                        skipped = true
+                        break
+                    }
                     participants = remaining
                     attempt += 1
                     continue
@@ -116,7 +135,6 @@ actor ParameterServer {
                 break
             }
             if let w = outcome.weights { weights = w }
-            for r in outcome.reports { participations[r.client] += 1 }
             var report = RoundReport(
                 round: round, sampled: sampled, dropped: allDropped,
                 meanTrainLoss: outcome.reports.map(\.trainLoss).reduce(0, +) / Double(max(outcome.reports.count, 1)),
@@ -125,7 +143,8 @@ actor ParameterServer {
                 realisedNoiseVariance: outcome.noise.map(meanSquare), seconds: 0, weightsDigest: digest(weights))
             report.uploadNoiseVariances = outcome.reports.compactMap { uploadNoise[$0.client] }
             report.attempts = attempt + 1
-            if let plan {
+            report.skipped = skipped
+            if let plan, !skipped {
                 report.niss = nissReport(plan: plan, reports: outcome.reports, dropped: outcome.dropped,
                                          collusion: collusion?.findings() ?? [])
                 report.expectedNoiseVariance = report.niss!.theoremVariance
@@ -150,6 +169,12 @@ actor ParameterServer {
             seconds: Date().timeIntervalSince(started))
     }
 
+    /// NISS's σ² and v_k for `participants` (nil for the other strategies).
+    private func makePlan(_ participants: [Int]) throws -> NISSPlan? {
+        guard niss else { return nil }
+        return try NISSPlan.make(configuration, participants: participants, samples: participants.map { samplesOf[$0] })
+    }
+
     /// Σ σ_k² / (Σ p_k)²: the expected per-coordinate noise variance of the (renormalised) aggregate.
     private func expectedNoiseVariance(_ reports: [ClientUpload]) -> Double {
         let total = reports.map(\.weight).reduce(0, +)
@@ -157,13 +182,14 @@ actor ParameterServer {
         return reports.map { $0.noiseStd * $0.noiseStd }.reduce(0, +) / (total * total)
     }
 
-    private func deadlineTimer(round: Int) -> Task<Void, Never>? {
+    private func deadlineTimer(round: Int, attempt: Int) -> Task<Void, Never>? {
         guard let seconds = configuration.deadlineSeconds else { return nil }
         let transport = self.transport
         return Task {
             try? await Task.sleep(for: .seconds(seconds))
             guard !Task.isCancelled else { return }
-            try? await transport.send(.deadline(round: round), from: .parameterServer, to: .parameterServer)
+            try? await transport.send(.deadline(round: round, attempt: attempt), from: .parameterServer,
+                                      to: .parameterServer)
         }
     }
 

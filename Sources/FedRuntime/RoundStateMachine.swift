@@ -88,9 +88,9 @@ public struct RoundStateMachine: Sendable {
     }
 
     /// The deadline for `round` passed: missing clients are left out.
-    public mutating func deadlinePassed(round: Int) -> Action {
-        guard case .collecting(let current) = state, current == round else {
-            return .ignore(reason: "deadline for a round that is not open")
+    public mutating func deadlinePassed(round: Int, attempt: Int = 0) -> Action {
+        guard case .collecting(let current) = state, current == round, attempt == self.attempt else {
+            return .ignore(reason: "deadline for a round or attempt that is not open")
         }
         for client in sum!.outstanding {
             sum!.skip(client)

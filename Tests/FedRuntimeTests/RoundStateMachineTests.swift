@@ -56,7 +56,9 @@ struct RoundStateMachineTests {
         m.start(round: 4, sampled: [1, 2, 3], samples: [10, 10, 20], diagnostics: false)
         #expect(m.receive(upload(3, round: 4, value: 0.5 * 6, weight: 0.5)) == .wait)
         #expect(m.receive(upload(1, round: 4, value: 0.25 * 2, weight: 0.25)) == .wait)
-        #expect(m.deadlinePassed(round: 3) == .ignore(reason: "deadline for a round that is not open"))
+        #expect(m.deadlinePassed(round: 3) == .ignore(reason: "deadline for a round or attempt that is not open"))
+        // A deadline for another attempt of this round (a late timer of a redone NISS round) is ignored too.
+        #expect(m.deadlinePassed(round: 4, attempt: 1) == .ignore(reason: "deadline for a round or attempt that is not open"))
         #expect(m.deadlinePassed(round: 4) == .aggregate(round: 4))
         let out = m.finish()
         #expect(out.dropped == [2])
