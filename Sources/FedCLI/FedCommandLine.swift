@@ -11,7 +11,7 @@ public enum FedCommandLine {
     USAGE: fednoise [COMMAND] [options]
 
     COMMANDS:
-      (none)      the main job: FedAvg versus DP-FedAvg, CNN, on the embedded MNIST subset (under a minute)
+      (none)      the main job: FedAvg, DP-FedAvg and NISS, CNN, on the embedded MNIST subset (under a minute)
       run         run a federation from a config file (config/*.json); per-round metrics and result files
       sweep       the NISS experiment: one federation per X = τ², a table and a plot of accuracy per round
       privacy     ε for a noise multiplier, or the noise multiplier for a target ε (RDP accountant)
