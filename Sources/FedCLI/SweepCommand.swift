@@ -6,13 +6,13 @@ import Foundation
 
 enum SweepCommand {
     static let help = """
-    USAGE: fednoise sweep <config.json> [--tau2 LIST] [--set key.path=value …] [--threads N] [--quiet]
+    USAGE: fednoise sweep <config.json> [--tau2 LIST] [--set key.path=value …] [--threads N] [--quiet] [--replot]
 
     The NISS paper's experiment (Fig. 3): runs the config once per X = τ² with strategy.kind = niss and
     strategy.niss.tau2 = X (every other key as the config says: σ_k convention, σ², encoding…), then writes into
     the config's output directory:
       sweep.csv    round, X, test accuracy, test loss, expected and realised aggregate noise variance
-      sweep.json   per X: final accuracy, and whether accuracy falls as X grows; the gap of X = 0 over X = 1
+      sweep.json   per X: final and best accuracy; whether accuracy falls as X grows; the gap of X = 0 over X = 1
       sweep.svg    test accuracy per round, one line per X
       X=<x>/       each run's rounds.csv, summary.json and rounds.svg
     X = 0 cancels the noise exactly (the FedAvg aggregate of clipped updates); X = 1 leaves Σ σ_k², DP-FedAvg's.
