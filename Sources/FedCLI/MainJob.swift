@@ -33,6 +33,8 @@ enum MainJob {
         c.training.batchSize = 10
         c.training.learningRate = 0.05
         c.evaluateEvery = 2
+        // NISS rounds wait on share exchanges: a client silent this long is left out (and the round redone).
+        c.deadlineSeconds = 300
         c.strategy.kind = v.kind
         // The NISS paper's budget (B.6): ζ = 3, ε = 10, δ = 1e-4 per round, with client-level sensitivity (Δ = ζ on
         // the clipped update, in the p_k-weighted domain) so the noise is what client-level DP really needs.
