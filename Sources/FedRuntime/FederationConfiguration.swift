@@ -80,6 +80,10 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         func check(_ ok: Bool, _ path: String, _ what: String) throws(ConfigurationError) {
             if !ok { throw ConfigurationError(keyPath: path, message: what) }
         }
+        func checkRange(_ r: some ClientRange, _ path: String) throws(ConfigurationError) {
+            try check(r.isValid(clientCount: clients.count), path + ".from/.to",
+                      "must satisfy 0 ≤ from ≤ to < clients.count (\(clients.count)), got \(r.from)…\(r.to)")
+        }
         try check(rounds >= 1, "rounds", "must be ≥ 1, got \(rounds)")
         try check(clients.count >= 1, "clients.count", "must be ≥ 1, got \(clients.count)")
         try check(clients.fraction > 0 && clients.fraction <= 1, "clients.fraction",
@@ -111,8 +115,7 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
                       "must be true for a collusion study (strategy.niss.collusionFraction > 0)")
             for (i, t) in n.clientTau2.enumerated() {
                 let path = "strategy.niss.clientTau2[\(i)]"
-                try check(t.from >= 0 && t.from <= t.to && t.to < clients.count, path + ".from/.to",
-                          "must satisfy 0 ≤ from ≤ to < clients.count (\(clients.count)), got \(t.from)…\(t.to)")
+                try checkRange(t, path)
                 try check(t.tau2 >= 0, path + ".tau2", "must be ≥ 0")
             }
         }
@@ -123,8 +126,7 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
             try check(dp.delta > 0 && dp.delta < 1, "strategy.dp.delta", "must be in (0, 1)")
             for (i, b) in dp.clientBudgets.enumerated() {
                 let path = "strategy.dp.clientBudgets[\(i)]"
-                try check(b.from >= 0 && b.from <= b.to && b.to < clients.count, path + ".from/.to",
-                          "must satisfy 0 ≤ from ≤ to < clients.count (\(clients.count)), got \(b.from)…\(b.to)")
+                try checkRange(b, path)
                 try check(b.epsilon > 0, path + ".epsilon", "must be > 0")
                 try check(b.delta > 0 && b.delta < 1, path + ".delta", "must be in (0, 1)")
             }

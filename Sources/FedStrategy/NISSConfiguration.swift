@@ -17,7 +17,7 @@ public enum DropoutPolicy: String, Codable, Sendable, CaseIterable {
 }
 
 /// τ_k² for the clients `from…to` (inclusive), overriding the default τ².
-public struct ClientTau: Codable, Sendable, Equatable {
+public struct ClientTau: ClientRange, Codable, Sendable, Equatable {
     public var from: Int
     public var to: Int
     public var tau2: Double
@@ -62,6 +62,6 @@ public struct NISSConfiguration: Codable, Sendable, Equatable {
 
     /// Client k's τ_k².
     public func tau2(client: Int) -> Double {
-        clientTau2.last { $0.from <= client && client <= $0.to }?.tau2 ?? tau2
+        clientTau2.covering(client)?.tau2 ?? tau2
     }
 }

@@ -51,7 +51,7 @@ public enum SensitivityKind: String, Codable, Sendable, CaseIterable {
 }
 
 /// A privacy budget for the clients `from…to` (inclusive), overriding the default (ε, δ).
-public struct ClientBudget: Codable, Sendable, Equatable {
+public struct ClientBudget: ClientRange, Codable, Sendable, Equatable {
     public var from: Int
     public var to: Int
     public var epsilon: Double
@@ -96,7 +96,7 @@ public struct DPConfiguration: Codable, Sendable, Equatable {
 
     /// Client k's (ε_k, δ_k).
     public func budget(client: Int) -> (epsilon: Double, delta: Double) {
-        let own = clientBudgets.last { $0.from <= client && client <= $0.to }
+        let own = clientBudgets.covering(client)
         return (own?.epsilon ?? epsilon, own?.delta ?? delta)
     }
 
