@@ -60,15 +60,7 @@ struct CollusionAnalysis {
                 scratch.withUnsafeMutableBufferPointer { s in
                     func subtract(_ payload: SharePayload, asNegatedShare: Bool) {
                         // The payload is r = −n. `asNegatedShare`: remove r from the residual; else remove n = −r.
-                        switch payload {
-                        case .dense(let r):
-                            r.withUnsafeBufferPointer {
-                                axpy(asNegatedShare ? -1 : 1, $0.baseAddress!, res.baseAddress!, count: length)
-                            }
-                        case .seeded(let key):
-                            fillGaussian(s, key: key, std: unitStd)  // n
-                            axpy(asNegatedShare ? 1 : -1, s.baseAddress!, res.baseAddress!, count: length)
-                        }
+                        payload.accumulate(asNegatedShare ? -1 : 1, into: res, scratch: s, unitStd: unitStd)
                     }
                     // In colluder order, so the rounding of the residual never depends on arrival order.
                     for reveal in reveals.keys.sorted().map({ reveals[$0]! }) {

@@ -70,7 +70,10 @@ public struct ShareExchange: Sendable {
     }
 
     /// The negated shares to send, one per target of the assignment.
-    public func outgoingShares() -> [NoiseShare] {
+    public func outgoingShares() -> [NoiseShare] { ownShares(payload: payload) }
+
+    /// The client's own shares with their receivers, each carrying `payload(i)`.
+    private func ownShares(payload: (Int) -> SharePayload) -> [NoiseShare] {
         (assignment?.targets ?? []).enumerated().map { i, to in
             NoiseShare(round: round, attempt: attempt, id: ShareID(from: client, index: i), to: to, payload: payload(i))
         }
@@ -85,12 +88,7 @@ public struct ShareExchange: Sendable {
     }
 
     /// The client's own shares as a colluder reveals them: keys (the creator always knows them), with receivers.
-    public var createdShares: [NoiseShare] {
-        (assignment?.targets ?? []).enumerated().map { i, to in
-            NoiseShare(round: round, attempt: attempt, id: ShareID(from: client, index: i), to: to,
-                       payload: .seeded(key(i)))
-        }
-    }
+    public var createdShares: [NoiseShare] { ownShares { .seeded(key($0)) } }
 
     /// σ·z (negated: −σ·z) of stream `key`, h floats.
     public static func expand(_ key: StreamKey, std: Float, length: Int, negated: Bool) -> [Float] {
@@ -142,18 +140,27 @@ public struct ShareExchange: Sendable {
                     let factor = Self.distortion(seed: seed, receiver: client, round: round, attempt: attempt,
                                                  share: id, tau2: tau2)
                     distortion += Double(factor - 1) * Double(factor - 1)
-                    switch received[id]! {
-                    case .dense(let r):
-                        precondition(r.count == length, "dense share of the wrong length")
-                        r.withUnsafeBufferPointer { axpy(factor, $0.baseAddress!, t.baseAddress!, count: length) }
-                    case .seeded(let k):
-                        // r = −n, so s·r = (−s)·n: the same float as the dense path's s·(−n).
-                        fillGaussian(s, key: k, std: unitStd)
-                        axpy(-factor, s.baseAddress!, t.baseAddress!, count: length)
-                    }
+                    received[id]!.accumulate(factor, into: t, scratch: s, unitStd: unitStd)
                 }
             }
         }
         return (total, distortion * Double(unitStd) * Double(unitStd))
+    }
+}
+
+extension SharePayload {
+    /// y += factor·r for the negated share r = −n this payload carries, h = `y.count` floats. A seeded payload is
+    /// expanded into `scratch` and added as (−factor)·n, which is the same float as the dense path's factor·(−n):
+    /// both encodings give bit-identical sums.
+    func accumulate(_ factor: Float, into y: UnsafeMutableBufferPointer<Float>,
+                    scratch: UnsafeMutableBufferPointer<Float>, unitStd: Float) {
+        switch self {
+        case .dense(let r):
+            precondition(r.count == y.count, "dense share of the wrong length")
+            r.withUnsafeBufferPointer { axpy(factor, $0.baseAddress!, y.baseAddress!, count: y.count) }
+        case .seeded(let key):
+            fillGaussian(scratch, key: key, std: unitStd)
+            axpy(-factor, scratch.baseAddress!, y.baseAddress!, count: y.count)
+        }
     }
 }
