@@ -13,7 +13,8 @@ enum ConfigurationFile {
     ) throws -> T {
         let encoder = JSONEncoder()
         var base = try JSONSerialization.jsonObject(with: encoder.encode(defaults)) as! [String: Any]
-        let source = path ?? "defaults"
+        // Which input (the file or one --set) gave each key path its value, so an error names the right one.
+        var origins: [String: String] = [:]
         if let path {
             guard FileManager.default.fileExists(atPath: path) else { throw UsageError("\(path): no such file") }
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -26,7 +27,8 @@ enum ConfigurationFile {
                 throw UsageError("\(path): not valid JSON (\(describe(error)))")
             }
             guard let dict = object as? [String: Any] else { throw UsageError("\(path): the top level must be an object") }
-            try overlay(dict, onto: &base, prefix: "", optionalKeys: optionalKeys, source: path)
+            try overlay(dict, onto: &base, prefix: "", optionalKeys: optionalKeys, source: path,
+                        origins: &origins)
         }
         for item in overrides {
             guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
@@ -38,24 +40,40 @@ enum ConfigurationFile {
             var nested: Any = value
             for part in key.split(separator: ".").reversed() { nested = [String(part): nested] }
             try overlay(nested as! [String: Any], onto: &base, prefix: "", optionalKeys: optionalKeys,
-                        source: "--set \(item)")
+                        source: "--set \(item)", origins: &origins)
         }
         let merged = try JSONSerialization.data(withJSONObject: base)
+        func source(_ codingPath: [any CodingKey]) -> String {
+            let names = codingPath.filter { $0.intValue == nil }.map(\.stringValue)
+            for n in stride(from: names.count, through: 1, by: -1) {
+                if let origin = origins[names.prefix(n).joined(separator: ".")] { return origin }
+            }
+            return path ?? "defaults"
+        }
         do {
             return try JSONDecoder().decode(T.self, from: merged)
         } catch let DecodingError.typeMismatch(type, context) {
-            throw UsageError("\(source): key '\(keyPath(context.codingPath))': expected \(describe(type))")
+            throw UsageError(
+                "\(source(context.codingPath)): key '\(keyPath(context.codingPath))': expected \(describe(type))")
         } catch let DecodingError.dataCorrupted(context) {
-            throw UsageError("\(source): key '\(keyPath(context.codingPath))': \(context.debugDescription)")
+            let key = keyPath(context.codingPath), source = source(context.codingPath)
+            if let names = choices(in: defaults, at: context.codingPath) {
+                let given = value(in: base, at: context.codingPath).map { " '\($0)'" } ?? ""
+                throw UsageError(
+                    "\(source): key '\(key)': unknown value\(given) (allowed: \(names.joined(separator: ", ")))")
+            }
+            throw UsageError("\(source): key '\(key)': \(context.debugDescription)")
         } catch let DecodingError.valueNotFound(type, context) {
-            throw UsageError("\(source): key '\(keyPath(context.codingPath))': expected \(describe(type)), found null")
+            throw UsageError(
+                "\(source(context.codingPath)): key '\(keyPath(context.codingPath))': expected \(describe(type)), found null")
         } catch let DecodingError.keyNotFound(key, context) {
-            throw UsageError("\(source): missing key '\(keyPath(context.codingPath + [key]))'")
+            throw UsageError("\(source(context.codingPath)): missing key '\(keyPath(context.codingPath + [key]))'")
         }
     }
 
     private static func overlay(_ dict: [String: Any], onto base: inout [String: Any], prefix: String,
-                                optionalKeys: Set<String>, source: String) throws {
+                                optionalKeys: Set<String>, source: String,
+                                origins: inout [String: String]) throws {
         for (key, value) in dict.sorted(by: { $0.key < $1.key }) {
             let path = prefix.isEmpty ? key : prefix + "." + key
             guard base[key] != nil || optionalKeys.contains(path) else {
@@ -66,12 +84,47 @@ enum ConfigurationFile {
                 throw UsageError("\(source): unknown key '\(path)' (allowed here: \(siblings.joined(separator: ", ")))")
             }
             if let sub = value as? [String: Any], var existing = base[key] as? [String: Any] {
-                try overlay(sub, onto: &existing, prefix: path, optionalKeys: optionalKeys, source: source)
+                try overlay(sub, onto: &existing, prefix: path, optionalKeys: optionalKeys, source: source,
+                            origins: &origins)
                 base[key] = existing
             } else {
                 base[key] = value is NSNull ? nil : value
+                origins = origins.filter { !$0.key.hasPrefix(path + ".") }
+                origins[path] = source
             }
         }
+    }
+
+    /// The allowed names when the field at `path` of `defaults` is an enumeration (ModelKind, StrategyKind, …).
+    private static func choices(in defaults: Any, at path: [any CodingKey]) -> [String]? {
+        var current = defaults
+        for key in path {
+            let children = Mirror(reflecting: current).children
+            let child = key.intValue.map { i in children.dropFirst(i).first }
+                ?? children.first { $0.label == key.stringValue }
+            guard let child else { return nil }
+            current = child.value
+        }
+        if Mirror(reflecting: current).displayStyle == .optional {
+            guard let wrapped = Mirror(reflecting: current).children.first else { return nil }
+            current = wrapped.value
+        }
+        guard let kind = type(of: current) as? any CaseIterable.Type else { return nil }
+        return caseNames(kind)
+    }
+
+    private static func caseNames<T: CaseIterable>(_: T.Type) -> [String] {
+        T.allCases.map { ($0 as? any RawRepresentable).map { "\($0.rawValue)" } ?? "\($0)" }
+    }
+
+    /// The merged JSON value at `path`, as written.
+    private static func value(in object: Any, at path: [any CodingKey]) -> Any? {
+        var current: Any? = object
+        for key in path {
+            if let i = key.intValue { current = (current as? [Any]).flatMap { i < $0.count ? $0[i] : nil } }
+            else { current = (current as? [String: Any])?[key.stringValue] }
+        }
+        return current
     }
 
     static func keyPath(_ path: [any CodingKey]) -> String {

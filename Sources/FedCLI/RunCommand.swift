@@ -13,9 +13,9 @@ public enum RunCommand {
     through an in-process transport) and writes rounds.csv, summary.json and rounds.svg into the config's output.
 
     The config holds: name, seed, rounds, clients {count, fraction, partition (iid|shards|dirichlet),
-    shardsPerClient, dirichletAlpha}, model (cnn|mlp), dataset {kind, path, trainLimit, testLimit},
-    training {localEpochs, batchSize, learningRate, momentum}, strategy {kind (fedAvg|dpFedAvg|niss),
-    dp {clipTarget (update|parameters), clippingThreshold, epsilon, delta,
+    shardsPerClient, dirichletAlpha}, model (cnn|mlp|logistic), initialization (uniform|he|glorot),
+    dataset {kind, path, trainLimit, testLimit}, training {localEpochs, batchSize, learningRate, momentum},
+    strategy {kind (fedAvg|dpFedAvg|niss), dp {clipTarget (update|parameters), clippingThreshold, epsilon, delta,
     sensitivity (clientLevel|clientLevelReplace|nbafl), composition (rdp|nbaflLinear), clientBudgets},
     niss {tau2, clientTau2, targetShares, minimumShares, unitNoiseVariance, encoding (seeded|dense),
     collusionFraction, dropout (redo|accept)}}, evaluateEvery,

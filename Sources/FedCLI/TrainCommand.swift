@@ -7,6 +7,8 @@ import Foundation
 /// Everything a centralised training run needs; decoded from `config/*.json` and overridden by flags.
 public struct TrainConfiguration: Codable, Sendable, Equatable {
     public var model: ModelKind = .cnn
+    /// How the initial weights are drawn (default: PyTorch's U(±1/√fan_in)).
+    public var initialization: Initialization = .uniform
     public var dataset: DatasetKind = .mnist
     /// A directory with the dataset's files; nil means the embedded MNIST subset (MNIST only).
     public var data: String?
@@ -71,7 +73,8 @@ enum TrainCommand {
 
     OPTIONS (each overrides the same key of --config):
       --config FILE        JSON file with any of the keys below (see config/train-*.json)
-      --model NAME         cnn | mlp                                     (default cnn)
+      --model NAME         cnn | mlp | logistic                          (default cnn)
+      --init NAME          uniform (PyTorch's U(±1/√fan_in)) | he (N(0, 2/fan_in)) | glorot  (default uniform)
       --dataset NAME       mnist | fashion-mnist | cifar10               (default mnist)
       --data DIR           dataset directory (default: the embedded 2,000/500 MNIST subset)
       --epochs N           (default 3)
@@ -105,6 +108,7 @@ enum TrainCommand {
 
     static func applyFlags(_ args: inout Arguments, to c: inout TrainConfiguration) throws(UsageError) {
         if let v = try args.choice("model", ModelKind.self) { c.model = v }
+        if let v = try args.choice("init", Initialization.self) { c.initialization = v }
         if let v = try args.choice("dataset", DatasetKind.self) { c.dataset = v }
         if let v = args.string("data") { c.data = v }
         if let v = try args.int("epochs") { c.epochs = v }
@@ -126,7 +130,8 @@ enum TrainCommand {
         say("\(config.model.rawValue) on \(train.name): \(network.parameterCount.formatted()) parameters, "
               + "\(train.sampleCount.formatted()) train / \(test.sampleCount.formatted()) test samples, "
               + "\(ComputeThreads.count) thread(s)")
-        var parameters = network.initialParameters(key: StreamKey(seed: config.seed, 0))
+        var parameters = network.initialParameters(key: StreamKey(seed: config.seed, 0),
+                                                    scheme: config.initialization)
         let settings = TrainingSettings(epochs: config.epochs, batchSize: config.batchSize,
                                         learningRate: Float(config.learningRate), momentum: Float(config.momentum),
                                         weightDecay: Float(config.weightDecay),

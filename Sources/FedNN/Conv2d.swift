@@ -2,9 +2,9 @@
 import FedTensor
 
 /// y = conv(x, W) + b for NHWC inputs. W is stored (out × k × k × in) so one output channel's filter is a
-/// contiguous row matching an im2col patch; b has `outputChannels` values. Both initialised U(±1/√(in·k·k)),
-/// PyTorch's default. The unfolded (im2col) or zero-padded (implicit path) input is kept in the workspace for the
-/// weight gradient.
+/// contiguous row matching an im2col patch; b has `outputChannels` values. Initialised by the network's
+/// `Initialization` (default U(±1/√(in·k·k)), PyTorch's). The unfolded (im2col) or zero-padded (implicit path)
+/// input is kept in the workspace for the weight gradient.
 public struct Conv2d: Layer {
     public let inputChannels: Int
     public let outputChannels: Int
@@ -70,8 +70,12 @@ public struct Conv2d: Layer {
         return (padded, frames, frames + batch * dyFrame)
     }
 
-    public func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, rng: inout Philox) {
-        fillUniform(parameters, bound: 1 / Float(kernel * kernel * inputChannels).squareRoot(), rng: &rng)
+    public func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, scheme: Initialization,
+                           rng: inout Philox) {
+        let w = outputChannels * kernel * kernel * inputChannels
+        scheme.fill(weights: UnsafeMutableBufferPointer(rebasing: parameters[..<w]),
+                    biases: UnsafeMutableBufferPointer(rebasing: parameters[w...]),
+                    fanIn: kernel * kernel * inputChannels, fanOut: kernel * kernel * outputChannels, rng: &rng)
     }
 
     public func forward(_ c: ForwardContext, input: Shape) {

@@ -76,8 +76,9 @@ public protocol Layer: Sendable, CustomStringConvertible {
     func outputShape(input: Shape) throws(ShapeError) -> Shape
     /// Per-sample scratch floats kept from forward to backward.
     func workspaceSize(input: Shape) -> Int
-    /// Fills this layer's parameter slice with its initial values.
-    func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, rng: inout Philox)
+    /// Fills this layer's parameter slice with its initial values, drawn by `scheme`.
+    func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, scheme: Initialization,
+                    rng: inout Philox)
     func forward(_ context: ForwardContext, input: Shape)
     func backward(_ context: BackwardContext, input: Shape)
     /// Whether the output may share the input's buffer (saves a copy and memory).
@@ -101,7 +102,8 @@ public enum InPlaceKind: Sendable {
 extension Layer {
     public func parameterCount(input: Shape) -> Int { 0 }
     public func workspaceSize(input: Shape) -> Int { 0 }
-    public func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, rng: inout Philox) {}
+    public func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, scheme: Initialization,
+                           rng: inout Philox) {}
     public var inPlace: InPlaceKind { .never }
     public var backwardReadsOutput: Bool { false }
     public var supportsFusedUpdate: Bool { false }
@@ -113,7 +115,3 @@ public struct ShapeError: Error, CustomStringConvertible, Equatable {
     public init(_ description: String) { self.description = description }
 }
 
-/// Fills with U(−bound, bound): PyTorch's default for Linear and Conv2d weights and biases, bound = 1/√fan_in.
-func fillUniform(_ p: UnsafeMutableBufferPointer<Float>, bound: Float, rng: inout Philox) {
-    for i in p.indices { p[i] = (rng.nextUniform() * 2 - 1) * bound }
-}

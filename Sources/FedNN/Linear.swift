@@ -1,7 +1,8 @@
 // Linear: a fully connected layer, y = x·Wᵀ + b.
 import FedTensor
 
-/// y = x·Wᵀ + b with W (out × in) and b (out), both initialised U(±1/√in) as in PyTorch.
+/// y = x·Wᵀ + b with W (out × in) and b (out), initialised by the network's `Initialization`
+/// (default U(±1/√in), as in PyTorch).
 /// Parameters are stored W (row-major) then b.
 public struct Linear: Layer {
     public let inputFeatures: Int
@@ -25,8 +26,12 @@ public struct Linear: Layer {
         return [outputFeatures]
     }
 
-    public func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, rng: inout Philox) {
-        fillUniform(parameters, bound: 1 / Float(inputFeatures).squareRoot(), rng: &rng)
+    public func initialize(_ parameters: UnsafeMutableBufferPointer<Float>, input: Shape, scheme: Initialization,
+                           rng: inout Philox) {
+        let w = outputFeatures * inputFeatures
+        scheme.fill(weights: UnsafeMutableBufferPointer(rebasing: parameters[..<w]),
+                    biases: UnsafeMutableBufferPointer(rebasing: parameters[w...]),
+                    fanIn: inputFeatures, fanOut: outputFeatures, rng: &rng)
     }
 
     public func forward(_ c: ForwardContext, input: Shape) {

@@ -39,14 +39,14 @@ public struct Network: Sendable, CustomStringConvertible {
     public var inputSize: Int { inputShape.reduce(1, *) }
     public var outputSize: Int { shapes.last!.reduce(1, *) }
 
-    /// Fresh parameters drawn from the layers' initialisers, from one seeded stream per layer.
-    public func initialParameters(key: StreamKey) -> [Float] {
+    /// Fresh parameters drawn by `scheme` from one seeded stream per layer.
+    public func initialParameters(key: StreamKey, scheme: Initialization = .uniform) -> [Float] {
         var p = [Float](repeating: 0, count: parameterCount)
         p.withUnsafeMutableBufferPointer { buffer in
             for (i, layer) in layers.enumerated() {
                 var rng = Philox(key.child(UInt64(i)))
                 let r = parameterRanges[i]
-                layer.initialize(UnsafeMutableBufferPointer(rebasing: buffer[r]), input: shapes[i], rng: &rng)
+                layer.initialize(UnsafeMutableBufferPointer(rebasing: buffer[r]), input: shapes[i], scheme: scheme, rng: &rng)
             }
         }
         return p

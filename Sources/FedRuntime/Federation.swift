@@ -94,7 +94,8 @@ public final class Federation: Sendable {
         let continuation = self.continuation
         let server = ParameterServer(
             configuration: config, network: network,
-            initialWeights: network.initialParameters(key: StreamPurpose.initialWeights.key(seed: config.seed)),
+            initialWeights: network.initialParameters(key: StreamPurpose.initialWeights.key(seed: config.seed),
+                                                      scheme: config.initialization),
             test: test, samplesOf: partitions.map(\.count), transport: transport, mailbox: psMailbox,
             emit: { continuation.yield($0) })
 

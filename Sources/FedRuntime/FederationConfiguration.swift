@@ -21,6 +21,8 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
     public var rounds = 10
     public var clients = Clients()
     public var model: ModelKind = .cnn
+    /// How the PS draws w_0 (default: PyTorch's U(±1/√fan_in)).
+    public var initialization: Initialization = .uniform
     public var dataset = DatasetSelection()
     public var training = LocalTraining()
     public var strategy = Strategy()

@@ -19,17 +19,40 @@ struct RunConfigurationTests {
         }
     }
 
+    @Test func errorsNameTheInputThatGaveTheBadValue() throws {
+        let file = FileManager.default.temporaryDirectory
+            .appendingPathComponent("fednoise-origin-\(ProcessInfo.processInfo.processIdentifier).json")
+        try Data(#"{"model": "cnnn", "clients": {"partition": "iid"}}"#.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        func message(_ overrides: [String]) -> String {
+            do {
+                _ = try RunCommand.loadConfiguration(file.path, overrides: overrides)
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        // The file's bad value is blamed on the file, even with other keys set on the command line…
+        #expect(message(["rounds=3"]).hasPrefix("\(file.path): key 'model': unknown value 'cnnn'"))
+        // …and a bad --set on the --set, even when the file also sets that object.
+        #expect(message(["model=cnn", "clients.partition=noniid"])
+            .hasPrefix("--set clients.partition=noniid: key 'clients.partition': unknown value 'noniid'"))
+        #expect(message(["model=cnn"]) == "accepted")
+    }
+
     @Test func overridesReachNestedKeysAndKeepOtherDefaults() throws {
         let c = try RunCommand.loadConfiguration(
             configDir.appendingPathComponent("smoke.json").path,
             overrides: ["rounds=9", "strategy.kind=dpFedAvg", "strategy.dp.epsilon=4", "deadlineSeconds=2.5",
-                        "dataset.path=/data/mnist"])
+                        "dataset.path=/data/mnist", "initialization=he"])
         #expect(c.rounds == 9)
         #expect(c.strategy.kind == .dpFedAvg)
         #expect(c.strategy.dp.epsilon == 4)
         #expect(c.strategy.dp.delta == FederationConfiguration().strategy.dp.delta)
         #expect(c.deadlineSeconds == 2.5)
         #expect(c.dataset.path == "/data/mnist")
+        #expect(c.initialization == .he)
+        #expect(FederationConfiguration().initialization == .uniform)
         #expect(c.clients.count == 10)
     }
 
@@ -46,6 +69,10 @@ struct RunConfigurationTests {
         #expect(message(["clients.fraktion=0.2"]).contains("unknown key 'clients.fraktion'"))
         #expect(message(["clients.fraction=0"]).contains("clients.fraction: must be in (0, 1]"))
         #expect(message(["strategy.kind=secure"]).contains("strategy.kind"))
+        #expect(message(["initialization=xavier"])
+            .contains("--set initialization=xavier: key 'initialization': unknown value 'xavier' (allowed: uniform, he, glorot)"))
+        #expect(message(["rounds=3"]) == "accepted")
+        #expect(message(["strategy.niss.encoding=zip"]).contains("(allowed: dense, seeded)"))
         #expect(message(["rounds=many"]).contains("key 'rounds'"))
         #expect(message(["strategy.kind=dpFedAvg", "strategy.dp.delta=2"]).contains("strategy.dp.delta"))
         #expect(message(["model"]).contains("key.path=value"))
