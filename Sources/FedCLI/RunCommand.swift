@@ -18,7 +18,7 @@ public enum RunCommand {
     strategy {kind (fedAvg|dpFedAvg|niss), dp {clipTarget (update|parameters), clippingThreshold, epsilon, delta,
     sensitivity (clientLevel|clientLevelReplace|nbafl), composition (rdp|nbaflLinear), clientBudgets},
     niss {tau2, clientTau2, targetShares, minimumShares, unitNoiseVariance, encoding (seeded|dense),
-    collusionFraction, dropout (redo|accept)}}, evaluateEvery,
+    collusionFraction, dropout (redo|accept)}}, evaluateEvery, accuracyTargets (rounds-to-target in summary.json),
     deadlineSeconds, diagnostics, output. Missing keys keep their defaults; see config/*.json.
 
     OPTIONS:
@@ -95,7 +95,8 @@ public enum RunCommand {
         await observer.value
         try ResultFiles.write(summary, configuration: config)
         let acc = summary.finalTestAccuracy.map { percent($0) } ?? "n/a"
-        say("[\(tag)] final test accuracy \(acc); privacy: \(summary.privacy); \(fixed(summary.seconds, 1)) s; "
+        let best = summary.bestTestAccuracy.map { " (best \(percent($0.accuracy)) at round \($0.round))" } ?? ""
+        say("[\(tag)] final test accuracy \(acc)\(best); privacy: \(summary.privacy); \(fixed(summary.seconds, 1)) s; "
               + "wrote \(config.output)/rounds.csv, summary.json, rounds.svg")
         return summary
     }
@@ -165,13 +166,27 @@ enum ResultFiles {
             csv += fields.joined(separator: ",") + "\n"
         }
         try csv.write(to: dir.appendingPathComponent("rounds.csv"), atomically: true, encoding: .utf8)
+        struct Accuracy: Encodable {
+            var best: Double?
+            var bestRound: Int?
+            /// "0.99": the first evaluated round at or above 99% (null: never reached).
+            var firstRoundReaching: [String: Int?]
+        }
         struct Document: Encodable {
             var configuration: FederationConfiguration
+            var accuracy: Accuracy
             var summary: FederationSummary
             var privacy: String
         }
+        let best = summary.bestTestAccuracy
+        let accuracySummary = Accuracy(
+            best: best?.accuracy, bestRound: best?.round,
+            firstRoundReaching: Dictionary(configuration.accuracyTargets.map {
+                ("\($0)", summary.firstRound(reaching: $0))
+            }, uniquingKeysWith: { first, _ in first }))
         let encoder = resultEncoder()
-        try encoder.encode(Document(configuration: configuration, summary: summary, privacy: "\(summary.privacy)"))
+        try encoder.encode(Document(configuration: configuration, accuracy: accuracySummary, summary: summary,
+                                    privacy: "\(summary.privacy)"))
             .write(to: dir.appendingPathComponent("summary.json"))
         let evaluated = summary.rounds.filter { $0.testAccuracy != nil }
         let accuracy = LinePlot(

@@ -135,7 +135,7 @@ enum SweepCommand {
     static func document(_ runs: [(Double, FederationSummary)], base: FederationConfiguration) -> Document {
         let rows = runs.map { x, s in
             Row(tau2: x, finalTestAccuracy: s.finalTestAccuracy, finalTestLoss: s.finalTestLoss,
-                bestTestAccuracy: s.rounds.compactMap(\.testAccuracy).max(),
+                bestTestAccuracy: s.bestTestAccuracy?.accuracy,
                 meanExpectedNoiseVariance: s.rounds.map(\.expectedNoiseVariance).reduce(0, +)
                     / Double(max(s.rounds.count, 1)),
                 seconds: s.seconds)

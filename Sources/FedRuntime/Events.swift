@@ -66,6 +66,23 @@ public struct FederationSummary: Sendable, Codable {
     public var warnings: [String] = []
 }
 
+extension FederationSummary {
+    /// The highest test accuracy of the evaluated rounds and the first round that reached it (nil: none evaluated).
+    public var bestTestAccuracy: (accuracy: Double, round: Int)? {
+        rounds.reduce(nil) { best, r in
+            guard let a = r.testAccuracy, a > (best?.accuracy ?? -1) else { return best }
+            return (a, r.round)
+        }
+    }
+
+    /// The first evaluated round whose test accuracy is at least `target`: McMahan et al.'s rounds-to-target
+    /// metric (2017, Table 2). Only evaluated rounds count, so with `evaluateEvery` = r it is a multiple of r (or
+    /// the last round).
+    public func firstRound(reaching target: Double) -> Int? {
+        rounds.first { ($0.testAccuracy ?? -1) >= target }?.round
+    }
+}
+
 /// Events in the order they happen.
 public enum FederationEvent: Sendable {
     case roundStarted(round: Int, sampled: [Int])

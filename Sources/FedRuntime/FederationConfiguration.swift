@@ -28,6 +28,8 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
     public var strategy = Strategy()
     /// Evaluate the global model on the test set every `evaluateEvery` rounds (and after the last).
     public var evaluateEvery = 1
+    /// Test accuracies whose first reaching round summary.json reports (McMahan et al.'s rounds-to-target).
+    public var accuracyTargets = [0.9, 0.95, 0.97, 0.98, 0.99]
     /// Leave out clients that have not uploaded this many seconds after the round started (nil: wait for all).
     public var deadlineSeconds: Double?
     /// Collect each client's noise vector to report the realised aggregate noise (simulation only).
@@ -101,6 +103,9 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         try check(training.learningRate > 0, "training.learningRate", "must be > 0")
         try check(training.momentum >= 0 && training.momentum < 1, "training.momentum", "must be in [0, 1)")
         try check(evaluateEvery >= 1, "evaluateEvery", "must be ≥ 1")
+        for (i, t) in accuracyTargets.enumerated() {
+            try check(t > 0 && t <= 1, "accuracyTargets[\(i)]", "must be in (0, 1], got \(t)")
+        }
         try check((deadlineSeconds ?? 1) > 0, "deadlineSeconds", "must be > 0")
         if strategy.kind == .niss {
             let n = strategy.niss

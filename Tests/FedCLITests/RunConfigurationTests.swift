@@ -69,6 +69,7 @@ struct RunConfigurationTests {
         #expect(message(["clients.fraktion=0.2"]).contains("unknown key 'clients.fraktion'"))
         #expect(message(["clients.fraction=0"]).contains("clients.fraction: must be in (0, 1]"))
         #expect(message(["strategy.kind=secure"]).contains("strategy.kind"))
+        #expect(message(["accuracyTargets=[0.9, 99]"]).contains("accuracyTargets[1]: must be in (0, 1], got 99"))
         #expect(message(["initialization=xavier"])
             .contains("--set initialization=xavier: key 'initialization': unknown value 'xavier' (allowed: uniform, he, glorot)"))
         #expect(message(["rounds=3"]) == "accepted")
