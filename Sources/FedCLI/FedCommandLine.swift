@@ -16,13 +16,14 @@ public enum FedCommandLine {
       sweep       the NISS experiment: one federation per X = τ², a table and a plot of accuracy per round
       privacy     ε for a noise multiplier, or the noise multiplier for a target ε (RDP accountant)
       train       train one model centrally; per-epoch metrics and result files
+      plot        overlay one column of several result CSVs (runs, references) in one SVG chart
       bench       measure GEMM GFLOPS, training throughput and noise generation; prints a table, writes JSON
       help        show this help
 
     Run 'fednoise COMMAND --help' for a command's options.
     """
 
-    static let commands: Set<String> = ["run", "sweep", "privacy", "train", "bench"]
+    static let commands: Set<String> = ["run", "sweep", "privacy", "train", "bench", "plot"]
 
     /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error).
     public static func run(_ arguments: [String]) async -> Int32 {
@@ -38,9 +39,10 @@ public enum FedCommandLine {
             case "privacy": try PrivacyCommand.run(rest)
             case "train": try TrainCommand.run(rest)
             case "bench": try BenchCommand.run(rest)
+            case "plot": try PlotCommand.run(rest)
             case "help", "--help", "-h": say(help)
             default:
-                throw UsageError("unknown command '\(command)' (commands: run, sweep, privacy, train, bench, help)")
+                throw UsageError("unknown command '\(command)' (commands: run, sweep, privacy, train, bench, plot, help)")
             }
             return 0
         } catch let error as UsageError {

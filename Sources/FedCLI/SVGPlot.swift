@@ -19,6 +19,8 @@ public struct LinePlot: Sendable {
     public var series: [PlotSeries]
     public var width = 720.0
     public var height = 420.0
+    /// A fixed y axis (nil: fit the data). Lines leaving it are clipped at the frame.
+    public var yRange: ClosedRange<Double>?
 
     public init(title: String, xLabel: String, yLabel: String, series: [PlotSeries]) {
         self.title = title
@@ -34,15 +36,21 @@ public struct LinePlot: Sendable {
         let pw = width - left - right, ph = height - top - bottom
         let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
         var (x0, x1) = (all.map(\.x).min() ?? 0, all.map(\.x).max() ?? 1)
-        var (y0, y1) = (all.map(\.y).min() ?? 0, all.map(\.y).max() ?? 1)
+        var (y0, y1) = yRange.map { ($0.lowerBound, $0.upperBound) }
+            ?? (all.map(\.y).min() ?? 0, all.map(\.y).max() ?? 1)
         if x1 <= x0 { x1 = x0 + 1 }
         if y1 <= y0 { (y0, y1) = (y0 - 0.5, y1 + 0.5) }
         let wholeX = all.allSatisfy { $0.x == $0.x.rounded() }
-        let xTicks = niceTicks(x0, x1, wholeNumbers: wholeX), yTicks = niceTicks(y0, y1)
+        let xTicks = niceTicks(x0, x1, wholeNumbers: wholeX)
+        var yTicks = niceTicks(y0, y1)
         x0 = min(x0, xTicks.first!)
         x1 = max(x1, xTicks.last!)
-        y0 = min(y0, yTicks.first!)
-        y1 = max(y1, yTicks.last!)
+        if yRange == nil {
+            y0 = min(y0, yTicks.first!)
+            y1 = max(y1, yTicks.last!)
+        } else {
+            yTicks = yTicks.filter { $0 >= y0 - 1e-12 * (y1 - y0) && $0 <= y1 + 1e-12 * (y1 - y0) }
+        }
         func sx(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
         func sy(_ y: Double) -> Double { top + ph - (y - y0) / (y1 - y0) * ph }
         var s = """
@@ -61,6 +69,13 @@ public struct LinePlot: Sendable {
             s += "<text x=\"\(sx(t))\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(label(t))</text>\n"
         }
         s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#333\"/>\n"
+        // Clipping only with a fixed y axis; the id is derived from the title so output is deterministic.
+        let clipID = "clip\(title.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 })"
+        let clip = yRange == nil ? "" : " clip-path=\"url(#\(clipID))\""
+        if yRange != nil {
+            s += "<clipPath id=\"\(clipID)\"><rect x=\"\(left)\" y=\"\(top)\" width=\"\(pw)\" "
+            s += "height=\"\(ph)\"/></clipPath>\n"
+        }
         s += "<text x=\"\(left + pw / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
         s += "<text transform=\"translate(18 \(top + ph / 2)) rotate(-90)\" text-anchor=\"middle\">"
         s += "\(escape(yLabel))</text>\n"
@@ -68,9 +83,12 @@ public struct LinePlot: Sendable {
             let color = Self.palette[i % Self.palette.count]
             let pts = line.points.filter { $0.x.isFinite && $0.y.isFinite }
             let path = pts.map { "\(fmt(sx($0.x))),\(fmt(sy($0.y)))" }.joined(separator: " ")
-            s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(path)\"/>\n"
+            s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(clip) "
+            s += "points=\"\(path)\"/>\n"
             if pts.count <= 60 {
-                for p in pts { s += "<circle cx=\"\(fmt(sx(p.x)))\" cy=\"\(fmt(sy(p.y)))\" r=\"2.5\" fill=\"\(color)\"/>" }
+                for p in pts where yRange.map({ $0.contains(p.y) }) ?? true {
+                    s += "<circle cx=\"\(fmt(sx(p.x)))\" cy=\"\(fmt(sy(p.y)))\" r=\"2.5\" fill=\"\(color)\"/>"
+                }
                 s += "\n"
             }
             let ly = top + 10 + Double(i) * 20

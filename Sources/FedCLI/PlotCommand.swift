@@ -1,0 +1,140 @@
+// PlotCommand: `fednoise plot`, one column of several result CSVs overlaid in one SVG (compare runs, or a reference).
+import Foundation
+
+public enum PlotCommand {
+    static let help = """
+    USAGE: fednoise plot SOURCE... --output FILE.svg [options]
+
+    Draws one column of several result tables as lines in one chart, to compare runs with each other or with a
+    reference (for example results/fedavg/torch_fedavg.py's CSV). A SOURCE is a CSV file with a header row, or a
+    folder holding rounds.csv (fednoise run) or epochs.csv (fednoise train). Rows where the column is empty (rounds
+    that were not evaluated) are skipped.
+
+    OPTIONS:
+      --output FILE        the SVG to write (required)
+      --column NAME        the y column (default test_accuracy)
+      --x NAME             the x column (default: round, else epoch)
+      --name NAME          a series name, once per SOURCE in order (default: the folder or file name)
+      --target Y           also draw the horizontal line y = Y, e.g. --target 0.99
+      --y-min Y, --y-max Y fix the y axis (default: fit the data)
+      --title TEXT         the chart title (default: the column)
+      -h, --help           show this help
+    """
+
+    public static func run(_ argv: [String]) throws {
+        var args = try Arguments(argv, booleanFlags: ["help"], repeatable: ["name"])
+        if args.flag("help") {
+            say(help)
+            return
+        }
+        guard let output = args.string("output") else { throw UsageError("--output FILE.svg is required") }
+        let column = args.string("column") ?? "test_accuracy"
+        let xColumn = args.string("x")
+        let names = args.strings("name")
+        let target = try args.double("target", in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
+        let yMin = try args.double("y-min", in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
+        let yMax = try args.double("y-max", in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
+        let title = args.string("title") ?? column
+        let sources = args.positionals
+        try args.finish(maxPositionals: .max)
+        guard !sources.isEmpty else { throw UsageError("name at least one CSV file or result folder") }
+        guard names.isEmpty || names.count == sources.count else {
+            throw UsageError("--name is given \(names.count) time(s) for \(sources.count) source(s)")
+        }
+        var series: [PlotSeries] = []
+        for (i, source) in sources.enumerated() {
+            let table = try ResultTable(source: source)
+            let x = try table.column(xColumn ?? (table.header.contains("round") ? "round" : "epoch"))
+            let y = try table.column(column)
+            let points = try zip(x, y).compactMap { xv, yv -> (x: Double, y: Double)? in
+                guard let yv = try yv.value(), let xv = try xv.value() else { return nil }
+                return (xv, yv)
+            }
+            series.append(PlotSeries(name: names.isEmpty ? table.name : names[i], points: points))
+        }
+        if let target {
+            let xs = series.flatMap { $0.points.map(\.x) }
+            if let lo = xs.min(), let hi = xs.max() {
+                series.append(PlotSeries(name: "target \(target)", points: [(lo, target), (hi, target)]))
+            }
+        }
+        var plot = LinePlot(title: title, xLabel: xColumn ?? "round", yLabel: column, series: series)
+        if yMin != nil || yMax != nil {
+            let ys = series.flatMap { $0.points.map(\.y) }
+            let lo = yMin ?? ys.min() ?? 0, hi = yMax ?? ys.max() ?? 1
+            guard lo < hi else { throw UsageError("--y-min must be below --y-max (got \(lo) and \(hi))") }
+            plot.yRange = lo...hi
+        }
+        let url = URL(fileURLWithPath: output)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try plot.render().write(to: url, atomically: true, encoding: .utf8)
+        say("wrote \(output): \(series.map { "\($0.name) (\($0.points.count) points)" }.joined(separator: ", "))")
+    }
+}
+
+/// A CSV result table (comma-separated, no quoted fields) whose errors name the file, the line and the column.
+struct ResultTable {
+    var path: String
+    var name: String
+    var header: [String]
+    var rows: [[Substring]]
+    /// The file line of each row (1-based), for error messages.
+    var rowLines: [Int]
+
+    /// One cell, parsed on demand so an error can say where it is.
+    struct Cell {
+        var text: Substring
+        var path: String
+        var line: Int
+        var column: String
+        /// nil for an empty cell; an error naming the place for text that is not a number.
+        func value() throws(UsageError) -> Double? {
+            if text.isEmpty { return nil }
+            guard let v = Double(text) else {
+                throw UsageError("\(path): line \(line), column '\(column)': '\(text)' is not a number")
+            }
+            return v
+        }
+    }
+
+    init(source: String) throws(UsageError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
+            throw UsageError("\(source): no such file or folder")
+        }
+        var file = source
+        if isDirectory.boolValue {
+            let candidates = ["rounds.csv", "epochs.csv"].map { (source as NSString).appendingPathComponent($0) }
+            guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+                throw UsageError("\(source): a folder without rounds.csv or epochs.csv")
+            }
+            file = found
+        }
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8)
+        else { throw UsageError("\(file): cannot read it as UTF-8 text") }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        guard let first = lines.first, !first.isEmpty else { throw UsageError("\(file): empty, no header row") }
+        path = file
+        let url = URL(fileURLWithPath: source)
+        name = isDirectory.boolValue ? url.lastPathComponent : url.deletingPathExtension().lastPathComponent
+        header = first.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        rows = []
+        rowLines = []
+        for (i, line) in lines.enumerated().dropFirst() where !line.isEmpty {
+            let cells = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard cells.count == header.count else {
+                throw UsageError("\(file): line \(i + 1) has \(cells.count) fields, the header has \(header.count)")
+            }
+            rows.append(cells)
+            rowLines.append(i + 1)
+        }
+    }
+
+    func column(_ name: String) throws(UsageError) -> [Cell] {
+        guard let j = header.firstIndex(of: name) else {
+            throw UsageError("\(path): no column '\(name)' (columns: \(header.joined(separator: ", ")))")
+        }
+        return zip(rows, rowLines).map { Cell(text: $0[j], path: path, line: $1, column: name) }
+    }
+}
