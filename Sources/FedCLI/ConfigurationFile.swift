@@ -1,8 +1,34 @@
-// ConfigurationFile: JSON configs laid over typed defaults, with `--set key.path=value` overrides; errors name the
-// file and the key path.
+// ConfigurationFile: JSON configs over typed defaults with `--set` overrides; errors name the input and key path.
 import Foundation
 
 enum ConfigurationFile {
+    /// Which input (the file or one `--set`) gave each key path its value, so an error can name the right one.
+    struct Origins {
+        var byKeyPath: [String: String] = [:]
+        /// What a key path falls back to: the file, or "defaults" without one.
+        var fallback: String
+
+        /// The input behind `keyPath` ("a.b[2].c", or a validation path such as "a.b[0].from/.to"): the origin of
+        /// its longest prefix that was set.
+        func source(of keyPath: String) -> String {
+            let names = keyPath.split(separator: "/").first.map { path in
+                path.split(separator: ".").map { $0.split(separator: "[").first.map(String.init) ?? "" }
+            } ?? []
+            return source(ofNames: names)
+        }
+
+        func source(of codingPath: [any CodingKey]) -> String {
+            source(ofNames: codingPath.filter { $0.intValue == nil }.map(\.stringValue))
+        }
+
+        private func source(ofNames names: [String]) -> String {
+            for n in stride(from: names.count, through: 1, by: -1) {
+                if let origin = byKeyPath[names.prefix(n).joined(separator: ".")] { return origin }
+            }
+            return fallback
+        }
+    }
+
     /// Decodes `T` from the JSON file at `path` (nil: defaults only) with `overrides` ("key.path=value") applied.
     ///
     /// Every key of the file and of the overrides must name a field of `defaults` (or one of `optionalKeys`, the
@@ -11,9 +37,15 @@ enum ConfigurationFile {
     static func load<T: Codable>(
         _ type: T.Type, defaults: T, path: String?, overrides: [String] = [], optionalKeys: Set<String> = []
     ) throws -> T {
+        try loadWithOrigins(type, defaults: defaults, path: path, overrides: overrides, optionalKeys: optionalKeys).0
+    }
+
+    /// `load`, also returning which input set each key, for errors found later (validation).
+    static func loadWithOrigins<T: Codable>(
+        _ type: T.Type, defaults: T, path: String?, overrides: [String] = [], optionalKeys: Set<String> = []
+    ) throws -> (T, Origins) {
         let encoder = JSONEncoder()
         var base = try JSONSerialization.jsonObject(with: encoder.encode(defaults)) as! [String: Any]
-        // Which input (the file or one --set) gave each key path its value, so an error names the right one.
         var origins: [String: String] = [:]
         if let path {
             guard FileManager.default.fileExists(atPath: path) else { throw UsageError("\(path): no such file") }
@@ -26,7 +58,9 @@ enum ConfigurationFile {
             } catch {
                 throw UsageError("\(path): not valid JSON (\(describe(error)))")
             }
-            guard let dict = object as? [String: Any] else { throw UsageError("\(path): the top level must be an object") }
+            guard let dict = object as? [String: Any] else {
+                throw UsageError("\(path): the top level must be an object")
+            }
             try overlay(dict, onto: &base, prefix: "", optionalKeys: optionalKeys, source: path,
                         origins: &origins)
         }
@@ -43,15 +77,10 @@ enum ConfigurationFile {
                         source: "--set \(item)", origins: &origins)
         }
         let merged = try JSONSerialization.data(withJSONObject: base)
-        func source(_ codingPath: [any CodingKey]) -> String {
-            let names = codingPath.filter { $0.intValue == nil }.map(\.stringValue)
-            for n in stride(from: names.count, through: 1, by: -1) {
-                if let origin = origins[names.prefix(n).joined(separator: ".")] { return origin }
-            }
-            return path ?? "defaults"
-        }
+        let found = Origins(byKeyPath: origins, fallback: path ?? "defaults")
+        func source(_ codingPath: [any CodingKey]) -> String { found.source(of: codingPath) }
         do {
-            return try JSONDecoder().decode(T.self, from: merged)
+            return (try JSONDecoder().decode(T.self, from: merged), found)
         } catch let DecodingError.typeMismatch(type, context) {
             throw UsageError(
                 "\(source(context.codingPath)): key '\(keyPath(context.codingPath))': expected \(describe(type))")
@@ -64,10 +93,11 @@ enum ConfigurationFile {
             }
             throw UsageError("\(source): key '\(key)': \(context.debugDescription)")
         } catch let DecodingError.valueNotFound(type, context) {
-            throw UsageError(
-                "\(source(context.codingPath)): key '\(keyPath(context.codingPath))': expected \(describe(type)), found null")
+            let key = keyPath(context.codingPath)
+            throw UsageError("\(source(context.codingPath)): key '\(key)': expected \(describe(type)), found null")
         } catch let DecodingError.keyNotFound(key, context) {
-            throw UsageError("\(source(context.codingPath)): missing key '\(keyPath(context.codingPath + [key]))'")
+            let path = context.codingPath + [key]
+            throw UsageError("\(source(path)): missing key '\(keyPath(path))'")
         }
     }
 

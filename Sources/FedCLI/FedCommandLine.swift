@@ -42,7 +42,8 @@ public enum FedCommandLine {
             case "plot": try PlotCommand.run(rest)
             case "help", "--help", "-h": say(help)
             default:
-                throw UsageError("unknown command '\(command)' (commands: run, sweep, privacy, train, bench, plot, help)")
+                throw UsageError(
+                    "unknown command '\(command)' (commands: run, sweep, privacy, train, bench, plot, help)")
             }
             return 0
         } catch let error as UsageError {

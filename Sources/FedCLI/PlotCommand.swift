@@ -42,9 +42,16 @@ public enum PlotCommand {
             throw UsageError("--name is given \(names.count) time(s) for \(sources.count) source(s)")
         }
         var series: [PlotSeries] = []
+        var xUsed: String?
         for (i, source) in sources.enumerated() {
             let table = try ResultTable(source: source)
-            let x = try table.column(xColumn ?? (table.header.contains("round") ? "round" : "epoch"))
+            let xName = xColumn ?? (table.header.contains("round") ? "round" : "epoch")
+            if let xUsed, xUsed != xName {
+                throw UsageError("\(table.path): its x column is '\(xName)' but an earlier source's is '\(xUsed)' "
+                                 + "(give --x to choose one)")
+            }
+            xUsed = xName
+            let x = try table.column(xName)
             let y = try table.column(column)
             let points = try zip(x, y).compactMap { xv, yv -> (x: Double, y: Double)? in
                 guard let yv = try yv.value(), let xv = try xv.value() else { return nil }
@@ -58,11 +65,17 @@ public enum PlotCommand {
                 series.append(PlotSeries(name: "target \(target)", points: [(lo, target), (hi, target)]))
             }
         }
-        var plot = LinePlot(title: title, xLabel: xColumn ?? "round", yLabel: column, series: series)
+        var plot = LinePlot(title: title, xLabel: xUsed ?? "round", yLabel: column, series: series)
         if yMin != nil || yMax != nil {
             let ys = series.flatMap { $0.points.map(\.y) }
             let lo = yMin ?? ys.min() ?? 0, hi = yMax ?? ys.max() ?? 1
-            guard lo < hi else { throw UsageError("--y-min must be below --y-max (got \(lo) and \(hi))") }
+            guard lo < hi else {
+                switch (yMin, yMax) {
+                case (.some, .some): throw UsageError("--y-min must be below --y-max (got \(lo) and \(hi))")
+                case (.some, nil): throw UsageError("--y-min \(lo) is not below the data's largest value \(hi)")
+                default: throw UsageError("--y-max \(hi) is not above the data's smallest value \(lo)")
+                }
+            }
             plot.yRange = lo...hi
         }
         let url = URL(fileURLWithPath: output)

@@ -31,15 +31,15 @@ public enum RunCommand {
     static let optionalKeys: Set<String> = ["deadlineSeconds", "dataset.path", "dataset.trainLimit",
                                             "dataset.testLimit", "strategy.niss.unitNoiseVariance"]
 
-    /// Reads, overrides and validates a federation config; errors name the file and the key path.
+    /// Reads, overrides and validates a federation config; errors name the input (file or `--set`) and key path.
     public static func loadConfiguration(_ path: String?, overrides: [String]) throws -> FederationConfiguration {
-        let config = try ConfigurationFile.load(
+        let (config, origins) = try ConfigurationFile.loadWithOrigins(
             FederationConfiguration.self, defaults: FederationConfiguration(), path: path, overrides: overrides,
             optionalKeys: optionalKeys)
         do {
             try config.validate()
         } catch {
-            throw UsageError("\(path ?? "configuration"): \(error.description)")
+            throw UsageError("\(origins.source(of: error.keyPath)): \(error.description)")
         }
         return config
     }

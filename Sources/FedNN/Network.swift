@@ -46,7 +46,8 @@ public struct Network: Sendable, CustomStringConvertible {
             for (i, layer) in layers.enumerated() {
                 var rng = Philox(key.child(UInt64(i)))
                 let r = parameterRanges[i]
-                layer.initialize(UnsafeMutableBufferPointer(rebasing: buffer[r]), input: shapes[i], scheme: scheme, rng: &rng)
+                layer.initialize(UnsafeMutableBufferPointer(rebasing: buffer[r]), input: shapes[i], scheme: scheme,
+                                 rng: &rng)
             }
         }
         return p

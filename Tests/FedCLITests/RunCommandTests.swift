@@ -28,7 +28,7 @@ struct RunCommandTests {
         let csv = try String(contentsOf: dir.appendingPathComponent("rounds.csv"), encoding: .utf8)
             .split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
         let column = try #require(csv[0].firstIndex(of: "test_accuracy"))
-        let accuracies = csv.dropFirst().map { Double($0[column])! }
+        let accuracies = try csv.dropFirst().map { try #require(Double($0[column]), "every round is evaluated") }
         #expect(accuracies.count == 5)
         let summary = try JSONDecoder().decode(
             Summary.self, from: Data(contentsOf: dir.appendingPathComponent("summary.json"))).accuracy

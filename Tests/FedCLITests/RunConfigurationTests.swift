@@ -22,7 +22,7 @@ struct RunConfigurationTests {
     @Test func errorsNameTheInputThatGaveTheBadValue() throws {
         let file = FileManager.default.temporaryDirectory
             .appendingPathComponent("fednoise-origin-\(ProcessInfo.processInfo.processIdentifier).json")
-        try Data(#"{"model": "cnnn", "clients": {"partition": "iid"}}"#.utf8).write(to: file)
+        try Data(#"{"model": "cnnn", "clients": {"partition": "iid", "fraction": 0}}"#.utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         func message(_ overrides: [String]) -> String {
             do {
@@ -37,7 +37,12 @@ struct RunConfigurationTests {
         // …and a bad --set on the --set, even when the file also sets that object.
         #expect(message(["model=cnn", "clients.partition=noniid"])
             .hasPrefix("--set clients.partition=noniid: key 'clients.partition': unknown value 'noniid'"))
-        #expect(message(["model=cnn"]) == "accepted")
+        // Validation errors too: the file's fraction 0, then the same key fixed on the command line and broken in
+        // a sibling key that --set gave.
+        #expect(message(["model=cnn"]) == "\(file.path): clients.fraction: must be in (0, 1], got 0.0")
+        #expect(message(["model=cnn", "clients.fraction=0.5", "clients.count=0"])
+            .hasPrefix("--set clients.count=0: clients.count:"))
+        #expect(message(["model=cnn", "clients.fraction=0.5"]) == "accepted")
     }
 
     @Test func overridesReachNestedKeysAndKeepOtherDefaults() throws {
@@ -69,9 +74,12 @@ struct RunConfigurationTests {
         #expect(message(["clients.fraktion=0.2"]).contains("unknown key 'clients.fraktion'"))
         #expect(message(["clients.fraction=0"]).contains("clients.fraction: must be in (0, 1]"))
         #expect(message(["strategy.kind=secure"]).contains("strategy.kind"))
-        #expect(message(["accuracyTargets=[0.9, 99]"]).contains("accuracyTargets[1]: must be in (0, 1], got 99"))
+        #expect(message(["accuracyTargets=[0.9, 99]"])
+            == "--set accuracyTargets=[0.9, 99]: accuracyTargets[1]: must be in (0, 1], got 99.0")
+        #expect(message(["rounds=null"]) == "--set rounds=null: missing key 'rounds'")
         #expect(message(["initialization=xavier"])
-            .contains("--set initialization=xavier: key 'initialization': unknown value 'xavier' (allowed: uniform, he, glorot)"))
+            == "--set initialization=xavier: key 'initialization': unknown value 'xavier' "
+            + "(allowed: uniform, he, glorot)")
         #expect(message(["rounds=3"]) == "accepted")
         #expect(message(["strategy.niss.encoding=zip"]).contains("(allowed: dense, seeded)"))
         #expect(message(["rounds=many"]).contains("key 'rounds'"))

@@ -18,7 +18,8 @@ struct InitializationTests {
         }
     }
 
-    /// Excess kurtosis decides the sample variance's spread: Var(s²)/σ⁴ ≈ (κ − 1)/n, κ = 3 (normal), 1.8 (uniform).
+    /// The kurtosis κ decides the sample variance's spread: Var(s²)/σ⁴ ≈ (κ − 1)/n, with κ = 3 for a normal and
+    /// 1.8 for a uniform distribution.
     static func kurtosis(_ scheme: Initialization) -> Double { scheme == .he ? 3 : 1.8 }
 
     @Test(arguments: Initialization.allCases)

@@ -4,7 +4,7 @@ McMahan et al.'s CNN and setting (K = 100, C = 0.1, E = 5, B = 10, plain SGD), P
 inputs normalised with MNIST's mean 0.1307 and std 0.3081 (as FedNoise does). It shares no code with FedNoise: its
 own IDX reader, partition, sampling and averaging. Prints one line per round and writes a CSV.
 
-    /tmp/torch-ref/bin/python results/fedavg/torch_fedavg.py --lr 0.01 --rounds 30 --out torch-lr0.01.csv
+    /tmp/torch-ref/bin/python results/fedavg/torch_fedavg.py --lr 0.01 --rounds 30 --out torch-iid-lr0.01.csv
 (torch==2.15.0 and numpy in a venv, as ../shared/reference/torch_reference.py says; never a FedNoise dependency)
 """
 import argparse
