@@ -64,7 +64,7 @@ struct EpochRecord: Codable {
     var samplesPerSecond: Double
 }
 
-enum TrainCommand {
+public enum TrainCommand {
     static let help = """
     USAGE: fednoise train [--config FILE] [options]
 
@@ -97,30 +97,57 @@ enum TrainCommand {
             say(help)
             return
         }
-        var config = TrainConfiguration()
-        if let path = args.string("config") { config = try TrainConfiguration.load(path) }
-        try applyFlags(&args, to: &config)
+        let config = try configuration(&args)
         if let threads = try args.int("threads", in: 1...1024) { ComputeThreads.count = threads }
         try args.finish()
-        try config.validate()
         try train(config)
     }
 
-    static func applyFlags(_ args: inout Arguments, to c: inout TrainConfiguration) throws(UsageError) {
-        if let v = try args.choice("model", ModelKind.self) { c.model = v }
-        if let v = try args.choice("init", Initialization.self) { c.initialization = v }
-        if let v = try args.choice("dataset", DatasetKind.self) { c.dataset = v }
-        if let v = args.string("data") { c.data = v }
-        if let v = try args.int("epochs") { c.epochs = v }
-        if let v = try args.int("batch-size") { c.batchSize = v }
-        if let v = try args.double("lr") { c.learningRate = v }
-        if let v = try args.double("momentum") { c.momentum = v }
-        if let v = try args.double("weight-decay") { c.weightDecay = v }
-        if let v = try args.double("lr-decay") { c.learningRateDecay = v }
-        if let v = try args.int("seed", in: 0...Int.max) { c.seed = UInt64(v) }
-        if let v = try args.int("train-limit") { c.trainLimit = v }
-        if let v = try args.int("test-limit") { c.testLimit = v }
-        if let v = args.string("output") { c.output = v }
+    /// The `--config` file with the flags laid over it, validated; an invalid value's error names the flag that
+    /// gave it, or else the file.
+    public static func configuration(_ args: inout Arguments) throws -> TrainConfiguration {
+        let path = args.string("config")
+        var config = try path.map(TrainConfiguration.load) ?? TrainConfiguration()
+        let given = try applyFlags(&args, to: &config)
+        do {
+            try config.validate()
+        } catch {
+            // validate() says "key: what is wrong".
+            let key = String(error.description.prefix { $0 != ":" })
+            let what = error.description.dropFirst(key.count + 2)
+            if let flag = given[key] { throw UsageError("--\(flag): \(what)") }
+            if let path { throw UsageError("\(path): key '\(key)': \(what)") }
+            throw error
+        }
+        return config
+    }
+
+    /// Lays the flags over `c`; returns the flag that set each key (for error messages).
+    @discardableResult
+    static func applyFlags(_ args: inout Arguments, to c: inout TrainConfiguration) throws(UsageError)
+        -> [String: String]
+    {
+        var given: [String: String] = [:]
+        func note<T>(_ value: T?, _ key: String, _ flag: String, _ set: (T) -> Void) {
+            guard let value else { return }
+            set(value)
+            given[key] = flag
+        }
+        note(try args.choice("model", ModelKind.self), "model", "model") { c.model = $0 }
+        note(try args.choice("init", Initialization.self), "initialization", "init") { c.initialization = $0 }
+        note(try args.choice("dataset", DatasetKind.self), "dataset", "dataset") { c.dataset = $0 }
+        note(args.string("data"), "data", "data") { c.data = $0 }
+        note(try args.int("epochs"), "epochs", "epochs") { c.epochs = $0 }
+        note(try args.int("batch-size"), "batchSize", "batch-size") { c.batchSize = $0 }
+        note(try args.double("lr"), "learningRate", "lr") { c.learningRate = $0 }
+        note(try args.double("momentum"), "momentum", "momentum") { c.momentum = $0 }
+        note(try args.double("weight-decay"), "weightDecay", "weight-decay") { c.weightDecay = $0 }
+        note(try args.double("lr-decay"), "learningRateDecay", "lr-decay") { c.learningRateDecay = $0 }
+        note(try args.int("seed", in: 0...Int.max), "seed", "seed") { c.seed = UInt64($0) }
+        note(try args.int("train-limit"), "trainLimit", "train-limit") { c.trainLimit = $0 }
+        note(try args.int("test-limit"), "testLimit", "test-limit") { c.testLimit = $0 }
+        note(args.string("output"), "output", "output") { c.output = $0 }
+        return given
     }
 
 

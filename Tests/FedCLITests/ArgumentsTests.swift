@@ -67,6 +67,23 @@ struct ArgumentsTests {
         var bad = TrainConfiguration()
         bad.momentum = 1.5
         #expect(throws: UsageError("momentum: must be in [0, 1), got 1.5")) { try bad.validate() }
+
+        // After flags are laid over the file, an invalid value is blamed on the flag that gave it, else the file.
+        func configuration(_ argv: [String]) -> String {
+            do {
+                var args = try Arguments(argv, booleanFlags: [])
+                return "\(try TrainCommand.configuration(&args).momentum)"
+            } catch {
+                return "\(error)"
+            }
+        }
+        let badMomentum = try write(#"{"momentum": 1.5, "epochs": 2}"#)
+        #expect(configuration(["--config", badMomentum])
+            == "\(badMomentum): key 'momentum': must be in [0, 1), got 1.5")
+        #expect(configuration(["--config", badMomentum, "--momentum", "0.5"]) == "0.5")
+        #expect(configuration(["--config", badMomentum, "--momentum", "0.5", "--lr-decay", "2"])
+            == "--lr-decay: must be in (0, 1], got 2.0")
+        #expect(configuration(["--momentum", "1"]) == "--momentum: must be in [0, 1), got 1.0")
     }
 
     @Test func everyShippedConfigDecodesAndValidates() throws {
