@@ -1,5 +1,6 @@
 // Messages: everything the parameter server, clients and tracker say to each other (Codable, transport-agnostic).
 import FedTensor
+import FedTransport
 
 /// The one message type of a federation. Actors exchange only these, through a `Transport`.
 public enum FederationMessage: Codable, Sendable {
@@ -29,8 +30,8 @@ public enum FederationMessage: Codable, Sendable {
 /// What a sampled client needs for one round.
 public struct RoundStart: Codable, Sendable {
     public var round: Int
-    /// The global model, as one flat vector.
-    public var weights: [Float]
+    /// The global model, as one flat vector (4 bytes per value on the wire).
+    @PackedFloats public var weights: [Float]
     /// Σ d_i over the clients sampled this round, so each client can compute p_k = d_k / Σ d_i.
     public var sampledSamples: Int
     /// The clients sampled this round, ascending.
@@ -55,8 +56,8 @@ public struct RoundStart: Codable, Sendable {
 public struct ClientUpload: Codable, Sendable {
     public var round: Int
     public var client: Int
-    /// p_k · w_k (+ noise, for DP strategies): the PS only sums these.
-    public var payload: [Float]
+    /// p_k · w_k (+ noise, for DP strategies): the PS only sums these (4 bytes per value on the wire).
+    @PackedFloats public var payload: [Float]
     /// p_k = d_k / Σ d_i, so the PS can renormalise when a client is left out.
     public var weight: Double
     public var samples: Int
@@ -67,7 +68,7 @@ public struct ClientUpload: Codable, Sendable {
     public var preClipNorm: Double?
     /// Simulation diagnostics only: the noise vector itself, so the run can report the realised aggregate noise.
     /// It reveals the noise: only sent when `diagnostics` is on, never in a deployment.
-    public var diagnosticNoise: [Float]?
+    @PackedOptionalFloats public var diagnosticNoise: [Float]?
     /// The attempt of the round this upload answers (see `RoundStart.attempt`).
     public var attempt: Int
     /// NISS: how this client's shares were exchanged (nil for other strategies).
@@ -148,11 +149,30 @@ public enum SharePayload: Codable, Sendable {
     /// The generator key of n; the receiver expands n and negates it.
     case seeded(StreamKey)
 
-    /// Bytes of the payload as a binary encoding carries it: 4 per float, or 16 for a key.
+    /// Bytes of the payload as a binary encoding carries it: 4 per float (packed), or 16 for a key.
     public var bytes: Int {
         switch self {
         case .dense(let v): 4 * v.count
         case .seeded: 16
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey { case dense, seeded }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let values = try container.decodeIfPresent(PackedFloats.self, forKey: .dense) {
+            self = .dense(values.wrappedValue)
+        } else {
+            self = .seeded(try container.decode(StreamKey.self, forKey: .seeded))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .dense(let values): try container.encode(PackedFloats(wrappedValue: values), forKey: .dense)
+        case .seeded(let key): try container.encode(key, forKey: .seeded)
         }
     }
 }
