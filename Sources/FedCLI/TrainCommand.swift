@@ -48,8 +48,9 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
                   "must be in (0, 1], got \(learningRateDecay)")
         try check((trainLimit ?? 1) >= 1, "trainLimit", "must be ≥ 1")
         try check((testLimit ?? 1) >= 1, "testLimit", "must be ≥ 1")
-        try check(data != nil || dataset == .mnist, "data",
-                  "the embedded subset is MNIST; give a directory for \(dataset.rawValue)")
+        // Blamed on the dataset choice: it is what needs a directory (the embedded subset is MNIST).
+        try check(data != nil || dataset == .mnist, "dataset",
+                  "\(dataset.rawValue) needs a directory (data / --data); the embedded subset is MNIST only")
     }
 }
 
@@ -97,18 +98,19 @@ public enum TrainCommand {
             say(help)
             return
         }
-        let config = try configuration(&args)
-        if let threads = try args.int("threads", in: 1...1024) { ComputeThreads.count = threads }
-        try args.finish()
+        let (config, threads) = try configuration(&args)
+        if let threads { ComputeThreads.count = threads }
         try train(config)
     }
 
-    /// The `--config` file with the flags laid over it, validated; an invalid value's error names the flag that
-    /// gave it, or else the file.
-    public static func configuration(_ args: inout Arguments) throws -> TrainConfiguration {
+    /// Reads every option (an unknown or misspelt one is reported first), lays the flags over the `--config` file
+    /// and validates the result; an invalid value's error names the flag that gave it, or else the file.
+    public static func configuration(_ args: inout Arguments) throws -> (TrainConfiguration, threads: Int?) {
         let path = args.string("config")
         var config = try path.map(TrainConfiguration.load) ?? TrainConfiguration()
         let given = try applyFlags(&args, to: &config)
+        let threads = try args.int("threads", in: 1...1024)
+        try args.finish()
         do {
             try config.validate()
         } catch {
@@ -119,7 +121,7 @@ public enum TrainCommand {
             if let path { throw UsageError("\(path): key '\(key)': \(what)") }
             throw error
         }
-        return config
+        return (config, threads)
     }
 
     /// Lays the flags over `c`; returns the flag that set each key (for error messages).

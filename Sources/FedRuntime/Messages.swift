@@ -161,8 +161,14 @@ public enum SharePayload: Codable, Sendable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        if let values = try container.decodeIfPresent(PackedFloats.self, forKey: .dense) {
-            self = .dense(values.wrappedValue)
+        guard container.allKeys.count == 1 else {
+            throw DecodingError.dataCorrupted(DecodingError.Context(
+                codingPath: decoder.codingPath,
+                debugDescription: "a share payload has exactly one of 'dense' and 'seeded', got "
+                    + "\(container.allKeys.map(\.stringValue))"))
+        }
+        if container.contains(.dense) {
+            self = .dense(try container.decode(PackedFloats.self, forKey: .dense).wrappedValue)
         } else {
             self = .seeded(try container.decode(StreamKey.self, forKey: .seeded))
         }

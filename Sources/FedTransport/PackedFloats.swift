@@ -5,6 +5,7 @@ import Foundation
 /// array of numbers: 4 bytes per value in a binary property list (``WireFormat``) against about 9 for `[Float]`,
 /// every bit kept (NaN payloads, −0, infinities). In memory it is the plain array; in-process transports never
 /// encode it. Decoding a blob whose length is not a multiple of 4 is a `DecodingError` naming the field.
+/// `==` compares the arrays as floats (NaN ≠ NaN, −0 == 0), not their bits.
 ///
 /// ```swift
 /// struct Update: Codable { @PackedFloats var weights: [Float] }
@@ -56,7 +57,9 @@ public struct PackedFloats: Codable, Sendable, Equatable {
     }
 }
 
-/// The same for an optional vector (absent stays absent).
+/// The same for an optional vector (absent stays absent). A nil vector is left out of its container and a missing
+/// key decodes as nil through the container extensions below, which apply where the enclosing type is concrete
+/// (synthesised `Codable` of a non-generic struct); inside generic code nil is written as an explicit null instead.
 @propertyWrapper
 public struct PackedOptionalFloats: Codable, Sendable, Equatable {
     public var wrappedValue: [Float]?

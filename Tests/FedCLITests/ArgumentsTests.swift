@@ -72,7 +72,7 @@ struct ArgumentsTests {
         func configuration(_ argv: [String]) -> String {
             do {
                 var args = try Arguments(argv, booleanFlags: [])
-                return "\(try TrainCommand.configuration(&args).momentum)"
+                return "\(try TrainCommand.configuration(&args).0.momentum)"
             } catch {
                 return "\(error)"
             }
@@ -84,6 +84,14 @@ struct ArgumentsTests {
         #expect(configuration(["--config", badMomentum, "--momentum", "0.5", "--lr-decay", "2"])
             == "--lr-decay: must be in (0, 1], got 2.0")
         #expect(configuration(["--momentum", "1"]) == "--momentum: must be in [0, 1), got 1.0")
+        #expect(configuration(["--lr", "0"]) == "--lr: must be > 0, got 0.0")
+        #expect(configuration(["--batch-size", "100000"]) == "--batch-size: must be in 1…65536, got 100000")
+        // A misspelt flag is reported before any value is validated.
+        #expect(configuration(["--config", badMomentum, "--momentm", "0.5"]) == "unknown option --momentm")
+        // A dataset without a directory is blamed on whoever chose the dataset.
+        #expect(configuration(["--dataset", "cifar10"]).hasPrefix("--dataset: cifar10 needs a directory"))
+        let cifar = try write(#"{"dataset": "cifar10"}"#)
+        #expect(configuration(["--config", cifar]).hasPrefix("\(cifar): key 'dataset': cifar10 needs a directory"))
     }
 
     @Test func everyShippedConfigDecodesAndValidates() throws {

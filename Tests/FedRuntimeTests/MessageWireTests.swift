@@ -95,3 +95,36 @@ struct MessageWireTests {
         #expect(PackedFloats.floats(Data([0, 0, 128, 63])) == [1])  // little-endian 1.0
     }
 }
+
+@Suite("Federation messages on the wire: shapes")
+struct MessageWireShapeTests {
+    @Test func aMissingDiagnosticVectorIsLeftOutAndReadBackAsNil() throws {
+        let upload = ClientUpload(round: 1, client: 2, payload: [1, 2], weight: 1, samples: 1, trainLoss: 0)
+        let json = try JSONEncoder().encode(upload)
+        let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        #expect(object["diagnosticNoise"] == nil)
+        #expect(object["payload"] as? String == PackedFloats.bytes([1, 2]).base64EncodedString())
+        #expect(try JSONDecoder().decode(ClientUpload.self, from: json).diagnosticNoise == nil)
+        var withNull = object
+        withNull["diagnosticNoise"] = NSNull()
+        let decoded = try JSONDecoder().decode(ClientUpload.self,
+                                               from: JSONSerialization.data(withJSONObject: withNull))
+        #expect(decoded.diagnosticNoise == nil)
+        #expect(decoded.payload == [1, 2])
+    }
+
+    @Test func aDenseShareCostsFourBytesPerValueAndNeedsExactlyOneKind() throws {
+        let n = 50_000
+        let share = NoiseShare(round: 1, attempt: 0, id: ShareID(from: 1, index: 0), to: 2,
+                               payload: .dense([Float](repeating: 0.5, count: n)))
+        #expect(try WireFormat.encode(FederationMessage.share(share)).count <= 4 * n + 1_024)
+        let both = Data(#"{"dense": "AAAAPw==", "seeded": {"key": 1, "stream": 2}}"#.utf8)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(SharePayload.self, from: both) }
+        let dense = Data(#"{"dense": "AAAAPw=="}"#.utf8)  // 0.5 = 0x3F000000, little-endian
+        guard case .dense(let v) = try JSONDecoder().decode(SharePayload.self, from: dense) else {
+            Issue.record("not dense")
+            return
+        }
+        #expect(v == [0.5])
+    }
+}
