@@ -96,8 +96,9 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         try check(clients.dirichletAlpha > 0, "clients.dirichletAlpha", "must be > 0")
         try check((dataset.trainLimit ?? 1) >= 1, "dataset.trainLimit", "must be ≥ 1")
         try check((dataset.testLimit ?? 1) >= 1, "dataset.testLimit", "must be ≥ 1")
-        try check(dataset.path != nil || dataset.kind == .mnist, "dataset.path",
-                  "the embedded subset is MNIST; give a directory for \(dataset.kind.rawValue)")
+        // Blamed on the dataset choice: it is what needs a directory (the embedded subset is MNIST).
+        try check(dataset.path != nil || dataset.kind == .mnist, "dataset.kind",
+                  "\(dataset.kind.rawValue) needs a directory in dataset.path; the embedded subset is MNIST only")
         try check(training.localEpochs >= 1, "training.localEpochs", "must be ≥ 1")
         try check(training.batchSize >= 1, "training.batchSize", "must be ≥ 1")
         try check(training.learningRate > 0, "training.learningRate", "must be > 0")

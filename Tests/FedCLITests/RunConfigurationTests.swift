@@ -77,6 +77,9 @@ struct RunConfigurationTests {
         #expect(message(["accuracyTargets=[0.9, 99]"])
             == "--set accuracyTargets=[0.9, 99]: accuracyTargets[1]: must be in (0, 1], got 99.0")
         #expect(message(["rounds=null"]) == "--set rounds=null: missing key 'rounds'")
+        #expect(message(["dataset.kind=cifar10"])
+            == "--set dataset.kind=cifar10: dataset.kind: cifar10 needs a directory in dataset.path; "
+            + "the embedded subset is MNIST only")
         #expect(message(["initialization=xavier"])
             == "--set initialization=xavier: key 'initialization': unknown value 'xavier' "
             + "(allowed: uniform, he, glorot)")
