@@ -5,6 +5,7 @@ import FedTransport
 enum TransportKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case inProcess
     case faultInjectingWithoutRules
+    case serializing
 
     var description: String { rawValue }
 
@@ -12,6 +13,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomStringConvertible {
         switch self {
         case .inProcess: InProcessTransport<TestMessage>()
         case .faultInjectingWithoutRules: FaultInjectingTransport(wrapping: InProcessTransport<TestMessage>(), seed: 1)
+        case .serializing: SerializingTransport(wrapping: InProcessTransport<TestMessage>())
         }
     }
 }
