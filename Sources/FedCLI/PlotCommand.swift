@@ -31,9 +31,10 @@ public enum PlotCommand {
         let column = args.string("column") ?? "test_accuracy"
         let xColumn = args.string("x")
         let names = args.strings("name")
-        let target = try args.double("target", in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
-        let yMin = try args.double("y-min", in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
-        let yMax = try args.double("y-max", in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
+        let anyNumber = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
+        let target = try args.double("target", in: anyNumber)
+        let yMin = try args.double("y-min", in: anyNumber)
+        let yMax = try args.double("y-max", in: anyNumber)
         let title = args.string("title") ?? column
         let sources = args.positionals
         try args.finish(maxPositionals: .max)

@@ -9,6 +9,16 @@ struct RunConfigurationTests {
     let configDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../config").standardized
 
+    /// "accepted", or the error loading `path` with `overrides` gives.
+    static func loadMessage(_ path: String, _ overrides: [String]) -> String {
+        do {
+            _ = try RunCommand.loadConfiguration(path, overrides: overrides)
+            return "accepted"
+        } catch {
+            return "\(error)"
+        }
+    }
+
     @Test func everyShippedFederationConfigDecodesAndValidates() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: configDir.path)
             .filter { $0.hasSuffix(".json") && !$0.hasPrefix("train-") }
@@ -24,14 +34,7 @@ struct RunConfigurationTests {
             .appendingPathComponent("fednoise-origin-\(ProcessInfo.processInfo.processIdentifier).json")
         try Data(#"{"model": "cnnn", "clients": {"partition": "iid", "fraction": 0}}"#.utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        func message(_ overrides: [String]) -> String {
-            do {
-                _ = try RunCommand.loadConfiguration(file.path, overrides: overrides)
-                return "accepted"
-            } catch {
-                return "\(error)"
-            }
-        }
+        func message(_ overrides: [String]) -> String { Self.loadMessage(file.path, overrides) }
         // The file's bad value is blamed on the file, even with other keys set on the command line…
         #expect(message(["rounds=3"]).hasPrefix("\(file.path): key 'model': unknown value 'cnnn'"))
         // …and a bad --set on the --set, even when the file also sets that object.
@@ -63,14 +66,7 @@ struct RunConfigurationTests {
 
     @Test func errorsNameTheKeyPath() throws {
         let smoke = configDir.appendingPathComponent("smoke.json").path
-        func message(_ overrides: [String]) -> String {
-            do {
-                _ = try RunCommand.loadConfiguration(smoke, overrides: overrides)
-                return "accepted"
-            } catch {
-                return "\(error)"
-            }
-        }
+        func message(_ overrides: [String]) -> String { Self.loadMessage(smoke, overrides) }
         #expect(message(["clients.fraktion=0.2"]).contains("unknown key 'clients.fraktion'"))
         #expect(message(["clients.fraction=0"]).contains("clients.fraction: must be in (0, 1]"))
         #expect(message(["strategy.kind=secure"]).contains("strategy.kind"))
