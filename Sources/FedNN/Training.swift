@@ -58,6 +58,12 @@ public struct Trainer {
     /// (`Workspace.backwardAndStep`): same result, less memory traffic. The workspace's `gradient` then does not
     /// hold the last step's gradient. Set false to keep it.
     public var fusedUpdate = true
+    /// A hook called after every backward pass with the parameters and their gradient, before the step (e.g.
+    /// FedProx's proximal term adds μ·(w − w_t)). Setting it turns off the fused update.
+    public var gradientTransform: GradientTransform?
+    /// A hook that replaces the SGD step: it gets the parameters and the (transformed) gradient and updates the
+    /// parameters. Setting it turns off the fused update; `settings`' momentum and weight decay are then its business.
+    public var optimizerStep: OptimizerStep?
     private var sgd: SGD
     private var labels: [Int32]
     private var samplesSeen = 0
@@ -97,7 +103,9 @@ public struct Trainer {
             }
             let r = trainingStep(network, parameters: &parameters, labels: labels, batch: hi - lo,
                                  workspace: workspace, sgd: &sgd, frozen: frozen,
-                                 noise: NoiseSource(key: key, step: UInt64(samplesSeen)), fusedUpdate: fusedUpdate)
+                                 noise: NoiseSource(key: key, step: UInt64(samplesSeen)),
+                                 fusedUpdate: fusedUpdate && gradientTransform == nil && optimizerStep == nil,
+                                 gradientTransform: gradientTransform, optimizerStep: optimizerStep)
             lossSum += r.loss * Double(hi - lo)
             correct += r.correct
             count += hi - lo
@@ -125,17 +133,26 @@ public func train(
     }
 }
 
+/// Changes a step's gradient in place, given the parameters it was computed at (same layout, same length).
+public typealias GradientTransform =
+    @Sendable (_ parameters: UnsafeBufferPointer<Float>, _ gradient: UnsafeMutableBufferPointer<Float>) -> Void
+
+/// Updates the parameters in place from a step's gradient (replaces the SGD step).
+public typealias OptimizerStep =
+    @Sendable (_ parameters: UnsafeMutableBufferPointer<Float>, _ gradient: UnsafeBufferPointer<Float>) -> Void
+
 /// One SGD step on the batch already in `workspace.input`; returns the batch's mean loss and correct count.
 /// With `fusedUpdate` and a plain `sgd` (`SGD.isPlain`), layers update their weights inside the backward pass
 /// (`Workspace.backwardAndStep`): the same parameters, but `workspace.gradient` is not left holding the gradient.
 @discardableResult
 public func trainingStep(
     _ network: Network, parameters: inout [Float], labels: [Int32], batch: Int, workspace: Workspace,
-    sgd: inout SGD, frozen: Set<Int> = [], noise: NoiseSource = .none, fusedUpdate: Bool = false
+    sgd: inout SGD, frozen: Set<Int> = [], noise: NoiseSource = .none, fusedUpdate: Bool = false,
+    gradientTransform: GradientTransform? = nil, optimizerStep: OptimizerStep? = nil
 ) -> (loss: Double, correct: Int) {
     let classes = network.outputSize
     var result = (lossSum: 0.0, correct: 0)
-    let fused = fusedUpdate && sgd.isPlain
+    let fused = fusedUpdate && sgd.isPlain && gradientTransform == nil && optimizerStep == nil
     parameters.withUnsafeMutableBufferPointer { p in
         workspace.forward(parameters: p.baseAddress!, batch: batch, training: true, noise: noise)
         labels.withUnsafeBufferPointer { l in
@@ -151,7 +168,16 @@ public func trainingStep(
                                frozen: frozen, accumulate: false)
         }
     }
-    if !fused { sgd.step(parameters: &parameters, gradient: workspace.gradient) }
+    if !fused {
+        if let gradientTransform {
+            parameters.withUnsafeBufferPointer { gradientTransform($0, workspace.gradient) }
+        }
+        if let optimizerStep {
+            parameters.withUnsafeMutableBufferPointer { optimizerStep($0, UnsafeBufferPointer(workspace.gradient)) }
+        } else {
+            sgd.step(parameters: &parameters, gradient: workspace.gradient)
+        }
+    }
     return (result.lossSum / Double(batch), result.correct)
 }
 

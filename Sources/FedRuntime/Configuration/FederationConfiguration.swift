@@ -141,10 +141,6 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         }
     }
 
-    /// Whether uploads carry their noise vectors for the realised-noise report: only when diagnostics are on and
-    /// the strategy adds noise.
-    public var collectsNoise: Bool { diagnostics && strategy.kind != .fedAvg }
-
     /// The clients that collude with the PS in a NISS collusion study: ⌊ρ·(K−1)⌉ of them, from the run's seed, so
     /// at ρ = 1 every client but one colludes (ρ is the fraction of the *other* clients, Theorem 3).
     public var colluders: Set<Int> {
@@ -154,23 +150,6 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         var rng = Philox(StreamPurpose.colluders.key(seed: seed))
         RandomDraws.shuffle(&order, using: &rng)
         return Set(order.prefix(count))
-    }
-
-    /// Theorem 3's warnings: clients whose τ_k² < max(2ρ − 1, 0) for the configured ρ.
-    public var warnings: [String] {
-        guard strategy.kind == .niss else { return [] }
-        var result: [String] = []
-        if deadlineSeconds == nil {
-            result.append("NISS without deadlineSeconds: a client that fails before or during the share exchange "
-                          + "stalls its round for good (set deadlineSeconds to redo such rounds without it)")
-        }
-        let n = strategy.niss
-        let needed = NISSShares.minimumTau2(rho: n.collusionFraction)
-        let weak = (0..<clients.count).filter { n.tau2(client: $0) < needed }
-        guard !weak.isEmpty else { return result }
-        let list = weak.count > 8 ? "\(weak.count) clients" : "clients \(weak.map(String.init).joined(separator: ", "))"
-        return result + ["Theorem 3: with ρ = \(n.collusionFraction) colluding, τ_k² must be ≥ max(2ρ − 1, 0) = "
-                         + "\(needed); \(list) have less, so colluders and the PS can strip their uploads below σ_k²"]
     }
 
     /// m = max(⌊C·K⌋, 1).

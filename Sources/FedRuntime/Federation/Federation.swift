@@ -33,12 +33,21 @@ public final class Federation: Sendable {
     /// The global model after the last completed `run()` (nil before), as one flat vector.
     public var globalWeights: [Float]? { finalWeights.withLock { $0 } }
 
-    /// Configuration warnings to show before the run (e.g. Theorem 3's τ_k² condition under collusion).
-    public var warnings: [String] { configuration.warnings }
+    /// The algorithm: the configuration's, or one given at init.
+    public let strategy: any FederatedStrategy
+    private let clock: any FederationClock
 
-    public init(configuration: FederationConfiguration, train: any SampleSource, test: any SampleSource) throws {
+    /// Warnings to show before the run (e.g. Theorem 3's τ_k² condition under collusion).
+    public var warnings: [String] { strategy.warnings }
+
+    /// A federation of `configuration` on `train` and `test`. `strategy` replaces the configuration's own
+    /// (`configuration.strategy` is then ignored); `clock` times rounds and deadlines (tests pass a manual one).
+    public init(configuration: FederationConfiguration, train: any SampleSource, test: any SampleSource,
+                strategy: (any FederatedStrategy)? = nil, clock: any FederationClock = SystemClock()) throws {
         try configuration.validate()
         self.configuration = configuration
+        self.strategy = strategy ?? configuration.makeStrategy()
+        self.clock = clock
         self.train = train
         self.test = test
         network = try configuration.model.network(inputShape: train.sampleShape, classes: train.classCount)
@@ -68,14 +77,12 @@ public final class Federation: Sendable {
         let training = TrainingSettings(epochs: config.training.localEpochs, batchSize: config.training.batchSize,
                                         learningRate: Float(config.training.learningRate),
                                         momentum: Float(config.training.momentum))
+        let diagnostics = config.diagnostics && strategy.addsNoise
         let environment = ClientEnvironment(
-            network: network, data: train, settings: training,
-            policy: UploadPolicy(kind: config.strategy.kind, dp: config.strategy.dp, rounds: config.rounds),
-            seed: config.seed, pool: WorkspacePool(network: network, capacity: config.training.batchSize),
-            slots: TrainingSlots(min(cores, config.clientsPerRound)),
-            diagnostics: config.collectsNoise,
-            threadsPerClient: max(1, cores / min(config.clientsPerRound, cores)),
-            niss: config.strategy.kind == .niss ? config.strategy.niss : nil, colluders: config.colluders)
+            network: network, data: train, settings: training, strategy: strategy, seed: config.seed,
+            pool: WorkspacePool(network: network, capacity: config.training.batchSize),
+            slots: TrainingSlots(min(cores, config.clientsPerRound)), diagnostics: diagnostics,
+            threadsPerClient: max(1, cores / min(config.clientsPerRound, cores)))
 
         // Register every endpoint before any actor runs, and let clients say hello in id order, so the tracker's
         // view (and so sampling) never depends on start-up timing.
@@ -92,12 +99,16 @@ public final class Federation: Sendable {
         }
         let tracker = Tracker(seed: config.seed, transport: transport, mailbox: trackerMailbox)
         let continuation = self.continuation
-        let server = ParameterServer(
-            configuration: config, network: network,
+        let machine = ServerMachine(
+            settings: ServerMachine.Settings(
+                name: config.name, seed: config.seed, rounds: config.rounds, clientCount: k,
+                fraction: config.clients.fraction, evaluateEvery: config.evaluateEvery,
+                deadlineSeconds: config.deadlineSeconds, diagnostics: diagnostics, samplesOf: partitions.map(\.count)),
+            strategy: strategy,
             initialWeights: network.initialParameters(key: StreamPurpose.initialWeights.key(seed: config.seed),
-                                                      scheme: config.initialization),
-            test: test, samplesOf: partitions.map(\.count), transport: transport, mailbox: psMailbox,
-            emit: { continuation.yield($0) })
+                                                      scheme: config.initialization))
+        let server = ParameterServer(machine: machine, network: network, test: test, transport: transport,
+                                     mailbox: psMailbox, clock: clock, emit: { continuation.yield($0) })
 
         let summary = try await withThrowingTaskGroup(of: FederationSummary?.self) { group in
             group.addTask { try await tracker.run(); return nil }

@@ -37,11 +37,11 @@ struct CollusionAnalysis {
         self.length = length
     }
 
-    mutating func add(_ upload: ClientUpload) {
+    mutating func add(_ upload: ClientUpload, diagnostics: UploadDiagnostics?) {
         guard let report = upload.niss else { return }
         if colluders.contains(upload.client) {
-            if let reveal = report.reveal { reveals[upload.client] = reveal }
-        } else if let noise = upload.diagnosticNoise {
+            if let reveal = diagnostics?.reveal { reveals[upload.client] = reveal }
+        } else if let noise = diagnostics?.noise {
             let entry = (noise, report, upload.noiseStd * upload.noiseStd)
             if colluders.isEmpty {
                 done.append(Self.finding(upload.client, entry, residual: noise, colluders: [], unitStd: unitStd))

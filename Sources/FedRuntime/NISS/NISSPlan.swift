@@ -13,15 +13,13 @@ public struct NISSPlan: Sendable, Equatable {
     public var shares: [Int: Int]
 
     /// The plan for `participants` with sample counts `samples` (same order).
-    public static func make(_ config: FederationConfiguration, participants: [Int],
+    public static func make(dp: DPConfiguration, niss n: NISSConfiguration, rounds: Int, participants: [Int],
                             samples: [Int]) throws(ConfigurationError) -> NISSPlan {
-        let n = config.strategy.niss
         let total = Double(samples.reduce(0, +))
         var variances: [Int: Double] = [:]
         for (client, d) in zip(participants, samples) {
             do {
-                let sigma = try config.strategy.dp.noiseStd(client: client, weight: Double(d) / total, samples: d,
-                                                            rounds: config.rounds)
+                let sigma = try dp.noiseStd(client: client, weight: Double(d) / total, samples: d, rounds: rounds)
                 variances[client] = sigma * sigma
             } catch {
                 throw ConfigurationError(keyPath: "strategy.dp", message: "σ_k of client \(client): \(error)")

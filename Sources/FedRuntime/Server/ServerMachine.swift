@@ -1,0 +1,272 @@
+// ServerMachine: the parameter server's whole run as a pure state machine: events in, actions out; no actor, no clock.
+import FedNN
+import FedPrivacy
+import FedStrategy
+import FedTensor
+
+/// Every decision of the parameter server (sample, broadcast, start or cancel a deadline, fold uploads, redo or skip
+/// an attempt, aggregate, record releases for the accountant, evaluate, finish), with no actors, transport or clock:
+/// the `ParameterServer` actor feeds it events with the time from its injected clock and carries out the actions it
+/// returns. Tests drive it synchronously, deadlines included.
+public struct ServerMachine: Sendable {
+    /// What the machine needs from the configuration.
+    public struct Settings: Sendable {
+        public var name: String
+        public var seed: UInt64
+        /// T
+        public var rounds: Int
+        /// K
+        public var clientCount: Int
+        /// C: m = max(⌊C·K⌋, 1) clients a round.
+        public var fraction: Double
+        public var evaluateEvery: Int
+        /// Leave out clients that have not uploaded this long after an attempt's broadcast (nil: wait for all).
+        public var deadlineSeconds: Double?
+        /// Collect the uploads' diagnostic noise (simulation only).
+        public var diagnostics: Bool
+        /// d_k of every client.
+        public var samplesOf: [Int]
+
+        public init(name: String, seed: UInt64, rounds: Int, clientCount: Int, fraction: Double, evaluateEvery: Int,
+                    deadlineSeconds: Double?, diagnostics: Bool, samplesOf: [Int]) {
+            self.name = name
+            self.seed = seed
+            self.rounds = rounds
+            self.clientCount = clientCount
+            self.fraction = fraction
+            self.evaluateEvery = evaluateEvery
+            self.deadlineSeconds = deadlineSeconds
+            self.diagnostics = diagnostics
+            self.samplesOf = samplesOf
+        }
+    }
+
+    public enum Event: Sendable {
+        case start
+        case liveClients(round: Int, clients: [Int])
+        case upload(ClientUpload, diagnostics: UploadDiagnostics?)
+        case deadline(round: Int, attempt: Int)
+        case evaluated(round: Int, Evaluation)
+    }
+
+    public enum Action: Sendable {
+        /// Ask the tracker which clients are live.
+        case requestLiveClients(round: Int)
+        /// Send the round start to each of `to`.
+        case broadcast(RoundStart, to: [Int])
+        /// Deliver `.deadline(round, attempt)` after `seconds` (by the injected clock).
+        case startDeadline(round: Int, attempt: Int, seconds: Double)
+        case cancelDeadline(round: Int, attempt: Int)
+        /// Each of `clients` made one more release this round (what the accountant counts).
+        case recordReleases(round: Int, clients: [Int])
+        /// Evaluate `weights` on the test set and answer with `.evaluated`.
+        case evaluate(round: Int, weights: [Float])
+        /// Tell observers.
+        case emit(FederationEvent)
+        /// A message that does not belong to the open attempt (late, duplicate, unknown sender).
+        case ignored(reason: String)
+        /// The run is over: tell the tracker and every client to stop, then return the summary.
+        case finish(FederationSummary)
+    }
+
+    public enum Phase: Sendable, Equatable {
+        case idle
+        case awaitingLiveClients(round: Int)
+        case collecting(round: Int, attempt: Int)
+        case evaluating(round: Int)
+        case finished
+    }
+
+    public let settings: Settings
+    public let strategy: any FederatedStrategy
+    public private(set) var phase = Phase.idle
+    /// The global model.
+    public private(set) var weights: [Float]
+    /// Releases (accepted uploads) per client so far: what the accountant composes.
+    public private(set) var releases: [Int]
+    public private(set) var reports: [RoundReport] = []
+    private var aggregator: any Aggregator
+    private var round = 0
+    private var attempt = 0
+    private var sampled: [Int] = []
+    private var participants: [Int] = []
+    private var allDropped: [Int] = []
+    private var collection: RoundCollection?
+    private var observer: (any RoundObserver)?
+    private var pending: RoundReport?
+    private var runStarted = 0.0
+    private var roundStarted = 0.0
+
+    public init(settings: Settings, strategy: any FederatedStrategy, initialWeights: [Float]) {
+        self.settings = settings
+        self.strategy = strategy
+        self.weights = initialWeights
+        self.aggregator = strategy.makeAggregator()
+        self.releases = [Int](repeating: 0, count: settings.clientCount)
+    }
+
+    /// Picks m = max(⌊C·K⌋, 1) of `live` clients with the round's own generator (never the clients' streams).
+    public static func sample(live: [Int], fraction: Double, totalClients: Int, key: StreamKey) -> [Int] {
+        let m = min(max(Int((fraction * Double(totalClients)).rounded(.down)), 1), live.count)
+        var pool = live.sorted()
+        var rng = Philox(key)
+        // Partial Fisher–Yates: the first m positions are a uniform sample without replacement.
+        for i in 0..<m {
+            let j = i + RandomDraws.index(below: pool.count - i, using: &rng)
+            pool.swapAt(i, j)
+        }
+        return pool[..<m].sorted()
+    }
+
+    /// Feeds one event at time `now` (seconds on the injected clock); returns what the shell must do, in order.
+    /// Throws when a round cannot start at all (a configuration that admits no round, e.g. no NISS share graph).
+    public mutating func handle(_ event: Event, now: Double) throws -> [Action] {
+        switch (event, phase) {
+        case (.start, .idle):
+            runStarted = now
+            return openRound(1, now: now)
+        case (.liveClients(let r, let live), .awaitingLiveClients(let expected)) where r == expected:
+            sampled = Self.sample(live: live, fraction: settings.fraction, totalClients: settings.clientCount,
+                                  key: StreamPurpose.sampling.key(seed: settings.seed, r))
+            participants = sampled
+            attempt = 0
+            allDropped = []
+            return [.emit(.roundStarted(round: r, sampled: sampled))] + (try beginAttempt(now: now))
+        case (.upload(let upload, let diagnostics), .collecting):
+            if let reason = collection!.receive(upload, diagnostics: diagnostics) { return [.ignored(reason: reason)] }
+            observer?.observe(upload, diagnostics: diagnostics)
+            let received = Action.emit(.uploadReceived(round: round, client: upload.client))
+            return collection!.isComplete ? [received] + (try closeAttempt(now: now)) : [received]
+        case (.deadline(let r, let a), .collecting(let cr, let ca)) where r == cr && a == ca:
+            collection!.skipOutstanding()
+            return try closeAttempt(now: now)
+        case (.evaluated(let r, let e), .evaluating(let er)) where r == er:
+            pending!.testAccuracy = e.accuracy
+            pending!.testLoss = e.loss
+            return try completeRound(now: now)
+        default:
+            return [.ignored(reason: "\(event.summary) while \(phase)")]
+        }
+    }
+
+    private mutating func openRound(_ r: Int, now: Double) -> [Action] {
+        round = r
+        roundStarted = now
+        phase = .awaitingLiveClients(round: r)
+        return [.requestLiveClients(round: r)]
+    }
+
+    private func samples(_ clients: [Int]) -> [Int] { clients.map { settings.samplesOf[$0] } }
+
+    /// Broadcasts an attempt to `participants` with the strategy's parameters. A later attempt that the strategy
+    /// cannot plan (a redo among fewer clients may have no share graph) skips the round rather than stop the run.
+    private mutating func beginAttempt(now: Double) throws -> [Action] {
+        let parameters: RoundParameters
+        do {
+            parameters = try strategy.roundParameters(round: round, participants: participants,
+                                                      samples: samples(participants))
+            observer = try strategy.makeRoundObserver(RoundObserverContext(
+                round: round, attempt: attempt, participants: participants, samples: samples(participants),
+                parameters: parameters, length: weights.count, diagnostics: settings.diagnostics))
+        } catch {
+            guard attempt > 0 else { throw error }
+            allDropped += participants
+            return try finishRound(nil, skipped: true, now: now)
+        }
+        collection = RoundCollection(round: round, attempt: attempt, participants: participants,
+                                     length: weights.count, diagnostics: settings.diagnostics)
+        phase = .collecting(round: round, attempt: attempt)
+        let start = RoundStart(round: round, weights: weights, sampledSamples: samples(participants).reduce(0, +),
+                               participants: participants, attempt: attempt, parameters: parameters)
+        var actions: [Action] = [.broadcast(start, to: participants)]
+        if let seconds = settings.deadlineSeconds {
+            actions.append(.startDeadline(round: round, attempt: attempt, seconds: seconds))
+        }
+        return actions
+    }
+
+    /// Every participant answered or was given up: record the releases, then redo, skip or aggregate.
+    private mutating func closeAttempt(now: Double) throws -> [Action] {
+        var actions: [Action] = []
+        if settings.deadlineSeconds != nil { actions.append(.cancelDeadline(round: round, attempt: attempt)) }
+        let outcome = collection!.finish()
+        collection = nil
+        allDropped += outcome.dropped
+        // Every upload the PS received is a release, redone attempts included (the redo retrains to the same w_k
+        // and adds fresh noise, so the PS sees w_k twice): all count for the accountant.
+        for u in outcome.uploads { releases[u.client] += 1 }
+        actions.append(.recordReleases(round: round, clients: outcome.uploads.map(\.client)))
+        if !outcome.dropped.isEmpty, case .redo(let minimum) = strategy.afterDropouts(outcome.dropped) {
+            let remaining = participants.filter { !outcome.dropped.contains($0) }
+            guard remaining.count >= minimum else {
+                allDropped += remaining
+                return actions + (try finishRound(nil, skipped: true, now: now))
+            }
+            participants = remaining
+            attempt += 1
+            return actions + (try beginAttempt(now: now))
+        }
+        return actions + (try finishRound(outcome, skipped: false, now: now))
+    }
+
+    /// Aggregates (unless skipped), builds the round's report, and evaluates when due.
+    private mutating func finishRound(_ outcome: RoundCollection.Outcome?, skipped: Bool,
+                                      now: Double) throws -> [Action] {
+        if let average = outcome?.average {
+            weights = aggregator.combine(previous: weights, average: average, round: round)
+        }
+        let uploads = outcome?.uploads ?? []
+        var report = RoundReport(
+            round: round, sampled: sampled, dropped: allDropped,
+            meanTrainLoss: uploads.map(\.trainLoss).reduce(0, +) / Double(max(uploads.count, 1)),
+            testAccuracy: nil, testLoss: nil, noiseStds: uploads.map(\.noiseStd),
+            expectedNoiseVariance: Self.expectedNoiseVariance(uploads),
+            realisedNoiseVariance: outcome?.noise.map(meanSquare), seconds: 0, weightsDigest: digest(weights))
+        report.uploadNoiseVariances = uploads.compactMap { outcome?.uploadNoise[$0.client] }
+        report.attempts = attempt + 1
+        report.skipped = skipped
+        if let outcome, !skipped { observer?.annotate(&report, uploads: outcome.uploads, dropped: outcome.dropped) }
+        pending = report
+        if round % settings.evaluateEvery == 0 || round == settings.rounds {
+            phase = .evaluating(round: round)
+            return [.evaluate(round: round, weights: weights)]
+        }
+        return try completeRound(now: now)
+    }
+
+    private mutating func completeRound(now: Double) throws -> [Action] {
+        var report = pending!
+        pending = nil
+        report.seconds = now - roundStarted
+        reports.append(report)
+        let done = Action.emit(.roundCompleted(report))
+        guard round == settings.rounds else { return [done] + openRound(round + 1, now: now) }
+        phase = .finished
+        let evaluated = reports.last { $0.testAccuracy != nil }
+        let summary = FederationSummary(
+            name: settings.name, rounds: reports, finalTestAccuracy: evaluated?.testAccuracy,
+            finalTestLoss: evaluated?.testLoss,
+            privacy: try strategy.privacy(releases: releases, samples: settings.samplesOf, rounds: settings.rounds),
+            seconds: now - runStarted, warnings: strategy.warnings)
+        return [done, .finish(summary)]
+    }
+
+    /// Σ σ_k² / (Σ p_k)²: the expected per-coordinate noise variance of the (renormalised) aggregate.
+    static func expectedNoiseVariance(_ uploads: [ClientUpload]) -> Double {
+        let total = uploads.map(\.weight).reduce(0, +)
+        guard total > 0 else { return 0 }
+        return uploads.map { $0.noiseStd * $0.noiseStd }.reduce(0, +) / (total * total)
+    }
+}
+
+extension ServerMachine.Event {
+    var summary: String {
+        switch self {
+        case .start: "start"
+        case .liveClients(let r, _): "live clients of round \(r)"
+        case .upload(let u, _): "upload from client \(u.client) for round \(u.round) attempt \(u.attempt)"
+        case .deadline(let r, let a): "deadline of round \(r) attempt \(a)"
+        case .evaluated(let r, _): "evaluation of round \(r)"
+        }
+    }
+}
