@@ -1,6 +1,7 @@
 // EmbeddingExampleTests: the README's "Embedding a federation" snippet, compiled and run as written.
 import FedData
 import FedRuntime
+import FedTestKit
 import Testing
 
 @Suite("README examples")

@@ -3,6 +3,7 @@ import FedData
 import FedNN
 import FedPrivacy
 import FedRuntime
+import FedTestKit
 import FedStrategy
 import FedTensor
 import FedTransport
@@ -88,7 +89,7 @@ struct FederationTests {
         let federation = try Federation(configuration: config, train: smallMNIST.train, test: smallMNIST.test)
         var lostClient: Int?
         transport.inject(.drop, limit: 1) { envelope in
-            if case .upload(let u) = envelope.message, u.round == 1 { return true }
+            if case .upload(let u, _) = envelope.message, u.round == 1 { return true }
             return false
         }
         async let summary = federation.run(transport: transport)
@@ -107,7 +108,7 @@ struct FederationTests {
         let result = try await summary
         let round1 = result.rounds[0]
         lostClient = transport.log.first { $0.fault == .dropped }.map { entry -> Int in
-            if case .upload(let u) = entry.envelope.message { return u.client }
+            if case .upload(let u, _) = entry.envelope.message { return u.client }
             return -1
         }
         #expect(round1.dropped == [try #require(lostClient)])

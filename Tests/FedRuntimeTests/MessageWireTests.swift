@@ -1,5 +1,6 @@
 // MessageWireTests: every federation message survives the wire format bit for bit, and vectors cost 4 B per value.
 import FedRuntime
+import FedTestKit
 import FedTensor
 import FedTransport
 import Foundation
@@ -15,24 +16,26 @@ struct MessageWireTests {
 
     @Test func roundStartAndUploadKeepEveryBit() throws {
         let start = RoundStart(round: 7, weights: Self.awkward, sampledSamples: 600, participants: [1, 4, 9],
-                               attempt: 2, unitNoiseVariance: 0.01)
+                               attempt: 2, parameters: RoundParameters(unitNoiseVariance: 0.01))
         guard case .roundStart(let s) = try roundTrip(FederationMessage.roundStart(start)) else {
             Issue.record("not a round start")
             return
         }
         #expect(bits(s.weights) == bits(Self.awkward))
         #expect(s.round == 7 && s.sampledSamples == 600 && s.participants == [1, 4, 9] && s.attempt == 2)
-        #expect(s.unitNoiseVariance == 0.01)
+        #expect(s.parameters.unitNoiseVariance == 0.01)
 
         for noise in [nil, Array(Self.awkward.reversed())] {
             let upload = ClientUpload(round: 7, client: 4, payload: Self.awkward, weight: 0.25, samples: 600,
-                                      trainLoss: 0.5, noiseStd: 0.04, preClipNorm: 2.5, diagnosticNoise: noise)
-            guard case .upload(let u) = try roundTrip(FederationMessage.upload(upload)) else {
+                                      trainLoss: 0.5, noiseStd: 0.04, preClipNorm: 2.5)
+            let diagnostics = noise.map { UploadDiagnostics(noise: $0) }
+            guard case .upload(let u, let d) = try roundTrip(FederationMessage.upload(upload, diagnostics: diagnostics))
+            else {
                 Issue.record("not an upload")
                 return
             }
             #expect(bits(u.payload) == bits(Self.awkward))
-            #expect(bits(u.diagnosticNoise) == bits(noise))
+            #expect(bits(d?.noise) == bits(noise))
             #expect(u.client == 4 && u.weight == 0.25 && u.noiseStd == 0.04 && u.preClipNorm == 2.5)
         }
     }
@@ -43,15 +46,14 @@ struct MessageWireTests {
             let share = NoiseShare(round: 2, attempt: 1, id: ShareID(from: 5, index: 3), to: 8, payload: payload)
             let reveal = CollusionReveal(created: [share], received: [share])
             let report = NISSUploadReport(tau2: 0.3, targets: [8], incoming: [ShareID(from: 1, index: 0)],
-                                          shareBytes: share.bytes, denseBytes: 1, seededBytes: 2, distortion: nil,
-                                          reveal: reveal)
+                                          shareBytes: share.bytes, denseBytes: 1, seededBytes: 2)
             let upload = ClientUpload(round: 2, client: 5, payload: [1], weight: 1, samples: 1, trainLoss: 0,
                                       niss: report)
-            for message in [FederationMessage.share(share), .upload(upload)] {
+            for message in [FederationMessage.share(share), .upload(upload, diagnostics: UploadDiagnostics(reveal: reveal))] {
                 let back = try roundTrip(message)
                 let got: SharePayload? = switch back {
                 case .share(let s): s.payload
-                case .upload(let u): u.niss?.reveal?.received.first?.payload
+                case .upload(_, let d): d?.reveal?.received.first?.payload
                 default: nil
                 }
                 switch (got, payload) {
@@ -102,15 +104,15 @@ struct MessageWireShapeTests {
         let upload = ClientUpload(round: 1, client: 2, payload: [1, 2], weight: 1, samples: 1, trainLoss: 0)
         let json = try JSONEncoder().encode(upload)
         let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
-        #expect(object["diagnosticNoise"] == nil)
+        // A deployment's upload carries no diagnostics field at all: they travel beside it, in simulation only.
+        #expect(object["diagnosticNoise"] == nil && object["noise"] == nil)
         #expect(object["payload"] as? String == PackedFloats.bytes([1, 2]).base64EncodedString())
-        #expect(try JSONDecoder().decode(ClientUpload.self, from: json).diagnosticNoise == nil)
-        var withNull = object
-        withNull["diagnosticNoise"] = NSNull()
-        let decoded = try JSONDecoder().decode(ClientUpload.self,
-                                               from: JSONSerialization.data(withJSONObject: withNull))
-        #expect(decoded.diagnosticNoise == nil)
-        #expect(decoded.payload == [1, 2])
+        let diagnostics = try JSONSerialization.jsonObject(with: JSONEncoder().encode(UploadDiagnostics()))
+            as? [String: Any]
+        #expect(diagnostics?["noise"] == nil)
+        let withNull = try JSONDecoder().decode(UploadDiagnostics.self, from: Data(#"{"noise": null}"#.utf8))
+        #expect(withNull.noise == nil)
+        #expect(try JSONDecoder().decode(ClientUpload.self, from: json).payload == [1, 2])
     }
 
     @Test func aDenseShareCostsFourBytesPerValueAndNeedsExactlyOneKind() throws {

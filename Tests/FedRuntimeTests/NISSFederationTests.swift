@@ -3,6 +3,7 @@ import FedData
 import FedNN
 import FedPrivacy
 import FedRuntime
+import FedTestKit
 import FedStrategy
 import FedTensor
 import FedTransport
@@ -120,7 +121,7 @@ struct NISSFederationTests {
         var config = nissConfiguration(clients: 25, tau2: 1, shares: 400, rounds: 4)
         config.strategy.niss.collusionFraction = rho
         #expect(config.colluders.count == Int(rho * 24))
-        #expect(!config.warnings.contains { $0.contains("Theorem 3") })  // τ² = 1 ≥ max(2ρ − 1, 0) for every ρ
+        #expect(!config.makeStrategy().warnings.contains { $0.contains("Theorem 3") })  // τ² = 1 ≥ max(2ρ − 1, 0) for every ρ
         let summary = try await runKeepingWeights(config).summary
         let findings = summary.rounds.flatMap { $0.niss?.collusion ?? [] }
         let honest = 25 - Int(rho * 24)
@@ -148,13 +149,13 @@ struct NISSFederationTests {
         var config = nissConfiguration(clients: 21, tau2: 0.2)
         config.strategy.niss.collusionFraction = 0.75
         config.strategy.niss.clientTau2 = [ClientTau(from: 0, to: 4, tau2: 0.6)]
-        let warnings = config.warnings.filter { $0.contains("Theorem 3") }
+        let warnings = config.makeStrategy().warnings.filter { $0.contains("Theorem 3") }
         #expect(warnings.count == 1)
         #expect(warnings[0].contains("16 clients"))
         // Without a deadline a client that fails mid-exchange would stall its round: that is warned about too.
-        #expect(config.warnings.contains { $0.contains("deadlineSeconds") })
+        #expect(config.makeStrategy().warnings.contains { $0.contains("deadlineSeconds") })
         config.deadlineSeconds = 60
-        #expect(!config.warnings.contains { $0.contains("deadlineSeconds") })
+        #expect(!config.makeStrategy().warnings.contains { $0.contains("deadlineSeconds") })
     }
 
     /// No share to oneself; bit-identical global models and noise for 1 or 2 threads and reordered shares and uploads.
@@ -246,7 +247,7 @@ struct NISSFederationTests {
         config.strategy.niss.dropout = policy
         let federation = try Federation(configuration: config, train: smallMNIST.train, test: smallMNIST.test)
         let transport = FaultInjectingTransport(wrapping: InProcessTransport<FederationMessage>(), seed: 3)
-        transport.inject(.drop, limit: 1) { if case .upload(let u) = $0.message { return u.round == 1 }; return false }
+        transport.inject(.drop, limit: 1) { if case .upload(let u, _) = $0.message { return u.round == 1 }; return false }
         async let summary = federation.run(transport: transport)
         var answered = 0
         for await event in federation.events {
@@ -260,7 +261,7 @@ struct NISSFederationTests {
         }
         let round1 = try await summary.rounds[0]
         let lost = try #require(transport.log.first { $0.fault == .dropped }.flatMap { entry -> Int? in
-            if case .upload(let u) = entry.envelope.message { return u.client }
+            if case .upload(let u, _) = entry.envelope.message { return u.client }
             return nil
         })
         #expect(round1.dropped == [lost])

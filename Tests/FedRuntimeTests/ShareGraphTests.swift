@@ -1,6 +1,7 @@
 // ShareGraphTests: the tracker's share graph and a client's share exchange, driven synchronously.
 import FedPrivacy
 import FedRuntime
+import FedTestKit
 import FedStrategy
 import FedTensor
 import Testing

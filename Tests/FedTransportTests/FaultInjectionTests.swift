@@ -1,4 +1,5 @@
 // FaultInjectionTests: drop, duplicate, delay, delay-until, reorder and rule limits on FaultInjectingTransport.
+import FedTestKit
 import FedTransport
 import Testing
 

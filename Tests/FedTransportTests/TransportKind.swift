@@ -1,4 +1,5 @@
 // TransportKind: the implementations the contract suite runs on, the test message type, and mailbox helpers.
+import FedTestKit
 import FedTransport
 
 /// Every ``Transport`` implementation the contract suite must pass on; a new transport adds a case here.

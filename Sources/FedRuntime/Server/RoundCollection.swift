@@ -2,8 +2,6 @@
 import FedStrategy
 import FedTensor
 
-typealias ExactSum = OrderedSum  // TEMP
-
 /// The uploads of one attempt: each accepted payload is added to the sum at once (`ExactSum`: the same bits for any
 /// arrival order), so the server holds O(model) memory whatever the number of clients.
 struct RoundCollection: Sendable {

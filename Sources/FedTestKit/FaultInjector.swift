@@ -1,4 +1,5 @@
 // FaultInjector: the pure state of fault injection: rules, seeded generator, log, held envelopes.
+import FedTransport
 
 /// Decides each envelope's fate; ``FaultInjectingTransport`` keeps one behind its lock and performs the deliveries
 /// it returns. No I/O, no `async`: every decision is a function of the rules, the seed and the envelopes seen.

@@ -1,4 +1,5 @@
 // FaultAction: what a FaultInjectingTransport rule does to the envelopes it matches, and how the log records it.
+import FedTransport
 
 /// What a ``FaultInjectingTransport`` rule does to each envelope it matches.
 public enum FaultAction<Message: Sendable>: Sendable {

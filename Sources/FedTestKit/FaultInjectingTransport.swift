@@ -1,4 +1,5 @@
 // FaultInjectingTransport: a test wrapper that records every envelope and drops, duplicates, delays or reorders some.
+import FedTransport
 import Synchronization
 
 /// Wraps any ``Transport`` to record traffic and inject faults, deterministically, for tests.
