@@ -23,11 +23,11 @@ public struct StubTraining: LocalTrainer {
 }
 
 /// Wraps a strategy so that local training is `trainer` (e.g. a `StubTraining`), everything else unchanged.
-public struct WithTraining<Base: FederatedStrategy>: FederatedStrategy {
-    public let base: Base
+public struct WithTraining: FederatedStrategy {
+    public let base: any FederatedStrategy
     public let trainer: any LocalTrainer
 
-    public init(_ base: Base, trainer: any LocalTrainer) {
+    public init(_ base: any FederatedStrategy, trainer: any LocalTrainer) {
         self.base = base
         self.trainer = trainer
     }
@@ -55,11 +55,11 @@ public struct WithTraining<Base: FederatedStrategy>: FederatedStrategy {
 
 extension FederatedStrategy {
     /// This strategy with local training replaced by `trainer`.
-    public func training(_ trainer: any LocalTrainer) -> WithTraining<Self> { WithTraining(self, trainer: trainer) }
+    public func training(_ trainer: any LocalTrainer) -> WithTraining { WithTraining(self, trainer: trainer) }
 
     /// Zero-signal mode: every client trains to the all-zero model around an all-zero global model, so (with clipping
     /// of the update, the default) each upload is exactly the strategy's noise: n_k for DP-FedAvg, ñ_k for NISS.
-    public func zeroSignal() -> WithTraining<ZeroSignalUploads<Self>> {
+    public func zeroSignal() -> WithTraining {
         WithTraining(ZeroSignalUploads(self), trainer: StubTraining { _, _, global in
             [Float](repeating: 0, count: global.count)
         })
@@ -67,9 +67,9 @@ extension FederatedStrategy {
 }
 
 /// A strategy whose uploads carry no model: the base strategy's upload of w_k = 0 around w_t = 0 (pure noise).
-public struct ZeroSignalUploads<Base: FederatedStrategy>: FederatedStrategy {
-    public let base: Base
-    public init(_ base: Base) { self.base = base }
+public struct ZeroSignalUploads: FederatedStrategy {
+    public let base: any FederatedStrategy
+    public init(_ base: any FederatedStrategy) { self.base = base }
     public var name: String { base.name + " (zero signal)" }
     public var addsNoise: Bool { base.addsNoise }
     public func roundParameters(round: Int, participants: [Int], samples: [Int]) throws -> RoundParameters {
