@@ -3,16 +3,16 @@ import FedRuntime
 import FedStrategy
 import Foundation
 
-enum MainJob {
+public enum MainJob {
     /// The runs of the main job: a strategy, and τ² for NISS.
-    struct Variant {
-        var name: String
-        var kind: StrategyKind
-        var tau2: Double = 0
-        var directory: String
+    public struct Variant: Sendable {
+        public var name: String
+        public var kind: StrategyKind
+        public var tau2: Double = 0
+        public var directory: String
     }
 
-    static let variants = [
+    public static let variants = [
         Variant(name: "FedAvg", kind: .fedAvg, directory: "fedavg"),
         Variant(name: "DP-FedAvg", kind: .dpFedAvg, directory: "dpfedavg"),
         Variant(name: "NISS τ²=0", kind: .niss, tau2: 0, directory: "niss-tau0"),
@@ -21,7 +21,7 @@ enum MainJob {
 
     /// A small federation every checkout can run in under a minute: the McMahan CNN, 10 clients holding 200 of the
     /// 2,000 embedded training images each, all taking part in each of 6 rounds of one local epoch.
-    static func configuration(_ v: Variant) -> FederationConfiguration {
+    public static func configuration(_ v: Variant) -> FederationConfiguration {
         var c = FederationConfiguration()
         c.name = v.name
         c.seed = 1

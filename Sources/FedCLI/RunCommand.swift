@@ -60,7 +60,7 @@ public enum RunCommand {
     }
 
     /// Loads the data, runs the federation with progress lines, writes the result files, returns the summary.
-    static func execute(_ config: FederationConfiguration, quiet: Bool = false, label: String? = nil)
+    public static func execute(_ config: FederationConfiguration, quiet: Bool = false, label: String? = nil)
         async throws -> FederationSummary
     {
         let (train, test) = try loadData(config.dataset)

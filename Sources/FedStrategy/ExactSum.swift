@@ -1,18 +1,21 @@
 // ExactSum: sums vectors in 128-bit fixed point as they arrive: the same bits for any arrival order, O(length) memory.
 
-/// Accumulates one vector per expected contributor, folding each in as soon as it arrives. Every value is converted
-/// to a 128-bit fixed-point number with 64 fractional bits (resolution 2⁻⁶⁴ ≈ 5.4e-20, finer than Float32's spacing
-/// for every |x| ≥ 2⁻⁴⁰) and added with wrapping integer arithmetic, which is associative and commutative: the sum,
-/// and the Float32 it is rounded to at the end, are the same bits whatever order contributors arrive in, so a
-/// federation's result never depends on thread timing, and nothing waits in a buffer (unlike `OrderedSum`).
+/// Accumulates one vector per expected contributor, folding each in as soon as it arrives. Every value x is split
+/// exactly into x = h + l, h = trunc(x·2²⁰)·2⁻²⁰ and |l| < 2⁻²⁰, and the two parts are added as 64-bit integers in
+/// units of 2⁻²⁰ and 2⁻⁶⁴ with wrapping arithmetic, which is associative and commutative: the sums, and the Float32
+/// they are rounded to at the end, are the same bits whatever order contributors arrive in, so a federation's result
+/// never depends on thread timing, and nothing waits in a buffer (unlike `OrderedSum`).
 ///
-/// Exactness: each value is truncated once to the 2⁻⁶⁴ grid (an error below 2⁻⁶⁴ per value, so at most n·2⁻⁶⁴ for n
-/// contributors); the sum is exact while |Σ| < 2⁶³. Values of magnitude ≥ 2⁶² count as ±∞, and ±∞ and NaN are
-/// summed apart with IEEE rules, which are order-independent for those values (any NaN, or +∞ with −∞, gives NaN).
+/// Exactness: l is a multiple of 2⁻⁴³ whenever |x| ≥ 2⁻²⁰, so the split loses nothing there; smaller values are
+/// rounded once to the 2⁻⁶⁴ grid (an error below 2⁻⁶⁴ per value). The sums are exact while |Σ x| < 2⁴³ and fewer
+/// than 2¹⁹ contributors add. Values of magnitude ≥ 2⁴³ (≈ 8.8e12) count as ±∞, and ±∞ and NaN are summed apart with
+/// IEEE rules, which are order-independent for those values (any NaN, or +∞ with −∞, gives NaN).
 public struct ExactSum: Sendable {
     public let expected: [Int]
     public let length: Int
-    private var accumulator: [Int128]
+    /// Σ trunc(x·2²⁰) and Σ (x − h)·2⁶⁴, per coordinate.
+    private var high: [Int64]
+    private var low: [Int64]
     /// Coordinates that received ±∞ or NaN (or a value too large for the grid), with their IEEE sum.
     private var special: [Int: Float] = [:]
     private let positions: [Int: Int]
@@ -23,7 +26,9 @@ public struct ExactSum: Sendable {
         precondition(Set(expected).count == expected.count, "contributors must be distinct")
         self.expected = expected
         self.length = length
-        self.accumulator = [Int128](repeating: 0, count: length)
+        precondition(expected.count < 1 << 19, "at most 2¹⁹ − 1 contributors")
+        self.high = [Int64](repeating: 0, count: length)
+        self.low = [Int64](repeating: 0, count: length)
         self.positions = Dictionary(uniqueKeysWithValues: expected.enumerated().map { ($1, $0) })
         self.done = [Bool](repeating: false, count: expected.count)
         self.contributed = [Bool](repeating: false, count: expected.count)
@@ -51,18 +56,93 @@ public struct ExactSum: Sendable {
         guard vector.count == length else { throw .wrongLength(contributor, got: vector.count, expected: length) }
         done[position] = true
         contributed[position] = true
+        var specials: [(Int, Float)] = []
         vector.withUnsafeBufferPointer { x in
-            accumulator.withUnsafeMutableBufferPointer { acc in
-                for i in 0..<x.count {
-                    if let v = Self.fixedPoint(x[i]) {
-                        acc[i] &+= v
-                    } else {
-                        let s: Float = x[i].isNaN ? .nan : (x[i] > 0 ? .infinity : -.infinity)
-                        special[i] = special[i].map { $0 + s } ?? s
+            high.withUnsafeMutableBufferPointer { h in
+                low.withUnsafeMutableBufferPointer { l in
+                    var lo = 0
+                    while lo < x.count {
+                        let hi = min(lo + 4_096, x.count)
+                        if Self.isSmall(x, lo..<hi) {
+                            Self.addSmall(x, h, l, lo..<hi)
+                        } else {
+                            for i in lo..<hi {
+                                if let s = Self.addLarge(x[i], at: i, h, l) { specials.append((i, s)) }
+                            }
+                        }
+                        lo = hi
                     }
                 }
             }
         }
+        for (i, s) in specials { special[i] = special[i].map { $0 + s } ?? s }
+    }
+
+    /// Whether every value of `x[range]` is finite with magnitude below 2³¹ (the vectorised path's domain).
+    @inline(__always)
+    private static func isSmall(_ x: UnsafeBufferPointer<Float>, _ range: Range<Int>) -> Bool {
+        var largest: UInt32 = 0
+        let xp = x.baseAddress!
+        for i in range { largest = max(largest, xp[i].bitPattern & 0x7FFF_FFFF) }
+        return largest < 0x4F00_0000  // 2³¹
+    }
+
+    /// The split for |x| < 2³¹, branch-free: h·2²⁰ and l·2⁶⁴ are below 2⁵¹ in magnitude, so adding 1.5·2⁵² rounds
+    /// each to an integer held in the low bits of the Double (exact for h·2²⁰; l·2⁶⁴ is an integer when |x| ≥ 2⁻⁴¹).
+    @inline(__always)
+    private static func addSmall(_ x: UnsafeBufferPointer<Float>, _ h: UnsafeMutableBufferPointer<Int64>,
+                                 _ l: UnsafeMutableBufferPointer<Int64>, _ range: Range<Int>) {
+        let (xp, hp, lp) = (x.baseAddress!, h.baseAddress!, l.baseAddress!)
+        let magic = SIMD8<Double>(repeating: 0x1.8p52)
+        let offset = SIMD8<Int64>(repeating: Int64(bitPattern: (0x1.8p52 as Double).bitPattern))
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let f = UnsafeRawPointer(xp + i).loadUnaligned(as: SIMD8<Float>.self)
+            let d = SIMD8<Double>(f)
+            let whole = (d * 0x1p20).rounded(.towardZero)
+            let rest = (d - whole * 0x1p-20) * 0x1p64
+            let a = unsafeBitCast(whole + magic, to: SIMD8<Int64>.self) &- offset
+            let b = unsafeBitCast(rest + magic, to: SIMD8<Int64>.self) &- offset
+            let hr = UnsafeMutableRawPointer(hp + i), lr = UnsafeMutableRawPointer(lp + i)
+            hr.storeBytes(of: hr.loadUnaligned(as: SIMD8<Int64>.self) &+ a, as: SIMD8<Int64>.self)
+            lr.storeBytes(of: lr.loadUnaligned(as: SIMD8<Int64>.self) &+ b, as: SIMD8<Int64>.self)
+            i += 8
+        }
+        while i < range.upperBound {
+            let (a, b) = split(xp[i])
+            hp[i] &+= a
+            lp[i] &+= b
+            i += 1
+        }
+    }
+
+    /// (trunc(x·2²⁰), (x − h)·2⁶⁴) as integers, for finite |x| < 2³¹.
+    @inline(__always)
+    static func split(_ x: Float) -> (Int64, Int64) {
+        let magic = 0x1.8p52
+        let offset = Int64(bitPattern: magic.bitPattern)
+        let d = Double(x)
+        let whole = (d * 0x1p20).rounded(.towardZero)
+        let rest = (d - whole * 0x1p-20) * 0x1p64
+        return (Int64(bitPattern: (whole + magic).bitPattern) &- offset,
+                Int64(bitPattern: (rest + magic).bitPattern) &- offset)
+    }
+
+    /// One value outside the vectorised domain: an integer multiple of 2⁸ below 2⁴³ (all in h), or a special,
+    /// returned as ±∞ or NaN for the caller to add to the IEEE sums.
+    private static func addLarge(_ x: Float, at i: Int, _ h: UnsafeMutableBufferPointer<Int64>,
+                                 _ l: UnsafeMutableBufferPointer<Int64>) -> Float? {
+        if x.isFinite, abs(x) < 0x1p43 {
+            if abs(x) < 0x1p31 {
+                let (a, b) = split(x)
+                h[i] &+= a
+                l[i] &+= b
+            } else {
+                h[i] &+= Int64(Double(x) * 0x1p20)
+            }
+            return nil
+        }
+        return x.isNaN ? .nan : (x > 0 ? .infinity : -.infinity)
     }
 
     /// Gives up on `contributor`: it will not be added.
@@ -71,37 +151,17 @@ public struct ExactSum: Sendable {
         done[position] = true
     }
 
-    /// The sum so far, rounded to Float32.
+    /// The sum so far, rounded to Float32 (through Double, deterministically).
     public var sum: [Float] {
         var result = [Float](repeating: 0, count: length)
-        accumulator.withUnsafeBufferPointer { acc in
-            result.withUnsafeMutableBufferPointer { r in
-                for i in 0..<length { r[i] = Self.float(acc[i]) }
+        high.withUnsafeBufferPointer { h in
+            low.withUnsafeBufferPointer { l in
+                result.withUnsafeMutableBufferPointer { r in
+                    for i in 0..<length { r[i] = Float(Double(h[i]) * 0x1p-20 + Double(l[i]) * 0x1p-64) }
+                }
             }
         }
         for (i, s) in special { result[i] = s }
         return result
-    }
-
-    /// x·2⁶⁴ truncated toward zero, or nil for ±∞, NaN and |x| ≥ 2⁶². Built from the bits: x = M·2^(e−150) with
-    /// the 24-bit significand M, so x·2⁶⁴ = M·2^(e−86).
-    @inline(__always)
-    static func fixedPoint(_ x: Float) -> Int128? {
-        let bits = x.bitPattern
-        let e = Int((bits >> 23) & 0xFF)
-        guard e < 127 + 62 else { return nil }
-        guard e > 0 else { return 0 }  // subnormal: below 2⁻¹²⁶, far under the grid
-        let m = Int128((bits & 0x7F_FFFF) | 0x80_0000)
-        let shift = e - 86
-        let magnitude = shift >= 0 ? m << shift : (shift > -24 ? m >> -shift : 0)
-        return bits >> 31 == 1 ? -magnitude : magnitude
-    }
-
-    /// The fixed-point value v·2⁻⁶⁴ as the nearest Float32 (through Double, deterministically).
-    @inline(__always)
-    static func float(_ v: Int128) -> Float {
-        let high = Int64(truncatingIfNeeded: v >> 64)
-        let low = UInt64(truncatingIfNeeded: v)
-        return Float(Double(high) + Double(low) * 0x1p-64)
     }
 }

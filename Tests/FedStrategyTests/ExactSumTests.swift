@@ -72,10 +72,12 @@ struct ExactSumTests {
             #expect(r[0].isNaN && r[1].isNaN && r[2] == .infinity && r[3] == .infinity && r[4] == 0)
         }
         #expect(results.count == 1)
-        // A value of magnitude ≥ 2⁶² counts as ±∞ (documented); just below it is exact.
-        var big = ExactSum(length: 2, expected: [0])
-        try big.add([0x1p62, 0x1p61], from: 0)
-        #expect(big.sum == [.infinity, 0x1p61])
+        // A value of magnitude ≥ 2⁴³ counts as ±∞ (documented); below it, large values (the scalar path) are exact.
+        var big = ExactSum(length: 4, expected: [0, 1])
+        try big.add([0x1p43, 0x1p42, -0x1p40, 3e9], from: 0)
+        try big.add([1, 0x1p41, 1, -1], from: 1)
+        let expected: [Float] = [.infinity, 0x1p42 + 0x1p41, -0x1p40 + 1, 3e9 - 1]
+        #expect(big.sum == expected)
     }
 
     @Test func rejectsStrangersDuplicatesAndWrongLengths() throws {

@@ -13,12 +13,16 @@ final class ClientEnvironment: Sendable {
     let pool: WorkspacePool
     /// Caps how many clients train at once (the compute-thread limit).
     let slots: TrainingSlots
+    /// Caps how many trained models wait for the PS (in-process flow control).
+    let credits: UploadCredits
     let diagnostics: Bool
     /// Compute threads each training client may use (cores / clients training at once).
     let threadsPerClient: Int
 
     init(network: Network, data: any SampleSource, settings: TrainingSettings, strategy: any FederatedStrategy,
-         seed: UInt64, pool: WorkspacePool, slots: TrainingSlots, diagnostics: Bool, threadsPerClient: Int) {
+         seed: UInt64, pool: WorkspacePool, slots: TrainingSlots, credits: UploadCredits, diagnostics: Bool,
+         threadsPerClient: Int) {
+        self.credits = credits
         self.network = network
         self.data = data
         self.settings = settings
@@ -73,6 +77,7 @@ actor ClientNode {
 
     /// The strategy's local training from the global weights, holding a training slot (Alg. 1, ClientUpdate).
     private func trainLocally(_ start: RoundStart) async throws -> (weights: [Float], loss: Double) {
+        await environment.credits.acquire()
         await environment.slots.acquire()
         let result = Result { try train(start) }
         await environment.slots.release()

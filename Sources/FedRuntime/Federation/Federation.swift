@@ -81,7 +81,8 @@ public final class Federation: Sendable {
         let environment = ClientEnvironment(
             network: network, data: train, settings: training, strategy: strategy, seed: config.seed,
             pool: WorkspacePool(network: network, capacity: config.training.batchSize),
-            slots: TrainingSlots(min(cores, config.clientsPerRound)), diagnostics: diagnostics,
+            slots: TrainingSlots(min(cores, config.clientsPerRound)),
+            credits: UploadCredits(2 * min(cores, config.clientsPerRound)), diagnostics: diagnostics,
             threadsPerClient: max(1, cores / min(config.clientsPerRound, cores)))
 
         // Register every endpoint before any actor runs, and let clients say hello in id order, so the tracker's
@@ -108,7 +109,8 @@ public final class Federation: Sendable {
             initialWeights: network.initialParameters(key: StreamPurpose.initialWeights.key(seed: config.seed),
                                                       scheme: config.initialization))
         let server = ParameterServer(machine: machine, network: network, test: test, transport: transport,
-                                     mailbox: psMailbox, clock: clock, emit: { continuation.yield($0) })
+                                     mailbox: psMailbox, clock: clock, credits: environment.credits,
+                                     emit: { continuation.yield($0) })
 
         let summary = try await withThrowingTaskGroup(of: FederationSummary?.self) { group in
             group.addTask { try await tracker.run(); return nil }

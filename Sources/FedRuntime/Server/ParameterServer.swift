@@ -12,12 +12,18 @@ actor ParameterServer {
     private let transport: any Transport<FederationMessage>
     private let mailbox: Mailbox<FederationMessage>
     private let clock: any FederationClock
+    /// In-process flow control: each upload the PS takes in returns a credit to the clients (see `UploadCredits`).
+    private let credits: UploadCredits?
     private let emit: @Sendable (FederationEvent) -> Void
     private var timers: [[Int]: Task<Void, Never>] = [:]
+    /// Broadcasts still being sent: the PS keeps folding uploads meanwhile (clients that got the model early train
+    /// and upload while later ones are still being sent it), so uploads never pile up in its mailbox.
+    private var broadcasts: [Task<Void, any Error>] = []
 
     init(machine: ServerMachine, network: Network, test: any SampleSource, transport: any Transport<FederationMessage>,
-         mailbox: Mailbox<FederationMessage>, clock: any FederationClock,
+         mailbox: Mailbox<FederationMessage>, clock: any FederationClock, credits: UploadCredits? = nil,
          emit: @escaping @Sendable (FederationEvent) -> Void) {
+        self.credits = credits
         self.machine = machine
         self.network = network
         self.test = test
@@ -31,7 +37,10 @@ actor ParameterServer {
 
     /// Runs every round, then tells everyone to stop. Returns the run's summary.
     func run() async throws -> FederationSummary {
-        defer { for timer in timers.values { timer.cancel() } }
+        defer {
+            for timer in timers.values { timer.cancel() }
+            for broadcast in broadcasts { broadcast.cancel() }
+        }
         let evaluation = Workspace(network: network, capacity: network.parameterCount > 1_000_000 ? 100 : 500)
         var iterator = mailbox.makeAsyncIterator()
         var queue = try machine.handle(.start, now: clock.now)
@@ -39,11 +48,17 @@ actor ParameterServer {
             while !queue.isEmpty {
                 switch queue.removeFirst() {
                 case .requestLiveClients(let round):
+                    // A round's messages never overtake the last round's broadcast (FIFO per client).
+                    for broadcast in broadcasts { try await broadcast.value }
+                    broadcasts = []
                     try await transport.send(.liveClientsRequest(round: round), from: .parameterServer, to: .tracker)
                 case .broadcast(let start, let clients):
-                    for client in clients {
-                        try await transport.send(.roundStart(start), from: .parameterServer, to: .client(client))
-                    }
+                    let transport = self.transport
+                    broadcasts.append(Task {
+                        for client in clients {
+                            try await transport.send(.roundStart(start), from: .parameterServer, to: .client(client))
+                        }
+                    })
                 case .startDeadline(let round, let attempt, let seconds):
                     timers[[round, attempt]] = deadline(round: round, attempt: attempt, seconds: seconds)
                 case .cancelDeadline(let round, let attempt):
@@ -53,9 +68,12 @@ actor ParameterServer {
                     queue += try machine.handle(.evaluated(round: round, e), now: clock.now)
                 case .emit(let event):
                     emit(event)
-                case .recordReleases, .ignored:
+                case .recordReleases:
+                    await credits?.reset()  // the attempt is closed: credits of uploads that never came are void
+                case .ignored:
                     continue
                 case .finish(let summary):
+                    for broadcast in broadcasts { try await broadcast.value }
                     try await transport.send(.stop, from: .parameterServer, to: .tracker)
                     for client in 0..<machine.settings.clientCount {
                         try await transport.send(.stop, from: .parameterServer, to: .client(client))
@@ -69,6 +87,7 @@ actor ParameterServer {
                 queue = try machine.handle(.liveClients(round: round, clients: clients), now: clock.now)
             case .upload(let upload, let diagnostics):
                 queue = try machine.handle(.upload(upload, diagnostics: diagnostics), now: clock.now)
+                await credits?.release()
             case .deadline(let round, let attempt):
                 queue = try machine.handle(.deadline(round: round, attempt: attempt), now: clock.now)
             default:

@@ -1,0 +1,62 @@
+// RoundsDigestTests: the main job and the smoke config under every strategy give pinned rounds.csv bits.
+import FedCLI
+import FedRuntime
+import FedTestKit
+import Foundation
+import Testing
+
+/// Pins what the committed runs produce, so a refactor that changes any result bit fails here.
+///
+/// History: the architecture change of 0.4.0 (strategies as a protocol, the round in `ServerMachine`) was checked to
+/// leave all eight files below byte-identical to 0.3.0's (seconds column aside). The same release then replaced the
+/// ordered float sum of uploads by `ExactSum` (fixed point, order-free), which changes rounding, checked against the
+/// old sum to float tolerance in `ExactSumTests`; these digests are taken after that change.
+@Suite("Pinned results", .serialized)
+struct RoundsDigestTests {
+    /// FNV-1a (64-bit) of rounds.csv without its seconds column, as 16 hex digits.
+    static func digest(_ url: URL) throws -> String {
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let rows = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.split(separator: ",",
+            omittingEmptySubsequences: false) }
+        let seconds = try #require(rows.first?.firstIndex(of: "seconds"))
+        let kept = rows.map { row in row.enumerated().filter { $0.offset != seconds }.map(\.element)
+            .joined(separator: ",") }.joined(separator: "\n")
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in kept.utf8 { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    static func smoke(_ kind: String, encoding: String? = nil) throws -> FederationConfiguration {
+        var sets = ["strategy.kind=\(kind)"]
+        if let encoding { sets += ["strategy.niss.encoding=\(encoding)", "deadlineSeconds=300"] }
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../config/smoke.json").standardized.path
+        return try RunCommand.loadConfiguration(path, overrides: sets)
+    }
+
+    static let expected: [String: String] = [
+        "main/fedavg": "a93cd375a0dacea6", "main/dpfedavg": "c51d33153b7f079e",
+        "main/niss-tau0": "b7df3be4f14b102d", "main/niss-tau0.001": "8f7bf3be8c4bcfe3",
+        "smoke-fedavg": "32bec4df1f1f91cd", "smoke-dpfedavg": "21995a5871a3482e",
+        "smoke-niss-dense": "b8afaccc379639a2", "smoke-niss-seeded": "d32dea113e115f49",
+    ]
+
+    @Test func mainJobAndSmokeRunsKeepTheirBits() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var runs: [(String, FederationConfiguration)] = MainJob.variants.map { ("main/" + $0.directory,
+                                                                                MainJob.configuration($0)) }
+        for (name, kind, encoding) in [("smoke-fedavg", "fedAvg", nil), ("smoke-dpfedavg", "dpFedAvg", nil),
+                                       ("smoke-niss-dense", "niss", "dense"), ("smoke-niss-seeded", "niss", "seeded")] {
+            runs.append((name, try Self.smoke(kind, encoding: encoding)))
+        }
+        var got: [String: String] = [:]
+        for (name, var config) in runs {
+            config.output = directory.file(name).path
+            _ = try await RunCommand.execute(config, quiet: true)
+            got[name] = try Self.digest(directory.file(name).appendingPathComponent("rounds.csv"))
+        }
+        #expect(got == Self.expected, "digests now: \(got.sorted { $0.key < $1.key })")
+    }
+}
