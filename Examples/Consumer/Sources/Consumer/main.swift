@@ -5,6 +5,7 @@ import FedTensor
 import Foundation
 
 print(KernelTarget.current)
+print("embedded data:", try DatasetLoader.embeddedDirectory().path)
 
 let (train, test) = try DatasetLoader.embeddedMNIST()
 var config = FederationConfiguration()
