@@ -28,22 +28,29 @@ private func procCPUFlags() -> Set<String>? {
     #expect(k.compiledFMA == k.cpuFMA)
     #expect(k.compiledAVX2 == k.cpuAVX2)
     #expect(k.compiledAVX512F == k.cpuAVX512F)
+    #expect(k.compiledNoMathErrno)
     #expect(k.advice == nil)
 }
 
 @Test func adviceOnlyWhenFMAIsLeftUnused() throws {
     let generic = KernelTarget(compiledFMA: false, compiledAVX2: false, compiledAVX512F: false,
-                               cpuFMA: true, cpuAVX2: true, cpuAVX512F: true)
+                               compiledNoMathErrno: true, cpuFMA: true, cpuAVX2: true, cpuAVX512F: true)
     let text = try #require(generic.advice)
-    #expect(text.contains("-Xswiftc -target-cpu -Xswiftc native"))
-    #expect(text.contains("AVX-512"))
-    #expect(generic.description == "kernels: generic; CPU: FMA AVX2 AVX-512F")
-    // Negative controls: FMA compiled in (even without AVX-512), or a CPU without FMA, need no advice.
+    #expect(text.contains("-Xswiftc -target-cpu -Xswiftc native -Xswiftc -Xcc -Xswiftc -fno-math-errno"))
+    #expect(text.contains("AVX-512") && text.contains("without FMA"))
+    #expect(generic.description == "kernels: generic, no math errno; CPU: FMA AVX2 AVX-512F")
+    // FMA in but math errno on: the milder advice.
+    var errnoBuild = generic
+    errnoBuild.compiledFMA = true
+    errnoBuild.compiledNoMathErrno = false
+    let errnoText = try #require(errnoBuild.advice)
+    #expect(errnoText.contains("math errno") && !errnoText.contains("without FMA"))
+    // Negative controls: FMA compiled in (even without AVX-512) without errno, or a CPU without FMA, need no advice.
     var avx2Build = generic
     avx2Build.compiledFMA = true
     avx2Build.compiledAVX2 = true
     #expect(avx2Build.advice == nil)
     let oldCPU = KernelTarget(compiledFMA: false, compiledAVX2: false, compiledAVX512F: false,
-                              cpuFMA: false, cpuAVX2: false, cpuAVX512F: false)
+                              compiledNoMathErrno: true, cpuFMA: false, cpuAVX2: false, cpuAVX512F: false)
     #expect(oldCPU.advice == nil)
 }

@@ -33,6 +33,16 @@ static inline int fednoise_compiled_avx512f(void) {
 #endif
 }
 
+/// 1 when the importing module was compiled with `-fno-math-errno` (passed to Swift as `-Xcc -fno-math-errno`), so
+/// `sqrtf` and friends may become instructions instead of library calls that set errno.
+static inline int fednoise_compiled_no_math_errno(void) {
+#if defined(__NO_MATH_ERRNO__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 /// 1 when the running CPU has FMA3 (x86-64, from cpuid); 1 on AArch64, where it is part of the base architecture;
 /// 0 elsewhere.
 int fednoise_cpu_has_fma(void);
