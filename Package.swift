@@ -14,10 +14,17 @@ if targetCPU != "generic" { kernelFlags += ["-target-cpu", targetCPU] }
 kernelFlags += ["-Xcc", "-mno-scatter", "-Xcc", "-mno-gather"]
 #endif
 
-let common: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
-    .unsafeFlags(kernelFlags),
-]
+// SwiftPM refuses unsafe flags in a package depended upon by version, whatever their condition: a trait-gated
+// `.unsafeFlags` is refused too, even with the trait off (tried with Swift 6.3.1). Version and branch dependencies
+// are checked out into a folder named `checkouts` (`.build/checkouts`, Xcode's `SourcePackages/checkouts`), so
+// there the flags are left out and the consumer picks the CPU for its whole binary
+// (`-Xswiftc -target-cpu -Xswiftc native`); FedTensor warns once on stderr when its kernels were built without FMA
+// on a CPU that has it (`KernelTarget`). The root package and path dependencies keep the flags.
+let isDependencyCheckout = URL(fileURLWithPath: Context.packageDirectory)
+    .deletingLastPathComponent().lastPathComponent == "checkouts"
+
+let common: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+    + (isDependencyCheckout ? [] : [.unsafeFlags(kernelFlags)])
 
 let package = Package(
     name: "FedNoise",
@@ -35,7 +42,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
-        .target(name: "FedTensor", swiftSettings: common),
+        .target(name: "CFedCPU"),
+        .target(name: "FedTensor", dependencies: ["CFedCPU"], swiftSettings: common),
         .target(name: "FedNN", dependencies: ["FedTensor"], swiftSettings: common),
         .target(name: "FedData", dependencies: ["FedTensor", "CZlib"],
                 resources: [.copy("Resources/mnist-small")], swiftSettings: common),

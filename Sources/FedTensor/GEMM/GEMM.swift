@@ -21,6 +21,7 @@ public func gemm(
     beta: Float = 0,
     c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
+    KernelTarget.warnIfGeneric()
     gemmBlocked(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                 beta: beta, c: c, ldc: ldc)
 }
