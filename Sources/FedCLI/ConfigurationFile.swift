@@ -40,9 +40,12 @@ enum ConfigurationFile {
         try loadWithOrigins(type, defaults: defaults, path: path, overrides: overrides, optionalKeys: optionalKeys).0
     }
 
-    /// `load`, also returning which input set each key, for errors found later (validation).
+    /// `load`, also returning which input set each key, for errors found later (validation). `arrayElements` gives
+    /// an example element for each list whose default is empty, so its entries' keys and types are checked too.
+
     static func loadWithOrigins<T: Codable>(
-        _ type: T.Type, defaults: T, path: String?, overrides: [String] = [], optionalKeys: Set<String> = []
+        _ type: T.Type, defaults: T, path: String?, overrides: [String] = [], optionalKeys: Set<String> = [],
+        arrayElements: [String: Any] = [:]
     ) throws -> (T, Origins) {
         let encoder = JSONEncoder()
         var base = try JSONSerialization.jsonObject(with: encoder.encode(defaults)) as! [String: Any]
@@ -79,6 +82,7 @@ enum ConfigurationFile {
         let merged = try JSONSerialization.data(withJSONObject: base)
         let found = Origins(byKeyPath: origins, fallback: path ?? "defaults")
         func source(_ codingPath: [any CodingKey]) -> String { found.source(of: codingPath) }
+        try ConfigurationShape.check(base, against: defaults, arrayElements: arrayElements, origins: found)
         do {
             return (try JSONDecoder().decode(T.self, from: merged), found)
         } catch let DecodingError.typeMismatch(type, context) {
