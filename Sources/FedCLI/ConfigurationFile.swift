@@ -59,7 +59,9 @@ enum ConfigurationFile {
             do {
                 object = try JSONSerialization.jsonObject(with: data)
             } catch {
-                throw UsageError("\(path): not valid JSON (\(describe(error)))")
+                var what = describe(error)
+                if !what.contains("character") { what += " The file ends at byte \(data.count)." }
+                throw UsageError("\(path): not valid JSON (\(what))")
             }
             guard let dict = object as? [String: Any] else {
                 throw UsageError("\(path): the top level must be an object")
@@ -162,7 +164,10 @@ enum ConfigurationFile {
     }
 
     static func keyPath(_ path: [any CodingKey]) -> String {
-        path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        path.reduce("") { text, key in
+            if let i = key.intValue { return text + "[\(i)]" }
+            return text.isEmpty ? key.stringValue : text + "." + key.stringValue
+        }
     }
 
     private static func describe(_ type: Any.Type) -> String {

@@ -50,6 +50,7 @@ public enum ComputeThreads {
 /// `FEDNOISE_THREADS` holds something other than a whole number of threads.
 public struct InvalidThreadCount: Error, CustomStringConvertible, Equatable {
     public var text: String
+    public init(text: String) { self.text = text }
     public var description: String {
         "environment variable FEDNOISE_THREADS must be a whole number in 1…\(ComputeThreads.maximum), got '\(text)'"
     }
