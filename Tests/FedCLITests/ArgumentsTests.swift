@@ -95,7 +95,7 @@ struct ArgumentsTests {
         #expect(configuration(["--config", badMomentum, "--momentum", "0.5", "--lr-decay", "2"])
             == "--lr-decay: must be in (0, 1], got 2.0")
         #expect(configuration(["--momentum", "1"]) == "--momentum: must be in [0, 1), got 1.0")
-        #expect(configuration(["--lr", "0"]) == "--lr: must be > 0, got 0.0")
+        #expect(configuration(["--lr", "0"]) == "--lr: must be in (0, 1000], got 0.0")
         #expect(configuration(["--batch-size", "100000"]) == "--batch-size: must be in 1…65536, got 100000")
         // A misspelt flag is reported before any value is validated.
         #expect(configuration(["--config", badMomentum, "--momentm", "0.5"]) == "unknown option --momentm")
