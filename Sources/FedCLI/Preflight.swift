@@ -11,6 +11,23 @@ enum Preflight {
         Int(min(Double(ProcessInfo.processInfo.physicalMemory) / 2, 16 * 1_073_741_824))
     }
 
+    /// Every client needs a sample (and the shard split `shardsPerClient` of them), named by the key to change.
+    static func checkPartition(_ config: FederationConfiguration, trainCount: Int) throws(ConfigurationError) {
+        let k = config.clients.count
+        let limit = config.dataset.trainLimit.map { " (dataset.trainLimit = \($0))" } ?? ""
+        guard k <= trainCount else {
+            throw ConfigurationError(keyPath: "clients.count",
+                                     message: "\(k) clients but the training set\(limit) has only \(trainCount) samples")
+        }
+        let (shards, overflow) = k.multipliedReportingOverflow(by: config.clients.shardsPerClient)
+        guard config.clients.partition != .shards || (!overflow && shards <= trainCount) else {
+            throw ConfigurationError(
+                keyPath: "clients.shardsPerClient",
+                message: "\(k) clients × \(config.clients.shardsPerClient) shards need at least that many samples; the "
+                    + "training set\(limit) has \(trainCount)")
+        }
+    }
+
     /// NISS's largest possible v_k = ⌈σ_k²/σ²⌉ in any round, against `FederationConfiguration.Limits.shares`.
     ///
     /// σ_k = c(δ_k)·p_k·Δ_k/ε_k grows with the weight p_k = d_k/Σ_{participants} d, largest when k shares a round

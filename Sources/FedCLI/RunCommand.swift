@@ -97,6 +97,7 @@ public enum RunCommand {
             throw ConfigurationError(keyPath: "output", message: error.description)
         }
         let (train, test) = try loadData(config.dataset)
+        try Preflight.checkPartition(config, trainCount: train.sampleCount)
         let federation = try Federation(configuration: config, train: train, test: test)
         let samples = federation.partitions.map(\.count)
         try Preflight.checkShares(config, samples: samples)

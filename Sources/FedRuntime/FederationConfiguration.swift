@@ -91,8 +91,9 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         public static let learningRate = 1_000.0
         public static let dirichletAlpha = 1e6
         public static let clippingThreshold = 1e6
-        /// ε below this gives σ_k beyond any useful model (and the RDP conversion's floor); above, no noise at all.
-        public static let epsilon = 1e-3...1e6
+        /// ε below this gives σ_k beyond any useful model (and the RDP conversion's floor); above it σ_k² can
+        /// underflow to 0, which NISS's σ² = min σ_k²/v_target cannot divide by (1e12 is "negligible noise").
+        public static let epsilon = 1e-3...1e12
         /// τ² (the sweep's bound too).
         public static let tau2 = 1e6
         /// v_k: each share is a model-sized Gaussian vector a client draws every round.

@@ -32,7 +32,7 @@ extension CorpusCase {
         c += value("output", ["\"\"", "5", "\" \""])
         c += value("strategy.kind", ["secure", "0"])
         c += value("strategy.dp.clippingThreshold", ["0", "-1", "1e300", "1e7"], after: dp)
-        c += value("strategy.dp.epsilon", ["0", "-1", "1e-300", "1e-4", "1e7", "\"ten\""], after: dp)
+        c += value("strategy.dp.epsilon", ["0", "-1", "1e-300", "1e-4", "1e13", "1e300", "\"ten\""], after: dp)
         c += value("strategy.dp.delta", ["0", "1", "2", "-1"], after: dp)
         c += value("strategy.dp.sensitivity", ["foo"], after: dp)
         c += value("strategy.dp.composition", ["bar"], after: dp)
@@ -90,6 +90,11 @@ extension CorpusCase {
             run(niss + [#"strategy.niss.clientTau2=[{"from":0,"to":2}]"#], mentions: ["clientTau2[0].tau2"]),
             run(niss + ["clients.fraction=0.1"], mentions: ["clients.fraction", "at least 2"]),
             run(niss + ["strategy.niss.collusionFraction=0.5", "diagnostics=false"], mentions: ["diagnostics"]),
+            run(["dataset.trainLimit=1"], mentions: ["--set clients.count", "clients.count", "dataset.trainLimit = 1"],
+                name: "run with fewer samples than clients").with(arguments: ["--set", "clients.count=10"]),
+            run(["clients.count=100000"], mentions: ["--set clients.count=100000", "600 samples"]),
+            run(["clients.partition=shards", "clients.shardsPerClient=10000"],
+                mentions: ["--set clients.shardsPerClient=10000", "clients.shardsPerClient"]),
             run(["model"], mentions: ["--set", "key.path=value"], name: "run --set without ="),
             run(["=cnn"], mentions: ["--set", "key.path=value"], name: "run --set with empty key"),
             run(["rounds="], mentions: ["rounds", "whole number"], name: "run --set rounds= (empty)"),
@@ -157,6 +162,12 @@ extension CorpusCase {
             run(["output=/proc/fednoise-corpus/out"], mentions: ["output", "cannot create"],
                 name: "run output where no folder can be made"),
         ]
+    }
+
+    func with(arguments more: [String]) -> CorpusCase {
+        var c = self
+        c.arguments += more
+        return c
     }
 
     func with(files more: [String: Data]) -> CorpusCase {
