@@ -47,6 +47,14 @@ public struct Arguments {
                             order.append(name)
                             break
                         }
+                        // `--output --epochs 3`: the next word is an option, not this one's value (a value that
+                        // starts with "--" is written --output=--name).
+                        if arguments[i + 1].hasPrefix("--") && arguments[i + 1].count > 2 {
+                            missingValue.append(name)
+                            order.append(name)
+                            i += 1
+                            continue
+                        }
                         i += 1
                         value = arguments[i]
                     }
@@ -117,7 +125,9 @@ public struct Arguments {
         for name in order where !used.contains(name) {
             throw UsageError("unknown option --\(name)")
         }
-        if let name = missingValue.first { throw UsageError("--\(name) needs a value") }
+        if let name = missingValue.first {
+            throw UsageError("--\(name) needs a value (a value starting with -- is written --\(name)=VALUE)")
+        }
         if positionals.count > maxPositionals {
             throw UsageError("unexpected argument '\(positionals[maxPositionals])'")
         }

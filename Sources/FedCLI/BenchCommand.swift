@@ -6,6 +6,7 @@ import Foundation
 enum BenchCommand {
     static let help = """
     USAGE: fednoise bench [--quick] [--json FILE] [--threads LIST]
+           fednoise bench --layers [--model NAME] [--batch-size N] [--threads LIST] [--json FILE]
 
     Measures, on random data of the right shapes:
       GEMM GFLOPS at 512³ and at the McMahan CNN's own shapes (batch 10 and 64),
@@ -17,10 +18,11 @@ enum BenchCommand {
     OPTIONS:
       --quick          shorter repetitions (noisier figures)
       --layers         instead: time each layer's forward and backward pass of --model (default cnn)
-                       at --batch-size (default 10) on the current thread count, training with plain SGD
+                       at --batch-size (1…65536, default 10) at each thread count, training with plain SGD
                        as clients do (the update is fused into the Linear layers' backward pass)
-      --threads LIST   thread counts to measure, comma-separated (default "1,2" capped at the core count)
-      --json FILE      where to write the results (default runs/bench.json)
+      --threads LIST   thread counts to measure, comma-separated, each 1…1024 (default "1,2" capped at the
+                       core count; with --layers: the current count)
+      --json FILE      where to write the results (default runs/bench.json; with --layers: no file unless given)
       -h, --help       show this help
     """
 
@@ -37,24 +39,32 @@ enum BenchCommand {
             say(help)
             return
         }
-        if args.flag("layers") {
-            let batch = try args.int("batch-size") ?? 10
-            let model = try args.choice("model", ModelKind.self) ?? .cnn
-            try args.finish()
-            try profileLayers(model, batch: batch)
+        let layers = args.flag("layers")
+        let quick = args.flag("quick")
+        let batch = try args.int("batch-size", in: 1...65_536)
+        let model = try args.choice("model", ModelKind.self)
+        let json = args.string("json")
+        let threadList = try threads(args.string("threads"))
+        try args.finish()
+        if !layers {
+            if batch != nil { throw UsageError("--batch-size is an option of --layers") }
+            if model != nil { throw UsageError("--model is an option of --layers") }
+        } else if quick {
+            throw UsageError("--quick is not an option of --layers")
+        }
+        if let json { try OutputPlace.prepareFile(json, origin: "--json") }
+        if layers {
+            var rows: [Row] = []
+            for t in threadList ?? [ComputeThreads.count] {
+                rows += try ComputeThreads.with(t) { try profileLayers(model ?? .cnn, batch: batch ?? 10) }
+            }
+            if let json { try writeRows(rows, to: json) }
             return
         }
-        let quick = args.flag("quick")
-        let jsonPath = args.string("json") ?? "runs/bench.json"
+        let jsonPath = json ?? "runs/bench.json"
+        if json == nil { try OutputPlace.prepareFile(jsonPath, origin: "the results file") }
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        var threadCounts = [1, 2].filter { $0 <= max(cores, 1) }
-        if let list = args.string("threads") {
-            threadCounts = try list.split(separator: ",").map { part throws(UsageError) in
-                guard let n = Int(part), n >= 1 else { throw UsageError("--threads must list whole numbers ≥ 1") }
-                return n
-            }
-        }
-        try args.finish()
+        let threadCounts = threadList ?? [1, 2].filter { $0 <= max(cores, 1) }
         let seconds = quick ? 0.2 : 0.6
         var rows: [Row] = []
         func report(_ name: String, _ threads: Int, _ value: Double, _ unit: String) {
@@ -82,12 +92,28 @@ enum BenchCommand {
         for t in threadCounts {
             report("gaussian noise", t, measureGaussian(threads: t, minSeconds: seconds), "M samples/s")
         }
-        let url = URL(fileURLWithPath: jsonPath)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try writeRows(rows, to: jsonPath)
+    }
+
+    /// `--threads LIST`: whole numbers in 1…1024, comma-separated (nil when not given).
+    static func threads(_ list: String?) throws(UsageError) -> [Int]? {
+        guard let list else { return nil }
+        let counts = try list.split(separator: ",", omittingEmptySubsequences: false).map { part throws(UsageError) in
+            guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n >= 1, n <= ComputeThreads.maximum else {
+                throw UsageError("--threads must list whole numbers in 1…\(ComputeThreads.maximum), got '\(part)' "
+                                 + "in '\(list)'")
+            }
+            return n
+        }
+        guard !counts.isEmpty else { throw UsageError("--threads needs at least one count") }
+        return counts
+    }
+
+    static func writeRows(_ rows: [Row], to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(rows).write(to: url)
-        say("wrote \(jsonPath)")
+        try encoder.encode(rows).write(to: URL(fileURLWithPath: path), options: .atomic)
+        say("wrote \(path)")
     }
 
     /// (label, transA, transB, M, N, K) — the CNN's GEMMs at batch 10 and 64, and a 512³ square.
@@ -126,8 +152,9 @@ enum BenchCommand {
 }
 
 extension BenchCommand {
-    /// Prints milliseconds per step spent in each layer's forward and backward pass, and in the SGD update.
-    static func profileLayers(_ kind: ModelKind, batch: Int) throws {
+    /// Prints milliseconds per step spent in each layer's forward and backward pass, and in the SGD update; returns
+    /// them as rows ("layer i forward", ms) for `--json`.
+    static func profileLayers(_ kind: ModelKind, batch: Int) throws -> [Row] {
         var bench = try TrainingBench(kind, batch: batch, momentum: 0)
         let network = bench.network, workspace = bench.workspace
         var forward = [Double](repeating: 0, count: network.layers.count)
@@ -163,6 +190,15 @@ extension BenchCommand {
         let layers = (forward.reduce(0, +) + backward.reduce(0, +)) / Double(steps)
         say("loss, zeroing, SGD update and the rest".padding(toLength: 52, withPad: " ", startingAt: 0)
               + fixed((total / Double(steps) - layers) * 1000, 3).leftPad(12))
+        let threads = ComputeThreads.count, name = "\(kind.rawValue) b\(batch)"
+        var rows = [Row(benchmark: "\(name) step", threads: threads, value: total / Double(steps) * 1000, unit: "ms")]
+        for (i, layer) in network.layers.enumerated() {
+            rows.append(Row(benchmark: "\(name) layer \(i) \(layer) forward", threads: threads,
+                            value: forward[i] / Double(steps) * 1000, unit: "ms"))
+            rows.append(Row(benchmark: "\(name) layer \(i) \(layer) backward", threads: threads,
+                            value: backward[i] / Double(steps) * 1000, unit: "ms"))
+        }
+        return rows
     }
 }
 

@@ -40,9 +40,12 @@ enum ConfigurationFile {
         try loadWithOrigins(type, defaults: defaults, path: path, overrides: overrides, optionalKeys: optionalKeys).0
     }
 
-    /// `load`, also returning which input set each key, for errors found later (validation).
+    /// `load`, also returning which input set each key, for errors found later (validation). `arrayElements` gives
+    /// an example element for each list whose default is empty, so its entries' keys and types are checked too.
+
     static func loadWithOrigins<T: Codable>(
-        _ type: T.Type, defaults: T, path: String?, overrides: [String] = [], optionalKeys: Set<String> = []
+        _ type: T.Type, defaults: T, path: String?, overrides: [String] = [], optionalKeys: Set<String> = [],
+        arrayElements: [String: Any] = [:]
     ) throws -> (T, Origins) {
         let encoder = JSONEncoder()
         var base = try JSONSerialization.jsonObject(with: encoder.encode(defaults)) as! [String: Any]
@@ -56,7 +59,9 @@ enum ConfigurationFile {
             do {
                 object = try JSONSerialization.jsonObject(with: data)
             } catch {
-                throw UsageError("\(path): not valid JSON (\(describe(error)))")
+                var what = describe(error)
+                if !what.contains("character") { what += " The file ends at byte \(data.count)." }
+                throw UsageError("\(path): not valid JSON (\(what))")
             }
             guard let dict = object as? [String: Any] else {
                 throw UsageError("\(path): the top level must be an object")
@@ -79,6 +84,7 @@ enum ConfigurationFile {
         let merged = try JSONSerialization.data(withJSONObject: base)
         let found = Origins(byKeyPath: origins, fallback: path ?? "defaults")
         func source(_ codingPath: [any CodingKey]) -> String { found.source(of: codingPath) }
+        try ConfigurationShape.check(base, against: defaults, arrayElements: arrayElements, origins: found)
         do {
             return (try JSONDecoder().decode(T.self, from: merged), found)
         } catch let DecodingError.typeMismatch(type, context) {
@@ -158,7 +164,10 @@ enum ConfigurationFile {
     }
 
     static func keyPath(_ path: [any CodingKey]) -> String {
-        path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        path.reduce("") { text, key in
+            if let i = key.intValue { return text + "[\(i)]" }
+            return text.isEmpty ? key.stringValue : text + "." + key.stringValue
+        }
     }
 
     private static func describe(_ type: Any.Type) -> String {

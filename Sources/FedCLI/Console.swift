@@ -39,12 +39,24 @@ public final class ProgressLine {
     }
 }
 
+/// Where `say` and `writeError` send their text: the process's standard output and error, unless a task (a test
+/// running the command line in-process) captures them.
+public final class ConsoleCapture: Sendable {
+    /// The capture of the current task and the tasks it starts (nil: the process's stdout and stderr).
+    @TaskLocal public static var current: ConsoleCapture?
+    /// Receives (text, isError).
+    let write: @Sendable (String, Bool) -> Void
+    public init(_ write: @escaping @Sendable (String, Bool) -> Void) { self.write = write }
+}
+
 /// Writes a line to standard output at once (unbuffered), so per-round lines reach logs and pipes as they happen.
 public func say(_ text: String = "") {
+    if let capture = ConsoleCapture.current { return capture.write(text + "\n", false) }
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
 
 public func writeError(_ text: String) {
+    if let capture = ConsoleCapture.current { return capture.write(text, true) }
     FileHandle.standardError.write(Data(text.utf8))
 }
 

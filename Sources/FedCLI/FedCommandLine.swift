@@ -2,6 +2,7 @@
 import FedData
 import FedNN
 import FedRuntime
+import FedTensor
 import Foundation
 
 public enum FedCommandLine {
@@ -27,7 +28,19 @@ public enum FedCommandLine {
 
     /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error).
     public static func run(_ arguments: [String]) async -> Int32 {
+        await run(arguments, environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// `run` with the environment given (tests check `FEDNOISE_THREADS` without changing the process's).
+    public static func run(_ arguments: [String], environment: [String: String]) async -> Int32 {
         do {
+            if !["help", "--help", "-h"].contains(arguments.first ?? "") {
+                do {
+                    _ = try ComputeThreads.fromEnvironment(environment)
+                } catch {
+                    throw UsageError(error.description)
+                }
+            }
             guard let command = arguments.first else {
                 try await MainJob.run()
                 return 0
@@ -59,6 +72,14 @@ public enum FedCommandLine {
             return 2
         } catch let error as ShapeError {
             writeError("fednoise: model does not fit the data: \(error.description)\n")
+            return 1
+        } catch let error as RunFailure {
+            writeError("fednoise: \(error.description)\n")
+            return 1
+        } catch let error as NSError where error.domain == NSCocoaErrorDomain || error.domain == NSPOSIXErrorDomain {
+            // Filesystem trouble while writing results: in words, with the file, not an NSError dump.
+            let file = OutputPlace.path(of: error).map { " \($0)" } ?? ""
+            writeError("fednoise: cannot write\(file): \(OutputPlace.reason(error))\n")
             return 1
         } catch {
             writeError("fednoise: \(error)\n")

@@ -32,7 +32,7 @@ public enum PlotCommand {
         let xColumn = args.string("x")
         let names = args.strings("name")
         let anyNumber = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
-        let target = try args.double("target", in: anyNumber)
+        let targetLine = try args.double("target", in: anyNumber)
         let yMin = try args.double("y-min", in: anyNumber)
         let yMax = try args.double("y-max", in: anyNumber)
         let title = args.string("title") ?? column
@@ -44,8 +44,16 @@ public enum PlotCommand {
         }
         var series: [PlotSeries] = []
         var xUsed: String?
-        for (i, source) in sources.enumerated() {
-            let table = try ResultTable(source: source)
+        var tables: [ResultTable] = []
+        for source in sources { tables.append(try ResultTable(source: source)) }
+        // Never overwrite an input: `plot a.csv --output a.csv` would replace the data with its chart.
+        let target = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path
+        for table in tables where URL(fileURLWithPath: table.path).standardizedFileURL.resolvingSymlinksInPath().path
+            == target {
+            throw UsageError("--output \(output) is the input \(table.path); give another file name for the chart")
+        }
+        try OutputPlace.prepareFile(output, origin: "--output")
+        for (i, table) in tables.enumerated() {
             let xName = xColumn ?? (table.header.contains("round") ? "round" : "epoch")
             if let xUsed, xUsed != xName {
                 throw UsageError("\(table.path): its x column is '\(xName)' but an earlier source's is '\(xUsed)' "
@@ -60,10 +68,14 @@ public enum PlotCommand {
             }
             series.append(PlotSeries(name: names.isEmpty ? table.name : names[i], points: points))
         }
-        if let target {
+        guard series.contains(where: { !$0.points.isEmpty }) else {
+            throw UsageError("no row of \(tables.map(\.path).joined(separator: ", ")) has a value in column "
+                             + "'\(column)': nothing to plot")
+        }
+        if let targetLine {
             let xs = series.flatMap { $0.points.map(\.x) }
             if let lo = xs.min(), let hi = xs.max() {
-                series.append(PlotSeries(name: "target \(target)", points: [(lo, target), (hi, target)]))
+                series.append(PlotSeries(name: "target \(targetLine)", points: [(lo, targetLine), (hi, targetLine)]))
             }
         }
         var plot = LinePlot(title: title, xLabel: xUsed ?? "round", yLabel: column, series: series)
@@ -80,7 +92,6 @@ public enum PlotCommand {
             plot.yRange = lo...hi
         }
         let url = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try plot.render().write(to: url, atomically: true, encoding: .utf8)
         say("wrote \(output): \(series.map { "\($0.name) (\($0.points.count) points)" }.joined(separator: ", "))")
     }
@@ -101,15 +112,24 @@ struct ResultTable {
         var path: String
         var line: Int
         var column: String
-        /// nil for an empty cell; an error naming the place for text that is not a number.
+        /// nil for an empty cell; an error naming the place for text that is not a finite number (a NaN or
+        /// infinite loss means a diverged run: it has no place on a chart's axis).
         func value() throws(UsageError) -> Double? {
+            let text = self.text.trimmingCharacters(in: .whitespaces)
             if text.isEmpty { return nil }
             guard let v = Double(text) else {
                 throw UsageError("\(path): line \(line), column '\(column)': '\(text)' is not a number")
             }
+            guard v.isFinite else {
+                throw UsageError("\(path): line \(line), column '\(column)': '\(text)' is not a finite number "
+                                 + "(a diverged run?); leave the cell empty to skip it")
+            }
             return v
         }
     }
+
+    /// The largest CSV read (a run of a million rounds writes ~300 MB).
+    static let maximumBytes = 512_000_000
 
     init(source: String) throws(UsageError) {
         var isDirectory: ObjCBool = false
@@ -124,15 +144,31 @@ struct ResultTable {
             }
             file = found
         }
+        // A device or a huge file is not a result table (and /dev/zero would never end).
+        let attributes = try? FileManager.default.attributesOfItem(atPath: file)
+        guard attributes?[.type] as? FileAttributeType == .typeRegular else {
+            throw UsageError("\(file): not a regular file")
+        }
+        let size = (attributes?[.size] as? NSNumber)?.intValue ?? 0
+        guard size <= Self.maximumBytes else {
+            throw UsageError("\(file): \(FedCLI.bytes(size)) is more than a result table (at most "
+                             + "\(FedCLI.bytes(Self.maximumBytes)))")
+        }
         guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8)
         else { throw UsageError("\(file): cannot read it as UTF-8 text") }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        // "\r\n" is one Character in Swift, so split on it as well as on "\n" (and a lone "\r"): CRLF files work.
+        let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
         guard let first = lines.first, !first.isEmpty else { throw UsageError("\(file): empty, no header row") }
+        let names = first.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
+            throw UsageError("\(file): line 1: the column name '\(dup)' appears twice")
+        }
         path = file
         let url = URL(fileURLWithPath: source)
         name = isDirectory.boolValue ? url.lastPathComponent : url.deletingPathExtension().lastPathComponent
-        header = first.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        header = names
         rows = []
         rowLines = []
         for (i, line) in lines.enumerated().dropFirst() where !line.isEmpty {

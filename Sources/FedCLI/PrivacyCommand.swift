@@ -40,6 +40,10 @@ enum PrivacyCommand {
             }
             try args.finish()
             let classical = try GaussianMechanism.sigma(epsilon: epsilon, delta: delta, sensitivity: sensitivity)
+            guard classical.isFinite else {
+                throw UsageError("--sensitivity \(sensitivity) at --epsilon \(epsilon): σ = c(δ)·Δ/ε is beyond the "
+                                 + "floating-point range (> 1.8e308); give a smaller sensitivity or a larger ε")
+            }
             let analytic = try GaussianMechanism.analyticSigma(epsilon: epsilon, delta: delta, sensitivity: sensitivity)
             let earned = try GaussianMechanism.analyticEpsilon(sigma: classical, delta: delta, sensitivity: sensitivity)
             say("one Gaussian release, sensitivity \(sensitivity), target (ε = \(epsilon), δ = \(delta)):")
@@ -67,7 +71,12 @@ enum PrivacyCommand {
                 say("  \(guarantee)")
             }
         case (nil, let target?):
-            let z = try RDPAccountant.noiseMultiplier(targetEpsilon: target, delta: delta, sampleRate: q, steps: steps)
+            let z: Double
+            do {
+                z = try RDPAccountant.noiseMultiplier(targetEpsilon: target, delta: delta, sampleRate: q, steps: steps)
+            } catch PrivacyError.unreachableBudget(_, _, let maximum) {
+                throw unreachable(target: target, delta: delta, q: q, steps: steps, searched: maximum)
+            }
             var accountant = RDPAccountant()
             try accountant.step(noiseMultiplier: z, sampleRate: q, count: steps)
             say("target ε = \(target), sampling rate \(q), \(steps) steps, δ = \(delta):")
@@ -78,4 +87,20 @@ enum PrivacyCommand {
     }
 
     static func format(_ x: Double) -> String { String(format: "%.6g", x) }
+
+    /// Why no noise multiplier meets `--target-epsilon`: the RDP-to-(ε, δ) conversion has a floor (ε never falls
+    /// below about log(1/δ)/(α_max − 1), whatever the noise), or the target needs more noise than the search tries.
+    static func unreachable(target: Double, delta: Double, q: Double, steps: Int, searched: Double) -> UsageError {
+        var accountant = RDPAccountant()
+        let floor = (try? accountant.step(noiseMultiplier: 1e12, sampleRate: q, count: steps))
+            .flatMap { try? accountant.epsilon(delta: delta).epsilon }
+        if let floor, floor > target {
+            return UsageError("--target-epsilon \(target) is unreachable at δ = \(delta): with the accountant's RDP "
+                              + "orders ε never falls below \(format(floor)), whatever the noise multiplier; "
+                              + "ask for ε ≥ \(format(floor)) or a larger --delta")
+        }
+        return UsageError("--target-epsilon \(target) at δ = \(delta), sampling rate \(q), \(steps) steps needs a noise "
+                          + "multiplier above \(format(searched)), the largest this search tries; "
+                          + "ask for a larger ε or fewer --steps")
+    }
 }

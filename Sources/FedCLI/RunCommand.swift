@@ -2,12 +2,13 @@
 import FedData
 import FedNN
 import FedRuntime
+import FedStrategy
 import FedTensor
 import Foundation
 
 public enum RunCommand {
     static let help = """
-    USAGE: fednoise run <config.json> [--set key.path=value …] [--threads N] [--quiet]
+    USAGE: fednoise run <config.json> [--set key.path=value …] [--threads N] [--quiet] [--allow-divergence]
 
     Runs a federation (FedAvg, DP-FedAvg or NISS; the parameter server, tracker and every client are actors talking
     through an in-process transport) and writes rounds.csv, summary.json and rounds.svg into the config's output.
@@ -25,46 +26,85 @@ public enum RunCommand {
       --set key.path=value   override one key, e.g. --set rounds=5 --set strategy.dp.epsilon=4
       --threads N            compute threads (default: all cores)
       --quiet                no per-round lines
+      --allow-divergence     finish and exit 0 even when a loss or the model becomes NaN or infinite
+                             (default: such a run ends with status 1 and a message naming the first bad round)
       -h, --help             show this help
+
+    Values that would exhaust memory or time are bounded (e.g. training.batchSize ≤ 65536, NISS v_k ≤ 10000,
+    deadlineSeconds ≤ 1e6); the output folder is checked before training starts.
     """
 
     static let optionalKeys: Set<String> = ["deadlineSeconds", "dataset.path", "dataset.trainLimit",
                                             "dataset.testLimit", "strategy.niss.unitNoiseVariance"]
 
+    /// Example entries of the lists whose default is empty, so their entries' keys and types are checked.
+    nonisolated(unsafe) static let arrayElements: [String: Any] = [
+        "strategy.dp.clientBudgets": ClientBudget(from: 0, to: 0, epsilon: 1, delta: 1e-5),
+        "strategy.niss.clientTau2": ClientTau(from: 0, to: 0, tau2: 0),
+    ]
+
     /// Reads, overrides and validates a federation config; errors name the input (file or `--set`) and key path.
     public static func loadConfiguration(_ path: String?, overrides: [String]) throws -> FederationConfiguration {
+        try loadConfigurationWithOrigins(path, overrides: overrides).0
+    }
+
+    /// `loadConfiguration`, also returning which input set each key, to blame later (data-dependent) errors right.
+    static func loadConfigurationWithOrigins(_ path: String?, overrides: [String]) throws
+        -> (FederationConfiguration, ConfigurationFile.Origins)
+    {
         let (config, origins) = try ConfigurationFile.loadWithOrigins(
             FederationConfiguration.self, defaults: FederationConfiguration(), path: path, overrides: overrides,
-            optionalKeys: optionalKeys)
+            optionalKeys: optionalKeys, arrayElements: arrayElements)
         do {
             try config.validate()
         } catch {
             throw UsageError("\(origins.source(of: error.keyPath)): \(error.description)")
         }
-        return config
+        return (config, origins)
     }
 
     static func run(_ argv: [String]) async throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "quiet"], repeatable: ["set"])
+        var args = try Arguments(argv, booleanFlags: ["help", "quiet", "allow-divergence"], repeatable: ["set"])
         if args.flag("help") {
             say(help)
             return
         }
         let overrides = args.strings("set")
         let quiet = args.flag("quiet")
-        if let threads = try args.int("threads", in: 1...1024) { ComputeThreads.count = threads }
+        let allowDivergence = args.flag("allow-divergence")
+        let threads = try args.int("threads", in: 1...ComputeThreads.maximum)
         try args.finish(maxPositionals: 1)
         guard let path = args.positionals.first else { throw UsageError("give a config file, e.g. config/smoke.json") }
-        let config = try loadConfiguration(path, overrides: overrides)
-        _ = try await execute(config, quiet: quiet)
+        let (config, origins) = try loadConfigurationWithOrigins(path, overrides: overrides)
+        if let threads { ComputeThreads.count = threads }
+        do {
+            _ = try await execute(config, quiet: quiet, allowDivergence: allowDivergence)
+        } catch let error as ConfigurationError {
+            throw UsageError("\(origins.source(of: error.keyPath)): \(error.description)")
+        }
     }
 
-    /// Loads the data, runs the federation with progress lines, writes the result files, returns the summary.
-    public static func execute(_ config: FederationConfiguration, quiet: Bool = false, label: String? = nil)
-        async throws -> FederationSummary
+    /// Checks the output folder, loads the data, checks what needs it (NISS share counts, training memory), runs
+    /// the federation with progress lines, writes the result files and returns the summary. A round in which no
+    /// client answered is reported as such; a run in which none ever did, or whose loss or model became NaN or
+    /// infinite (unless `allowDivergence`), fails after writing its files.
+    public static func execute(_ config: FederationConfiguration, quiet: Bool = false, label: String? = nil,
+                        allowDivergence: Bool = false) async throws -> FederationSummary
     {
+        do {
+            try OutputPlace.prepareFolder(config.output, origin: "the folder")
+        } catch {
+            throw ConfigurationError(keyPath: "output", message: error.description)
+        }
         let (train, test) = try loadData(config.dataset)
+        try Preflight.checkPartition(config, trainCount: train.sampleCount)
         let federation = try Federation(configuration: config, train: train, test: test)
+        let samples = federation.partitions.map(\.count)
+        try Preflight.checkShares(config, samples: samples)
+        // The runtime sizes each training client's workspace by B (not yet by min(B, d_k)): check what it allocates.
+        try Preflight.checkMemory(network: federation.network, capacity: config.training.batchSize,
+                                  concurrent: min(ComputeThreads.count, config.clientsPerRound),
+                                  key: "training.batchSize", largestClient: samples.max())
         let tag = label ?? config.name
         say("[\(tag)] \(config.strategy.kind.rawValue), \(config.model.rawValue) "
               + "(\(federation.network.parameterCount.formatted()) parameters) on \(train.name): "
@@ -91,18 +131,44 @@ public enum RunCommand {
             }
         }
         for w in federation.warnings { say("[\(tag)] warning: \(w)") }
-        let summary = try await federation.run()
+        var summary = try await federation.run()
         await observer.value
+        let silent = summary.rounds.filter(RoundAnswers.nobodyAnswered).map(\.round)
+        if !silent.isEmpty {
+            let list = silent.count > 10 ? "\(silent.count) rounds" : "round(s) \(silent.map(String.init).joined(separator: ", "))"
+            let why = config.deadlineSeconds.map { " (deadlineSeconds = \($0) s)" } ?? ""
+            summary.warnings.append("no client answered in \(list)\(why): the model was kept and no train loss exists "
+                                    + "for them (rounds.csv leaves train_loss empty)")
+        }
+        let diverged = Divergence.firstDivergedRound(summary, finalWeights: federation.globalWeights)
+        if let diverged {
+            summary.warnings.append("diverged: \(diverged)")
+        }
+        for w in summary.warnings.dropFirst(federation.warnings.count) { say("[\(tag)] warning: \(w)") }
         try ResultFiles.write(summary, configuration: config)
+        let written = "wrote \(config.output)/rounds.csv, summary.json, rounds.svg"
+        if silent.count == summary.rounds.count {
+            throw RunFailure(
+                description: "[\(tag)] no client answered in any of the \(silent.count) round(s)"
+                    + (config.deadlineSeconds.map { ": every sampled client missed deadlineSeconds = \($0) s; raise it" }
+                        ?? "") + " (\(written))")
+        }
+        if let diverged, !allowDivergence {
+            throw RunFailure(
+                description: "[\(tag)] training diverged at \(diverged); "
+                    + Divergence.hint(flag: "--allow-divergence", rate: "training.learningRate")
+                    + " (\(written))")
+        }
         let acc = summary.finalTestAccuracy.map { percent($0) } ?? "n/a"
         let best = summary.bestTestAccuracy.map { " (best \(percent($0.accuracy)) at round \($0.round))" } ?? ""
         say("[\(tag)] final test accuracy \(acc)\(best); privacy: \(summary.privacy); \(fixed(summary.seconds, 1)) s; "
-              + "wrote \(config.output)/rounds.csv, summary.json, rounds.svg")
+              + written)
         return summary
     }
 
     static func describe(_ r: RoundReport, tag: String, rounds: Int) -> String {
-        var s = "[\(tag)] round \(r.round)/\(rounds): train loss \(fixed(r.meanTrainLoss))"
+        var s = "[\(tag)] round \(r.round)/\(rounds): "
+        s += RoundAnswers.nobodyAnswered(r) ? "no client answered, model kept" : "train loss \(fixed(r.meanTrainLoss))"
         if let acc = r.testAccuracy, let loss = r.testLoss { s += " | test loss \(fixed(loss)) acc \(percent(acc))" }
         if !r.noiseStds.isEmpty && r.expectedNoiseVariance > 0 {
             let sigmas = r.noiseStds
@@ -138,69 +204,6 @@ func loadSamples(kind: DatasetKind, path: String?, trainLimit: Int?, testLimit: 
     if let n = trainLimit, n < train.count { train = train.subset(indices: 0..<n) }
     if let n = testLimit, n < test.count { test = test.subset(indices: 0..<n) }
     return (DatasetSamples(train), DatasetSamples(test))
-}
-
-/// rounds.csv, summary.json and rounds.svg for a federation.
-enum ResultFiles {
-    static func write(_ summary: FederationSummary, configuration: FederationConfiguration) throws {
-        let dir = URL(fileURLWithPath: configuration.output)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        var csv = "round,sampled,dropped,train_loss,test_loss,test_accuracy,sigma_min,sigma_max,"
-            + "expected_noise_variance,realised_noise_variance,seconds,weights_digest,attempts,"
-            + "unit_noise_variance,shares_min,shares_max,share_bytes,dense_share_bytes,seeded_share_bytes,"
-            + "distortion_variance,collusion_min_residual_over_sigma2\n"
-        for r in summary.rounds {
-            let n = r.niss
-            let collusion = n?.collusion.map { $0.residualVariance / $0.clientVariance }.min()
-            let fields: [String] = [
-                "\(r.round)", "\(r.sampled.count)", "\(r.dropped.count)", "\(r.meanTrainLoss)",
-                r.testLoss.map { "\($0)" } ?? "", r.testAccuracy.map { "\($0)" } ?? "",
-                r.noiseStds.min().map { "\($0)" } ?? "", r.noiseStds.max().map { "\($0)" } ?? "",
-                "\(r.expectedNoiseVariance)", r.realisedNoiseVariance.map { "\($0)" } ?? "", fixed(r.seconds, 3),
-                r.weightsDigest, "\(r.attempts)", n.map { "\($0.unitNoiseVariance)" } ?? "",
-                n?.shares.min().map { "\($0)" } ?? "", n?.shares.max().map { "\($0)" } ?? "",
-                n.map { "\($0.shareBytes)" } ?? "", n.map { "\($0.denseShareBytes)" } ?? "",
-                n.map { "\($0.seededShareBytes)" } ?? "", n?.distortionVariance.map { "\($0)" } ?? "",
-                collusion.map { "\($0)" } ?? "",
-            ]
-            csv += fields.joined(separator: ",") + "\n"
-        }
-        try csv.write(to: dir.appendingPathComponent("rounds.csv"), atomically: true, encoding: .utf8)
-        struct Accuracy: Encodable {
-            var best: Double?
-            var bestRound: Int?
-            /// "0.99": the first evaluated round at or above 99% (null: never reached).
-            var firstRoundReaching: [String: Int?]
-        }
-        struct Document: Encodable {
-            var configuration: FederationConfiguration
-            var accuracy: Accuracy
-            var summary: FederationSummary
-            var privacy: String
-        }
-        let best = summary.bestTestAccuracy
-        let accuracySummary = Accuracy(
-            best: best?.accuracy, bestRound: best?.round,
-            firstRoundReaching: Dictionary(configuration.accuracyTargets.map {
-                ("\($0)", summary.firstRound(reaching: $0))
-            }, uniquingKeysWith: { first, _ in first }))
-        let encoder = resultEncoder()
-        try encoder.encode(Document(configuration: configuration, accuracy: accuracySummary, summary: summary,
-                                    privacy: "\(summary.privacy)"))
-            .write(to: dir.appendingPathComponent("summary.json"))
-        let evaluated = summary.rounds.filter { $0.testAccuracy != nil }
-        let accuracy = LinePlot(
-            title: "\(configuration.name): test accuracy per round", xLabel: "round", yLabel: "test accuracy",
-            series: [PlotSeries(name: "test accuracy", points: evaluated.map { (Double($0.round), $0.testAccuracy!) })])
-        let loss = LinePlot(
-            title: "\(configuration.name): loss per round", xLabel: "round", yLabel: "cross-entropy",
-            series: [
-                PlotSeries(name: "test loss", points: evaluated.map { (Double($0.round), $0.testLoss!) }),
-                PlotSeries(name: "train loss", points: summary.rounds.map { (Double($0.round), $0.meanTrainLoss) }),
-            ])
-        try LinePlot.stacked([accuracy, loss]).write(to: dir.appendingPathComponent("rounds.svg"), atomically: true,
-                                                      encoding: .utf8)
-    }
 }
 
 /// A byte count for people: 812 B, 3.2 kB, 6.6 MB, 1.2 GB.

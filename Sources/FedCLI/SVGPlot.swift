@@ -38,21 +38,23 @@ public struct LinePlot: Sendable {
         var (x0, x1) = (all.map(\.x).min() ?? 0, all.map(\.x).max() ?? 1)
         var (y0, y1) = yRange.map { ($0.lowerBound, $0.upperBound) }
             ?? (all.map(\.y).min() ?? 0, all.map(\.y).max() ?? 1)
-        if x1 <= x0 { x1 = x0 + 1 }
-        if y1 <= y0 { (y0, y1) = (y0 - 0.5, y1 + 0.5) }
+        if x1 <= x0 { (x0, x1) = widen(x0, by: 1) }
+        if y1 <= y0 { (y0, y1) = widen(y0, by: 0.5) }
         let wholeX = all.allSatisfy { $0.x == $0.x.rounded() }
         let xTicks = niceTicks(x0, x1, wholeNumbers: wholeX)
         var yTicks = niceTicks(y0, y1)
-        x0 = min(x0, xTicks.first!)
-        x1 = max(x1, xTicks.last!)
+        x0 = min(x0, xTicks.first ?? x0)
+        x1 = max(x1, xTicks.last ?? x1)
         if yRange == nil {
-            y0 = min(y0, yTicks.first!)
-            y1 = max(y1, yTicks.last!)
+            y0 = min(y0, yTicks.first ?? y0)
+            y1 = max(y1, yTicks.last ?? y1)
         } else {
             yTicks = yTicks.filter { $0 >= y0 - 1e-12 * (y1 - y0) && $0 <= y1 + 1e-12 * (y1 - y0) }
         }
-        func sx(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
-        func sy(_ y: Double) -> Double { top + ph - (y - y0) / (y1 - y0) * ph }
+        // Halved before subtracting: ±1e308 data must not make the span infinite (and every coordinate NaN).
+        func fraction(_ v: Double, _ lo: Double, _ hi: Double) -> Double { (v / 2 - lo / 2) / (hi / 2 - lo / 2) }
+        func sx(_ x: Double) -> Double { left + fraction(x, x0, x1) * pw }
+        func sy(_ y: Double) -> Double { top + ph - fraction(y, y0, y1) * ph }
         var s = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" \
         viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
@@ -113,16 +115,24 @@ public struct LinePlot: Sendable {
         return out + "</svg>\n"
     }
 
-    /// About five round-numbered ticks covering [lo, hi].
+    /// A span around a single value `v`: ±`by`, or ±1% of v where `by` is lost in v's precision (v = 1e308).
+    func widen(_ v: Double, by: Double) -> (Double, Double) {
+        let d = max(by, abs(v) * 0.01)
+        let lo = v - d, hi = v + d
+        return (lo.isFinite ? lo : -.greatestFiniteMagnitude, hi.isFinite ? hi : .greatestFiniteMagnitude)
+    }
+
+    /// About five round-numbered ticks covering [lo, hi] (none when the span is not a finite positive number).
     /// With `wholeNumbers` (rounds, epochs) the step is at least 1 and never 2.5.
     func niceTicks(_ lo: Double, _ hi: Double, wholeNumbers: Bool = false) -> [Double] {
-        let raw = (hi - lo) / 5
+        let raw = hi / 5 - lo / 5
+        guard raw.isFinite, raw > 0 else { return [] }
         let mag = pow(10, floor(log10(raw)))
         var step = [1.0, 2, 2.5, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
         if wholeNumbers { step = step < 1 ? 1 : (step == 2.5 ? 2 : step.rounded()) }
         var t = floor(lo / step) * step
         var ticks: [Double] = []
-        while t <= hi + step * 0.5 && ticks.count < 20 {
+        while t <= hi + step * 0.5 && t.isFinite && ticks.count < 20 {
             ticks.append(t)
             t += step
         }

@@ -7,6 +7,7 @@ import Foundation
 enum SweepCommand {
     static let help = """
     USAGE: fednoise sweep <config.json> [--tau2 LIST] [--set key.path=value …] [--threads N] [--quiet] [--replot]
+                         [--allow-divergence]
 
     The NISS paper's experiment (Fig. 3): runs the config once per X = τ² with strategy.kind = niss and
     strategy.niss.tau2 = X (every other key as the config says: σ_k convention, σ², encoding…), then writes into
@@ -22,8 +23,10 @@ enum SweepCommand {
       --set key.path=value   override one key of every run
       --threads N            compute threads (default: all cores)
       --quiet                no per-round lines
+      --allow-divergence     keep going when a run's loss or model becomes NaN or infinite (default: stop, status 1)
       --replot               run nothing: rebuild sweep.csv, sweep.json and sweep.svg from the X=<x>/summary.json
-                             files already in the output directory (e.g. after an interrupted sweep)
+                             files already in the output directory (e.g. after an interrupted sweep); each must
+                             come from this config and --set (only τ² may differ)
       -h, --help             show this help
     """
 
@@ -53,7 +56,8 @@ enum SweepCommand {
     }
 
     static func run(_ argv: [String]) async throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "quiet", "replot"], repeatable: ["set"])
+        var args = try Arguments(argv, booleanFlags: ["help", "quiet", "replot", "allow-divergence"],
+                                 repeatable: ["set"])
         if args.flag("help") {
             say(help)
             return
@@ -61,28 +65,46 @@ enum SweepCommand {
         let overrides = args.strings("set")
         let quiet = args.flag("quiet")
         let replot = args.flag("replot")
+        let allowDivergence = args.flag("allow-divergence")
         var values = [0, 0.3, 0.6, 1.0]
         if let list = args.string("tau2") {
-            values = try list.split(separator: ",").map { part throws(UsageError) in
+            values = try list.split(separator: ",", omittingEmptySubsequences: false).map { part throws(UsageError) in
                 guard let x = Double(part.trimmingCharacters(in: .whitespaces)), x >= 0, x <= 1e6 else {
                     throw UsageError("--tau2 must list numbers in [0, 1e6], got '\(part)'")
                 }
                 return x
             }
-            guard !values.isEmpty else { throw UsageError("--tau2 needs at least one value") }
+            guard !list.isEmpty else { throw UsageError("--tau2 needs at least one value") }
+            // Two values with one label (0.5 and 0.50) would run twice into one X=<x> folder.
+            var seen = Set<String>()
+            for x in values where !seen.insert(label(x)).inserted {
+                throw UsageError("--tau2 lists X = \(label(x)) twice ('\(list)')")
+            }
         }
-        if let threads = try args.int("threads", in: 1...1024) { ComputeThreads.count = threads }
+        let threads = try args.int("threads", in: 1...ComputeThreads.maximum)
         try args.finish(maxPositionals: 1)
         guard let path = args.positionals.first else {
             throw UsageError("give a config file, e.g. config/niss-mnist-mlp-iid.json")
         }
-        let base = try RunCommand.loadConfiguration(path, overrides: overrides + ["strategy.kind=niss"])
-        let output = URL(fileURLWithPath: base.output)
+        let (base, origins) = try RunCommand.loadConfigurationWithOrigins(path, overrides: overrides
+                                                                            + ["strategy.kind=niss"])
+        if let threads { ComputeThreads.count = threads }
+        let output: URL
+        do {
+            output = try OutputPlace.prepareFolder(base.output, origin: "the folder")
+        } catch {
+            throw UsageError("\(origins.source(of: "output")): output: \(error.description)")
+        }
         var summaries: [(Double, FederationSummary)] = []
         if replot {
-            summaries = try readSummaries(values, in: output)
+            summaries = try readSummaries(values, in: output, matching: base)
             guard !summaries.isEmpty else {
                 throw UsageError("no X=<x>/summary.json for X in \(values.map(label)) under \(output.path)")
+            }
+            let missing = values.filter { x in !summaries.contains { $0.0 == x } }
+            if !missing.isEmpty {
+                say("[\(base.name)] warning: no summary for X = \(missing.map(label).joined(separator: ", ")); "
+                      + "replotting the \(summaries.count) that exist")
             }
             try write(summaries, base: base, to: output)
         }
@@ -91,7 +113,13 @@ enum SweepCommand {
             config.strategy.niss.tau2 = x
             config.output = output.appendingPathComponent("X=\(label(x))").path
             say("[\(base.name)] sweep \(i + 1)/\(values.count): X = τ² = \(label(x))")
-            let summary = try await RunCommand.execute(config, quiet: quiet, label: "\(base.name) X=\(label(x))")
+            let summary: FederationSummary
+            do {
+                summary = try await RunCommand.execute(config, quiet: quiet, label: "\(base.name) X=\(label(x))",
+                                                       allowDivergence: allowDivergence)
+            } catch let error as ConfigurationError {
+                throw UsageError("\(origins.source(of: error.keyPath)): \(error.description)")
+            }
             summaries.append((x, summary))
             try write(summaries, base: base, to: output)  // after every run, so a long sweep leaves partial results
         }
@@ -106,25 +134,74 @@ enum SweepCommand {
                   + String(format: "%.3g", r.meanExpectedNoiseVariance).leftPad(28) + fixed(r.seconds, 1).leftPad(10))
         }
         let gap = doc.gapPoints.map { String(format: "%+.2f points", $0) } ?? "n/a"
+        // The gap is between the X values that have results (a replot may lack some).
+        let ran = doc.runs.map(\.tau2)
         say("\naccuracy falls as X grows: \(doc.accuracyFallsWithX ? "yes" : "no") (tolerance \(doc.tolerance) points); "
-              + "gap X = \(label(values.min()!)) over X = \(label(values.max()!)): \(gap)")
+              + "gap X = \(label(ran.min() ?? 0)) over X = \(label(ran.max() ?? 0)): \(gap)")
         say("wrote \(output.path)/sweep.csv, sweep.json, sweep.svg")
     }
 
-    /// The summaries a sweep wrote into `dir`, for the X values that have one.
-    static func readSummaries(_ values: [Double], in dir: URL) throws -> [(Double, FederationSummary)] {
-        struct Stored: Decodable { var summary: FederationSummary }
+    /// The summaries a sweep wrote into `dir`, for the X values that have one. Each must come from `base` (every
+    /// key but `strategy.niss.tau2` and `output` equal): a run of another config is an error naming the file and
+    /// the first key that differs, never mixed into the table.
+    static func readSummaries(_ values: [Double], in dir: URL, matching base: FederationConfiguration) throws
+        -> [(Double, FederationSummary)]
+    {
+        struct Stored: Decodable {
+            var summary: FederationSummary
+            var configuration: FederationConfiguration
+        }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf",
                                                                         negativeInfinity: "-inf", nan: "nan")
         return try values.compactMap { x in
             let file = dir.appendingPathComponent("X=\(label(x))/summary.json")
             guard let data = try? Data(contentsOf: file) else { return nil }
+            let stored: Stored
             do {
-                return (x, try decoder.decode(Stored.self, from: data).summary)
+                stored = try decoder.decode(Stored.self, from: data)
             } catch {
-                throw UsageError("\(file.path): not a run summary (\(error))")
+                throw UsageError("\(file.path): not a run summary of this version (\(describe(error)))")
             }
+            var expected = base
+            expected.strategy.niss.tau2 = x
+            expected.output = stored.configuration.output
+            if stored.configuration != expected {
+                let key = firstDifference(stored.configuration, expected) ?? "?"
+                throw UsageError("\(file.path): a run of another configuration (its \(key) differs from the sweep's); "
+                                 + "run the sweep again, or give --set/--tau2 as that run had them")
+            }
+            if stored.configuration.strategy.niss.tau2 != x {
+                throw UsageError("\(file.path): holds X = \(stored.configuration.strategy.niss.tau2), not \(label(x))")
+            }
+            return (x, stored.summary)
+        }
+    }
+
+    /// The first key path (dotted) whose value differs between two configurations, via their JSON.
+    static func firstDifference(_ a: FederationConfiguration, _ b: FederationConfiguration) -> String? {
+        func flat(_ c: FederationConfiguration) -> [String: String] {
+            guard let data = try? JSONEncoder().encode(c),
+                  let object = try? JSONSerialization.jsonObject(with: data) else { return [:] }
+            var out: [String: String] = [:]
+            func walk(_ v: Any, _ path: String) {
+                if let d = v as? [String: Any] { for (k, x) in d { walk(x, path.isEmpty ? k : path + "." + k) } }
+                else { out[path] = "\(v)" }
+            }
+            walk(object, "")
+            return out
+        }
+        let x = flat(a), y = flat(b)
+        return Set(x.keys).union(y.keys).sorted().first { x[$0] != y[$0] }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let c): "missing \(ConfigurationFile.keyPath(c.codingPath + [key]))"
+        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c),
+             DecodingError.dataCorrupted(let c):
+            "at '\(ConfigurationFile.keyPath(c.codingPath))': \(c.debugDescription)"
+        default: "\(error)"
         }
     }
 

@@ -25,6 +25,8 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
     public var testLimit: Int?
     /// Where epochs.csv, summary.json and curves.svg go.
     public var output = "runs/train"
+    /// Keep training after a NaN or infinite loss or weight (default: stop at that epoch, exit status 1).
+    public var allowDivergence = false
 
     public init() {}
 
@@ -39,15 +41,18 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
         func check(_ ok: Bool, _ key: String, _ what: String) throws(UsageError) {
             if !ok { throw UsageError("\(key): \(what)") }
         }
-        try check(epochs >= 1, "epochs", "must be ≥ 1, got \(epochs)")
+        try check(epochs >= 1 && epochs <= 10_000, "epochs", "must be in 1…10000, got \(epochs)")
         try check(batchSize >= 1 && batchSize <= 65_536, "batchSize", "must be in 1…65536, got \(batchSize)")
-        try check(learningRate > 0 && learningRate.isFinite, "learningRate", "must be > 0, got \(learningRate)")
+        try check(learningRate > 0 && learningRate <= 1_000, "learningRate", "must be in (0, 1000], got \(learningRate)")
         try check(momentum >= 0 && momentum < 1, "momentum", "must be in [0, 1), got \(momentum)")
-        try check(weightDecay >= 0, "weightDecay", "must be ≥ 0, got \(weightDecay)")
+        try check(weightDecay >= 0 && weightDecay <= 1_000, "weightDecay",
+                  "must be in [0, 1000], got \(weightDecay)")
         try check(learningRateDecay > 0 && learningRateDecay <= 1, "learningRateDecay",
                   "must be in (0, 1], got \(learningRateDecay)")
-        try check((trainLimit ?? 1) >= 1, "trainLimit", "must be ≥ 1")
-        try check((testLimit ?? 1) >= 1, "testLimit", "must be ≥ 1")
+        try check((trainLimit ?? 1) >= 1, "trainLimit", "must be ≥ 1, got \(trainLimit ?? 0)")
+        try check((testLimit ?? 1) >= 1, "testLimit", "must be ≥ 1, got \(testLimit ?? 0)")
+        try check(!output.allSatisfy(\.isWhitespace), "output", "is empty; give the folder for the results")
+        try check(data.map { !$0.isEmpty } ?? true, "data", "is empty; give a folder or leave it out")
         // Blamed on the dataset choice: it is what needs a directory (the embedded subset is MNIST).
         try check(data != nil || dataset == .mnist, "dataset",
                   "\(dataset.rawValue) needs a directory (data / --data); the embedded subset is MNIST only")
@@ -88,12 +93,14 @@ public enum TrainCommand {
       --train-limit N      use the first N training samples
       --test-limit N       use the first N test samples
       --threads N          compute threads (default: all cores)
-      --output DIR         result folder (default runs/train)
+      --output DIR         result folder (default runs/train; checked before training starts)
+      --allow-divergence   keep training after a NaN or infinite loss or weight (default: stop at that epoch
+                           with status 1 and a message naming it; the epochs so far are written)
       -h, --help           show this help
     """
 
     static func run(_ argv: [String]) throws {
-        var args = try Arguments(argv, booleanFlags: ["help"])
+        var args = try Arguments(argv, booleanFlags: ["help", "allow-divergence"])
         if args.flag("help") {
             say(help)
             return
@@ -109,7 +116,7 @@ public enum TrainCommand {
         let path = args.string("config")
         var config = try path.map(TrainConfiguration.load) ?? TrainConfiguration()
         let given = try applyFlags(&args, to: &config)
-        let threads = try args.int("threads", in: 1...1024)
+        let threads = try args.int("threads", in: 1...ComputeThreads.maximum)
         try args.finish()
         do {
             try config.validate()
@@ -149,24 +156,37 @@ public enum TrainCommand {
         note(try args.int("train-limit"), "trainLimit", "train-limit") { c.trainLimit = $0 }
         note(try args.int("test-limit"), "testLimit", "test-limit") { c.testLimit = $0 }
         note(args.string("output"), "output", "output") { c.output = $0 }
+        note(args.flag("allow-divergence") ? true : nil, "allowDivergence", "allow-divergence") {
+            c.allowDivergence = $0
+        }
         return given
     }
 
 
     static func train(_ config: TrainConfiguration) throws {
+        try OutputPlace.prepareFolder(config.output, origin: "output")
         let (train, test) = try loadData(config)
         let network = try config.model.network(inputShape: train.sampleShape, classes: train.classCount)
+        // A batch larger than the data is one batch of all of it (the order does not depend on B): train with
+        // min(B, n) and size the workspace by it, not by B. Evaluation wants at least 64.
+        let batch = min(config.batchSize, train.sampleCount)
+        let capacity = max(batch, min(64, max(train.sampleCount, test.sampleCount)))
+        do {
+            try Preflight.checkMemory(network: network, capacity: capacity, concurrent: 1, key: "batchSize")
+        } catch {
+            throw UsageError("batchSize (--batch-size): \(error.message)")
+        }
         say("\(config.model.rawValue) on \(train.name): \(network.parameterCount.formatted()) parameters, "
               + "\(train.sampleCount.formatted()) train / \(test.sampleCount.formatted()) test samples, "
               + "\(ComputeThreads.count) thread(s)")
         var parameters = network.initialParameters(key: StreamKey(seed: config.seed, 0),
                                                     scheme: config.initialization)
-        let settings = TrainingSettings(epochs: config.epochs, batchSize: config.batchSize,
+        let settings = TrainingSettings(epochs: config.epochs, batchSize: batch,
                                         learningRate: Float(config.learningRate), momentum: Float(config.momentum),
                                         weightDecay: Float(config.weightDecay),
                                         learningRateDecay: Float(config.learningRateDecay))
         var trainer = Trainer(network: network, settings: settings, key: StreamKey(seed: config.seed, 1))
-        let workspace = Workspace(network: network, capacity: max(config.batchSize, 64))
+        let workspace = Workspace(network: network, capacity: capacity)
         let line = ProgressLine()
         var records: [EpochRecord] = []
         let indices = Array(0..<train.sampleCount)
@@ -190,10 +210,29 @@ public enum TrainCommand {
             say("epoch \(epoch + 1)/\(config.epochs): train loss \(fixed(loss)) acc \(percent(acc)) | "
                   + "test loss \(fixed(eval.loss)) acc \(percent(eval.accuracy)) | \(fixed(seconds, 1)) s, "
                   + "\(grouped(record.samplesPerSecond)) samples/s")
+            if let what = diverged(trainLoss: loss, testLoss: eval.loss, parameters: parameters) {
+                if config.allowDivergence {
+                    say("warning: epoch \(epoch + 1): \(what); continuing (--allow-divergence)")
+                    continue
+                }
+                try writeResults(config: config, records: records, seconds: monotonicSeconds() - started,
+                                 parameters: network.parameterCount)
+                throw RunFailure(description: "training diverged at epoch \(epoch + 1) of \(config.epochs): \(what); "
+                    + Divergence.hint(flag: "--allow-divergence", rate: "--lr")
+                    + " (wrote the \(records.count) epoch(s) to \(config.output)/epochs.csv, summary.json, curves.svg)")
+            }
         }
         let total = monotonicSeconds() - started
         try writeResults(config: config, records: records, seconds: total, parameters: network.parameterCount)
         say("wrote \(config.output)/epochs.csv, summary.json, curves.svg (\(fixed(total, 1)) s in all)")
+    }
+
+    /// What is not finite after an epoch, or nil.
+    static func diverged(trainLoss: Double, testLoss: Double, parameters: [Float]) -> String? {
+        if !trainLoss.isFinite { return "the train loss is \(trainLoss)" }
+        if Divergence.hasNonFinite(parameters) { return "the model holds NaN or infinite weights" }
+        if !testLoss.isFinite { return "the test loss is \(testLoss)" }
+        return nil
     }
 
     static func loadData(_ config: TrainConfiguration) throws -> (train: DatasetSamples, test: DatasetSamples) {
@@ -223,7 +262,7 @@ public enum TrainCommand {
                               seconds: seconds, finalTestAccuracy: records.last?.testAccuracy ?? .nan,
                               epochs: records)
         let encoder = resultEncoder()
-        try encoder.encode(summary).write(to: dir.appendingPathComponent("summary.json"))
+        try encoder.encode(summary).write(to: dir.appendingPathComponent("summary.json"), options: .atomic)
         let plot = LinePlot(
             title: "\(config.model.rawValue) on \(config.dataset.rawValue): accuracy per epoch", xLabel: "epoch",
             yLabel: "accuracy",

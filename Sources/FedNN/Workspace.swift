@@ -70,6 +70,24 @@ public final class Workspace {
         for p in allocations { p.deallocate() }
     }
 
+    /// An upper bound on the bytes `init(network:capacity:)` allocates (buffers that alias their input counted as
+    /// separate), or nil when the count does not fit an `Int`: what callers check before asking for a workspace
+    /// sized by a user's batch size.
+    public static func bytesNeeded(network: Network, capacity: Int) -> Int? {
+        var perSample = network.inputSize * 2  // the input and ∂L/∂input
+        var largest = network.inputSize
+        for (i, layer) in network.layers.enumerated() {
+            let size = network.shapes[i + 1].reduce(1, *)
+            largest = max(largest, size)
+            perSample += size + layer.workspaceSize(input: network.shapes[i])
+        }
+        perSample += 2 * largest  // the two gradient buffers
+        let (floats, overflow) = capacity.multipliedReportingOverflow(by: perSample)
+        let (total, overflow2) = floats.addingReportingOverflow(network.parameterCount)
+        let (bytes, overflow3) = total.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        return overflow || overflow2 || overflow3 ? nil : bytes
+    }
+
     /// The network's output for the last forward batch (batch × outputSize).
     public var output: UnsafeMutablePointer<Float> { activations[activations.count - 1] }
 

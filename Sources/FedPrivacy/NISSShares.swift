@@ -9,6 +9,8 @@ public enum NISSShares {
     public static func shareCount(clientVariance: Double, unitVariance: Double) -> Int {
         precondition(clientVariance >= 0 && unitVariance > 0, "variances must be positive")
         let ratio = clientVariance / unitVariance
+        // Saturate instead of trapping in Int(_:) when σ² is tiny next to σ_k² (callers bound v_k).
+        guard ratio < 9.2e18 else { return Int.max }
         let nearest = ratio.rounded()
         if nearest >= 1, abs(ratio - nearest) <= 1e-9 * nearest { return Int(nearest) }
         return max(Int(ratio.rounded(.up)), 1)

@@ -11,8 +11,21 @@ public enum ComputeThreads {
     private static let storage = Atomic<Int>(initialValue())
 
     private static func initialValue() -> Int {
-        if let text = ProcessInfo.processInfo.environment["FEDNOISE_THREADS"], let n = Int(text), n > 0 { return n }
+        // An invalid value falls back to the core count here; programs report it with `fromEnvironment`.
+        if let n = try? fromEnvironment(ProcessInfo.processInfo.environment) { return n }
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// The largest thread count `FEDNOISE_THREADS` (and the CLI's `--threads`) accepts.
+    public static let maximum = 1024
+
+    /// `FEDNOISE_THREADS` from `environment`: nil when unset; an error naming the variable when it is not a whole
+    /// number in 1…`maximum` ("abc", "0", "-3", "1.5", "").
+    public static func fromEnvironment(_ environment: [String: String]) throws(InvalidThreadCount) -> Int? {
+        guard let text = environment["FEDNOISE_THREADS"] else { return nil }
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard let n = Int(trimmed), n >= 1, n <= maximum else { throw InvalidThreadCount(text: text) }
+        return n
     }
 
     /// A limit for the current task and its children only (e.g. 1 inside each of several clients training in
@@ -31,6 +44,15 @@ public enum ComputeThreads {
         count = threads
         defer { count = saved }
         return try body()
+    }
+}
+
+/// `FEDNOISE_THREADS` holds something other than a whole number of threads.
+public struct InvalidThreadCount: Error, CustomStringConvertible, Equatable {
+    public var text: String
+    public init(text: String) { self.text = text }
+    public var description: String {
+        "environment variable FEDNOISE_THREADS must be a whole number in 1…\(ComputeThreads.maximum), got '\(text)'"
     }
 }
 

@@ -26,7 +26,18 @@ struct ArgumentsTests {
         #expect(throws: UsageError("unknown option --epohcs")) { try c.finish() }
         var d = try Arguments(["--epochs"], booleanFlags: [])
         _ = try d.int("epochs")
-        #expect(throws: UsageError("--epochs needs a value")) { try d.finish() }
+        #expect(throws: UsageError("--epochs needs a value (a value starting with -- is written --epochs=VALUE)")) {
+            try d.finish()
+        }
+        // `--output --epochs 3`: the option after --output is not taken as its value (no folder named --epochs).
+        var e = try Arguments(["--output", "--epochs", "3"], booleanFlags: [])
+        #expect(e.string("output") == nil)
+        #expect(try e.int("epochs") == 3)
+        #expect(throws: UsageError("--output needs a value (a value starting with -- is written --output=VALUE)")) {
+            try e.finish()
+        }
+        var f = try Arguments(["--output=--epochs"], booleanFlags: [])
+        #expect(f.string("output") == "--epochs")
         // An unknown option at the end is reported as unknown, not as missing its value.
         #expect(throws: UsageError("unknown option --frob")) { try Arguments(["--frob"], booleanFlags: []).finish() }
     }
@@ -84,7 +95,7 @@ struct ArgumentsTests {
         #expect(configuration(["--config", badMomentum, "--momentum", "0.5", "--lr-decay", "2"])
             == "--lr-decay: must be in (0, 1], got 2.0")
         #expect(configuration(["--momentum", "1"]) == "--momentum: must be in [0, 1), got 1.0")
-        #expect(configuration(["--lr", "0"]) == "--lr: must be > 0, got 0.0")
+        #expect(configuration(["--lr", "0"]) == "--lr: must be in (0, 1000], got 0.0")
         #expect(configuration(["--batch-size", "100000"]) == "--batch-size: must be in 1…65536, got 100000")
         // A misspelt flag is reported before any value is validated.
         #expect(configuration(["--config", badMomentum, "--momentm", "0.5"]) == "unknown option --momentm")

@@ -79,6 +79,29 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// Upper bounds on values that would otherwise exhaust memory or time (or overflow) before anything useful
+    /// happens; `validate()` names the key and the bound.
+    public enum Limits {
+        public static let rounds = 1_000_000
+        public static let clients = 100_000
+        public static let shardsPerClient = 10_000
+        public static let localEpochs = 10_000
+        /// B: a workspace holds B samples' activations per training client (the CNN: ~28 kB per sample).
+        public static let batchSize = 65_536
+        public static let learningRate = 1_000.0
+        public static let dirichletAlpha = 1e6
+        public static let clippingThreshold = 1e6
+        /// ε below this gives σ_k beyond any useful model (and the RDP conversion's floor); above it σ_k² can
+        /// underflow to 0, which NISS's σ² = min σ_k²/v_target cannot divide by (1e12 is "negligible noise").
+        public static let epsilon = 1e-3...1e12
+        /// τ² (the sweep's bound too).
+        public static let tau2 = 1e6
+        /// v_k: each share is a model-sized Gaussian vector a client draws every round.
+        public static let shares = 10_000
+        /// A deadline beyond this is a typo (and 1e19 s overflows `Duration`): about 11.6 days.
+        public static let deadlineSeconds = 1e6
+    }
+
     /// Checks every value; the error names the key path and what is allowed.
     public func validate() throws(ConfigurationError) {
         func check(_ ok: Bool, _ path: String, _ what: String) throws(ConfigurationError) {
@@ -88,35 +111,63 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
             try check(r.isValid(clientCount: clients.count), path + ".from/.to",
                       "must satisfy 0 ≤ from ≤ to < clients.count (\(clients.count)), got \(r.from)…\(r.to)")
         }
-        try check(rounds >= 1, "rounds", "must be ≥ 1, got \(rounds)")
-        try check(clients.count >= 1, "clients.count", "must be ≥ 1, got \(clients.count)")
+        /// Ranges that overlap leave a client's value to the order of the list: almost always a typo.
+        func checkDisjoint(_ ranges: [some ClientRange], _ path: String) throws(ConfigurationError) {
+            for (j, b) in ranges.enumerated() {
+                for (i, a) in ranges.prefix(j).enumerated() where a.from <= b.to && b.from <= a.to {
+                    throw ConfigurationError(
+                        keyPath: "\(path)[\(j)].from/.to",
+                        message: "clients \(b.from)…\(b.to) overlap \(path)[\(i)] (clients \(a.from)…\(a.to)); "
+                            + "give each client at most one entry")
+                }
+            }
+        }
+        func inRange(_ x: Double, _ lo: Double, _ hi: Double) -> Bool { x.isFinite && x > lo && x <= hi }
+        try check(rounds >= 1 && rounds <= Limits.rounds, "rounds", "must be in 1…\(Limits.rounds), got \(rounds)")
+        try check(clients.count >= 1 && clients.count <= Limits.clients, "clients.count",
+                  "must be in 1…\(Limits.clients), got \(clients.count)")
         try check(clients.fraction > 0 && clients.fraction <= 1, "clients.fraction",
                   "must be in (0, 1], got \(clients.fraction)")
-        try check(clients.shardsPerClient >= 1, "clients.shardsPerClient", "must be ≥ 1")
-        try check(clients.dirichletAlpha > 0, "clients.dirichletAlpha", "must be > 0")
-        try check((dataset.trainLimit ?? 1) >= 1, "dataset.trainLimit", "must be ≥ 1")
-        try check((dataset.testLimit ?? 1) >= 1, "dataset.testLimit", "must be ≥ 1")
+        try check(clients.shardsPerClient >= 1 && clients.shardsPerClient <= Limits.shardsPerClient,
+                  "clients.shardsPerClient",
+                  "must be in 1…\(Limits.shardsPerClient), got \(clients.shardsPerClient)")
+        try check(inRange(clients.dirichletAlpha, 0, Limits.dirichletAlpha), "clients.dirichletAlpha",
+                  "must be in (0, \(Limits.dirichletAlpha)], got \(clients.dirichletAlpha)")
+        try check((dataset.trainLimit ?? 1) >= 1, "dataset.trainLimit", "must be ≥ 1, got \(dataset.trainLimit ?? 0)")
+        try check((dataset.testLimit ?? 1) >= 1, "dataset.testLimit", "must be ≥ 1, got \(dataset.testLimit ?? 0)")
+        try check(dataset.path.map { !$0.isEmpty } ?? true, "dataset.path", "is empty; give a folder or leave it out")
         // Blamed on the dataset choice: it is what needs a directory (the embedded subset is MNIST).
         try check(dataset.path != nil || dataset.kind == .mnist, "dataset.kind",
                   "\(dataset.kind.rawValue) needs a directory in dataset.path; the embedded subset is MNIST only")
-        try check(training.localEpochs >= 1, "training.localEpochs", "must be ≥ 1")
-        try check(training.batchSize >= 1, "training.batchSize", "must be ≥ 1")
-        try check(training.learningRate > 0, "training.learningRate", "must be > 0")
-        try check(training.momentum >= 0 && training.momentum < 1, "training.momentum", "must be in [0, 1)")
-        try check(evaluateEvery >= 1, "evaluateEvery", "must be ≥ 1")
+        try check(training.localEpochs >= 1 && training.localEpochs <= Limits.localEpochs, "training.localEpochs",
+                  "must be in 1…\(Limits.localEpochs), got \(training.localEpochs)")
+        try check(training.batchSize >= 1 && training.batchSize <= Limits.batchSize, "training.batchSize",
+                  "must be in 1…\(Limits.batchSize), got \(training.batchSize)")
+        try check(inRange(training.learningRate, 0, Limits.learningRate), "training.learningRate",
+                  "must be in (0, \(Limits.learningRate)], got \(training.learningRate)")
+        try check(training.momentum >= 0 && training.momentum < 1, "training.momentum",
+                  "must be in [0, 1), got \(training.momentum)")
+        try check(evaluateEvery >= 1, "evaluateEvery", "must be ≥ 1, got \(evaluateEvery)")
         for (i, t) in accuracyTargets.enumerated() {
             try check(t > 0 && t <= 1, "accuracyTargets[\(i)]", "must be in (0, 1], got \(t)")
         }
-        try check((deadlineSeconds ?? 1) > 0, "deadlineSeconds", "must be > 0")
+        try check(deadlineSeconds.map { inRange($0, 0, Limits.deadlineSeconds) } ?? true, "deadlineSeconds",
+                  "must be in (0, \(Limits.deadlineSeconds)] seconds, got \(deadlineSeconds ?? 0)")
+        try check(!output.allSatisfy(\.isWhitespace), "output",
+                  "is empty; give the folder for rounds.csv, summary.json and rounds.svg")
         if strategy.kind == .niss {
             let n = strategy.niss
             try check(clientsPerRound >= 2, "clients.fraction",
                       "NISS needs at least 2 clients per round to exchange shares, got \(clientsPerRound)")
-            try check(n.tau2 >= 0, "strategy.niss.tau2", "must be ≥ 0, got \(n.tau2)")
-            try check(n.minimumShares >= 1, "strategy.niss.minimumShares", "must be ≥ 1")
-            try check(n.targetShares >= n.minimumShares, "strategy.niss.targetShares",
-                      "must be ≥ strategy.niss.minimumShares (\(n.minimumShares)), got \(n.targetShares)")
-            try check((n.unitNoiseVariance ?? 1) > 0, "strategy.niss.unitNoiseVariance", "must be > 0")
+            try check(n.tau2 >= 0 && n.tau2 <= Limits.tau2, "strategy.niss.tau2",
+                      "must be in [0, \(Limits.tau2)], got \(n.tau2)")
+            try check(n.minimumShares >= 1 && n.minimumShares <= Limits.shares, "strategy.niss.minimumShares",
+                      "must be in 1…\(Limits.shares), got \(n.minimumShares)")
+            try check(n.targetShares >= n.minimumShares && n.targetShares <= Limits.shares,
+                      "strategy.niss.targetShares",
+                      "must be in strategy.niss.minimumShares (\(n.minimumShares))…\(Limits.shares), got \(n.targetShares)")
+            try check(n.unitNoiseVariance.map { inRange($0, 0, .greatestFiniteMagnitude) } ?? true,
+                      "strategy.niss.unitNoiseVariance", "must be > 0, got \(n.unitNoiseVariance ?? 0)")
             try check(n.collusionFraction >= 0 && n.collusionFraction <= 1, "strategy.niss.collusionFraction",
                       "must be in [0, 1], got \(n.collusionFraction)")
             try check(n.collusionFraction == 0 || diagnostics, "diagnostics",
@@ -124,20 +175,27 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
             for (i, t) in n.clientTau2.enumerated() {
                 let path = "strategy.niss.clientTau2[\(i)]"
                 try checkRange(t, path)
-                try check(t.tau2 >= 0, path + ".tau2", "must be ≥ 0")
+                try check(t.tau2 >= 0 && t.tau2 <= Limits.tau2, path + ".tau2",
+                          "must be in [0, \(Limits.tau2)], got \(t.tau2)")
             }
+            try checkDisjoint(n.clientTau2, "strategy.niss.clientTau2")
         }
         if strategy.kind.usesDP {
             let dp = strategy.dp
-            try check(dp.clippingThreshold > 0, "strategy.dp.clippingThreshold", "must be > 0")
-            try check(dp.epsilon > 0, "strategy.dp.epsilon", "must be > 0")
-            try check(dp.delta > 0 && dp.delta < 1, "strategy.dp.delta", "must be in (0, 1)")
+            let eps = Limits.epsilon
+            try check(inRange(dp.clippingThreshold, 0, Limits.clippingThreshold), "strategy.dp.clippingThreshold",
+                      "must be in (0, \(Limits.clippingThreshold)], got \(dp.clippingThreshold)")
+            try check(eps.contains(dp.epsilon), "strategy.dp.epsilon",
+                      "must be in [\(eps.lowerBound), \(eps.upperBound)], got \(dp.epsilon)")
+            try check(dp.delta > 0 && dp.delta < 1, "strategy.dp.delta", "must be in (0, 1), got \(dp.delta)")
             for (i, b) in dp.clientBudgets.enumerated() {
                 let path = "strategy.dp.clientBudgets[\(i)]"
                 try checkRange(b, path)
-                try check(b.epsilon > 0, path + ".epsilon", "must be > 0")
-                try check(b.delta > 0 && b.delta < 1, path + ".delta", "must be in (0, 1)")
+                try check(eps.contains(b.epsilon), path + ".epsilon",
+                          "must be in [\(eps.lowerBound), \(eps.upperBound)], got \(b.epsilon)")
+                try check(b.delta > 0 && b.delta < 1, path + ".delta", "must be in (0, 1), got \(b.delta)")
             }
+            try checkDisjoint(dp.clientBudgets, "strategy.dp.clientBudgets")
         }
     }
 

@@ -23,8 +23,9 @@ public enum ShareGraph {
 
     /// Checks that a graph exists for these share counts.
     public static func checkFeasible(_ shares: [Int: Int]) throws(Failure) {
-        let total = shares.values.reduce(0, +)
-        for (client, v) in shares.sorted(by: { $0.key < $1.key }) where v > total - v {
+        // Saturating: share counts near Int.max (a tiny σ²) must be reported, not trap on overflow.
+        let total = shares.values.reduce(0) { $0.addingReportingOverflow($1).overflow ? Int.max : $0 + $1 }
+        for (client, v) in shares.sorted(by: { $0.key < $1.key }) where v > total - v || total == Int.max {
             throw .infeasible(client: client, shares: v, others: total - v)
         }
     }
