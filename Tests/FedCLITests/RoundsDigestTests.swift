@@ -54,7 +54,8 @@ struct RoundsDigestTests {
         var got: [String: String] = [:]
         for (name, var config) in runs {
             config.output = directory.file(name).path
-            _ = try await RunCommand.execute(config, quiet: true)
+            // The main job's DP-FedAvg diverges (a finding the main job reports); keep its bits pinned too.
+            _ = try await RunCommand.execute(config, quiet: true, allowDivergence: true)
             got[name] = try Self.digest(directory.file(name).appendingPathComponent("rounds.csv"))
         }
         #expect(got == Self.expected, "digests now: \(got.sorted { $0.key < $1.key })")
