@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "FedTransport", targets: ["FedTransport"]),
         .library(name: "FedStrategy", targets: ["FedStrategy"]),
         .library(name: "FedRuntime", targets: ["FedRuntime"]),
+        .library(name: "FedAttack", targets: ["FedAttack"]),
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
@@ -44,7 +45,9 @@ let package = Package(
         .target(name: "FedRuntime",
                 dependencies: ["FedTensor", "FedNN", "FedData", "FedPrivacy", "FedStrategy", "FedTransport"],
                 swiftSettings: common),
-        .target(name: "FedCLI", dependencies: ["FedTensor", "FedNN", "FedData", "FedRuntime"], swiftSettings: common),
+        .target(name: "FedAttack", dependencies: ["FedTensor", "FedNN", "FedPrivacy", "CZlib"], swiftSettings: common),
+        .target(name: "FedCLI", dependencies: ["FedTensor", "FedNN", "FedData", "FedRuntime", "FedAttack"],
+                swiftSettings: common),
         .executableTarget(name: "fednoise", dependencies: ["FedCLI"], swiftSettings: common),
         .target(name: "FedTestKit", dependencies: ["FedTensor", "FedData", "CZlib"], swiftSettings: common),
         .testTarget(name: "FedTensorTests", dependencies: ["FedTensor"], swiftSettings: common),
@@ -54,6 +57,8 @@ let package = Package(
         .testTarget(name: "FedTransportTests", dependencies: ["FedTransport"], swiftSettings: common),
         .testTarget(name: "FedStrategyTests", dependencies: ["FedStrategy"], swiftSettings: common),
         .testTarget(name: "FedRuntimeTests", dependencies: ["FedRuntime", "FedTestKit"], swiftSettings: common),
+        .testTarget(name: "FedAttackTests", dependencies: ["FedAttack", "FedNN", "FedData", "CZlib"],
+                    swiftSettings: common),
         .testTarget(name: "FedCLITests", dependencies: ["FedCLI", "FedTestKit"], swiftSettings: common),
     ],
     swiftLanguageModes: [.v6]
