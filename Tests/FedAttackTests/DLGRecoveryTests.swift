@@ -29,3 +29,33 @@ func embeddedBatch(offset: Int, count: Int) throws -> ClientBatch {
         #expect(r.inferredLabels == batch.labels)
     }
 }
+
+@Suite struct IDLGLabelTests {
+    /// iDLG reads the label exactly at batch 1: every one of the first 20 embedded images, on two random models.
+    @Test(arguments: [UInt64(1234), 99])
+    func labelExactAtBatchOne(seed: UInt64) throws {
+        let model = try AttackModel(imageShape: [28, 28, 1], classes: 10, key: StreamKey(seed: seed, 1))
+        let fedavg = Strategy(name: "FedAvg", upload: .gradient, noise: .none)
+        var labels: Set<Int32> = []
+        for i in 0..<20 {
+            let batch = try embeddedBatch(offset: i, count: 1)
+            labels.insert(batch.labels[0])
+            let g = fedavg.observedGradient(model: model, batch: batch, key: StreamKey(seed: 1, 0))
+            #expect(inferLabelIDLG(gradient: g, model: model) == batch.labels[0], "image \(i)")
+        }
+        #expect(labels.count >= 5)  // the check is not passed by a constant answer
+    }
+
+    /// Batch 4 with joint (DLG) labels: the attack runs, scores in matched order, and reports label accuracy.
+    @Test func jointLabelsAtBatchFourRun() throws {
+        let model = try AttackModel(imageShape: [28, 28, 1], classes: 10, key: StreamKey(seed: 1234, 1))
+        let batch = try embeddedBatch(offset: 0, count: 4)
+        let g = Strategy(name: "FedAvg", upload: .gradient, noise: .none)
+            .observedGradient(model: model, batch: batch, key: StreamKey(seed: 1, 0))
+        var settings = AttackSettings()
+        settings.iterations = 20
+        let r = runDLG(model: model, observed: g, truth: batch, settings: settings, key: StreamKey(seed: 7, 3))
+        #expect(r.labelSource == "joint (DLG)" && r.inferredLabels.count == 4)
+        #expect(r.records.count == 21 && r.records.last!.loss < r.records.first!.loss)
+    }
+}
