@@ -6,7 +6,7 @@ import Foundation
 
 enum AttackCommand {
     static let help = """
-    USAGE: fednoise attack [CONFIG.json] [--set key.path=value]... [--output DIR] [--quiet]
+    USAGE: fednoise attack [CONFIG.json] [--set key.path=value]... [--output DIR] [--quiet] [--export FILE]
 
     A curious server runs Deep Leakage from Gradients (Zhu et al. 2019) with iDLG labels (Zhao et al. 2020) on
     what one client uploads, for each strategy of the config: FedAvg (a gradient, a one-step or an E-step update),
@@ -25,6 +25,8 @@ enum AttackCommand {
       --set key.path=value   override a config key (e.g. --set iterations=100, --set optimizer=adam)
       --output DIR           where the results go
       --quiet                no progress line
+      --export FILE          also write the first batch size's model parameters (FedNN layout), true images
+                             (NHWC), labels and initial dummy images as JSON, for results/dlg/torch_dlg.py
       -h, --help             show this help
     """
 
@@ -55,6 +57,7 @@ enum AttackCommand {
         let overrides = args.strings("set")
         let output = args.string("output")
         let quiet = args.flag("quiet")
+        let export = args.string("export")
         try args.finish(maxPositionals: 1)
         let path = args.positionals.first
         let config = try ConfigurationFile.load(AttackConfiguration.self, defaults: AttackConfiguration(), path: path,
@@ -82,6 +85,10 @@ enum AttackCommand {
             let images = Array(data.images[(config.imageIndex * n)..<((config.imageIndex + batchSize) * n)])
             let truth = ClientBatch(images: nhwc(fromNCHW: images, count: batchSize, channels: c, height: h, width: w),
                                     labels: Array(data.labels[config.imageIndex..<(config.imageIndex + batchSize)]))
+            if let export, batchSize == config.batchSizes[0] {
+                try exportReference(model: model, truth: truth, key: StreamKey(seed: config.seed, 3, UInt64(batchSize)),
+                                    to: export)
+            }
             var figureRows: [(truth: [Float], snapshots: [[Float]])] = []
             var curves: [(String, [IterationRecord])] = []
             for (i, strategy) in strategies.enumerated() {
@@ -138,6 +145,18 @@ enum AttackCommand {
         try table(rows, config: config).write(to: directory.appendingPathComponent("table.md"), atomically: true,
                                               encoding: .utf8)
         say("wrote \(directory.path)/{iterations.csv, summary.json, table.md, figure-b*.png, figure-b*.svg, curves-b*.svg}")
+    }
+
+    /// What an independent implementation needs to attack the same model and image from the same start.
+    static func exportReference(model: AttackModel, truth: ClientBatch, key: StreamKey, to path: String) throws {
+        struct Reference: Codable {
+            var imageShape: [Int], classes: Int, parameters: [Float], images: [Float], labels: [Int32], dummy: [Float]
+        }
+        var rng = Philox(key)  // the first draws of runDLG's dummy stream
+        let dummy = (0..<(truth.count * model.inputSize)).map { _ in Float(rng.nextGaussian()) }
+        let r = Reference(imageShape: model.imageShape, classes: model.classes, parameters: model.parameters,
+                          images: truth.images, labels: truth.labels, dummy: dummy)
+        try JSONEncoder().encode(r).write(to: URL(fileURLWithPath: path))
     }
 
     /// The PNG inside an SVG with the row names and column headings.
