@@ -202,7 +202,8 @@ enum AttackCommand {
         for r in rows {
             let narrative: String
             let name = r.strategy.lowercased()
-            if name.contains("niss") { narrative = name.contains("ρ") || name.contains("rho") ? "(not in the paper)" : "not recovered" }
+            if name.contains("sigma x") || name.contains("σ ×") { narrative = "(a control, not in the paper)" }
+            else if name.contains("niss") { narrative = name.contains("ρ") || name.contains("rho") ? "(not in the paper)" : "not recovered" }
             else if name.contains("dp") { narrative = "partially / not recovered" }
             else { narrative = "recovered" }
             s += "| \(r.strategy) | \(r.batch) | \(String(format: "%.3g", r.residualNoiseStd)) | "
