@@ -16,9 +16,10 @@ enum AttackCommand {
     imageIndex… of the dataset, pixels in [0, 1]. Every iteration logs the matching loss, MSE, PSNR, SSIM
     (11×11 Gaussian window, valid region) and label accuracy against the true batch.
 
-    Writes to DIR (default runs/attack/NAME): iterations.csv, summary.csv, summary.json, table.md (which settings
-    leak: final MSE ≤ leakMSE), figure-bB.png (one row per strategy: the true images, then the reconstructions at
-    the snapshot iterations) with a labelled figure-bB.svg, and curves-bB.svg (log10 loss and log10 MSE).
+    Writes to DIR (default runs/attack/NAME): iterations.csv, summary.json, table.md (which settings leak: final
+    MSE ≤ leakMSE), per batch size B figure-bB.png (one row per strategy: the true images, then the
+    reconstructions at the snapshot iterations), figure-bB.svg (that PNG with row and column labels) and
+    curves-bB.svg (log10 loss and log10 MSE per iteration).
     Without CONFIG it attacks a FedAvg gradient of embedded MNIST image 0 (about a second).
 
     OPTIONS:
@@ -110,8 +111,9 @@ enum AttackCommand {
                 }
                 progress.clear()
                 for r in result.records {
-                    csv += "\"\(strategy.name)\",\(batchSize),\(r.iteration),\(r.evaluations),\(r.loss),\(r.mse),"
-                        + "\(r.psnr),\(r.ssim),\(r.labelAccuracy),\(r.seconds)\n"
+                    csv += "\"\(strategy.name)\",\(batchSize),\(r.iteration),\(r.evaluations),"
+                        + [r.loss, r.mse, r.psnr, r.ssim, r.labelAccuracy, r.seconds]
+                            .map { String(format: "%.6g", $0) }.joined(separator: ",") + "\n"
                 }
                 let last = result.records.last!
                 let leak = result.records.first { $0.mse <= config.leakMSE }
@@ -134,7 +136,7 @@ enum AttackCommand {
             let png = reconstructionGrid(rows: figureRows, batch: batchSize, height: h, width: w, channels: c)
             let bytes = png.encoded()
             try Data(bytes).write(to: directory.appendingPathComponent("figure-b\(batchSize).png"))
-            try labelledFigure(bytes, png: png, names: strategies.map(\.name), snapshots: config.snapshots,
+            try labelledFigure("figure-b\(batchSize).png", png: png, names: strategies.map(\.name), snapshots: config.snapshots,
                                batch: batchSize, imageWidth: w)
                 .write(to: directory.appendingPathComponent("figure-b\(batchSize).svg"), atomically: true, encoding: .utf8)
             try curvesSVG(curves, batch: batchSize)
@@ -159,8 +161,8 @@ enum AttackCommand {
         try JSONEncoder().encode(r).write(to: URL(fileURLWithPath: path))
     }
 
-    /// The PNG inside an SVG with the row names and column headings.
-    static func labelledFigure(_ png: [UInt8], png image: PNGImage, names: [String], snapshots: [Int], batch: Int,
+    /// An SVG showing the PNG next to it (by relative link) with the row names and column headings.
+    static func labelledFigure(_ file: String, png image: PNGImage, names: [String], snapshots: [Int], batch: Int,
                                imageWidth: Int) -> String {
         let left = 190.0, top = 24.0, cell = Double(batch * imageWidth * 2 + (batch - 1) * 2 + 4)
         let rowH = Double(image.height - 4) / Double(max(names.count, 1))
@@ -168,7 +170,7 @@ enum AttackCommand {
             + "height=\"\(top + Double(image.height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += "<image x=\"\(left)\" y=\"\(top)\" width=\"\(image.width)\" height=\"\(image.height)\" "
-            + "href=\"data:image/png;base64,\(Data(png).base64EncodedString())\"/>\n"
+            + "href=\"\(file)\"/>\n"
         for (k, heading) in (["truth"] + snapshots.map { "it \($0)" }).enumerated() {
             s += "<text x=\"\(left + 4 + (Double(k) + 0.5) * cell)\" y=\"16\" text-anchor=\"middle\">\(heading)</text>\n"
         }
