@@ -74,7 +74,7 @@ struct AttackPrivacy: Codable, Equatable {
 
 /// Everything `fednoise attack` runs.
 struct AttackConfiguration: Codable, Equatable {
-    var name = "dlg-mnist"
+    var name = "attack-dlg-mnist"
     var seed: UInt64 = 1234
     /// "embedded-mnist" (the committed subset), "mnist", "fashion-mnist" or "cifar10" (with `dataDirectory`).
     var dataset = "embedded-mnist"

@@ -23,3 +23,21 @@ import Testing
         #expect(await FedCommandLine.run(["attack", "--set", "batchSizes=[9]"]) == 2)
     }
 }
+
+@Suite struct AttackConfigTests {
+    /// Every shipped attack config decodes, validates and runs (one iteration per strategy, batch 1).
+    @Test func everyShippedAttackConfigRuns() async throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config")
+            .standardized
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("attack-") }
+        #expect(files.count >= 2)
+        for f in files {
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("attack-cfg-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: out) }
+            let status = await FedCommandLine.run(["attack", dir.appendingPathComponent(f).path, "--set", "iterations=1",
+                                                   "--set", "batchSizes=[1]", "--set", "snapshots=[0,1]",
+                                                   "--output", out.path, "--quiet"])
+            #expect(status == 0, "\(f)")
+        }
+    }
+}
