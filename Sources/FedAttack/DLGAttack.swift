@@ -40,6 +40,7 @@ public struct IterationRecord: Sendable {
     public var iteration: Int
     /// Objective evaluations so far (line-search trials included).
     public var evaluations: Int
+    /// D at this iterate (Adam: at the point its step started from).
     public var loss: Double
     public var mse: Double
     public var psnr: Double

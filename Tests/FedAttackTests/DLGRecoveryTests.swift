@@ -59,3 +59,25 @@ func embeddedBatch(offset: Int, count: Int) throws -> ClientBatch {
         #expect(r.records.count == 21 && r.records.last!.loss < r.records.first!.loss)
     }
 }
+
+@Suite struct DLGDeterminismTests {
+    /// A fixed seed gives the same attack, iteration by iteration, on 1 and 2 compute threads.
+    @Test func bitIdenticalAcrossThreadCounts() throws {
+        let model = try AttackModel(imageShape: [28, 28, 1], classes: 10, key: StreamKey(seed: 1234, 1))
+        let batch = try embeddedBatch(offset: 0, count: 2)
+        func attack(threads: Int) -> [Double] {
+            ComputeThreads.with(threads) {
+                let niss = Strategy(name: "NISS", upload: .update(steps: 1, learningRate: 0.01),
+                                    noise: .niss(clip: 3, sigma: 1e-6, weight: 1.0 / 30, tau2: 0.3, rho: 0.5, shares: 4))
+                let g = niss.observedGradient(model: model, batch: batch, key: StreamKey(seed: 5, 1))
+                var settings = AttackSettings()
+                settings.iterations = 15
+                let r = runDLG(model: model, observed: g, truth: batch, settings: settings, key: StreamKey(seed: 7, 3))
+                return r.records.flatMap { [$0.loss, $0.mse, $0.ssim] } + r.final.map(Double.init)
+            }
+        }
+        let one = attack(threads: 1), two = attack(threads: 2)
+        #expect(one == two)
+        #expect(one.count > 40)
+    }
+}
