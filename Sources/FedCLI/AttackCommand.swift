@@ -1,10 +1,11 @@
 // AttackCommand: `fednoise attack`, DLG against each strategy's upload; CSV/JSON tables, a PNG figure, SVG curves.
 import FedAttack
+import FedData
 import FedNN
 import FedTensor
 import Foundation
 
-enum AttackCommand {
+public enum AttackCommand {
     static let help = """
     USAGE: fednoise attack [CONFIG.json] [--set key.path=value]... [--output DIR] [--quiet] [--export FILE]
 
@@ -49,7 +50,7 @@ enum AttackCommand {
         var recovered: Bool
     }
 
-    static func run(_ argv: [String]) throws {
+    public static func run(_ argv: [String]) throws {
         var args = try Arguments(argv, booleanFlags: ["help", "quiet"], repeatable: ["set"])
         if args.flag("help") {
             say(help)
@@ -61,10 +62,16 @@ enum AttackCommand {
         let export = args.string("export")
         try args.finish(maxPositionals: 1)
         let path = args.positionals.first
-        let config = try ConfigurationFile.load(AttackConfiguration.self, defaults: AttackConfiguration(), path: path,
-                                                overrides: overrides)
-        try config.validate()
-        let data = try config.loadImages()
+        let (config, origins) = try ConfigurationFile.loadWithOrigins(AttackConfiguration.self,
+                                                                      defaults: AttackConfiguration(), path: path,
+                                                                      overrides: overrides)
+        let data: Dataset
+        do {
+            try config.validate()
+            data = try config.loadImages()
+        } catch let p as AttackConfigProblem {
+            throw UsageError("\(origins.source(of: p.key)): key '\(p.key)': \(p.message)")
+        }
         let strategies = try config.strategies.map { try config.strategy($0) }
         let directory = URL(fileURLWithPath: output ?? "runs/attack/\(config.name)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -79,8 +86,8 @@ enum AttackCommand {
         let progress = ProgressLine(logInterval: 10)
         for batchSize in config.batchSizes {
             guard config.imageIndex + batchSize <= data.count else {
-                throw UsageError("key 'imageIndex': \(config.imageIndex) + batch \(batchSize) exceeds the "
-                                 + "\(data.count) training images")
+                throw UsageError("\(origins.source(of: "imageIndex")): key 'imageIndex': \(config.imageIndex) + batch "
+                                 + "\(batchSize) exceeds the \(data.count) training images")
             }
             let n = h * w * c
             let images = Array(data.images[(config.imageIndex * n)..<((config.imageIndex + batchSize) * n)])

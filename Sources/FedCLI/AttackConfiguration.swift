@@ -72,6 +72,12 @@ struct AttackPrivacy: Codable, Equatable {
     }
 }
 
+/// A value of the attack config that is out of range; the command names the file or `--set` that gave it.
+struct AttackConfigProblem: Error {
+    var key: String
+    var message: String
+}
+
 /// Everything `fednoise attack` runs.
 struct AttackConfiguration: Codable, Equatable {
     var name = "attack-dlg-mnist"
@@ -96,7 +102,7 @@ struct AttackConfiguration: Codable, Equatable {
 
     /// Checks ranges; errors name the key.
     func validate() throws {
-        func bad(_ key: String, _ what: String) -> UsageError { UsageError("key '\(key)': \(what)") }
+        func bad(_ key: String, _ what: String) -> AttackConfigProblem { AttackConfigProblem(key: key, message: what) }
         guard (1...10_000).contains(iterations) else { throw bad("iterations", "must be in 1…10000") }
         guard !batchSizes.isEmpty, batchSizes.allSatisfy({ (1...8).contains($0) }) else {
             throw bad("batchSizes", "each must be in 1…8")
@@ -142,10 +148,12 @@ struct AttackConfiguration: Codable, Equatable {
     func loadImages() throws -> Dataset {
         if dataset == "embedded-mnist" { return try DatasetLoader.embeddedMNIST(normalization: .unit).train }
         guard let kind = DatasetKind(rawValue: dataset) else {
-            throw UsageError("key 'dataset': unknown value '\(dataset)' (allowed: embedded-mnist, mnist, "
-                             + "fashion-mnist, cifar10)")
+            throw AttackConfigProblem(key: "dataset", message: "unknown value '\(dataset)' (allowed: embedded-mnist, "
+                                      + "mnist, fashion-mnist, cifar10)")
         }
-        guard !dataDirectory.isEmpty else { throw UsageError("key 'dataDirectory': \(dataset) needs its directory") }
+        guard !dataDirectory.isEmpty else {
+            throw AttackConfigProblem(key: "dataset", message: "\(dataset) needs dataDirectory (the folder of its files)")
+        }
         return try DatasetLoader.load(kind: kind, directory: URL(fileURLWithPath: dataDirectory),
                                       normalization: .unit).train
     }

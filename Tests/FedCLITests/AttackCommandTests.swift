@@ -41,3 +41,25 @@ import Testing
         }
     }
 }
+
+@Suite struct AttackErrorTests {
+    /// A bad value is blamed on the input that gave it.
+    @Test func errorsNameTheInput() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("attack-bad-\(UUID().uuidString).json")
+        try Data(#"{"iterations": 20000}"#.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let error = try #require(captureUsageError(["attack", file.path]))
+        #expect(error == "\(file.path): key 'iterations': must be in 1…10000")
+        let other = try #require(captureUsageError(["attack", "--set", "dataset=cifar10"]))
+        #expect(other == "--set dataset=cifar10: key 'dataset': cifar10 needs dataDirectory (the folder of its files)")
+    }
+
+    func captureUsageError(_ argv: [String]) -> String? {
+        do {
+            try AttackCommand.run(Array(argv.dropFirst()))
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+}
