@@ -32,6 +32,8 @@ public struct AttackSettings: Sendable {
     public var stopAtMSE = 0.0
     /// Keep the reconstruction at these iterations (0: the initial dummy).
     public var snapshots: [Int] = []
+    /// Unroll the client's E local steps at η inside the attack (nil: match one gradient).
+    public var unroll: (steps: Int, learningRate: Float)? = nil
     public init() {}
 }
 
@@ -69,6 +71,10 @@ public func runDLG(model: AttackModel, observed: [Float], truth: ClientBatch, se
     let (h, w, c) = (model.imageShape[0], model.imageShape[1], model.imageShape[2])
     let matcher = GradientMatcher(network: model.network, batch: b, parameters: model.parameters, target: observed,
                                   distance: settings.distance, step: settings.step)
+    if let unroll = settings.unroll, unroll.steps > 1 {
+        matcher.localSteps = unroll.steps
+        matcher.localLearningRate = unroll.learningRate
+    }
     var fixedLabels: [Int32]? = nil
     var labelSource = "joint (DLG)"
     if settings.labels == .idlg, b == 1, let label = inferLabelIDLG(gradient: observed, model: model) {

@@ -45,8 +45,13 @@ public final class GradientMatcher {
     public let distance: MatchingDistance
     /// h of the central difference along the unit direction v̂.
     public var step: Double
-    /// Loss+gradient evaluations so far (each is 3 forward and 3 backward passes).
+    /// Loss+gradient evaluations so far (each is 3 forward and 3 backward passes, 3E with `localSteps`).
     public private(set) var evaluations = 0
+    /// E > 1: match an E-step update instead of one gradient (`localTrajectory`). ∂D/∂x then treats the
+    /// trajectory w_0 … w_{E−1} as fixed, (1/E)·Σ_k J_x g(x, w_k)ᵀv, dropping the terms through dw_k/dx, which are
+    /// O(η·k·‖∂²L/∂w²‖) smaller; D itself is exact.
+    public var localSteps = 1
+    public var localLearningRate: Float = 0
 
     private let workspace: Workspace
     private var plus: [Float], minus: [Float]
@@ -86,8 +91,8 @@ public final class GradientMatcher {
     public func evaluate(input x: [Float], targets t: [Double]) -> MatchingEvaluation {
         precondition(x.count == batch * network.inputSize && t.count == batch * classes, "dummy batch size mismatch")
         evaluations += 1
-        runForwardBackward(x, t, parameters: parameters, wantParameters: true, logits: nil)
-        let g = UnsafeBufferPointer(workspace.gradient)
+        let trajectory = localTrajectory(x, t)
+        let g = trajectory.matched
         // v = ∂D/∂g
         var value = 0.0
         switch distance {
@@ -117,20 +122,40 @@ public final class GradientMatcher {
             return MatchingEvaluation(value: value, inputGradient: [Double](repeating: 0, count: n),
                                       targetGradient: [Double](repeating: 0, count: t.count))
         }
-        for i in 0..<parameters.count {
-            let d = step * direction[i] / norm
-            plus[i] = Float(Double(parameters[i]) + d)
-            minus[i] = Float(Double(parameters[i]) - d)
-        }
-        var zPlus = [Float](repeating: 0, count: t.count), zMinus = zPlus
-        runForwardBackward(x, t, parameters: plus, wantParameters: false, logits: &zPlus)
-        var dx = (0..<n).map { Double(workspace.inputGradient[$0]) }
-        runForwardBackward(x, t, parameters: minus, wantParameters: false, logits: &zMinus)
-        let scale = norm / (2 * step)
-        for i in 0..<n { dx[i] = (dx[i] - Double(workspace.inputGradient[i])) * scale }
+        var dx = [Double](repeating: 0, count: n), dt = [Double](repeating: 0, count: t.count)
+        let scale = norm / (2 * step) / Double(trajectory.points.count)
         let labelScale = -scale / Double(batch)
-        let dt = (0..<t.count).map { labelScale * (Double(zPlus[$0]) - Double(zMinus[$0])) }
+        var zPlus = [Float](repeating: 0, count: t.count), zMinus = zPlus
+        for w in trajectory.points {  // frozen trajectory: (1/E)·Σ_k J_x g(x, w_k)ᵀ v
+            for i in 0..<w.count {
+                let d = step * direction[i] / norm
+                plus[i] = Float(Double(w[i]) + d)
+                minus[i] = Float(Double(w[i]) - d)
+            }
+            runForwardBackward(x, t, parameters: plus, wantParameters: false, logits: &zPlus)
+            for i in 0..<n { dx[i] += Double(workspace.inputGradient[i]) * scale }
+            runForwardBackward(x, t, parameters: minus, wantParameters: false, logits: &zMinus)
+            for i in 0..<n { dx[i] -= Double(workspace.inputGradient[i]) * scale }
+            for i in 0..<t.count { dt[i] += labelScale * (Double(zPlus[i]) - Double(zMinus[i])) }
+        }
         return MatchingEvaluation(value: value, inputGradient: dx, targetGradient: dt)
+    }
+
+    /// The matched quantity and the parameters it was taken at: ∇_w L at w for one step; for `localSteps` E > 1 the
+    /// client's own E full-batch SGD steps from w on the dummy batch, read as the server reads an update,
+    /// −(w_E − w)/(E·η) (the same Float arithmetic as `Strategy.observedGradient`), with the points w_0 … w_{E−1}.
+    private func localTrajectory(_ x: [Float], _ t: [Double]) -> (matched: [Float], points: [[Float]]) {
+        runForwardBackward(x, t, parameters: parameters, wantParameters: true, logits: nil)
+        guard localSteps > 1 else { return (Array(workspace.gradient), [parameters]) }
+        var w = parameters, points: [[Float]] = []
+        for k in 0..<localSteps {
+            if k > 0 { runForwardBackward(x, t, parameters: w, wantParameters: true, logits: nil) }
+            points.append(w)
+            for i in w.indices { w[i] -= localLearningRate * workspace.gradient[i] }
+        }
+        let toGradient = -1 / (Double(localSteps) * Double(localLearningRate))
+        let matched = (0..<w.count).map { Float(Double(w[$0] - parameters[$0]) * toGradient) }
+        return (matched, points)
     }
 
     /// Forward at `parameters`, then backward of the soft-label loss: into `workspace.gradient` (wantParameters) or

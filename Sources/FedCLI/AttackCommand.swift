@@ -109,6 +109,7 @@ public enum AttackCommand {
                 settings.labels = config.labels
                 settings.adamLearningRate = config.adamLearningRate
                 settings.snapshots = config.snapshots
+                if config.unrollLocalSteps, case let .update(steps, lr) = strategy.upload { settings.unroll = (steps, lr) }
                 let result = runDLG(model: model, observed: observed, truth: truth, settings: settings,
                                     key: StreamKey(seed: config.seed, 3, UInt64(batchSize))) { r in
                     if !quiet {

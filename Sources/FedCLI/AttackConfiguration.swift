@@ -93,6 +93,8 @@ struct AttackConfiguration: Codable, Equatable {
     var distance: MatchingDistance = .l2
     var labels: LabelStrategy = .idlg
     var adamLearningRate = 0.1
+    /// Unroll an E-step update's local steps inside the attack (false: match it as one gradient).
+    var unrollLocalSteps = false
     /// Iterations whose reconstructions go into the figure.
     var snapshots = [0, 10, 30, 100, 300]
     /// "Recovered" means final MSE ≤ this (1e-3: PSNR ≥ 30 dB, pitfalls §1.6).

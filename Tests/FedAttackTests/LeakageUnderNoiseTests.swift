@@ -81,4 +81,18 @@ import Testing
         // Negative control: the colluder-free value 2σ_k² is rejected when colluders removed part of the noise.
         if rho > 0 && tau2 == 0 { #expect(abs(variance / (2 * sigma * sigma / (weight * weight)) - 1) > tolerance) }
     }
+
+    /// A 5-step update: read as one gradient, L2 matching cannot invert it (it is no single image's gradient);
+    /// unrolling the client's steps inside the attack recovers the image.
+    @Test func unrollingRecoversAFiveStepUpdate() {
+        let s = Strategy(name: "", upload: .update(steps: 5, learningRate: 0.01), noise: .none)
+        let g = s.observedGradient(model: model, batch: batch, key: StreamKey(seed: 3, 3))
+        var settings = AttackSettings()
+        settings.iterations = 200
+        let plain = runDLG(model: model, observed: g, truth: batch, settings: settings, key: StreamKey(seed: 7, 3))
+        settings.unroll = (5, 0.01)
+        let unrolled = runDLG(model: model, observed: g, truth: batch, settings: settings, key: StreamKey(seed: 7, 3))
+        #expect(plain.records.last!.mse > 1e-2)
+        #expect(unrolled.records.last!.mse < 1e-3)
+    }
 }

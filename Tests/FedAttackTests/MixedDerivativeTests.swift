@@ -62,4 +62,20 @@ import Testing
         #expect(tiny > 5e-3 && tiny > 5 * best)
         #expect(huge > 5e-3 && huge > 5 * best)
     }
+
+    /// With E local steps the derivative holds the trajectory fixed; the terms it drops are O(η·E·‖H‖). Measured
+    /// on this small model (large random inputs): at η = 0.01, E = 3 the relative error is 3% in x and 23% in t,
+    /// and at η = 0.001 it is 4.3× and 16× smaller (0.8%, 1.4%): it shrinks with η as the analysis says (D is exact).
+    @Test func unrolledStepsApproximationShrinksWithTheStep() throws {
+        func unrolledErrors(_ lr: Float) throws -> (x: Double, t: Double) {
+            var p = try problem(seed: 1, distance: .l2)
+            p.0.localSteps = 3
+            p.0.localLearningRate = lr
+            return errors(p)
+        }
+        let coarse = try unrolledErrors(0.01), fine = try unrolledErrors(0.001)
+        print("unrolled E = 3: relative errors at η = 0.01: x \(coarse.x), t \(coarse.t); at η = 0.001: x \(fine.x), t \(fine.t)")
+        #expect(coarse.x < 0.1)
+        #expect(fine.x < coarse.x / 3 && fine.t < coarse.t / 3)
+    }
 }
