@@ -37,6 +37,7 @@ let package = Package(
         .library(name: "FedTransport", targets: ["FedTransport"]),
         .library(name: "FedStrategy", targets: ["FedStrategy"]),
         .library(name: "FedRuntime", targets: ["FedRuntime"]),
+        .library(name: "FedAttack", targets: ["FedAttack"]),
         .library(name: "FedTestKit", targets: ["FedTestKit"]),
     ],
     targets: [
@@ -53,8 +54,10 @@ let package = Package(
         .target(name: "FedRuntime",
                 dependencies: ["FedTensor", "FedNN", "FedData", "FedPrivacy", "FedStrategy", "FedTransport"],
                 swiftSettings: common),
+        .target(name: "FedAttack", dependencies: ["FedTensor", "FedNN", "FedPrivacy", "CZlib"], swiftSettings: common),
         .target(name: "FedCLI",
-                dependencies: ["FedTensor", "FedNN", "FedData", "FedPrivacy", "FedStrategy", "FedRuntime"],
+                dependencies: ["FedTensor", "FedNN", "FedData", "FedPrivacy", "FedStrategy", "FedRuntime",
+                               "FedAttack"],
                 swiftSettings: common),
         .executableTarget(name: "fednoise", dependencies: ["FedCLI"], swiftSettings: common),
         .target(name: "FedTestKit",
@@ -74,6 +77,8 @@ let package = Package(
         // Strategies written from outside, with the public API only (FedProx, FedAvgM).
         .testTarget(name: "CustomStrategyTests",
                     dependencies: ["FedRuntime", "FedTestKit", "FedNN", "FedData", "FedTensor"],
+                    swiftSettings: common),
+        .testTarget(name: "FedAttackTests", dependencies: ["FedAttack", "FedNN", "FedData", "CZlib"],
                     swiftSettings: common),
         .testTarget(name: "FedCLITests", dependencies: ["FedCLI", "FedTestKit"], swiftSettings: common),
     ],

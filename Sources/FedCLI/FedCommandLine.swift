@@ -15,6 +15,7 @@ public enum FedCommandLine {
       (none)      the main job: FedAvg, DP-FedAvg and NISS, CNN, on the embedded MNIST subset (under a minute)
       run         run a federation from a config file (config/*.json); per-round metrics and result files
       sweep       the NISS experiment: one federation per X = τ², a table and a plot of accuracy per round
+      attack      DLG gradient leakage: what a curious server reconstructs from each strategy's uploads
       privacy     ε for a noise multiplier, or the noise multiplier for a target ε (RDP accountant)
       train       train one model centrally; per-epoch metrics and result files
       plot        overlay one column of several result CSVs (runs, references) in one SVG chart
@@ -24,7 +25,7 @@ public enum FedCommandLine {
     Run 'fednoise COMMAND --help' for a command's options.
     """
 
-    static let commands: Set<String> = ["run", "sweep", "privacy", "train", "bench", "plot"]
+    static let commands: Set<String> = ["run", "sweep", "attack", "privacy", "train", "bench", "plot"]
 
     /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error).
     public static func run(_ arguments: [String]) async -> Int32 {
@@ -49,6 +50,7 @@ public enum FedCommandLine {
             switch command {
             case "run": try await RunCommand.run(rest)
             case "sweep": try await SweepCommand.run(rest)
+            case "attack": try AttackCommand.run(rest)
             case "privacy": try PrivacyCommand.run(rest)
             case "train": try TrainCommand.run(rest)
             case "bench": try BenchCommand.run(rest)
@@ -56,7 +58,7 @@ public enum FedCommandLine {
             case "help", "--help", "-h": say(help)
             default:
                 throw UsageError(
-                    "unknown command '\(command)' (commands: run, sweep, privacy, train, bench, plot, help)")
+                    "unknown command '\(command)' (commands: run, sweep, attack, privacy, train, bench, plot, help)")
             }
             return 0
         } catch let error as UsageError {

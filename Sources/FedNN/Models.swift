@@ -11,6 +11,11 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable {
     /// Multinomial logistic regression: one linear layer (7,850 parameters on MNIST). Small and convex, for quick
     /// protocol studies and statistical tests of the noise mechanisms.
     case logistic
+    /// The DLG reference LeNet (Zhu et al. 2019, `models/vision.py`; spec pitfalls-dlg-mia §1.1): three conv5×5
+    /// (12 channels, padding 2, strides 2, 2, 1) each followed by a sigmoid, then FC hidden → classes, no pooling.
+    /// hidden = 12·⌈h/4⌉·⌈w/4⌉ (588 on MNIST, 768 on CIFAR). Twice differentiable, for gradient-leakage attacks
+    /// (FedAttack initialises it U(−0.5, 0.5) as the reference does). 13,426 parameters on MNIST.
+    case lenet
 
     /// The network for NHWC inputs of `inputShape` ([height, width, channels]) and `classes` outputs.
     public func network(inputShape: Shape, classes: Int) throws(ShapeError) -> Network {
@@ -27,6 +32,16 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable {
             return try Network(inputShape: inputShape, layers: [
                 Flatten(), Linear(inputShape.reduce(1, *), 200), ReLU(), Linear(200, 200), ReLU(),
                 Linear(200, classes),
+            ])
+        case .lenet:
+            let c = inputShape[2]
+            let conv1 = Conv2d(c, 12, kernel: 5, stride: 2, padding: 2)
+            let conv2 = Conv2d(12, 12, kernel: 5, stride: 2, padding: 2)
+            let conv3 = Conv2d(12, 12, kernel: 5, stride: 1, padding: 2)
+            let s1 = try conv1.outputShape(input: inputShape)
+            let s3 = try conv3.outputShape(input: try conv2.outputShape(input: s1))
+            return try Network(inputShape: inputShape, layers: [
+                conv1, Sigmoid(), conv2, Sigmoid(), conv3, Sigmoid(), Flatten(), Linear(s3.reduce(1, *), classes),
             ])
         case .logistic:
             return try Network(inputShape: inputShape, layers: [Flatten(), Linear(inputShape.reduce(1, *), classes)])
