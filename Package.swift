@@ -35,7 +35,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         .target(name: "FedTensor", swiftSettings: common),
-        .target(name: "FedNN", dependencies: ["FedTensor"], swiftSettings: common),
+        .target(name: "FedNN", dependencies: ["FedTensor", "FedPrivacy"], swiftSettings: common),
         .target(name: "FedData", dependencies: ["FedTensor", "CZlib"],
                 resources: [.copy("Resources/mnist-small")], swiftSettings: common),
         .target(name: "FedPrivacy", dependencies: ["FedTensor"], swiftSettings: common),
