@@ -5,7 +5,7 @@ import Foundation
 
 enum BenchCommand {
     static let help = """
-    USAGE: fednoise bench [--quick] [--json FILE] [--threads LIST]
+    USAGE: fednoise bench [--quick] [--json FILE] [--threads LIST] [--dpsgd]
 
     Measures, on random data of the right shapes:
       GEMM GFLOPS at 512³ and at the McMahan CNN's own shapes (batch 10 and 64),
@@ -19,6 +19,9 @@ enum BenchCommand {
       --layers         instead: time each layer's forward and backward pass of --model (default cnn)
                        at --batch-size (default 10) on the current thread count, training with plain SGD
                        as clients do (the update is fused into the Linear layers' backward pass)
+      --dpsgd          instead: DP-SGD samples/s (ghost-norm clipping, noise σ = 1, C = 1, every example sampled
+                       once per step at fixed batch, as opacus_reference.py train) next to plain SGD at the same batch,
+                       CNN and MLP at batch 10 and 64 (with --threads, default 2)
       --threads LIST   thread counts to measure, comma-separated (default "1,2" capped at the core count)
       --json FILE      where to write the results (default runs/bench.json)
       -h, --help       show this help
@@ -32,7 +35,7 @@ enum BenchCommand {
     }
 
     static func run(_ argv: [String]) throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "quick", "layers"])
+        var args = try Arguments(argv, booleanFlags: ["help", "quick", "layers", "dpsgd"])
         if args.flag("help") {
             say(help)
             return
@@ -53,6 +56,11 @@ enum BenchCommand {
                 guard let n = Int(part), n >= 1 else { throw UsageError("--threads must list whole numbers ≥ 1") }
                 return n
             }
+        }
+        if args.flag("dpsgd") {
+            try args.finish()
+            return try benchDPSGD(threads: args.string("threads") == nil ? [2] : threadCounts, quick: quick,
+                                  jsonPath: jsonPath)
         }
         try args.finish()
         let seconds = quick ? 0.2 : 0.6
@@ -109,7 +117,12 @@ enum BenchCommand {
     /// Training samples per second of `kind` on random MNIST-shaped data (median of repetitions).
     static func measureTraining(_ kind: ModelKind, batch: Int, minSeconds: Double) throws -> Double {
         var bench = try TrainingBench(kind, batch: batch, momentum: 0)
-        func stepOnce() { bench.step() }
+        return medianRate(batch: batch, minSeconds: minSeconds) { bench.step() }
+    }
+
+    /// Samples per second of `stepOnce` (one step on `batch` samples): median of 5 timed repetitions after 3 warm-up
+    /// steps.
+    static func medianRate(batch: Int, minSeconds: Double, _ stepOnce: () -> Void) -> Double {
         for _ in 0..<3 { stepOnce() }
         var rates: [Double] = []
         for _ in 0..<5 {

@@ -29,6 +29,7 @@ public struct DPSGDTrainer {
     private var rows: [Float] = []
     private var norms: [Double] = []
     private var factors: [Float] = []
+    private var saved: [Float] = []
     private var labels: [Int32] = []
 
     public init(network: Network, settings: TrainingSettings, dp: DPSGDSettings, key: StreamKey,
@@ -105,6 +106,8 @@ public struct DPSGDTrainer {
         if norms.count < capacity * layerCount { norms = [Double](repeating: 0, count: capacity * layerCount) }
         if factors.count < capacity { factors = [Float](repeating: 0, count: capacity) }
         if labels.count < capacity { labels = [Int32](repeating: 0, count: capacity) }
+        let keep = dp.perLayerClipping ? 0 : capacity * workspace.savedSize(frozen: frozen)
+        if saved.count < max(keep, 1) { saved = [Float](repeating: 0, count: max(keep, 1)) }
         let trainable = trainableLayers
         let perLayerNorm = dp.maxGradientNorm / Double(max(trainable.count, 1)).squareRoot()
         var lossSum = 0.0, correct = 0
@@ -154,21 +157,36 @@ public struct DPSGDTrainer {
                         }
                     } else {
                         let intact = rows.withUnsafeBufferPointer { r in
-                            workspace.addPerExampleGradientNorms(parameters: w, outputGradient: r.baseAddress!,
-                                                                 batch: n, frozen: frozen, into: normBase)
-                        }
-                        rows.withUnsafeMutableBufferPointer { r in
-                            for i in 0..<n {
-                                var squared = 0.0
-                                for layer in trainable { squared += normBase[layer * n + i] }
-                                let f = Clipping.factor(norm: squared.squareRoot(), maxNorm: dp.maxGradientNorm)
-                                if f != 1 { scale(r.baseAddress! + i * classes, by: f, count: classes) }
+                            saved.withUnsafeMutableBufferPointer { keep in
+                                workspace.addPerExampleGradientNorms(parameters: w, outputGradient: r.baseAddress!,
+                                                                     batch: n, frozen: frozen, into: normBase,
+                                                                     saving: keep.baseAddress!)
                             }
                         }
-                        if !intact { workspace.forward(parameters: w, batch: n, training: true, noise: noiseSource) }
-                        rows.withUnsafeBufferPointer { r in
-                            workspace.backward(parameters: w, outputGradient: r.baseAddress!, batch: n,
-                                               frozen: frozen, accumulate: true)
+                        for i in 0..<n {
+                            var squared = 0.0
+                            for layer in trainable { squared += normBase[layer * n + i] }
+                            factors[i] = Clipping.factor(norm: squared.squareRoot(), maxNorm: dp.maxGradientNorm)
+                        }
+                        if intact {
+                            // Book-keeping: each layer's gradient from its kept output gradient, scaled.
+                            saved.withUnsafeMutableBufferPointer { keep in
+                                workspace.addClippedGradients(parameters: w, saved: keep.baseAddress!, batch: n,
+                                                              frozen: frozen, factors: factors)
+                            }
+                        } else {
+                            // Ghost clipping's second backward, through the input gradients again, on a fresh
+                            // forward pass (some layer's input gradient used its saved state as scratch).
+                            rows.withUnsafeMutableBufferPointer { r in
+                                for i in 0..<n where factors[i] != 1 {
+                                    scale(r.baseAddress! + i * classes, by: factors[i], count: classes)
+                                }
+                            }
+                            workspace.forward(parameters: w, batch: n, training: true, noise: noiseSource)
+                            rows.withUnsafeBufferPointer { r in
+                                workspace.backward(parameters: w, outputGradient: r.baseAddress!, batch: n,
+                                                   frozen: frozen, accumulate: true)
+                            }
                         }
                     }
                 }

@@ -9,14 +9,23 @@ extension Workspace {
     /// its input gradient is formed. `gradient` is not touched.
     /// - Returns: whether every trainable layer still holds its forward state, so that an ordinary `backward` on
     ///   the same forward pass is valid (else run `forward` again first).
+    ///
+    /// With `saving`, each trainable layer's output gradient is also copied to `saving + savedOffset(i) · batch`
+    /// for `addClippedGradients` (book-keeping: Bu et al. 2023), which then needs no second pass through the input
+    /// gradients.
     @discardableResult
     public func addPerExampleGradientNorms(parameters: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
                                            batch: Int, frozen: Set<Int> = [],
-                                           into norms: UnsafeMutablePointer<Double>) -> Bool {
+                                           into norms: UnsafeMutablePointer<Double>,
+                                           saving: UnsafeMutablePointer<Float>? = nil) -> Bool {
         var intact = true
         reverseLayers(parameters: parameters, outputGradient: outputGradient, batch: batch, frozen: frozen) { i, c in
             let layer = network.layers[i], shape = network.shapes[i]
             if c.parameterGradient != nil {
+                if let saving {
+                    (saving + savedOffset(i, frozen: frozen) * batch).update(
+                        from: c.outputGradient, count: batch * network.shapes[i + 1].reduce(1, *))
+                }
                 layer.addPerExampleGradientNorms(c, input: shape, into: norms + i * batch)
                 if c.inputGradient != nil && !layer.inputGradientPreservesWorkspace(input: shape) { intact = false }
             }
@@ -27,6 +36,38 @@ extension Workspace {
             }
         }
         return intact
+    }
+
+    /// Floats per example before trainable layer `i`'s saved output gradient (trainable layers' outputs, in
+    /// layer order); `savedSize` is the total per example.
+    public func savedOffset(_ i: Int, frozen: Set<Int>) -> Int {
+        network.layers.indices.prefix(i).reduce(0) { total, j in
+            frozen.contains(j) || network.parameterRanges[j].isEmpty ? total : total + network.shapes[j + 1].reduce(1, *)
+        }
+    }
+
+    public func savedSize(frozen: Set<Int>) -> Int { savedOffset(network.layers.count, frozen: frozen) }
+
+    /// Pass 2 of book-keeping ghost clipping: scales row e of every trainable layer's output gradient that
+    /// `addPerExampleGradientNorms(… saving:)` kept by `factors[e]` (in place) and adds that layer's parameter
+    /// gradient of the scaled rows to `gradient`: Σ_e c_e ∂ℓ_e/∂θ, since each layer's parameter gradient is linear
+    /// in its per-example output gradients. Valid only when that pass returned true (forward state intact).
+    public func addClippedGradients(parameters: UnsafePointer<Float>, saved: UnsafeMutablePointer<Float>, batch: Int,
+                                    frozen: Set<Int> = [], factors: UnsafePointer<Float>) {
+        var offset = 0
+        for (i, layer) in network.layers.enumerated() {
+            let range = network.parameterRanges[i]
+            guard !frozen.contains(i) && !range.isEmpty else { continue }
+            let width = network.shapes[i + 1].reduce(1, *)
+            let rows = saved + offset * batch
+            for e in 0..<batch where factors[e] != 1 { scale(rows + e * width, by: factors[e], count: width) }
+            let context = BackwardContext(
+                input: activations[i], output: activations[i + 1], outputGradient: rows, inputGradient: nil,
+                parameters: parameters + range.lowerBound, parameterGradient: gradient.baseAddress! + range.lowerBound,
+                accumulate: true, workspace: scratch[i], batch: batch)
+            layer.backward(context, input: network.shapes[i])
+            offset += width
+        }
     }
 
     /// Per-layer clipping in one pass: back-propagates `outputGradient` (row i = ∂ℓ_i/∂output_i) and, at each
