@@ -90,14 +90,15 @@ public struct DPSGDTrainer {
         let picked = PoissonSampling.positions(count: indices.count, rate: dp.sampleRate, rng: &rng)
         let result = clippedSum(parameters: &parameters, on: data, batch: picked.map { indices[$0] },
                                 workspace: workspace, noiseStep: t)
-        addNoiseAndStep(parameters: &parameters, workspace: workspace, expectedBatch: dp.sampleRate * Double(indices.count),
-                        step: t)
+        privatize(workspace.gradient, expectedBatch: dp.sampleRate * Double(indices.count), step: t)
+        sgd.step(parameters: &parameters, gradient: workspace.gradient)
         try! accountant.step(noiseMultiplier: dp.noiseMultiplier, sampleRate: dp.sampleRate)
         return (result.lossSum, result.correct, picked.count)
     }
 
-    /// Leaves Σ_i clip(g_i) over `batch` in `workspace.gradient` (zero for an empty batch), chunk by chunk.
-    mutating func clippedSum(parameters: inout [Float], on data: some SampleSource, batch: [Int],
+    /// Leaves Σ_i clip(g_i) over the examples `batch` (dataset indices) in `workspace.gradient` (zero for an empty
+    /// batch), chunk by chunk; returns their summed loss and correct count. `noiseStep` feeds noisy layers.
+    public mutating func clippedSum(parameters: inout [Float], on data: some SampleSource, batch: [Int],
                              workspace: Workspace, noiseStep: UInt64) -> (lossSum: Double, correct: Int) {
         workspace.zeroGradient()
         let capacity = workspace.capacity, classes = network.outputSize, layerCount = network.layers.count
@@ -196,13 +197,14 @@ public struct DPSGDTrainer {
         return (lossSum, correct)
     }
 
-    /// gradient ← (gradient + N(0, σ²C²)) / (q·N) on the trainable layers, then the optimiser step.
-    mutating func addNoiseAndStep(parameters: inout [Float], workspace: Workspace, expectedBatch: Double,
-                                  step t: UInt64) {
+    /// gradient ← (gradient + N(0, σ²C²·I)) / expectedBatch on the trainable layers' coordinates (frozen ones are left
+    /// as they are); the noise of step t is coordinate j's value of the Philox stream `key.child("NOIS", t)`.
+    public mutating func privatize(_ gradient: UnsafeMutableBufferPointer<Float>, expectedBatch: Double, step t: UInt64) {
+        precondition(gradient.count == network.parameterCount && expectedBatch > 0, "privatize: bad gradient or batch")
         let noiseKey = key.child(0x4E4F_4953, t)  // "NOIS"
         let std = Float(dp.noiseMultiplier * dp.maxGradientNorm)
         let inverse = Float(1 / expectedBatch)
-        let g = workspace.gradient.baseAddress!
+        let g = gradient.baseAddress!
         let ranges = trainableLayers.map { network.parameterRanges[$0] }
         noise.withUnsafeMutableBufferPointer { z in
             for r in ranges {
@@ -214,6 +216,5 @@ public struct DPSGDTrainer {
                 scale(g + r.lowerBound, by: inverse, count: r.count)
             }
         }
-        sgd.step(parameters: &parameters, gradient: workspace.gradient)
     }
 }
