@@ -86,7 +86,7 @@ extension TrainCommand {
     }
 
     /// The DP settings for N training examples: q, and σ (given, or searched for the target ε over all epochs).
-    static func dpSettings(_ config: TrainConfiguration, examples n: Int) throws -> DPSGDSettings {
+    public static func dpSettings(_ config: TrainConfiguration, examples n: Int) throws -> DPSGDSettings {
         let q = config.sampleRate ?? Double(config.expectedBatchSize ?? config.batchSize) / Double(n)
         guard q > 0 && q <= 1 else {
             let key = config.sampleRate != nil ? "sampleRate" : config.expectedBatchSize != nil ? "expectedBatchSize" : "batchSize"
