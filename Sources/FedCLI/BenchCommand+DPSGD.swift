@@ -28,12 +28,7 @@ extension BenchCommand {
                       + fixed(dp / plain, 2).leftPad(11))
             }
         }
-        let url = URL(fileURLWithPath: jsonPath)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(rows).write(to: url)
-        say("wrote \(jsonPath)")
+        try write(rows, to: jsonPath)
     }
 }
 

@@ -90,12 +90,17 @@ enum BenchCommand {
         for t in threadCounts {
             report("gaussian noise", t, measureGaussian(threads: t, minSeconds: seconds), "M samples/s")
         }
-        let url = URL(fileURLWithPath: jsonPath)
+        try write(rows, to: jsonPath)
+    }
+
+    /// The rows as pretty JSON at `path` (its folder created).
+    static func write(_ rows: [Row], to path: String) throws {
+        let url = URL(fileURLWithPath: path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(rows).write(to: url)
-        say("wrote \(jsonPath)")
+        say("wrote \(path)")
     }
 
     /// (label, transA, transB, M, N, K) — the CNN's GEMMs at batch 10 and 64, and a 512³ square.

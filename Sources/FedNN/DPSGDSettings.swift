@@ -35,20 +35,6 @@ public struct DPSGDSettings: Sendable, Equatable, Codable {
     public var stepsPerEpoch: Int { max(1, Int((1 / sampleRate).rounded(.down))) }
 }
 
-/// What a DP-SGD run did, in the terms an RDP accountant needs: `steps` sampled-Gaussian steps with noise
-/// multiplier σ and sampling rate q, each on one example-level neighbouring relation (add/remove one example).
-public struct DPSGDSpend: Sendable, Equatable, Codable {
-    public var noiseMultiplier: Double
-    public var sampleRate: Double
-    public var steps: Int
-
-    public init(noiseMultiplier: Double, sampleRate: Double, steps: Int) {
-        self.noiseMultiplier = noiseMultiplier
-        self.sampleRate = sampleRate
-        self.steps = steps
-    }
-}
-
 /// Poisson sampling: each of `count` positions is in the batch independently with probability q, so the batch size is
 /// Binomial(count, q) and may be 0. Drawn by geometric skips (gap G with P(G = k) = (1 − q)ᵏq, G = ⌊ln U / ln(1 − q)⌋,
 /// U uniform in (0, 1) with 53 bits), which costs O(batch) rather than O(count) per step.

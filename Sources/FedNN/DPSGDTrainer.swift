@@ -23,6 +23,8 @@ public struct DPSGDTrainer {
     public let key: StreamKey
     public var frozen: Set<Int>
     /// Every step taken so far (σ, q per step), for ε; `spend` says the same in three numbers.
+    /// (`settings.batchSize` is not used: the expected batch is q·N, and the workspace's capacity bounds how many
+    /// examples run at once.)
     public private(set) var accountant = RDPAccountant()
     private var sgd: SGD
     private var noise: [Float]
@@ -46,9 +48,10 @@ public struct DPSGDTrainer {
         self.noise = [Float](repeating: 0, count: network.parameterCount)
     }
 
-    /// Steps taken, with the σ and q of each (all equal): what an accountant needs.
-    public var spend: DPSGDSpend {
-        DPSGDSpend(noiseMultiplier: dp.noiseMultiplier, sampleRate: dp.sampleRate, steps: accountant.steps)
+    /// What this trainer did, in an accountant's terms: `steps` sampled-Gaussian steps at noise multiplier σ and
+    /// sampling rate q, each for the add/remove-one-example relation (a client adds it to its own accountant).
+    public var spend: RDPAccountant.Run {
+        RDPAccountant.Run(noiseMultiplier: dp.noiseMultiplier, sampleRate: dp.sampleRate, steps: accountant.steps)
     }
 
     /// ε at δ for the steps taken so far (RDP of the Poisson-subsampled Gaussian, Opacus' conversion).

@@ -93,7 +93,7 @@ struct DPSGDTests {
             let r = trainer.runEpoch(epoch, parameters: &p, on: data, indices: Array(0..<25), workspace: ws)
             #expect(r.steps == 25)
         }
-        #expect(trainer.spend == DPSGDSpend(noiseMultiplier: 1.5, sampleRate: 0.04, steps: 2250))
+        #expect(trainer.spend == RDPAccountant.Run(noiseMultiplier: 1.5, sampleRate: 0.04, steps: 2250))
         let epsilon = try trainer.epsilon(delta: 1e-5)
         #expect(abs(epsilon - 7.3291111714386545) <= 1e-9 * 7.33)
         for _ in 0..<10 {
