@@ -208,13 +208,27 @@ public struct DPSGDTrainer {
         let std = Float(dp.noiseMultiplier * dp.maxGradientNorm)
         let inverse = Float(1 / expectedBatch)
         let g = gradient.baseAddress!
-        let ranges = trainableLayers.map { network.parameterRanges[$0] }
+        // Pieces of ≥ 32,768 coordinates (boundaries at multiples of 64) over the threads: a noise value depends only
+        // on its coordinate, so the result does not depend on the split.
+        var pieces: [Range<Int>] = []
+        for layer in trainableLayers {
+            let r = network.parameterRanges[layer]
+            let count = max(1, min(ComputeThreads.count * 4, r.count / 32_768))
+            var lo = r.lowerBound
+            for k in 1...count {
+                let hi = k == count ? r.upperBound : max(lo, (r.lowerBound + r.count * k / count) & ~63)
+                if hi > lo { pieces.append(lo..<hi) }
+                lo = hi
+            }
+        }
         noise.withUnsafeMutableBufferPointer { z in
-            for r in ranges {
-                let slice = UnsafeMutableBufferPointer(rebasing: z[r])
+            let base = z.baseAddress!
+            parallelFor(pieces.count) { k in
+                let r = pieces[k]
                 if std > 0 {
-                    fillGaussian(slice, key: noiseKey, std: std, startIndex: UInt64(r.lowerBound))
-                    axpy(1, slice.baseAddress!, g + r.lowerBound, count: r.count)
+                    fillGaussian(UnsafeMutableBufferPointer(start: base + r.lowerBound, count: r.count), key: noiseKey,
+                                 std: std, startIndex: UInt64(r.lowerBound))
+                    axpy(1, base + r.lowerBound, g + r.lowerBound, count: r.count)
                 }
                 scale(g + r.lowerBound, by: inverse, count: r.count)
             }
