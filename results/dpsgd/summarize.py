@@ -1,8 +1,8 @@
 """results/dpsgd/summarize.py: the table and accuracy-vs-ε series of the DP-SGD runs in results/dpsgd/*/summary.json.
 
 Usage (from the repository root): python3 results/dpsgd/summarize.py
-Writes results/dpsgd/results.csv (one row per run), results/dpsgd/table.md and one series-<dataset>-<model>.csv
-(epsilon,test_accuracy) per model and dataset for `fednoise plot … --x epsilon`.
+Writes results/dpsgd/results.csv (one row per run), results/dpsgd/table.md and one series-<dataset>-<model>-<epochs>ep.csv
+(epsilon,test_accuracy) per dataset, model and epoch count for `fednoise plot … --x epsilon`.
 """
 import glob
 import json
@@ -35,9 +35,9 @@ with open(os.path.join(here, "table.md"), "w") as f:
                 f"| {100 * r['test_accuracy']:.2f}% | {r['seconds'] / 60:.1f} min |\n")
 series = {}
 for r in rows:
-    series.setdefault((r["dataset"], r["model"]), []).append((r["epsilon"], r["test_accuracy"]))
-for (dataset, model), points in series.items():
-    with open(os.path.join(here, f"series-{dataset}-{model}.csv"), "w") as f:
+    series.setdefault((r["dataset"], r["model"], r["epochs"]), []).append((r["epsilon"], r["test_accuracy"]))
+for (dataset, model, epochs), points in series.items():
+    with open(os.path.join(here, f"series-{dataset}-{model}-{epochs}ep.csv"), "w") as f:
         f.write("epsilon,test_accuracy\n")
         for e, a in sorted(points):
             f.write(f"{e},{a}\n")
