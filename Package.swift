@@ -45,7 +45,7 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         .target(name: "CFedCPU"),
         .target(name: "FedTensor", dependencies: ["CFedCPU"], swiftSettings: common),
-        .target(name: "FedNN", dependencies: ["FedTensor"], swiftSettings: common),
+        .target(name: "FedNN", dependencies: ["FedTensor", "FedPrivacy"], swiftSettings: common),
         .target(name: "FedData", dependencies: ["FedTensor", "CZlib"],
                 resources: [.copy("Resources/mnist-small")], swiftSettings: common),
         .target(name: "FedPrivacy", dependencies: ["FedTensor"], swiftSettings: common),

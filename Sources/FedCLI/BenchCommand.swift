@@ -6,6 +6,7 @@ import Foundation
 enum BenchCommand {
     static let help = """
     USAGE: fednoise bench [--quick] [--json FILE] [--threads LIST]
+           fednoise bench --dpsgd [--quick] [--json FILE] [--threads LIST]
            fednoise bench --layers [--model NAME] [--batch-size N] [--threads LIST] [--json FILE]
 
     Measures, on random data of the right shapes:
@@ -20,8 +21,11 @@ enum BenchCommand {
       --layers         instead: time each layer's forward and backward pass of --model (default cnn)
                        at --batch-size (1…65536, default 10) at each thread count, training with plain SGD
                        as clients do (the update is fused into the Linear layers' backward pass)
+      --dpsgd          instead: DP-SGD samples/s (ghost-norm clipping, noise σ = 1, C = 1, every example sampled
+                       once per step at fixed batch, as opacus_reference.py train) next to plain SGD at the same batch,
+                       CNN and MLP at batch 10 and 64 (default threads: 2)
       --threads LIST   thread counts to measure, comma-separated, each 1…1024 (default "1,2" capped at the
-                       core count; with --layers: the current count)
+                       core count; with --layers: the current count; with --dpsgd: 2)
       --json FILE      where to write the results (default runs/bench.json; with --layers: no file unless given)
       -h, --help       show this help
     """
@@ -34,7 +38,7 @@ enum BenchCommand {
     }
 
     static func run(_ argv: [String]) throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "quick", "layers"])
+        var args = try Arguments(argv, booleanFlags: ["help", "quick", "layers", "dpsgd"])
         if args.flag("help") {
             say(help)
             return
@@ -45,7 +49,9 @@ enum BenchCommand {
         let model = try args.choice("model", ModelKind.self)
         let json = args.string("json")
         let threadList = try threads(args.string("threads"))
+        let dpsgd = args.flag("dpsgd")
         try args.finish()
+        if layers && dpsgd { throw UsageError("--dpsgd and --layers are separate benchmarks: give one") }
         if !layers {
             if batch != nil { throw UsageError("--batch-size is an option of --layers") }
             if model != nil { throw UsageError("--model is an option of --layers") }
@@ -65,6 +71,7 @@ enum BenchCommand {
         if json == nil { try OutputPlace.prepareFile(jsonPath, origin: "the results file") }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let threadCounts = threadList ?? [1, 2].filter { $0 <= max(cores, 1) }
+        if dpsgd { return try benchDPSGD(threads: threadList ?? [2], quick: quick, jsonPath: jsonPath) }
         let seconds = quick ? 0.2 : 0.6
         var rows: [Row] = []
         func report(_ name: String, _ threads: Int, _ value: Double, _ unit: String) {
@@ -135,7 +142,12 @@ enum BenchCommand {
     /// Training samples per second of `kind` on random MNIST-shaped data (median of repetitions).
     static func measureTraining(_ kind: ModelKind, batch: Int, minSeconds: Double) throws -> Double {
         var bench = try TrainingBench(kind, batch: batch, momentum: 0)
-        func stepOnce() { bench.step() }
+        return medianRate(batch: batch, minSeconds: minSeconds) { bench.step() }
+    }
+
+    /// Samples per second of `stepOnce` (one step on `batch` samples): median of 5 timed repetitions after 3 warm-up
+    /// steps.
+    static func medianRate(batch: Int, minSeconds: Double, _ stepOnce: () -> Void) -> Double {
         for _ in 0..<3 { stepOnce() }
         var rates: [Double] = []
         for _ in 0..<5 {

@@ -27,13 +27,27 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
     public var output = "runs/train"
     /// Keep training after a NaN or infinite loss or weight (default: stop at that epoch, exit status 1).
     public var allowDivergence = false
+    /// Example-level DP-SGD instead of plain SGD (see `TrainCommand+DP.swift` for its keys).
+    public var dp = false
+    /// σ; exactly one of noiseMultiplier and targetEpsilon with dp.
+    public var noiseMultiplier: Double?
+    public var targetEpsilon: Double?
+    public var maxGradNorm = 1.0
+    public var delta = 1e-5
+    /// q, or the expected batch size q·N (at most one; neither: q = batchSize / N).
+    public var sampleRate: Double?
+    public var expectedBatchSize: Int?
+    public var perLayerClipping = false
+    /// "poisson" (what the accountant assumes) is the only sampling DP-SGD accepts.
+    public var sampling = "poisson"
 
     public init() {}
 
     /// Reads a JSON file; errors name the file and the key (unknown keys are rejected).
     public static func load(_ path: String) throws -> TrainConfiguration {
         try ConfigurationFile.load(TrainConfiguration.self, defaults: TrainConfiguration(), path: path,
-                                   optionalKeys: ["data", "trainLimit", "testLimit"])
+                                   optionalKeys: ["data", "trainLimit", "testLimit", "noiseMultiplier", "targetEpsilon",
+                                                  "sampleRate", "expectedBatchSize"])
     }
 
     /// Checks ranges; the error names the key.
@@ -56,6 +70,7 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
         // Blamed on the dataset choice: it is what needs a directory (the embedded subset is MNIST).
         try check(data != nil || dataset == .mnist, "dataset",
                   "\(dataset.rawValue) needs a directory (data / --data); the embedded subset is MNIST only")
+        try validateDP()
     }
 }
 
@@ -68,6 +83,8 @@ struct EpochRecord: Codable {
     var testAccuracy: Double
     var seconds: Double
     var samplesPerSecond: Double
+    /// Example-level ε at the configured δ after this epoch (DP-SGD runs only).
+    var epsilon: Double? = nil
 }
 
 public enum TrainCommand {
@@ -93,6 +110,7 @@ public enum TrainCommand {
       --train-limit N      use the first N training samples
       --test-limit N       use the first N test samples
       --threads N          compute threads (default: all cores)
+    \(dpHelp)
       --output DIR         result folder (default runs/train; checked before training starts)
       --allow-divergence   keep training after a NaN or infinite loss or weight (default: stop at that epoch
                            with status 1 and a message naming it; the epochs so far are written)
@@ -100,7 +118,7 @@ public enum TrainCommand {
     """
 
     static func run(_ argv: [String]) throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "allow-divergence"])
+        var args = try Arguments(argv, booleanFlags: ["help", "allow-divergence", "dp", "per-layer-clipping"])
         if args.flag("help") {
             say(help)
             return
@@ -159,12 +177,14 @@ public enum TrainCommand {
         note(args.flag("allow-divergence") ? true : nil, "allowDivergence", "allow-divergence") {
             c.allowDivergence = $0
         }
+        try applyDPFlags(&args, to: &c, note: &given)
         return given
     }
 
 
     static func train(_ config: TrainConfiguration) throws {
         try OutputPlace.prepareFolder(config.output, origin: "output")
+        if config.dp { return try trainDP(config) }
         let (train, test) = try loadData(config)
         let network = try config.model.network(inputShape: train.sampleShape, classes: train.classCount)
         // A batch larger than the data is one batch of all of it (the order does not depend on B): train with
@@ -241,13 +261,16 @@ public enum TrainCommand {
     }
 
     static func writeResults(config: TrainConfiguration, records: [EpochRecord], seconds: Double,
-                             parameters: Int) throws {
+                             parameters: Int, privacy: DPReport? = nil) throws {
         let dir = URL(fileURLWithPath: config.output)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        var csv = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,samples_per_second\n"
+        let dp = privacy != nil
+        var csv = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,samples_per_second"
+            + (dp ? ",epsilon\n" : "\n")
         for r in records {
             csv += "\(r.epoch),\(r.trainLoss),\(r.trainAccuracy),\(r.testLoss),\(r.testAccuracy),"
-            csv += "\(fixed(r.seconds, 3)),\(fixed(r.samplesPerSecond, 1))\n"
+            csv += "\(fixed(r.seconds, 3)),\(fixed(r.samplesPerSecond, 1))"
+            csv += dp ? ",\(r.epsilon ?? .nan)\n" : "\n"
         }
         try csv.write(to: dir.appendingPathComponent("epochs.csv"), atomically: true, encoding: .utf8)
         struct Summary: Encodable {
@@ -256,11 +279,12 @@ public enum TrainCommand {
             var threads: Int
             var seconds: Double
             var finalTestAccuracy: Double
+            var privacy: DPReport?
             var epochs: [EpochRecord]
         }
         let summary = Summary(configuration: config, parameterCount: parameters, threads: ComputeThreads.count,
                               seconds: seconds, finalTestAccuracy: records.last?.testAccuracy ?? .nan,
-                              epochs: records)
+                              privacy: privacy, epochs: records)
         let encoder = resultEncoder()
         try encoder.encode(summary).write(to: dir.appendingPathComponent("summary.json"), options: .atomic)
         let plot = LinePlot(

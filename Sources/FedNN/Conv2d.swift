@@ -11,6 +11,8 @@ public struct Conv2d: Layer {
     public let kernel: Int
     public let stride: Int
     public let padding: Int
+    /// How DP-SGD computes this layer's per-example gradient norms (see `ConvNormRoute`).
+    public var normRoute: ConvNormRoute = .automatic
 
     public init(_ inputChannels: Int, _ outputChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
         precondition(kernel > 0 && stride > 0 && padding >= 0, "invalid convolution geometry")
@@ -115,10 +117,12 @@ public struct Conv2d: Layer {
                                  n: outputChannels)
         }
         if let dx = c.inputGradient, convInputGradientSupported(g) {
-            // Straight from dY and the flipped filters; the saved inputs are no longer needed, so their space
-            // is the scratch.
+            // Straight from dY and the flipped filters. Implicit layers keep their padded inputs (a second backward
+            // on the same forward, as DP-SGD runs, reads them): the scratch starts at the dY frames after them.
+            // Otherwise the saved columns are no longer needed, so their space is the scratch.
+            let scratch = implicit ? implicitLayout(g, c.workspace, batch: c.batch).frames : c.workspace
             convInputGradient(c.outputGradient, weights: c.parameters, dx, g, outputChannels: outputChannels,
-                              batch: c.batch, scratch: c.workspace)
+                              batch: c.batch, scratch: scratch)
         } else if let dx = c.inputGradient {
             // dcol = dY·W overwrites the saved columns (no longer needed), then folds back into dx.
             gemm(.none, .none, m: rows, n: g.patchSize, k: outputChannels,

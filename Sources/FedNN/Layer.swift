@@ -87,6 +87,16 @@ public protocol Layer: Sendable, CustomStringConvertible {
     var backwardReadsOutput: Bool { get }
     /// Whether `backward` honours `BackwardContext.fusedUpdate` (default false: the caller steps the gradient).
     var supportsFusedUpdate: Bool { get }
+    /// Adds, for each example i of the batch, ‖∂ℓ_i/∂θ‖² over this layer's parameters θ to `norms[i]` (Float64),
+    /// where row i of `context.outputGradient` is ∂ℓ_i/∂(output row i). Called after `forward` on the same batch
+    /// and before this layer's `backward`; writes no gradient. The default (`PerExampleNorms.swift`) runs one
+    /// single-example forward and backward per example: correct for any layer, slow. Linear and Conv2d compute
+    /// the norms without materialising per-example gradients where that is cheaper (DP-SGD ghost clipping).
+    func addPerExampleGradientNorms(_ context: BackwardContext, input: Shape, into norms: UnsafeMutablePointer<Double>)
+    /// Whether a `backward` that writes the input gradient leaves this layer's workspace as `forward` left it, so a
+    /// second `backward` on the same forward pass is valid (DP-SGD's reweighted pass). Default: true only for
+    /// layers without a workspace.
+    func inputGradientPreservesWorkspace(input: Shape) -> Bool
 }
 
 /// How a layer's output may share its input's buffer.
@@ -107,6 +117,7 @@ extension Layer {
     public var inPlace: InPlaceKind { .never }
     public var backwardReadsOutput: Bool { false }
     public var supportsFusedUpdate: Bool { false }
+    public func inputGradientPreservesWorkspace(input: Shape) -> Bool { workspaceSize(input: input) == 0 }
 }
 
 /// A layer that cannot accept the shape it was given.

@@ -14,12 +14,12 @@ public final class Workspace {
     /// ∂L/∂input after `backward(… inputGradient: true)`.
     public var inputGradient: UnsafeMutablePointer<Float> { inputGradientBuffer }
 
-    private var activations: [UnsafeMutablePointer<Float>]  // activations[i] = input of layer i; last = output
-    private let sharesInput: [Bool]  // layer i's output aliases its input buffer
-    private let scratch: [UnsafeMutablePointer<Float>]
-    private let gradientA: UnsafeMutablePointer<Float>
-    private let gradientB: UnsafeMutablePointer<Float>
-    private let inputGradientBuffer: UnsafeMutablePointer<Float>
+    private(set) var activations: [UnsafeMutablePointer<Float>]  // activations[i] = input of layer i; last = output
+    let sharesInput: [Bool]  // layer i's output aliases its input buffer
+    let scratch: [UnsafeMutablePointer<Float>]
+    let gradientA: UnsafeMutablePointer<Float>
+    let gradientB: UnsafeMutablePointer<Float>
+    let inputGradientBuffer: UnsafeMutablePointer<Float>
     private var allocations: [UnsafeMutableRawPointer] = []
 
     public init(network: Network, capacity: Int) {

@@ -1,0 +1,237 @@
+// DPSGDTrainer: DP-SGD with Poisson sampling, ghost-norm clipping, Gaussian noise and an RDP accountant.
+import FedPrivacy
+import FedTensor
+import Foundation
+
+/// Example-level differentially private SGD (Abadi et al. 2016, Alg. 1), shaped like `Trainer` so a client can swap
+/// one for the other. Each step:
+/// 1. Poisson-samples the batch from `indices` with rate q (`PoissonSampling`; an empty batch is a normal step);
+/// 2. computes every example's gradient norm without materialising per-example gradients (pass 1,
+///    `Workspace.addPerExampleGradientNorms`), then back-propagates the loss-gradient rows scaled by
+///    c_i = min(1, C/‖g_i‖) (pass 2), which yields Σ_i c_i g_i because every layer's parameter gradient is linear in
+///    its per-example output gradient (ghost clipping: Li et al. 2022, Sec. 4; Bu et al. 2023). With
+///    `perLayerClipping`, one pass clips each layer to C/√K (`Workspace.addPerLayerClippedGradients`);
+/// 3. adds N(0, σ²C²) to every coordinate of the trainable layers (frozen layers get neither gradient nor noise),
+///    divides by the expected batch size q·N and takes the optimiser step (post-processing).
+/// Batches larger than the workspace run in chunks that accumulate into one step. The noise of step t is the
+/// Philox stream `key.child(noise, t)` indexed by parameter coordinate, the batch of step t comes from
+/// `key.child(sampling, t)`: results are bit-identical whatever the thread count.
+public struct DPSGDTrainer {
+    public let network: Network
+    public let settings: TrainingSettings
+    public let dp: DPSGDSettings
+    public let key: StreamKey
+    public var frozen: Set<Int>
+    /// Every step taken so far (σ, q per step), for ε; `spend` says the same in three numbers.
+    /// (`settings.batchSize` is not used: the expected batch is q·N, and the workspace's capacity bounds how many
+    /// examples run at once.)
+    public private(set) var accountant = RDPAccountant()
+    private var sgd: SGD
+    private var noise: [Float]
+    private var rows: [Float] = []
+    private var norms: [Double] = []
+    private var factors: [Float] = []
+    private var saved: [Float] = []
+    private var labels: [Int32] = []
+
+    public init(network: Network, settings: TrainingSettings, dp: DPSGDSettings, key: StreamKey,
+                frozen: Set<Int> = []) {
+        precondition(dp.problem == nil, "DPSGDTrainer: \(dp.problem ?? "")")
+        precondition(settings.epochs >= 0, "invalid training settings")
+        self.network = network
+        self.settings = settings
+        self.dp = dp
+        self.key = key
+        self.frozen = frozen
+        self.sgd = SGD(learningRate: settings.learningRate, momentum: settings.momentum,
+                       weightDecay: settings.weightDecay)
+        self.noise = [Float](repeating: 0, count: network.parameterCount)
+    }
+
+    /// What this trainer did, in an accountant's terms: `steps` sampled-Gaussian steps at noise multiplier σ and
+    /// sampling rate q, each for the add/remove-one-example relation (a client adds it to its own accountant).
+    public var spend: RDPAccountant.Run {
+        RDPAccountant.Run(noiseMultiplier: dp.noiseMultiplier, sampleRate: dp.sampleRate, steps: accountant.steps)
+    }
+
+    /// ε at δ for the steps taken so far (RDP of the Poisson-subsampled Gaussian, Opacus' conversion).
+    public func epsilon(delta: Double) throws -> Double { try accountant.epsilon(delta: delta).epsilon }
+
+    /// The layers that get gradients and noise.
+    var trainableLayers: [Int] {
+        network.layers.indices.filter { !frozen.contains($0) && !network.parameterRanges[$0].isEmpty }
+    }
+
+    /// One epoch of `dp.stepsPerEpoch` steps over `indices` (N = indices.count, expected batch q·N). Returns the
+    /// mean training loss and accuracy over the sampled examples (NaN if none) and the steps taken.
+    public mutating func runEpoch(
+        _ epoch: Int, parameters: inout [Float], on data: some SampleSource, indices: [Int], workspace: Workspace,
+        progress: ((TrainingProgress) -> Void)? = nil
+    ) -> (loss: Double, accuracy: Double, steps: Int) {
+        guard !indices.isEmpty else { return (.nan, .nan, 0) }
+        sgd.learningRate = settings.learningRate * pow(settings.learningRateDecay, Float(epoch))
+        let steps = dp.stepsPerEpoch
+        var lossSum = 0.0, correct = 0, count = 0
+        for s in 0..<steps {
+            let r = step(parameters: &parameters, on: data, indices: indices, workspace: workspace)
+            lossSum += r.lossSum
+            correct += r.correct
+            count += r.batch
+            progress?(TrainingProgress(epoch: epoch, step: s + 1, stepsPerEpoch: steps,
+                                       meanLoss: lossSum / Double(max(count, 1)),
+                                       meanAccuracy: Double(correct) / Double(max(count, 1)), samplesSeen: count))
+        }
+        return (count > 0 ? lossSum / Double(count) : .nan, count > 0 ? Double(correct) / Double(count) : .nan, steps)
+    }
+
+    /// One DP-SGD step on a fresh Poisson sample of `indices`; returns the summed loss, correct count and batch size.
+    @discardableResult
+    public mutating func step(parameters: inout [Float], on data: some SampleSource, indices: [Int],
+                              workspace: Workspace) -> (lossSum: Double, correct: Int, batch: Int) {
+        let t = UInt64(accountant.steps)
+        var rng = Philox(key.child(0x5341_4D50, t))  // "SAMP"
+        let picked = PoissonSampling.positions(count: indices.count, rate: dp.sampleRate, rng: &rng)
+        let result = clippedSum(parameters: &parameters, on: data, batch: picked.map { indices[$0] },
+                                workspace: workspace, noiseStep: t)
+        privatize(workspace.gradient, expectedBatch: dp.sampleRate * Double(indices.count), step: t)
+        sgd.step(parameters: &parameters, gradient: workspace.gradient)
+        try! accountant.step(noiseMultiplier: dp.noiseMultiplier, sampleRate: dp.sampleRate)
+        return (result.lossSum, result.correct, picked.count)
+    }
+
+    /// Leaves Σ_i clip(g_i) over the examples `batch` (dataset indices) in `workspace.gradient` (zero for an empty
+    /// batch), chunk by chunk; returns their summed loss and correct count. `noiseStep` feeds noisy layers.
+    public mutating func clippedSum(parameters: inout [Float], on data: some SampleSource, batch: [Int],
+                             workspace: Workspace, noiseStep: UInt64) -> (lossSum: Double, correct: Int) {
+        workspace.zeroGradient()
+        let capacity = workspace.capacity, classes = network.outputSize, layerCount = network.layers.count
+        let widest = network.shapes.dropFirst().map { $0.reduce(1, *) }.max() ?? classes
+        if rows.count < capacity * widest { rows = [Float](repeating: 0, count: capacity * widest) }
+        if norms.count < capacity * layerCount { norms = [Double](repeating: 0, count: capacity * layerCount) }
+        if factors.count < capacity { factors = [Float](repeating: 0, count: capacity) }
+        if labels.count < capacity { labels = [Int32](repeating: 0, count: capacity) }
+        let keep = dp.perLayerClipping ? 0 : capacity * workspace.savedSize(frozen: frozen)
+        if saved.count < max(keep, 1) { saved = [Float](repeating: 0, count: max(keep, 1)) }
+        let trainable = trainableLayers
+        let perLayerNorm = dp.maxGradientNorm / Double(max(trainable.count, 1)).squareRoot()
+        var lossSum = 0.0, correct = 0
+        var lo = 0
+        while lo < batch.count {
+            let n = min(capacity, batch.count - lo)
+            batch.withUnsafeBufferPointer { b in
+                labels.withUnsafeMutableBufferPointer { l in
+                    data.gather(UnsafeBufferPointer(rebasing: b[lo..<(lo + n)]), inputs: workspace.input,
+                                labels: l.baseAddress!)
+                }
+            }
+            let noiseSource = NoiseSource(key: key, step: noiseStep)
+            parameters.withUnsafeBufferPointer { p in
+                let w = p.baseAddress!
+                workspace.forward(parameters: w, batch: n, training: true, noise: noiseSource)
+                // Per-example (sum-reduced) loss gradients: one row at a time, so row i is exactly ∂ℓ_i/∂logits.
+                let g = rows.withUnsafeMutableBufferPointer { r in
+                    labels.withUnsafeBufferPointer { l in
+                        var sum = 0.0, hits = 0
+                        for i in 0..<n {
+                            let one = softmaxCrossEntropy(logits: workspace.output + i * classes,
+                                                          labels: l.baseAddress! + i, batch: 1, classes: classes,
+                                                          gradient: r.baseAddress! + i * classes)
+                            sum += one.lossSum
+                            hits += one.correct
+                        }
+                        return (sum, hits)
+                    }
+                }
+                lossSum += g.0
+                correct += g.1
+                norms.withUnsafeMutableBufferPointer { nb in
+                    let normBase = nb.baseAddress!
+                    normBase.update(repeating: 0, count: n * layerCount)
+                    if dp.perLayerClipping {
+                        // rows holds the loss gradient; the per-layer pass needs its own scratch for scaled rows.
+                        var scaled = [Float](repeating: 0, count: n * widest)
+                        rows.withUnsafeBufferPointer { r in
+                            scaled.withUnsafeMutableBufferPointer { s in
+                                workspace.addPerLayerClippedGradients(
+                                    parameters: w, outputGradient: r.baseAddress!, batch: n, frozen: frozen,
+                                    rows: s.baseAddress!, norms: normBase) { _, squared in
+                                    Clipping.factor(norm: squared.squareRoot(), maxNorm: perLayerNorm)
+                                }
+                            }
+                        }
+                    } else {
+                        let intact = rows.withUnsafeBufferPointer { r in
+                            saved.withUnsafeMutableBufferPointer { keep in
+                                workspace.addPerExampleGradientNorms(parameters: w, outputGradient: r.baseAddress!,
+                                                                     batch: n, frozen: frozen, into: normBase,
+                                                                     saving: keep.baseAddress!)
+                            }
+                        }
+                        for i in 0..<n {
+                            var squared = 0.0
+                            for layer in trainable { squared += normBase[layer * n + i] }
+                            factors[i] = Clipping.factor(norm: squared.squareRoot(), maxNorm: dp.maxGradientNorm)
+                        }
+                        if intact {
+                            // Book-keeping: each layer's gradient from its kept output gradient, scaled.
+                            saved.withUnsafeMutableBufferPointer { keep in
+                                workspace.addClippedGradients(parameters: w, saved: keep.baseAddress!, batch: n,
+                                                              frozen: frozen, factors: factors)
+                            }
+                        } else {
+                            // Ghost clipping's second backward, through the input gradients again, on a fresh
+                            // forward pass (some layer's input gradient used its saved state as scratch).
+                            rows.withUnsafeMutableBufferPointer { r in
+                                for i in 0..<n where factors[i] != 1 {
+                                    scale(r.baseAddress! + i * classes, by: factors[i], count: classes)
+                                }
+                            }
+                            workspace.forward(parameters: w, batch: n, training: true, noise: noiseSource)
+                            rows.withUnsafeBufferPointer { r in
+                                workspace.backward(parameters: w, outputGradient: r.baseAddress!, batch: n,
+                                                   frozen: frozen, accumulate: true)
+                            }
+                        }
+                    }
+                }
+            }
+            lo += n
+        }
+        return (lossSum, correct)
+    }
+
+    /// gradient ← (gradient + N(0, σ²C²·I)) / expectedBatch on the trainable layers' coordinates (frozen ones are left
+    /// as they are); the noise of step t is coordinate j's value of the Philox stream `key.child("NOIS", t)`.
+    public mutating func privatize(_ gradient: UnsafeMutableBufferPointer<Float>, expectedBatch: Double, step t: UInt64) {
+        precondition(gradient.count == network.parameterCount && expectedBatch > 0, "privatize: bad gradient or batch")
+        let noiseKey = key.child(0x4E4F_4953, t)  // "NOIS"
+        let std = Float(dp.noiseMultiplier * dp.maxGradientNorm)
+        let inverse = Float(1 / expectedBatch)
+        let g = gradient.baseAddress!
+        // Pieces of ≥ 32,768 coordinates (boundaries at multiples of 64) over the threads: a noise value depends only
+        // on its coordinate, so the result does not depend on the split.
+        var pieces: [Range<Int>] = []
+        for layer in trainableLayers {
+            let r = network.parameterRanges[layer]
+            let count = max(1, min(ComputeThreads.count * 4, r.count / 32_768))
+            var lo = r.lowerBound
+            for k in 1...count {
+                let hi = k == count ? r.upperBound : max(lo, (r.lowerBound + r.count * k / count) & ~63)
+                if hi > lo { pieces.append(lo..<hi) }
+                lo = hi
+            }
+        }
+        noise.withUnsafeMutableBufferPointer { z in
+            let base = z.baseAddress!
+            parallelFor(pieces.count) { k in
+                let r = pieces[k]
+                if std > 0 {
+                    fillGaussian(UnsafeMutableBufferPointer(start: base + r.lowerBound, count: r.count), key: noiseKey,
+                                 std: std, startIndex: UInt64(r.lowerBound))
+                    axpy(1, base + r.lowerBound, g + r.lowerBound, count: r.count)
+                }
+                scale(g + r.lowerBound, by: inverse, count: r.count)
+            }
+        }
+    }
+}
