@@ -79,7 +79,9 @@ actor ClientNode {
     private func trainLocally(_ start: RoundStart) async throws -> (weights: [Float], loss: Double) {
         await environment.credits.acquire()
         await environment.slots.acquire()
+        await environment.credits.training(true)
         let result = Result { try train(start) }
+        await environment.credits.training(false)
         await environment.slots.release()
         return try result.get()
     }

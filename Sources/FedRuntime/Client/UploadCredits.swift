@@ -7,15 +7,19 @@
 /// PS waits, and 1,000 CNN uploads (6.7 MB each) pile up in its mailbox. A socket transport gets the same bound from
 /// its buffers.
 ///
-/// It is a bound on memory, never a condition of progress: a client that has waited `patience` seconds goes ahead
-/// without a credit, so a transport that holds uploads back (a fault injector's reorder batch, a slow link) cannot
-/// deadlock the federation. Which client trains when never changes a result bit.
+/// It bounds memory and never blocks progress: when clients wait, nobody trains, and no credit came back for
+/// `patience` seconds, the uploads that hold the credits are stuck in the transport (a fault injector's reorder
+/// batch, a slow link), so one waiting client goes ahead without a credit. Which client trains when never changes a
+/// result bit.
 actor UploadCredits {
     private let total: Int
     private let patience: Double
     private var available: Int
-    private var waiting: [(id: Int, continuation: CheckedContinuation<Void, Never>)] = []
-    private var nextID = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var training = 0
+    /// Counts credits coming back, so the watchdog can tell a stall from a slow PS.
+    private var progress = 0
+    private var watchdog: Task<Void, Never>?
 
     init(_ count: Int, patience: Double = 0.25) {
         precondition(count >= 1)
@@ -29,37 +33,46 @@ actor UploadCredits {
             available -= 1
             return
         }
-        let id = nextID
-        nextID += 1
-        let patience = self.patience
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: .seconds(patience))
-            await self?.expire(id)
+        if watchdog == nil {
+            let patience = self.patience
+            watchdog = Task { [weak self] in
+                while let self, await self.watch(after: patience) {}
+            }
         }
-        await withCheckedContinuation { waiting.append((id, $0)) }
-        timer.cancel()
+        await withCheckedContinuation { waiting.append($0) }
     }
 
-    /// `id` waited long enough: it goes ahead without a credit.
-    private func expire(_ id: Int) {
-        guard let i = waiting.firstIndex(where: { $0.id == id }) else { return }
-        waiting.remove(at: i).continuation.resume()
+    /// Sleeps `seconds`, then lets one waiter go if nothing moved meanwhile; false once nobody waits.
+    private func watch(after seconds: Double) async -> Bool {
+        let before = progress
+        try? await Task.sleep(for: .seconds(seconds))
+        guard !waiting.isEmpty else {
+            watchdog = nil
+            return false
+        }
+        if progress == before, training == 0 { waiting.removeFirst().resume() }
+        return true
     }
+
+    /// The caller starts or ends local training (a client that trains is progress the PS will see).
+    func training(_ started: Bool) { training += started ? 1 : -1 }
 
     /// One upload was taken in.
     func release() {
+        progress += 1
         if waiting.isEmpty {
             available = min(available + 1, total)
         } else {
-            waiting.removeFirst().continuation.resume()
+            waiting.removeFirst().resume()
         }
     }
 
     /// An attempt closed: every credit is free again.
     func reset() {
+        progress += 1
         var free = total
         while free > 0, !waiting.isEmpty {
-            waiting.removeFirst().continuation.resume()
+            waiting.removeFirst().resume()
             free -= 1
         }
         available = free

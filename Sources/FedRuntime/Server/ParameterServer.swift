@@ -16,20 +16,19 @@ actor ParameterServer {
     private let credits: UploadCredits?
     private let emit: @Sendable (FederationEvent) -> Void
     private var timers: [[Int]: Task<Void, Never>] = [:]
-    /// Broadcasts still being sent: the PS keeps folding uploads meanwhile (clients that got the model early train
-    /// and upload while later ones are still being sent it), so uploads never pile up in its mailbox.
+    /// Sends of round starts under way: the PS folds uploads meanwhile, so early clients' uploads never wait.
     private var broadcasts: [Task<Void, any Error>] = []
 
     init(machine: ServerMachine, network: Network, test: any SampleSource, transport: any Transport<FederationMessage>,
          mailbox: Mailbox<FederationMessage>, clock: any FederationClock, credits: UploadCredits? = nil,
          emit: @escaping @Sendable (FederationEvent) -> Void) {
-        self.credits = credits
         self.machine = machine
         self.network = network
         self.test = test
         self.transport = transport
         self.mailbox = mailbox
         self.clock = clock
+        self.credits = credits
         self.emit = emit
     }
 
@@ -37,10 +36,7 @@ actor ParameterServer {
 
     /// Runs every round, then tells everyone to stop. Returns the run's summary.
     func run() async throws -> FederationSummary {
-        defer {
-            for timer in timers.values { timer.cancel() }
-            for broadcast in broadcasts { broadcast.cancel() }
-        }
+        defer { for task in timers.values { task.cancel() }; for b in broadcasts { b.cancel() } }
         let evaluation = Workspace(network: network, capacity: network.parameterCount > 1_000_000 ? 100 : 500)
         var iterator = mailbox.makeAsyncIterator()
         var queue = try machine.handle(.start, now: clock.now)
@@ -48,16 +44,12 @@ actor ParameterServer {
             while !queue.isEmpty {
                 switch queue.removeFirst() {
                 case .requestLiveClients(let round):
-                    // A round's messages never overtake the last round's broadcast (FIFO per client).
-                    for broadcast in broadcasts { try await broadcast.value }
+                    for b in broadcasts { try await b.value }  // a round never overtakes the last one's broadcast
                     broadcasts = []
                     try await transport.send(.liveClientsRequest(round: round), from: .parameterServer, to: .tracker)
                 case .broadcast(let start, let clients):
-                    let transport = self.transport
-                    broadcasts.append(Task {
-                        for client in clients {
-                            try await transport.send(.roundStart(start), from: .parameterServer, to: .client(client))
-                        }
+                    broadcasts.append(Task { [transport] in
+                        for c in clients { try await transport.send(.roundStart(start), from: .parameterServer, to: .client(c)) }
                     })
                 case .startDeadline(let round, let attempt, let seconds):
                     timers[[round, attempt]] = deadline(round: round, attempt: attempt, seconds: seconds)
@@ -73,7 +65,7 @@ actor ParameterServer {
                 case .ignored:
                     continue
                 case .finish(let summary):
-                    for broadcast in broadcasts { try await broadcast.value }
+                    for b in broadcasts { try await b.value }
                     try await transport.send(.stop, from: .parameterServer, to: .tracker)
                     for client in 0..<machine.settings.clientCount {
                         try await transport.send(.stop, from: .parameterServer, to: .client(client))
@@ -103,19 +95,6 @@ actor ParameterServer {
             guard (try? await clock.sleep(seconds: seconds)) != nil, !Task.isCancelled else { return }
             try? await transport.send(.deadline(round: round, attempt: attempt), from: .parameterServer,
                                       to: .parameterServer)
-        }
-    }
-}
-
-/// Why a federation could not run.
-public enum FederationError: Error, CustomStringConvertible {
-    case mailboxClosed
-    case invalidData(String)
-
-    public var description: String {
-        switch self {
-        case .mailboxClosed: "the parameter server's mailbox closed before the run ended"
-        case .invalidData(let why): why
         }
     }
 }
