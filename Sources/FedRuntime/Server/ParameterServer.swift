@@ -49,7 +49,9 @@ actor ParameterServer {
                     try await transport.send(.liveClientsRequest(round: round), from: .parameterServer, to: .tracker)
                 case .broadcast(let start, let clients):
                     broadcasts.append(Task { [transport] in
-                        for c in clients { try await transport.send(.roundStart(start), from: .parameterServer, to: .client(c)) }
+                        for c in clients {
+                            try await transport.send(.roundStart(start), from: .parameterServer, to: .client(c))
+                        }
                     })
                 case .startDeadline(let round, let attempt, let seconds):
                     timers[[round, attempt]] = deadline(round: round, attempt: attempt, seconds: seconds)
