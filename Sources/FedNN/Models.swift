@@ -1,4 +1,4 @@
-// Models: the named architectures of the papers (McMahan CNN, 2-hidden-layer MLP) and a builder for new ones.
+// Models: the named architectures of the papers (McMahan CNN, 2-hidden-layer MLP, logistic regression, DLG LeNet).
 import FedTensor
 
 /// The architectures users pick by name in flags and configs.

@@ -11,9 +11,10 @@ public struct RoundReport: Sendable, Codable {
     /// Test metrics of the new global model, when evaluated this round.
     public var testAccuracy: Double?
     public var testLoss: Double?
-    /// σ_k of each answering client, in client order (empty without DP).
+    /// σ_k, the std of the Gaussian noise in each accepted upload, in client order (0 for FedAvg's uploads).
     public var noiseStds: [Double]
-    /// Σ σ_k² over answering clients, after renormalisation: the aggregate's expected noise variance per coordinate.
+    /// The aggregate's expected noise variance per coordinate: Σ σ_k² / (Σ p_k)² over accepted uploads, unless the
+    /// strategy knows better (NISS: Theorem 2's σ²·Σ v_l·τ_l² over the realised share graph, set by its observer).
     public var expectedNoiseVariance: Double
     /// mean over coordinates of (Σ_k n_k)² / (Σ p_k)²: the noise the global model really received (diagnostics).
     public var realisedNoiseVariance: Double?
