@@ -1,4 +1,4 @@
-// StubTraining: a LocalTrainer that returns a caller-supplied model, and ZeroSignal, a strategy whose uploads are noise.
+// StubTraining: a LocalTrainer that returns a caller-supplied model, and strategies wrapped to use it (or zero signal).
 import FedNN
 import FedPrivacy
 import FedRuntime
@@ -22,17 +22,21 @@ public struct StubTraining: LocalTrainer {
     }
 }
 
-/// Wraps a strategy so that local training is `trainer` (e.g. a `StubTraining`), everything else unchanged.
+/// A strategy with its local training replaced (and, in zero-signal mode, its uploads emptied of the model),
+/// everything else the base strategy's.
 public struct WithTraining: FederatedStrategy {
     public let base: any FederatedStrategy
     public let trainer: any LocalTrainer
+    /// Build each upload from w_k = 0 around w_t = 0, so it is the strategy's noise alone.
+    public let zeroSignal: Bool
 
-    public init(_ base: any FederatedStrategy, trainer: any LocalTrainer) {
+    public init(_ base: any FederatedStrategy, trainer: any LocalTrainer, zeroSignal: Bool = false) {
         self.base = base
         self.trainer = trainer
+        self.zeroSignal = zeroSignal
     }
 
-    public var name: String { base.name }
+    public var name: String { base.name + (zeroSignal ? " (zero signal)" : "") }
     public var addsNoise: Bool { base.addsNoise }
     public func roundParameters(round: Int, participants: [Int], samples: [Int]) throws -> RoundParameters {
         try base.roundParameters(round: round, participants: participants, samples: samples)
@@ -41,7 +45,13 @@ public struct WithTraining: FederatedStrategy {
         try base.noiseExchange(context)
     }
     public func localTrainer(client: Int, round: Int) -> any LocalTrainer { trainer }
-    public func prepareUpload(_ context: UploadContext) throws -> PreparedUpload { try base.prepareUpload(context) }
+    public func prepareUpload(_ context: UploadContext) throws -> PreparedUpload {
+        guard zeroSignal else { return try base.prepareUpload(context) }
+        var c = context
+        c.trained = [Float](repeating: 0, count: c.trained.count)
+        c.global = [Float](repeating: 0, count: c.global.count)
+        return try base.prepareUpload(c)
+    }
     public func makeAggregator() -> any Aggregator { base.makeAggregator() }
     public func afterDropouts(_ dropped: [Int]) -> DropoutDecision { base.afterDropouts(dropped) }
     public func makeRoundObserver(_ context: RoundObserverContext) throws -> (any RoundObserver)? {
@@ -60,37 +70,7 @@ extension FederatedStrategy {
     /// Zero-signal mode: every client trains to the all-zero model around an all-zero global model, so (with clipping
     /// of the update, the default) each upload is exactly the strategy's noise: n_k for DP-FedAvg, ñ_k for NISS.
     public func zeroSignal() -> WithTraining {
-        WithTraining(ZeroSignalUploads(self), trainer: StubTraining { _, _, global in
-            [Float](repeating: 0, count: global.count)
-        })
+        WithTraining(self, trainer: StubTraining { _, _, global in [Float](repeating: 0, count: global.count) },
+                     zeroSignal: true)
     }
-}
-
-/// A strategy whose uploads carry no model: the base strategy's upload of w_k = 0 around w_t = 0 (pure noise).
-public struct ZeroSignalUploads: FederatedStrategy {
-    public let base: any FederatedStrategy
-    public init(_ base: any FederatedStrategy) { self.base = base }
-    public var name: String { base.name + " (zero signal)" }
-    public var addsNoise: Bool { base.addsNoise }
-    public func roundParameters(round: Int, participants: [Int], samples: [Int]) throws -> RoundParameters {
-        try base.roundParameters(round: round, participants: participants, samples: samples)
-    }
-    public func noiseExchange(_ context: ExchangeContext) throws -> NoiseExchangePlan? {
-        try base.noiseExchange(context)
-    }
-    public func prepareUpload(_ context: UploadContext) throws -> PreparedUpload {
-        var c = context
-        c.trained = [Float](repeating: 0, count: c.trained.count)
-        c.global = [Float](repeating: 0, count: c.global.count)
-        return try base.prepareUpload(c)
-    }
-    public func makeAggregator() -> any Aggregator { base.makeAggregator() }
-    public func afterDropouts(_ dropped: [Int]) -> DropoutDecision { base.afterDropouts(dropped) }
-    public func makeRoundObserver(_ context: RoundObserverContext) throws -> (any RoundObserver)? {
-        try base.makeRoundObserver(context)
-    }
-    public func privacy(releases: [Int], samples: [Int], rounds: Int) throws -> PrivacyGuarantee {
-        try base.privacy(releases: releases, samples: samples, rounds: rounds)
-    }
-    public var warnings: [String] { base.warnings }
 }
