@@ -15,7 +15,7 @@ actor ParameterServer {
     /// In-process flow control: each upload the PS takes in returns a credit to the clients (see `UploadCredits`).
     private let credits: UploadCredits?
     private let emit: @Sendable (FederationEvent) -> Void
-    private var timers: [[Int]: Task<Void, Never>] = [:]
+    private var timers = DeadlineTimers()
     /// Sends of round starts under way: the PS folds uploads meanwhile, so early clients' uploads never wait.
     private var broadcasts: [Task<Void, any Error>] = []
 
@@ -36,7 +36,7 @@ actor ParameterServer {
 
     /// Runs every round, then tells everyone to stop. Returns the run's summary.
     func run() async throws -> FederationSummary {
-        defer { for task in timers.values { task.cancel() }; for b in broadcasts { b.cancel() } }
+        defer { timers.cancelAll(); for b in broadcasts { b.cancel() } }
         let evaluation = Workspace(network: network, capacity: network.parameterCount > 1_000_000 ? 100 : 500)
         var iterator = mailbox.makeAsyncIterator()
         var queue = try machine.handle(.start, now: clock.now)
@@ -54,9 +54,9 @@ actor ParameterServer {
                         }
                     })
                 case .startDeadline(let round, let attempt, let seconds):
-                    timers[[round, attempt]] = deadline(round: round, attempt: attempt, seconds: seconds)
+                    timers.start(round: round, attempt: attempt, seconds: seconds, clock: clock, transport: transport)
                 case .cancelDeadline(let round, let attempt):
-                    timers.removeValue(forKey: [round, attempt])?.cancel()
+                    timers.cancel(round: round, attempt: attempt)
                 case .evaluate(let round, let weights):
                     let e = evaluate(network, parameters: weights, on: test, workspace: evaluation)
                     queue += try machine.handle(.evaluated(round: round, e), now: clock.now)
@@ -87,16 +87,6 @@ actor ParameterServer {
             default:
                 continue
             }
-        }
-    }
-
-    /// Sends `.deadline` to the PS's own mailbox after `seconds` on the injected clock, unless cancelled.
-    private func deadline(round: Int, attempt: Int, seconds: Double) -> Task<Void, Never> {
-        let (transport, clock) = (self.transport, self.clock)
-        return Task {
-            guard (try? await clock.sleep(seconds: seconds)) != nil, !Task.isCancelled else { return }
-            try? await transport.send(.deadline(round: round, attempt: attempt), from: .parameterServer,
-                                      to: .parameterServer)
         }
     }
 }
