@@ -101,8 +101,9 @@ public enum RunCommand {
         let federation = try Federation(configuration: config, train: train, test: test)
         let samples = federation.partitions.map(\.count)
         try Preflight.checkShares(config, samples: samples)
-        // The runtime sizes each training client's workspace by B (not yet by min(B, d_k)): check what it allocates.
-        try Preflight.checkMemory(network: federation.network, capacity: config.training.batchSize,
+        // The runtime sizes each training client's workspace by min(B, largest d_k): check what it allocates.
+        try Preflight.checkMemory(network: federation.network,
+                                  capacity: max(1, min(config.training.batchSize, samples.max() ?? 1)),
                                   concurrent: min(ComputeThreads.count, config.clientsPerRound),
                                   key: "training.batchSize", largestClient: samples.max())
         let tag = label ?? config.name

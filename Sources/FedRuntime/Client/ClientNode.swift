@@ -90,9 +90,12 @@ actor ClientNode {
     func train(_ start: RoundStart) throws -> (weights: [Float], loss: Double) {
         let env = environment
         var weights = start.weights
+        // B beyond d_k is one batch of all d_k samples either way (the shuffle does not depend on B).
+        var settings = env.settings
+        settings.batchSize = max(1, min(settings.batchSize, indices.count))
         let job = LocalTrainingJob(
             client: id, round: start.round, network: env.network, data: env.data, indices: indices,
-            settings: env.settings, key: StreamPurpose.localTraining.key(seed: env.seed, id, start.round),
+            settings: settings, key: StreamPurpose.localTraining.key(seed: env.seed, id, start.round),
             global: start.weights)
         let trainer = env.strategy.localTrainer(client: id, round: start.round)
         let result = try ComputeThreads.$taskLimit.withValue(env.threadsPerClient) {

@@ -80,7 +80,9 @@ public final class Federation: Sendable {
         let diagnostics = config.diagnostics && strategy.addsNoise
         let environment = ClientEnvironment(
             network: network, data: train, settings: training, strategy: strategy, seed: config.seed,
-            pool: WorkspacePool(network: network, capacity: config.training.batchSize),
+            // A client never needs buffers for more samples than it holds: B is capped by the largest d_k.
+            pool: WorkspacePool(network: network,
+                                capacity: max(1, min(config.training.batchSize, partitions.map(\.count).max() ?? 1))),
             slots: TrainingSlots(min(cores, config.clientsPerRound)),
             credits: UploadCredits(2 * min(cores, config.clientsPerRound)), diagnostics: diagnostics,
             threadsPerClient: max(1, cores / min(config.clientsPerRound, cores)))
