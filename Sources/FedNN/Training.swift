@@ -104,8 +104,7 @@ public struct Trainer {
             let r = trainingStep(network, parameters: &parameters, labels: labels, batch: hi - lo,
                                  workspace: workspace, sgd: &sgd, frozen: frozen,
                                  noise: NoiseSource(key: key, step: UInt64(samplesSeen)),
-                                 fusedUpdate: fusedUpdate && gradientTransform == nil && optimizerStep == nil,
-                                 gradientTransform: gradientTransform, optimizerStep: optimizerStep)
+                                 fusedUpdate: fusedUpdate, gradientTransform: gradientTransform, optimizerStep: optimizerStep)
             lossSum += r.loss * Double(hi - lo)
             correct += r.correct
             count += hi - lo

@@ -3,13 +3,14 @@ import FedPrivacy
 
 /// Watches one NISS round attempt's uploads and writes `RoundReport.niss` and the expected aggregate noise.
 struct NISSRoundObserver: RoundObserver {
-    let plan: NISSPlan
+    /// σ² of the attempt.
+    let unitVariance: Double
     var collusion: CollusionAnalysis?
     /// σ²·Σ(s − 1)² per client (diagnostics).
     private var distortions: [Int: Double] = [:]
 
-    init(plan: NISSPlan, collusion: CollusionAnalysis?) {
-        self.plan = plan
+    init(unitVariance: Double, collusion: CollusionAnalysis?) {
+        self.unitVariance = unitVariance
         self.collusion = collusion
     }
 
@@ -21,7 +22,7 @@ struct NISSRoundObserver: RoundObserver {
     /// Theorem 2 over the realised share graph: σ²·Σ_l v_l·τ_l², plus the unmatched shares of clients that dropped
     /// after the exchange (σ² each, σ²·(1 + τ_l²) for shares they received), renormalised like the aggregate.
     func annotate(_ report: inout RoundReport, uploads: [ClientUpload], dropped: [Int]) {
-        let sigma2 = plan.unitVariance
+        let sigma2 = unitVariance
         let gone = Set(dropped)
         let total = uploads.map(\.weight).reduce(0, +)
         let norm = total > 0 ? 1 / (total * total) : 0
@@ -38,7 +39,7 @@ struct NISSRoundObserver: RoundObserver {
             seeded += n.seededBytes
         }
         let niss = NISSRoundReport(
-            unitNoiseVariance: sigma2, shares: uploads.map { plan.shares[$0.client] ?? 0 }, shareBytes: bytes,
+            unitNoiseVariance: sigma2, shares: uploads.map { $0.niss?.targets.count ?? 0 }, shareBytes: bytes,
             denseShareBytes: dense, seededShareBytes: seeded, theoremVariance: theorem * norm,
             distortionVariance: distortion.map { $0 * norm }, unmatched: dropped,
             collusion: collusion?.findings() ?? [])

@@ -57,9 +57,10 @@ public struct NISS: FederatedStrategy {
     }
 
     public func makeRoundObserver(_ context: RoundObserverContext) throws -> (any RoundObserver)? {
-        let plan = try plan(participants: context.participants, samples: context.samples)
-        return NISSRoundObserver(plan: plan, collusion: context.diagnostics
-            ? CollusionAnalysis(colluders: colluders, unitVariance: plan.unitVariance, length: context.length) : nil)
+        // σ² is what `roundParameters` broadcast for this attempt; each upload reports its own v_k.
+        guard let unit = context.parameters.unitNoiseVariance else { return nil }
+        return NISSRoundObserver(unitVariance: unit, collusion: context.diagnostics
+            ? CollusionAnalysis(colluders: colluders, unitVariance: unit, length: context.length) : nil)
     }
 
     public func privacy(releases: [Int], samples: [Int], rounds: Int) throws -> PrivacyGuarantee {

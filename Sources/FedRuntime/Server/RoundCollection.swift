@@ -9,7 +9,6 @@ struct RoundCollection: Sendable {
     let attempt: Int
     private var sum: ExactSum
     private var noiseSum: ExactSum?
-    private var weights: [Int: Double] = [:]
     private var reports: [Int: ClientUpload] = [:]
     private(set) var uploadNoise: [Int: Double] = [:]
     private(set) var dropped: [Int] = []
@@ -38,7 +37,6 @@ struct RoundCollection: Sendable {
         } else {
             noiseSum?.skip(upload.client)
         }
-        weights[upload.client] = upload.weight
         var report = upload
         report.payload = []
         reports[upload.client] = report
@@ -76,7 +74,7 @@ struct RoundCollection: Sendable {
         let uploads = received.compactMap { reports[$0] }
         guard !received.isEmpty else { return Outcome(average: nil, uploads: [], noise: nil, dropped: dropped) }
         var result = sum.sum
-        let total = received.reduce(0.0) { $0 + weights[$1]! }
+        let total = uploads.reduce(0.0) { $0 + $1.weight }
         if abs(total - 1) > 1e-12 {
             let factor = Float(1 / total)
             for i in result.indices { result[i] *= factor }

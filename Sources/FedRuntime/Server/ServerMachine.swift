@@ -162,11 +162,11 @@ public struct ServerMachine: Sendable {
     /// cannot plan (a redo among fewer clients may have no share graph) skips the round rather than stop the run.
     private mutating func beginAttempt(now: Double) throws -> [Action] {
         let parameters: RoundParameters
+        let counts = samples(participants)
         do {
-            parameters = try strategy.roundParameters(round: round, participants: participants,
-                                                      samples: samples(participants))
+            parameters = try strategy.roundParameters(round: round, participants: participants, samples: counts)
             observer = try strategy.makeRoundObserver(RoundObserverContext(
-                round: round, attempt: attempt, participants: participants, samples: samples(participants),
+                round: round, attempt: attempt, participants: participants, samples: counts,
                 parameters: parameters, length: weights.count, diagnostics: settings.diagnostics))
         } catch {
             guard attempt > 0 else { throw error }
@@ -176,7 +176,7 @@ public struct ServerMachine: Sendable {
         collection = RoundCollection(round: round, attempt: attempt, participants: participants,
                                      length: weights.count, diagnostics: settings.diagnostics)
         phase = .collecting(round: round, attempt: attempt)
-        let start = RoundStart(round: round, weights: weights, sampledSamples: samples(participants).reduce(0, +),
+        let start = RoundStart(round: round, weights: weights, sampledSamples: counts.reduce(0, +),
                                participants: participants, attempt: attempt, parameters: parameters)
         var actions: [Action] = [.broadcast(start, to: participants)]
         if let seconds = settings.deadlineSeconds {
