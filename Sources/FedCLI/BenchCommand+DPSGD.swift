@@ -7,7 +7,7 @@ extension BenchCommand {
     /// For each thread count, model and batch: plain SGD samples/s, DP-SGD samples/s and their ratio. DP-SGD steps
     /// are `DPSGDTrainer`'s clipped sum (norm pass + reweighted backward), noise and SGD step on a fixed batch of
     /// random data, as `opacus_reference.py train` times Opacus (fixed batches, σ = 1, C = 1, lr 0.01).
-    static func benchDPSGD(threads: [Int], quick: Bool, jsonPath: String) throws {
+    static func benchDPSGD(threads: [Int], quick: Bool, jsonPath: String, cpu: HostCPU) throws {
         var rows: [Row] = []
         say("model  batch  threads    plain SGD/s    DP-SGD/s   DP/plain")
         for t in threads {
@@ -28,7 +28,7 @@ extension BenchCommand {
                       + fixed(dp / plain, 2).leftPad(11))
             }
         }
-        try writeRows(rows, to: jsonPath)
+        try writeRows(rows, to: jsonPath, cpu: cpu)
     }
 }
 

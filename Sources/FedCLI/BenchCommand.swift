@@ -15,6 +15,11 @@ enum BenchCommand {
       Gaussian noise generation in million samples/s.
     Each figure is the median of timed repetitions after a warm-up, wall clock. Run on an idle machine and
     compare with a reference side by side (see ../shared/targets.md).
+    Every benchmark first prints the CPU (name, vendor, family, model, caches) and this host's FMA peak, measured
+    with a register-bound loop of SIMD16 fused multiply-adds on 1 thread and on each thread count; GEMM, training
+    and layer figures are also printed as a percentage of that peak ("of peak") and written to the JSON
+    (`fractionOfPeak`; every row names the CPU), so figures from different hosts can be compared. Training FLOPs
+    count the Linear and convolution layers' multiply-adds forward and backward (activations and pooling: 0).
 
     OPTIONS:
       --quick          shorter repetitions (noisier figures)
@@ -35,6 +40,10 @@ enum BenchCommand {
         var threads: Int
         var value: Double
         var unit: String
+        /// The figure divided by this host's FMA peak on as many threads (nil where no FLOP count applies).
+        var fractionOfPeak: Double? = nil
+        /// The CPU that produced the figure (`HostCPU.summary`).
+        var cpu: String? = nil
     }
 
     static func run(_ argv: [String]) throws {
@@ -60,46 +69,55 @@ enum BenchCommand {
         }
         if let json { try OutputPlace.prepareFile(json, origin: "--json") }
         if layers {
-            var rows: [Row] = []
-            for t in threadList ?? [ComputeThreads.count] {
-                rows += try ComputeThreads.with(t) { try profileLayers(model ?? .cnn, batch: batch ?? 10) }
+            let counts = threadList ?? [ComputeThreads.count]
+            let peak = HostPeak.measure(threads: counts, quick: true)
+            var rows = peak.rows
+            for t in counts {
+                rows += try ComputeThreads.with(t) { try profileLayers(model ?? .cnn, batch: batch ?? 10, peak: peak) }
             }
-            if let json { try writeRows(rows, to: json) }
+            if let json { try writeRows(rows, to: json, cpu: peak.cpu) }
             return
         }
         let jsonPath = json ?? "runs/bench.json"
         if json == nil { try OutputPlace.prepareFile(jsonPath, origin: "the results file") }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let threadCounts = threadList ?? [1, 2].filter { $0 <= max(cores, 1) }
-        if dpsgd { return try benchDPSGD(threads: threadList ?? [2], quick: quick, jsonPath: jsonPath) }
+        let peak = HostPeak.measure(threads: dpsgd ? threadList ?? [2] : threadCounts, quick: quick)
+        if dpsgd {
+            return try benchDPSGD(threads: threadList ?? [2], quick: quick, jsonPath: jsonPath, cpu: peak.cpu)
+        }
         let seconds = quick ? 0.2 : 0.6
-        var rows: [Row] = []
-        func report(_ name: String, _ threads: Int, _ value: Double, _ unit: String) {
-            rows.append(Row(benchmark: name, threads: threads, value: value, unit: unit))
+        var rows = peak.rows
+        func report(_ name: String, _ threads: Int, _ value: Double, _ unit: String, gflops: Double? = nil) {
+            let fraction = gflops.flatMap { peak.fraction($0, threads: threads) }
+            rows.append(Row(benchmark: name, threads: threads, value: value, unit: unit, fractionOfPeak: fraction))
             let v = value >= 100 ? grouped(value) : fixed(value, 1)
             say(name.padding(toLength: 44, withPad: " ", startingAt: 0)
-                  + String(threads).leftPad(8) + v.leftPad(14) + "  " + unit)
+                  + String(threads).leftPad(8) + v.leftPad(14) + "  " + unit.padding(toLength: 12, withPad: " ",
+                                                                                    startingAt: 0)
+                  + (fraction.map { fixed($0 * 100, 1) + "%" } ?? "").leftPad(8))
         }
         say("benchmark".padding(toLength: 44, withPad: " ", startingAt: 0) + "threads".leftPad(8)
-              + "value".leftPad(14))
+              + "value".leftPad(14) + "".padding(toLength: 14, withPad: " ", startingAt: 0) + "of peak".leftPad(8))
         for t in threadCounts {
             for (name, ta, tb, m, n, k) in gemmShapes {
-                report("gemm \(name)", t, measureGEMM(ta, tb, m: m, n: n, k: k, threads: t, minSeconds: seconds),
-                       "GFLOPS")
+                let rate = measureGEMM(ta, tb, m: m, n: n, k: k, threads: t, minSeconds: seconds)
+                report("gemm \(name)", t, rate, "GFLOPS", gflops: rate)
             }
         }
         for t in threadCounts {
             for (kind, batch) in [(ModelKind.cnn, 10), (.cnn, 64), (.mlp, 10), (.mlp, 64)] {
-                let rate = try ComputeThreads.with(t) {
-                    try measureTraining(kind, batch: batch, minSeconds: quick ? 0.5 : 1.5)
+                let (rate, flops) = try ComputeThreads.with(t) {
+                    (try measureTraining(kind, batch: batch, minSeconds: quick ? 0.5 : 1.5),
+                     try kind.network(inputShape: [28, 28, 1], classes: 10).trainingFLOPsPerSample)
                 }
-                report("train \(kind.rawValue) batch \(batch)", t, rate, "samples/s")
+                report("train \(kind.rawValue) batch \(batch)", t, rate, "samples/s", gflops: rate * flops * 1e-9)
             }
         }
         for t in threadCounts {
             report("gaussian noise", t, measureGaussian(threads: t, minSeconds: seconds), "M samples/s")
         }
-        try writeRows(rows, to: jsonPath)
+        try writeRows(rows, to: jsonPath, cpu: peak.cpu)
     }
 
     /// `--threads LIST`: whole numbers in 1…1024, comma-separated (nil when not given).
@@ -116,10 +134,16 @@ enum BenchCommand {
         return counts
     }
 
-    static func writeRows(_ rows: [Row], to path: String) throws {
+    /// Writes the rows as a JSON array, each naming `cpu`.
+    static func writeRows(_ rows: [Row], to path: String, cpu: HostCPU) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(rows).write(to: URL(fileURLWithPath: path), options: .atomic)
+        let named = rows.map { row in
+            var row = row
+            row.cpu = cpu.summary
+            return row
+        }
+        try encoder.encode(named).write(to: URL(fileURLWithPath: path), options: .atomic)
         say("wrote \(path)")
     }
 
@@ -166,7 +190,7 @@ enum BenchCommand {
 extension BenchCommand {
     /// Prints milliseconds per step spent in each layer's forward and backward pass, and in the SGD update; returns
     /// them as rows ("layer i forward", ms) for `--json`.
-    static func profileLayers(_ kind: ModelKind, batch: Int) throws -> [Row] {
+    static func profileLayers(_ kind: ModelKind, batch: Int, peak: HostPeak) throws -> [Row] {
         var bench = try TrainingBench(kind, batch: batch, momentum: 0)
         let network = bench.network, workspace = bench.workspace
         var forward = [Double](repeating: 0, count: network.layers.count)
@@ -192,23 +216,35 @@ extension BenchCommand {
         say("\(kind.rawValue), batch \(batch), \(ComputeThreads.count) thread(s): "
               + "\(fixed(total / Double(steps) * 1000, 3)) ms per step, "
               + "\(grouped(Double(batch * steps) / total)) samples/s")
-        say("layer".padding(toLength: 52, withPad: " ", startingAt: 0) + "forward ms".leftPad(12)
-              + "backward ms".leftPad(12))
-        for (i, layer) in network.layers.enumerated() {
-            say("\(i): \(layer)".padding(toLength: 52, withPad: " ", startingAt: 0)
-                  + fixed(forward[i] / Double(steps) * 1000, 3).leftPad(12)
-                  + fixed(backward[i] / Double(steps) * 1000, 3).leftPad(12))
+        let flops = network.layerFLOPs, threads = ComputeThreads.count
+        /// Fraction of peak of `flopsPerSample` done in `seconds` per step (nil for layers without FLOPs).
+        func fraction(_ flopsPerSample: Double, _ seconds: Double) -> Double? {
+            guard flopsPerSample > 0, seconds > 0 else { return nil }
+            return peak.fraction(flopsPerSample * Double(batch) / seconds * 1e-9, threads: threads)
         }
+        func percent(_ f: Double?) -> String { f.map { fixed($0 * 100, 1) + "%" } ?? "" }
+        say("layer".padding(toLength: 52, withPad: " ", startingAt: 0) + "forward ms".leftPad(12)
+              + "of peak".leftPad(9) + "backward ms".leftPad(13) + "of peak".leftPad(9))
+        for (i, layer) in network.layers.enumerated() {
+            let f = forward[i] / Double(steps), b = backward[i] / Double(steps)
+            say("\(i): \(layer)".padding(toLength: 52, withPad: " ", startingAt: 0)
+                  + fixed(f * 1000, 3).leftPad(12) + percent(fraction(flops[i].forward, f)).leftPad(9)
+                  + fixed(b * 1000, 3).leftPad(13) + percent(fraction(flops[i].backward, b)).leftPad(9))
+        }
+        let stepFraction = fraction(network.trainingFLOPsPerSample, total / Double(steps))
+        say("whole step: \(percent(stepFraction)) of the \(threads)-thread FMA peak")
         let layers = (forward.reduce(0, +) + backward.reduce(0, +)) / Double(steps)
         say("loss, zeroing, SGD update and the rest".padding(toLength: 52, withPad: " ", startingAt: 0)
               + fixed((total / Double(steps) - layers) * 1000, 3).leftPad(12))
-        let threads = ComputeThreads.count, name = "\(kind.rawValue) b\(batch)"
-        var rows = [Row(benchmark: "\(name) step", threads: threads, value: total / Double(steps) * 1000, unit: "ms")]
+        let name = "\(kind.rawValue) b\(batch)"
+        var rows = [Row(benchmark: "\(name) step", threads: threads, value: total / Double(steps) * 1000, unit: "ms",
+                        fractionOfPeak: stepFraction)]
         for (i, layer) in network.layers.enumerated() {
-            rows.append(Row(benchmark: "\(name) layer \(i) \(layer) forward", threads: threads,
-                            value: forward[i] / Double(steps) * 1000, unit: "ms"))
-            rows.append(Row(benchmark: "\(name) layer \(i) \(layer) backward", threads: threads,
-                            value: backward[i] / Double(steps) * 1000, unit: "ms"))
+            let f = forward[i] / Double(steps), b = backward[i] / Double(steps)
+            rows.append(Row(benchmark: "\(name) layer \(i) \(layer) forward", threads: threads, value: f * 1000,
+                            unit: "ms", fractionOfPeak: fraction(flops[i].forward, f)))
+            rows.append(Row(benchmark: "\(name) layer \(i) \(layer) backward", threads: threads, value: b * 1000,
+                            unit: "ms", fractionOfPeak: fraction(flops[i].backward, b)))
         }
         return rows
     }
