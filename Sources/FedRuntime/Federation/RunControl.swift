@@ -1,0 +1,53 @@
+// RunControl: how a caller steers a federation's run: resume from a checkpoint, save checkpoints, stop between rounds.
+import Synchronization
+
+/// A request to stop a running federation after the round under way (SIGINT). Thread-safe; set once, never reset.
+public final class StopRequest: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    /// Ask the run to stop once the current round is complete.
+    public func request() { flag.store(true, ordering: .sequentiallyConsistent) }
+    public var isRequested: Bool { flag.load(ordering: .sequentiallyConsistent) }
+}
+
+/// What `Federation.run(transport:control:)` is told beyond the configuration.
+public struct RunControl: Sendable {
+    /// Continue this checkpoint's run (its configuration must have this federation's `resumeDigest`).
+    public var resume: FederationCheckpoint?
+    /// Checked between rounds: when set, the run ends with a checkpoint and an interrupted summary.
+    public var stop: StopRequest?
+    /// Receives each checkpoint (every `checkpointEvery` rounds, and on a stop), on the parameter server's task: the
+    /// next round starts after it returns. An error ends the run.
+    public var save: (@Sendable (FederationCheckpoint) throws -> Void)?
+    /// Overrides `configuration.continueAfterDivergence` (the CLI's `--allow-divergence`); nil: the configuration's.
+    public var continueAfterDivergence: Bool?
+
+    public init(resume: FederationCheckpoint? = nil, stop: StopRequest? = nil,
+                save: (@Sendable (FederationCheckpoint) throws -> Void)? = nil, continueAfterDivergence: Bool? = nil) {
+        self.resume = resume
+        self.stop = stop
+        self.save = save
+        self.continueAfterDivergence = continueAfterDivergence
+    }
+}
+
+/// The parameter server's part of `RunControl`.
+struct ServerControl: Sendable {
+    var stop: StopRequest?
+    var save: (@Sendable (ServerMachine.Snapshot) throws -> Void)?
+}
+
+extension FederationCheckpoint {
+    /// The checkpoint of `configuration`'s run at `snapshot`.
+    init(configuration: FederationConfiguration, snapshot s: ServerMachine.Snapshot) {
+        self.init(configuration: configuration, round: s.round, elapsedSeconds: s.elapsedSeconds,
+                  releases: s.releases, reports: s.reports, weights: s.weights, aggregator: s.aggregator)
+        divergence = s.divergence
+    }
+
+    /// The server's part, to resume from.
+    var snapshot: ServerMachine.Snapshot {
+        ServerMachine.Snapshot(round: round, elapsedSeconds: elapsedSeconds, releases: releases, reports: reports,
+                               weights: weights, aggregator: aggregator, divergence: divergence)
+    }
+}
