@@ -1,13 +1,18 @@
 // RunControl: how a caller steers a federation's run: resume from a checkpoint, save checkpoints, stop between rounds.
 import Synchronization
 
-/// A request to stop a running federation after the round under way (SIGINT). Thread-safe; set once, never reset.
+/// A request to stop a running federation after the round under way (SIGINT), or after a given round.
+/// Thread-safe; once set, never reset.
 public final class StopRequest: Sendable {
     private let flag = Atomic<Bool>(false)
-    public init() {}
+    /// Stop once this round is complete, as if interrupted then (nil: only on `request()`).
+    public let afterRound: Int?
+    public init(afterRound: Int? = nil) { self.afterRound = afterRound }
     /// Ask the run to stop once the current round is complete.
     public func request() { flag.store(true, ordering: .sequentiallyConsistent) }
     public var isRequested: Bool { flag.load(ordering: .sequentiallyConsistent) }
+    /// Whether the run must stop instead of starting `round`.
+    public func stops(before round: Int) -> Bool { isRequested || afterRound.map { round > $0 } ?? false }
 }
 
 /// What `Federation.run(transport:control:)` is told beyond the configuration.

@@ -47,7 +47,7 @@ actor ParameterServer {
             while !queue.isEmpty {
                 switch queue.removeFirst() {
                 case .requestLiveClients(let round):
-                    if control.stop?.isRequested == true {  // between rounds: the completed ones are kept
+                    if control.stop?.stops(before: round) == true {  // between rounds: the completed ones are kept
                         queue = try machine.handle(.stop, now: clock.now)
                         continue
                     }
