@@ -158,9 +158,8 @@ public enum RunCommand {
         let rows = try RoundsCSV(path: URL(fileURLWithPath: config.output).appendingPathComponent("rounds.csv").path,
                                  reports: checkpoint?.reports ?? [])
         let line = ProgressLine()
-        let observer = Task { () -> String? in
+        let observer = Task {
             var uploads = 0
-            var failure: String?
             for await event in federation.events {
                 switch event {
                 case .roundStarted(let round, _):
@@ -171,13 +170,11 @@ public enum RunCommand {
                     line.update("[\(tag)] round \(round)/\(config.rounds): \(uploads)/\(config.clientsPerRound) uploads")
                 case .roundCompleted(let r):
                     line.clear()
-                    do { try rows.append(r) } catch { failure = failure ?? "\(error)" }
                     if !quiet { say(describe(r, tag: tag, rounds: config.rounds)) }
                 case .finished:
-                    return failure
+                    return
                 }
             }
-            return failure
         }
         for w in federation.warnings { say("[\(tag)] warning: \(w)") }
         let saving = CheckpointTimer(folder: config.output)
@@ -185,15 +182,15 @@ public enum RunCommand {
         var summary: FederationSummary
         do {
             summary = try await federation.run(control: RunControl(
-                resume: checkpoint, stop: stop, save: { try saving.write($0) }, continueAfterDivergence: keepGoing))
+                resume: checkpoint, stop: stop, save: { try saving.write($0) }, completed: { try rows.append($0) },
+                continueAfterDivergence: keepGoing))
         } catch {
             observer.cancel()
             rows.close()
             throw error
         }
-        let rowFailure = await observer.value
+        await observer.value
         rows.close()
-        if let rowFailure { throw RunFailure(description: "[\(tag)] \(rowFailure)") }
         let silent = summary.rounds.filter(RoundAnswers.nobodyAnswered).map(\.round)
         if !silent.isEmpty {
             let list = silent.count > 10 ? "\(silent.count) rounds" : "round(s) \(silent.map(String.init).joined(separator: ", "))"

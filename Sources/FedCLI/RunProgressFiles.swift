@@ -104,6 +104,13 @@ enum CheckpointFile {
     static func read(folder: String) throws -> FederationCheckpoint {
         let file = url(in: folder)
         guard FileManager.default.fileExists(atPath: file.path) else {
+            struct Status: Decodable { var status: String }
+            let summary = URL(fileURLWithPath: folder).appendingPathComponent("summary.json")
+            if let data = try? Data(contentsOf: summary),
+               (try? JSONDecoder().decode(Status.self, from: data))?.status == "complete" {
+                throw UsageError("--resume: the run in '\(folder)' finished (summary.json says complete); "
+                                 + "nothing to resume")
+            }
             throw UsageError("--resume: '\(folder)' holds no \(name): nothing to resume (a run writes one every "
                              + "checkpointEvery rounds and when interrupted)")
         }

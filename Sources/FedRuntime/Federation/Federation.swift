@@ -132,7 +132,7 @@ public final class Federation: Sendable {
         }
         let server = ParameterServer(machine: machine, network: network, test: test, transport: transport,
                                      mailbox: psMailbox, clock: clock, credits: environment.credits,
-                                     control: ServerControl(stop: control.stop, save: save),
+                                     control: ServerControl(stop: control.stop, save: save, completed: control.completed),
                                      emit: { continuation.yield($0) })
 
         let summary = try await withThrowingTaskGroup(of: FederationSummary?.self) { group in

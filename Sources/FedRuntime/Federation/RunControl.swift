@@ -24,11 +24,16 @@ public struct RunControl: Sendable {
     /// Receives each checkpoint (every `checkpointEvery` rounds, and on a stop), on the parameter server's task: the
     /// next round starts after it returns. An error ends the run.
     public var save: (@Sendable (FederationCheckpoint) throws -> Void)?
+    /// Receives each round's report on the parameter server's task, before that round's checkpoint and before the
+    /// next round starts (rounds.csv rows: a file never lags its checkpoint). An error ends the run.
+    public var completed: (@Sendable (RoundReport) throws -> Void)?
     /// Overrides `configuration.continueAfterDivergence` (the CLI's `--allow-divergence`); nil: the configuration's.
     public var continueAfterDivergence: Bool?
 
     public init(resume: FederationCheckpoint? = nil, stop: StopRequest? = nil,
-                save: (@Sendable (FederationCheckpoint) throws -> Void)? = nil, continueAfterDivergence: Bool? = nil) {
+                save: (@Sendable (FederationCheckpoint) throws -> Void)? = nil,
+                completed: (@Sendable (RoundReport) throws -> Void)? = nil, continueAfterDivergence: Bool? = nil) {
+        self.completed = completed
         self.resume = resume
         self.stop = stop
         self.save = save
@@ -40,6 +45,7 @@ public struct RunControl: Sendable {
 struct ServerControl: Sendable {
     var stop: StopRequest?
     var save: (@Sendable (ServerMachine.Snapshot) throws -> Void)?
+    var completed: (@Sendable (RoundReport) throws -> Void)?
 }
 
 extension FederationCheckpoint {

@@ -68,6 +68,7 @@ actor ParameterServer {
                     let e = evaluate(network, parameters: weights, on: test, workspace: evaluation)
                     queue += try machine.handle(.evaluated(round: round, e), now: clock.now)
                 case .emit(let event):
+                    if case .roundCompleted(let report) = event { try control.completed?(report) }
                     emit(event)
                 case .recordReleases:
                     await credits?.reset()  // the attempt is closed: credits of uploads that never came are void
