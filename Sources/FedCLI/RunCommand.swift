@@ -133,7 +133,7 @@ public enum RunCommand {
         } catch {
             throw ConfigurationError(keyPath: "output", message: error.description)
         }
-        let checkpoint = try resume ? resumableCheckpoint(config) : nil
+        let checkpoint = try resume ? CheckpointFile.resumable(config) : nil
         if !resume { CheckpointFile.removeStaleResults(folder: config.output) }
         let (train, test) = try loadData(config.dataset)
         try Preflight.checkPartition(config, trainCount: train.sampleCount)
@@ -234,22 +234,6 @@ public enum RunCommand {
         say("[\(tag)] final test accuracy \(acc)\(best); privacy: \(summary.privacy); \(fixed(summary.seconds, 1)) s; "
               + saving.describe(roundSeconds: summary.rounds.map(\.seconds)) + written)
         return summary
-    }
-
-    /// The checkpoint in `config.output`, if it belongs to this configuration.
-    static func resumableCheckpoint(_ config: FederationConfiguration) throws -> FederationCheckpoint {
-        let checkpoint = try CheckpointFile.read(folder: config.output)
-        guard checkpoint.configurationDigest == config.resumeDigest else {
-            var stored = checkpoint.configuration, given = config
-            for c in [\FederationConfiguration.output] { stored[keyPath: c] = ""; given[keyPath: c] = "" }
-            (stored.checkpointEvery, given.checkpointEvery) = (0, 0)
-            (stored.continueAfterDivergence, given.continueAfterDivergence) = (false, false)
-            let key = SweepCommand.firstDifference(stored, given) ?? "a value"
-            throw UsageError("--resume: \(CheckpointFile.url(in: config.output).path) was written by another "
-                             + "configuration (its \(key) differs from the one given); resume with the same config "
-                             + "and --set, or with --resume DIR alone to use the checkpoint's own")
-        }
-        return checkpoint
     }
 
     static func describe(_ r: RoundReport, tag: String, rounds: Int) -> String {

@@ -125,6 +125,22 @@ enum CheckpointFile {
         }
     }
 
+    /// The checkpoint in `config.output`, if it belongs to this configuration.
+    static func resumable(_ config: FederationConfiguration) throws -> FederationCheckpoint {
+        let checkpoint = try read(folder: config.output)
+        guard checkpoint.configurationDigest == config.resumeDigest else {
+            var stored = checkpoint.configuration, given = config
+            for c in [\FederationConfiguration.output] { stored[keyPath: c] = ""; given[keyPath: c] = "" }
+            (stored.checkpointEvery, given.checkpointEvery) = (0, 0)
+            (stored.continueAfterDivergence, given.continueAfterDivergence) = (false, false)
+            let key = SweepCommand.firstDifference(stored, given) ?? "a value"
+            throw UsageError("--resume: \(url(in: config.output).path) was written by another "
+                             + "configuration (its \(key) differs from the one given); resume with the same config "
+                             + "and --set, or with --resume DIR alone to use the checkpoint's own")
+        }
+        return checkpoint
+    }
+
     /// Removes the result files an earlier run left in `folder`, so none of them passes for this run's.
     static func removeStaleResults(folder: String) {
         for file in ["rounds.csv", "summary.json", "rounds.svg", name] {

@@ -93,12 +93,12 @@ public struct ServerMachine: Sendable {
     public let strategy: any FederatedStrategy
     public private(set) var phase = Phase.idle
     /// The global model.
-    public private(set) var weights: [Float]
+    public internal(set) var weights: [Float]
     /// Releases (accepted uploads) per client so far: what the accountant composes.
-    public private(set) var releases: [Int]
-    public private(set) var reports: [RoundReport] = []
-    private var aggregator: any Aggregator
-    private var round = 0
+    public internal(set) var releases: [Int]
+    public internal(set) var reports: [RoundReport] = []
+    var aggregator: any Aggregator
+    var round = 0
     private var attempt = 0
     private var sampled: [Int] = []
     private var participants: [Int] = []
@@ -106,26 +106,13 @@ public struct ServerMachine: Sendable {
     private var collection: RoundCollection?
     private var observer: (any RoundObserver)?
     private var pending: RoundReport?
-    private var runStarted = 0.0
+    var runStarted = 0.0
     private var roundStarted = 0.0
     /// Seconds of the run before a resume.
-    private var earlierSeconds = 0.0
+    var earlierSeconds = 0.0
     /// The first non-finite loss or model, described with its round.
-    private var divergence: String?
+    var divergence: String?
     private var pendingFinite = true
-
-    /// What a checkpoint holds of the server: with the configuration, everything needed to go on (see
-    /// `FederationCheckpoint`).
-    public struct Snapshot: Sendable {
-        /// The last completed round.
-        public var round: Int
-        public var elapsedSeconds: Double
-        public var releases: [Int]
-        public var reports: [RoundReport]
-        public var weights: [Float]
-        public var aggregator: AggregatorState?
-        public var divergence: String?
-    }
 
     public init(settings: Settings, strategy: any FederatedStrategy, initialWeights: [Float]) {
         self.settings = settings
@@ -133,31 +120,6 @@ public struct ServerMachine: Sendable {
         self.weights = initialWeights
         self.aggregator = strategy.makeAggregator()
         self.releases = [Int](repeating: 0, count: settings.clientCount)
-    }
-
-    /// A machine that continues after `snapshot.round`: `.start` opens round `snapshot.round + 1`.
-    public init(settings: Settings, strategy: any FederatedStrategy, resuming snapshot: Snapshot) throws {
-        self.init(settings: settings, strategy: strategy, initialWeights: snapshot.weights)
-        guard snapshot.releases.count == settings.clientCount, snapshot.round >= 0, snapshot.round < settings.rounds,
-              snapshot.reports.count == snapshot.round else {
-            throw FederationCheckpoint.FormatError(
-                description: "the checkpoint (round \(snapshot.round), \(snapshot.releases.count) clients, "
-                    + "\(snapshot.reports.count) reports) does not fit this run (\(settings.rounds) rounds, "
-                    + "\(settings.clientCount) clients)")
-        }
-        releases = snapshot.releases
-        reports = snapshot.reports
-        round = snapshot.round
-        earlierSeconds = snapshot.elapsedSeconds
-        divergence = snapshot.divergence
-        if let state = snapshot.aggregator { try aggregator.restore(state) }
-    }
-
-    /// The state after the last completed round, at time `now`.
-    public func snapshot(now: Double) -> Snapshot {
-        Snapshot(round: reports.count, elapsedSeconds: earlierSeconds + now - runStarted,
-                 releases: releases, reports: reports, weights: weights, aggregator: aggregator.savedState(),
-                 divergence: divergence)
     }
 
     /// Picks m = max(⌊C·K⌋, 1) of `live` clients with the round's own generator (never the clients' streams).
@@ -312,37 +274,6 @@ public struct ServerMachine: Sendable {
         }
         phase = .finished
         return [done, .finish(try summary(now: now, interrupted: false))]
-    }
-
-    /// The run's summary over the completed rounds.
-    private func summary(now: Double, interrupted: Bool) throws -> FederationSummary {
-        let evaluated = reports.last { $0.testAccuracy != nil }
-        var summary = FederationSummary(
-            name: settings.name, rounds: reports, finalTestAccuracy: evaluated?.testAccuracy,
-            finalTestLoss: evaluated?.testLoss,
-            privacy: try strategy.privacy(releases: releases, samples: settings.samplesOf, rounds: settings.rounds),
-            seconds: earlierSeconds + now - runStarted, warnings: strategy.warnings)
-        summary.interrupted = interrupted
-        summary.divergence = divergence
-        return summary
-    }
-
-    /// Why `report`'s round diverged (a NaN or infinite train loss of answering clients, test loss or model), or nil.
-    static func divergence(_ report: RoundReport, weightsFinite: Bool) -> String? {
-        // One σ_k per aggregated upload: a round nobody answered has no loss to diverge.
-        if !report.noiseStds.isEmpty && !report.meanTrainLoss.isFinite {
-            return "round \(report.round): the mean train loss is \(report.meanTrainLoss)"
-        }
-        if let loss = report.testLoss, !loss.isFinite { return "round \(report.round): the test loss is \(loss)" }
-        if !weightsFinite { return "round \(report.round): the global model holds NaN or infinite weights" }
-        return nil
-    }
-
-    /// Whether any weight is NaN or infinite: w·0 is 0 for every finite w and NaN otherwise (one vectorisable pass).
-    static func hasNonFinite(_ weights: [Float]) -> Bool {
-        var sum: Float = 0
-        for w in weights { sum += w * 0 }
-        return !sum.isFinite
     }
 
     /// Σ σ_k² / (Σ p_k)²: the expected per-coordinate noise variance of the (renormalised) aggregate.
