@@ -35,9 +35,12 @@ struct KillAndResumeTests {
         return process
     }
 
+    /// SIGKILL: nothing runs after it (what a crash or the OOM killer leaves). SIGINT: the run finishes its round,
+    /// writes an interrupted summary and a checkpoint, and exits with 130.
     @Test(.enabled(if: fednoiseBinary != nil,
-                   "the fednoise binary is not built next to the tests (swift build -c release, or FEDNOISE_BINARY)"))
-    func aKilledRunResumesToTheUninterruptedBits() async throws {
+                   "the fednoise binary is not built next to the tests (swift build -c release, or FEDNOISE_BINARY)"),
+          arguments: [SIGKILL, SIGINT])
+    func aKilledRunResumesToTheUninterruptedBits(signal: Int32) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let killed = directory.file("killed"), whole = directory.file("whole")
@@ -54,10 +57,19 @@ struct KillAndResumeTests {
             if let data = try? Data(contentsOf: checkpoint) { round = (try? FederationCheckpoint(encoded: data))?.round ?? 0 }
         }
         let wasRunning = child.isRunning
-        kill(child.processIdentifier, SIGKILL)
+        kill(child.processIdentifier, signal)
         child.waitUntilExit()
         try #require(wasRunning, "the run ended before it could be killed (round \(round))")
-        #expect(child.terminationReason == .uncaughtSignal && child.terminationStatus == SIGKILL)
+        if signal == SIGKILL {
+            #expect(child.terminationReason == .uncaughtSignal && child.terminationStatus == SIGKILL)
+        } else {
+            #expect(child.terminationReason == .exit && child.terminationStatus == 130)
+            let status = try ResumeTests.status(killed)
+            #expect(status.status == "interrupted")
+            #expect(try ResumeTests.csvLines(killed).count - 1 == status.lastCompletedRound)
+            let stored = try FederationCheckpoint(encoded: Data(contentsOf: checkpoint))
+            #expect(stored.round == status.lastCompletedRound)
+        }
         // What a kill leaves: a valid rounds.csv of at least the checkpoint's rounds, and the checkpoint.
         let rows = try ResumeTests.csvLines(killed).count - 1
         let stored = try FederationCheckpoint(encoded: Data(contentsOf: checkpoint))

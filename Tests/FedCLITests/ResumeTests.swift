@@ -75,6 +75,21 @@ struct ResumeTests {
         #expect(try RoundsDigestTests.digest(directory.file("other").appendingPathComponent("rounds.csv")) != a)
     }
 
+    @Test func aRunStoppedBeforeItsFirstRoundWritesEmptyResultsAndResumes() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let dir = directory.file("run")
+        let config = try Self.smoke("fedAvg", rounds: 2, output: dir)
+        await #expect(throws: RunInterrupted.self) {
+            _ = try await RunCommand.execute(config, quiet: true, stop: StopRequest(afterRound: 0))
+        }
+        let status = try Self.status(dir)
+        #expect(status.status == "interrupted" && status.lastCompletedRound == 0)
+        #expect(try Self.csvLines(dir).count == 1 && Self.hasCheckpoint(dir))
+        let summary = try await RunCommand.execute(config, quiet: true, resume: true)
+        #expect(try summary.rounds.map(\.round) == [1, 2] && Self.csvLines(dir).count == 3)
+    }
+
     @Test func resumingWithAnotherConfigurationIsRefusedByName() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

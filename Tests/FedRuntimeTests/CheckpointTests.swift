@@ -62,9 +62,9 @@ struct CheckpointTests {
         // Bits a text round-trip could lose: −0, a subnormal, NaN with a payload, ±∞, the largest float.
         let weights: [Float] = [-0.0, .leastNonzeroMagnitude, Float(bitPattern: 0x7FC0_1234), .infinity,
                                 -.infinity, .greatestFiniteMagnitude, 0.1, 1 / 3]
-        return FederationCheckpoint(configuration: FederationConfiguration(), round: 1, elapsedSeconds: 2.5,
-                                    releases: [1, 0], reports: [report], weights: weights,
-                                    aggregator: AggregatorState(values: ["a": 0.1], vectors: [[1, .nan], [], [-0.0]]))
+        return FederationCheckpoint(configuration: FederationConfiguration(), server: ServerMachine.Snapshot(
+            round: 1, elapsedSeconds: 2.5, releases: [1, 0], reports: [report], weights: weights,
+            aggregator: AggregatorState(values: ["a": 0.1], vectors: [[1, .nan], [], [-0.0]]), divergence: nil))
     }
 
     @Test func theFormatKeepsEveryBit() throws {

@@ -118,7 +118,7 @@ public final class Federation: Sendable {
                     "the checkpoint comes from another configuration (digest \(checkpoint.configurationDigest), "
                         + "this run's \(config.resumeDigest))")
             }
-            machine = try ServerMachine(settings: settings, strategy: strategy, resuming: checkpoint.snapshot)
+            machine = try ServerMachine(settings: settings, strategy: strategy, resuming: checkpoint.server)
         } else {
             machine = ServerMachine(
                 settings: settings, strategy: strategy,
@@ -127,7 +127,7 @@ public final class Federation: Sendable {
         }
         let save = control.save.map { save in
             { @Sendable (s: ServerMachine.Snapshot) throws in
-                try save(FederationCheckpoint(configuration: config, snapshot: s))
+                try save(FederationCheckpoint(configuration: config, server: s))
             }
         }
         let server = ParameterServer(machine: machine, network: network, test: test, transport: transport,

@@ -15,7 +15,9 @@ import Foundation
 /// rounds is the server's: the global model, the releases per client (what the accountant composes), the round
 /// reports (the rows of rounds.csv), and the aggregator's state (server momentum, `Aggregator.savedState`).
 ///
-/// New server state is added as a Codable property here (and in `CodingKeys`); the JSON header carries it.
+/// New server state is added to `ServerMachine.Snapshot` and to `CodingKeys` and the coding below; the JSON
+/// header carries it. The snapshot's fields read as the checkpoint's own (`checkpoint.round`, `.weights`, …).
+@dynamicMemberLookup
 public struct FederationCheckpoint: Sendable, Codable {
     /// The format this code writes and reads.
     public static let formatVersion = 1
@@ -24,36 +26,27 @@ public struct FederationCheckpoint: Sendable, Codable {
     public var configuration: FederationConfiguration
     /// `configuration.resumeDigest`: a resume with another configuration is refused.
     public var configurationDigest: String
-    /// The last completed round k; a resume starts at k + 1.
-    public var round: Int
-    /// Wall-clock seconds the run had taken up to round k (summary.json's `seconds` keeps counting from here).
-    public var elapsedSeconds: Double
-    /// Accepted uploads per client so far: the privacy accountant's whole state (it composes per release).
-    public var releases: [Int]
-    /// Rounds 1…k as reported (rounds.csv's rows).
-    public var reports: [RoundReport]
-    /// The global model after round k, exact bits (stored as raw little-endian Float32 after the header).
-    public var weights: [Float]
-    /// The aggregator's state (nil: stateless); its vectors are stored raw after the model.
-    public var aggregator: AggregatorState?
-    /// The first diverged round so far, described (a run that continues after divergence keeps reporting it).
-    public var divergence: String?
+    /// The server's state after the last completed round k (a resume starts at k + 1): the global model (exact
+    /// bits, stored as raw little-endian Float32 after the header), the releases per client (the privacy
+    /// accountant's whole state: it composes per release), the round reports (rounds.csv's rows), the
+    /// aggregator's state (its vectors stored raw after the model), the wall-clock seconds so far and the first
+    /// divergence.
+    public var server: ServerMachine.Snapshot
+
+    public subscript<T>(dynamicMember path: WritableKeyPath<ServerMachine.Snapshot, T>) -> T {
+        get { server[keyPath: path] }
+        set { server[keyPath: path] = newValue }
+    }
 
     enum CodingKeys: String, CodingKey {
         case format, configuration, configurationDigest, round, elapsedSeconds, releases, reports, aggregatorValues,
              aggregatorVectorLengths, weightCount, payloadDigest, divergence
     }
 
-    public init(configuration: FederationConfiguration, round: Int, elapsedSeconds: Double, releases: [Int],
-                reports: [RoundReport], weights: [Float], aggregator: AggregatorState?) {
+    public init(configuration: FederationConfiguration, server: ServerMachine.Snapshot) {
         self.configuration = configuration
         configurationDigest = configuration.resumeDigest
-        self.round = round
-        self.elapsedSeconds = elapsedSeconds
-        self.releases = releases
-        self.reports = reports
-        self.weights = weights
-        self.aggregator = aggregator
+        self.server = server
     }
 
     // The JSON header describes the payload; `encoded()` / `init(encoded:)` move the vectors themselves.
@@ -62,14 +55,14 @@ public struct FederationCheckpoint: Sendable, Codable {
         try c.encode(format, forKey: .format)
         try c.encode(configuration, forKey: .configuration)
         try c.encode(configurationDigest, forKey: .configurationDigest)
-        try c.encode(round, forKey: .round)
-        try c.encode(elapsedSeconds, forKey: .elapsedSeconds)
-        try c.encode(releases, forKey: .releases)
-        try c.encode(reports, forKey: .reports)
-        try c.encodeIfPresent(aggregator?.values, forKey: .aggregatorValues)
-        try c.encodeIfPresent(aggregator?.vectors.map(\.count), forKey: .aggregatorVectorLengths)
-        try c.encodeIfPresent(divergence, forKey: .divergence)
-        try c.encode(weights.count, forKey: .weightCount)
+        try c.encode(server.round, forKey: .round)
+        try c.encode(server.elapsedSeconds, forKey: .elapsedSeconds)
+        try c.encode(server.releases, forKey: .releases)
+        try c.encode(server.reports, forKey: .reports)
+        try c.encodeIfPresent(server.aggregator?.values, forKey: .aggregatorValues)
+        try c.encodeIfPresent(server.aggregator?.vectors.map(\.count), forKey: .aggregatorVectorLengths)
+        try c.encodeIfPresent(server.divergence, forKey: .divergence)
+        try c.encode(server.weights.count, forKey: .weightCount)
         try c.encode(digest(payloadVectors), forKey: .payloadDigest)
     }
 
@@ -78,21 +71,21 @@ public struct FederationCheckpoint: Sendable, Codable {
         format = try c.decode(Int.self, forKey: .format)
         configuration = try c.decode(FederationConfiguration.self, forKey: .configuration)
         configurationDigest = try c.decode(String.self, forKey: .configurationDigest)
-        round = try c.decode(Int.self, forKey: .round)
-        elapsedSeconds = try c.decode(Double.self, forKey: .elapsedSeconds)
-        releases = try c.decode([Int].self, forKey: .releases)
-        reports = try c.decode([RoundReport].self, forKey: .reports)
-        divergence = try c.decodeIfPresent(String.self, forKey: .divergence)
-        // Placeholders sized by the header; `init(encoded:)` fills them from the payload.
-        weights = [Float](repeating: 0, count: try c.decode(Int.self, forKey: .weightCount))
-        if let lengths = try c.decodeIfPresent([Int].self, forKey: .aggregatorVectorLengths) {
-            aggregator = AggregatorState(
-                values: try c.decodeIfPresent([String: Double].self, forKey: .aggregatorValues) ?? [:],
-                vectors: lengths.map { [Float](repeating: 0, count: $0) })
+        // Vectors are placeholders sized by the header; `init(encoded:)` fills them from the payload.
+        let aggregator = try c.decodeIfPresent([Int].self, forKey: .aggregatorVectorLengths).map { lengths in
+            AggregatorState(values: try c.decodeIfPresent([String: Double].self, forKey: .aggregatorValues) ?? [:],
+                            vectors: lengths.map { [Float](repeating: 0, count: $0) })
         }
+        server = ServerMachine.Snapshot(
+            round: try c.decode(Int.self, forKey: .round),
+            elapsedSeconds: try c.decode(Double.self, forKey: .elapsedSeconds),
+            releases: try c.decode([Int].self, forKey: .releases),
+            reports: try c.decode([RoundReport].self, forKey: .reports),
+            weights: [Float](repeating: 0, count: try c.decode(Int.self, forKey: .weightCount)),
+            aggregator: aggregator, divergence: try c.decodeIfPresent(String.self, forKey: .divergence))
     }
 
-    private var payloadVectors: [Float] { weights + (aggregator?.vectors.flatMap { $0 } ?? []) }
+    private var payloadVectors: [Float] { server.weights + (server.aggregator?.vectors.flatMap { $0 } ?? []) }
 
     /// Why a checkpoint file cannot be read.
     public struct FormatError: Error, CustomStringConvertible {
@@ -110,7 +103,7 @@ public struct FederationCheckpoint: Sendable, Codable {
         var data = Data(Self.magic)
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(header)
-        for vector in [weights] + (aggregator?.vectors ?? []) {
+        for vector in [server.weights] + (server.aggregator?.vectors ?? []) {
             #if _endian(little)
             vector.withUnsafeBytes { data.append(contentsOf: $0) }
             #else
@@ -139,7 +132,7 @@ public struct FederationCheckpoint: Sendable, Codable {
             throw FormatError(description: "format \(version.format); this FedNoise reads format \(Self.formatVersion)")
         }
         self = try decoder.decode(FederationCheckpoint.self, from: Data(bytes[16..<headerEnd]))
-        let expected = weights.count + (aggregator?.vectors.map(\.count).reduce(0, +) ?? 0)
+        let expected = server.weights.count + (server.aggregator?.vectors.map(\.count).reduce(0, +) ?? 0)
         guard bytes.count - headerEnd == 4 * expected else {
             throw FormatError(description: "the payload holds \(bytes.count - headerEnd) bytes, the header announces "
                               + "\(4 * expected) (\(expected) Float32): the file is torn")
@@ -154,10 +147,10 @@ public struct FederationCheckpoint: Sendable, Codable {
                 return Float(bitPattern: bits)
             }
         }
-        weights = read(weights.count)
-        if var state = aggregator {
+        server.weights = read(server.weights.count)
+        if var state = server.aggregator {
             state.vectors = state.vectors.map { read($0.count) }
-            aggregator = state
+            server.aggregator = state
         }
         struct Check: Decodable { var payloadDigest: String }
         let stored = try decoder.decode(Check.self, from: Data(bytes[16..<headerEnd])).payloadDigest

@@ -47,18 +47,3 @@ struct ServerControl: Sendable {
     var save: (@Sendable (ServerMachine.Snapshot) throws -> Void)?
     var completed: (@Sendable (RoundReport) throws -> Void)?
 }
-
-extension FederationCheckpoint {
-    /// The checkpoint of `configuration`'s run at `snapshot`.
-    init(configuration: FederationConfiguration, snapshot s: ServerMachine.Snapshot) {
-        self.init(configuration: configuration, round: s.round, elapsedSeconds: s.elapsedSeconds,
-                  releases: s.releases, reports: s.reports, weights: s.weights, aggregator: s.aggregator)
-        divergence = s.divergence
-    }
-
-    /// The server's part, to resume from.
-    var snapshot: ServerMachine.Snapshot {
-        ServerMachine.Snapshot(round: round, elapsedSeconds: elapsedSeconds, releases: releases, reports: reports,
-                               weights: weights, aggregator: aggregator, divergence: divergence)
-    }
-}

@@ -7,12 +7,24 @@ extension ServerMachine {
     public struct Snapshot: Sendable {
         /// The last completed round.
         public var round: Int
+        /// Wall-clock seconds of the run so far (summary.json's `seconds` keeps counting from here).
         public var elapsedSeconds: Double
+        /// Accepted uploads per client: what the accountant composes.
         public var releases: [Int]
+        /// Rounds 1…round as reported.
         public var reports: [RoundReport]
+        /// The global model.
         public var weights: [Float]
+        /// `Aggregator.savedState()` (nil: stateless).
         public var aggregator: AggregatorState?
+        /// The first diverged round, described.
         public var divergence: String?
+
+        public init(round: Int, elapsedSeconds: Double, releases: [Int], reports: [RoundReport], weights: [Float],
+                    aggregator: AggregatorState?, divergence: String?) {
+            (self.round, self.elapsedSeconds, self.releases, self.reports) = (round, elapsedSeconds, releases, reports)
+            (self.weights, self.aggregator, self.divergence) = (weights, aggregator, divergence)
+        }
     }
 
     /// A machine that continues after `snapshot.round`: `.start` opens round `snapshot.round + 1`.
