@@ -117,6 +117,7 @@ enum SweepCommand {
             try write(summaries, base: base, to: output)
         }
         let watch = replot ? nil : InterruptWatch(label: base.name)
+        if !replot && !resume { removeStaleTable(in: output) }
         defer { watch?.end() }
         for (i, x) in values.enumerated() where !replot {
             var config = base
@@ -201,18 +202,6 @@ enum SweepCommand {
             }
             return (x, stored.summary)
         }
-    }
-
-    /// The summary of X's run in `dir` if it finished (status "complete") with `base`'s configuration; nil if it
-    /// is missing or was interrupted; an error if it belongs to another configuration.
-    static func finishedRun(_ x: Double, in dir: URL, matching base: FederationConfiguration) throws
-        -> FederationSummary?
-    {
-        struct Status: Decodable { var status: String? }
-        let file = dir.appendingPathComponent("X=\(label(x))/summary.json")
-        guard let data = try? Data(contentsOf: file),
-              (try? JSONDecoder().decode(Status.self, from: data))?.status == "complete" else { return nil }
-        return try readSummaries([x], in: dir, matching: base).first?.1
     }
 
     /// The first key path (dotted) whose value differs between two configurations, via their JSON.
