@@ -33,7 +33,7 @@ final class InterruptWatch: Sendable {
                                + "summary.json and a checkpoint (\(name) again aborts at once)\n")
                 } else {
                     writeError("[\(label)] \(name) again: aborting without writing\n")
-                    exit(128 + number)
+                    _exit(128 + number)  // no atexit handlers: other threads are still training
                 }
             }
             source.resume()

@@ -110,6 +110,27 @@ struct ResumeTests {
         #expect(await FedCommandLine.run(["run", "--resume", dir.path, "--quiet"]) == 2, "nothing left to resume")
     }
 
+    @Test func resumeFailuresAreUsageErrorsNamingTheFile() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        func error(_ arguments: [String]) async -> (Int32, String) {
+            let said = Mutex("")
+            let status = await ConsoleCapture.$current.withValue(ConsoleCapture { text, isError in
+                if isError { said.withLock { $0 += text } }
+            }) { await FedCommandLine.run(arguments) }
+            return (status, said.withLock { $0 })
+        }
+        let empty = directory.file("empty")
+        let (s1, e1) = await error(["run", "--resume", empty.path])
+        #expect(s1 == 2 && e1.contains("holds no checkpoint.fnck"))
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: empty.appendingPathComponent("checkpoint.fnck"))
+        let (s2, e2) = await error(["run", "--resume", empty.path])
+        #expect(s2 == 2 && e2.contains("checkpoint.fnck: not a FedNoise checkpoint"))
+        let (s3, e3) = await error(["run", "--resume", empty.path, "--set", "rounds=3"])
+        #expect(s3 == 2 && e3.contains("give the config file too"))
+    }
+
     @Test func aFreshRunRemovesAnOlderRunsResultsFirst() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
