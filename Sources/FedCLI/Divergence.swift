@@ -39,7 +39,7 @@ enum Divergence {
 /// Which rounds had an answer to report.
 public enum RoundAnswers {
     /// No sampled client's upload was aggregated: every one missed the deadline, or NISS skipped the round. Its
-    /// mean train loss (0) was produced by no client; the CLI says so and leaves train_loss empty in rounds.csv.
+    /// mean train loss is NaN (no client produced one); the CLI says so and leaves train_loss empty in rounds.csv.
     public static func nobodyAnswered(_ r: RoundReport) -> Bool {
         r.skipped || (!r.sampled.isEmpty && Set(r.dropped).isSuperset(of: r.sampled))
     }

@@ -27,7 +27,8 @@ public enum FedCommandLine {
 
     static let commands: Set<String> = ["run", "sweep", "attack", "privacy", "train", "bench", "plot"]
 
-    /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error).
+    /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error, 130/143 a run
+    /// interrupted by SIGINT/SIGTERM after writing its results and checkpoint).
     public static func run(_ arguments: [String]) async -> Int32 {
         await run(arguments, environment: ProcessInfo.processInfo.environment)
     }
@@ -75,6 +76,9 @@ public enum FedCommandLine {
         } catch let error as ShapeError {
             writeError("fednoise: model does not fit the data: \(error.description)\n")
             return 1
+        } catch let error as RunInterrupted {
+            writeError("fednoise: \(error.description)\n")
+            return error.status
         } catch let error as RunFailure {
             writeError("fednoise: \(error.description)\n")
             return 1

@@ -9,6 +9,7 @@ import Foundation
 public enum RunCommand {
     static let help = """
     USAGE: fednoise run <config.json> [--set key.path=value …] [--threads N] [--quiet] [--allow-divergence]
+           fednoise run --resume DIR [<config.json> [--set …]] [--threads N] [--quiet] [--allow-divergence]
 
     Runs a federation (FedAvg, DP-FedAvg or NISS; the parameter server, tracker and every client are actors talking
     through an in-process transport) and writes rounds.csv, summary.json and rounds.svg into the config's output.
@@ -20,14 +21,23 @@ public enum RunCommand {
     sensitivity (clientLevel|clientLevelReplace|nbafl), composition (rdp|nbaflLinear), clientBudgets},
     niss {tau2, clientTau2, targetShares, minimumShares, unitNoiseVariance, encoding (seeded|dense),
     collusionFraction, dropout (redo|accept)}}, evaluateEvery, accuracyTargets (rounds-to-target in summary.json),
-    deadlineSeconds, diagnostics, output. Missing keys keep their defaults; see config/*.json.
+    deadlineSeconds, diagnostics, checkpointEvery, continueAfterDivergence, output. Missing keys keep their
+    defaults; see config/*.json.
+
+    rounds.csv gains a row as each round completes. Every checkpointEvery rounds (default 1; 0: never) the full
+    state goes to checkpoint.fnck (atomically). SIGINT or SIGTERM finishes the current round, writes the results
+    (summary.json says "interrupted") and a checkpoint, and exits with 130 (SIGINT) or 143; a second one aborts.
+    A fresh run first removes an older run's rounds.csv, summary.json, rounds.svg and checkpoint.fnck from output.
 
     OPTIONS:
       --set key.path=value   override one key, e.g. --set rounds=5 --set strategy.dp.epsilon=4
       --threads N            compute threads (default: all cores)
       --quiet                no per-round lines
-      --allow-divergence     finish and exit 0 even when a loss or the model becomes NaN or infinite
-                             (default: such a run ends with status 1 and a message naming the first bad round)
+      --allow-divergence     finish and exit 0 even when a loss or the model becomes NaN or infinite (as the
+                             key continueAfterDivergence; default: the run stops at that round with status 1)
+      --resume DIR           continue the run whose checkpoint.fnck is in DIR, to results bit-identical to an
+                             uninterrupted run; with a config file (and --set), it must be the same configuration
+                             (output, checkpointEvery and continueAfterDivergence may differ)
       -h, --help             show this help
 
     Values that would exhaust memory or time are bounded (e.g. training.batchSize ≤ 65536, NISS v_k ≤ 10000,
@@ -65,6 +75,7 @@ public enum RunCommand {
 
     static func run(_ argv: [String]) async throws {
         var args = try Arguments(argv, booleanFlags: ["help", "quiet", "allow-divergence"], repeatable: ["set"])
+        let resume = args.string("resume")
         if args.flag("help") {
             say(help)
             return
@@ -74,28 +85,56 @@ public enum RunCommand {
         let allowDivergence = args.flag("allow-divergence")
         let threads = try args.int("threads", in: 1...ComputeThreads.maximum)
         try args.finish(maxPositionals: 1)
-        guard let path = args.positionals.first else { throw UsageError("give a config file, e.g. config/smoke.json") }
-        let (config, origins) = try loadConfigurationWithOrigins(path, overrides: overrides)
+        var (config, origins): (FederationConfiguration, ConfigurationFile.Origins?)
+        if let resume {
+            guard !resume.isEmpty else { throw UsageError("--resume needs the folder of the interrupted run") }
+            if let path = args.positionals.first {
+                (config, origins) = try loadConfigurationWithOrigins(path, overrides: overrides)
+            } else {
+                guard overrides.isEmpty else {
+                    throw UsageError("--resume DIR --set …: give the config file too (the checkpoint's own "
+                                     + "configuration is used as is)")
+                }
+                (config, origins) = (try CheckpointFile.read(folder: resume).configuration, nil)
+            }
+            config.output = resume
+        } else {
+            guard let path = args.positionals.first else {
+                throw UsageError("give a config file, e.g. config/smoke.json (or --resume DIR)")
+            }
+            (config, origins) = try loadConfigurationWithOrigins(path, overrides: overrides)
+        }
         if let threads { ComputeThreads.count = threads }
+        let watch = InterruptWatch(label: config.name)
+        defer { watch.end() }
         do {
-            _ = try await execute(config, quiet: quiet, allowDivergence: allowDivergence)
+            _ = try await execute(config, quiet: quiet, allowDivergence: allowDivergence, resume: resume != nil,
+                                  stop: watch.stop)
         } catch let error as ConfigurationError {
-            throw UsageError("\(origins.source(of: error.keyPath)): \(error.description)")
+            throw UsageError("\(origins?.source(of: error.keyPath) ?? "the checkpoint"): \(error.description)")
+        } catch var error as RunInterrupted {
+            error.status = watch.status
+            throw error
         }
     }
 
     /// Checks the output folder, loads the data, checks what needs it (NISS share counts, training memory), runs
     /// the federation with progress lines, writes the result files and returns the summary. A round in which no
     /// client answered is reported as such; a run in which none ever did, or whose loss or model became NaN or
-    /// infinite (unless `allowDivergence`), fails after writing its files.
+    /// infinite (it stops there unless `allowDivergence` or `continueAfterDivergence`), fails after writing its
+    /// files. rounds.csv grows row by row; checkpoints go to checkpoint.fnck. `resume` continues from the
+    /// checkpoint in `config.output`; `stop` ends the run after the current round (it throws `RunInterrupted`).
     public static func execute(_ config: FederationConfiguration, quiet: Bool = false, label: String? = nil,
-                        allowDivergence: Bool = false) async throws -> FederationSummary
+                               allowDivergence: Bool = false, resume: Bool = false,
+                               stop: StopRequest? = nil) async throws -> FederationSummary
     {
         do {
             try OutputPlace.prepareFolder(config.output, origin: "the folder")
         } catch {
             throw ConfigurationError(keyPath: "output", message: error.description)
         }
+        let checkpoint = try resume ? CheckpointFile.resumable(config) : nil
+        if !resume { CheckpointFile.removeStaleResults(folder: config.output) }
         let (train, test) = try loadData(config.dataset)
         try Preflight.checkPartition(config, trainCount: train.sampleCount)
         let federation = try Federation(configuration: config, train: train, test: test)
@@ -112,6 +151,12 @@ public enum RunCommand {
               + "K=\(config.clients.count) C=\(config.clients.fraction) (m=\(config.clientsPerRound)) "
               + "E=\(config.training.localEpochs) B=\(config.training.batchSize) η=\(config.training.learningRate) "
               + "\(config.clients.partition.rawValue), \(config.rounds) rounds")
+        if let checkpoint {
+            say("[\(tag)] resuming after round \(checkpoint.round) of \(config.rounds) from "
+                  + CheckpointFile.url(in: config.output).path)
+        }
+        let rows = try RoundsCSV(path: URL(fileURLWithPath: config.output).appendingPathComponent("rounds.csv").path,
+                                 reports: checkpoint?.reports ?? [])
         let line = ProgressLine()
         let observer = Task {
             var uploads = 0
@@ -132,8 +177,20 @@ public enum RunCommand {
             }
         }
         for w in federation.warnings { say("[\(tag)] warning: \(w)") }
-        var summary = try await federation.run()
+        let saving = CheckpointTimer(folder: config.output)
+        let keepGoing = allowDivergence || config.continueAfterDivergence
+        var summary: FederationSummary
+        do {
+            summary = try await federation.run(control: RunControl(
+                resume: checkpoint, stop: stop, save: { try saving.write($0) }, completed: { try rows.append($0) },
+                continueAfterDivergence: keepGoing))
+        } catch {
+            observer.cancel()
+            rows.close()
+            throw error
+        }
         await observer.value
+        rows.close()
         let silent = summary.rounds.filter(RoundAnswers.nobodyAnswered).map(\.round)
         if !silent.isEmpty {
             let list = silent.count > 10 ? "\(silent.count) rounds" : "round(s) \(silent.map(String.init).joined(separator: ", "))"
@@ -141,29 +198,41 @@ public enum RunCommand {
             summary.warnings.append("no client answered in \(list)\(why): the model was kept and no train loss exists "
                                     + "for them (rounds.csv leaves train_loss empty)")
         }
-        let diverged = Divergence.firstDivergedRound(summary, finalWeights: federation.globalWeights)
+        let diverged = summary.divergence
+            ?? Divergence.firstDivergedRound(summary, finalWeights: federation.globalWeights)
         if let diverged {
             summary.warnings.append("diverged: \(diverged)")
         }
         for w in summary.warnings.dropFirst(federation.warnings.count) { say("[\(tag)] warning: \(w)") }
         try ResultFiles.write(summary, configuration: config)
         let written = "wrote \(config.output)/rounds.csv, summary.json, rounds.svg"
+        if summary.interrupted {
+            throw RunInterrupted(
+                status: 128 + SIGINT,
+                description: "[\(tag)] interrupted after round \(summary.rounds.last?.round ?? 0) of \(config.rounds) "
+                    + "(\(written), checkpoint.fnck); continue with: fednoise run --resume \(config.output)")
+        }
+        let stopped = summary.rounds.count < config.rounds
+        // A finished run needs no checkpoint; a run stopped by divergence keeps its last one (resumable with
+        // --allow-divergence).
+        if !stopped { try? FileManager.default.removeItem(at: CheckpointFile.url(in: config.output)) }
         if silent.count == summary.rounds.count {
             throw RunFailure(
                 description: "[\(tag)] no client answered in any of the \(silent.count) round(s)"
                     + (config.deadlineSeconds.map { ": every sampled client missed deadlineSeconds = \($0) s; raise it" }
                         ?? "") + " (\(written))")
         }
-        if let diverged, !allowDivergence {
+        if let diverged, !keepGoing {
             throw RunFailure(
-                description: "[\(tag)] training diverged at \(diverged); "
+                description: "[\(tag)] training diverged at \(diverged)"
+                    + (stopped ? ", so the run stopped there (continueAfterDivergence: true keeps going); " : "; ")
                     + Divergence.hint(flag: "--allow-divergence", rate: "training.learningRate")
                     + " (\(written))")
         }
         let acc = summary.finalTestAccuracy.map { percent($0) } ?? "n/a"
         let best = summary.bestTestAccuracy.map { " (best \(percent($0.accuracy)) at round \($0.round))" } ?? ""
         say("[\(tag)] final test accuracy \(acc)\(best); privacy: \(summary.privacy); \(fixed(summary.seconds, 1)) s; "
-              + written)
+              + saving.describe(roundSeconds: summary.rounds.map(\.seconds)) + written)
         return summary
     }
 

@@ -7,27 +7,7 @@ enum ResultFiles {
     static func write(_ summary: FederationSummary, configuration: FederationConfiguration) throws {
         let dir = URL(fileURLWithPath: configuration.output)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        var csv = "round,sampled,dropped,train_loss,test_loss,test_accuracy,sigma_min,sigma_max,"
-            + "expected_noise_variance,realised_noise_variance,seconds,weights_digest,attempts,"
-            + "unit_noise_variance,shares_min,shares_max,share_bytes,dense_share_bytes,seeded_share_bytes,"
-            + "distortion_variance,collusion_min_residual_over_sigma2\n"
-        for r in summary.rounds {
-            let n = r.niss
-            let collusion = n?.collusion.map { $0.residualVariance / $0.clientVariance }.min()
-            let fields: [String] = [
-                "\(r.round)", "\(r.sampled.count)", "\(r.dropped.count)",
-                RoundAnswers.nobodyAnswered(r) ? "" : "\(r.meanTrainLoss)",
-                r.testLoss.map { "\($0)" } ?? "", r.testAccuracy.map { "\($0)" } ?? "",
-                r.noiseStds.min().map { "\($0)" } ?? "", r.noiseStds.max().map { "\($0)" } ?? "",
-                "\(r.expectedNoiseVariance)", r.realisedNoiseVariance.map { "\($0)" } ?? "", fixed(r.seconds, 3),
-                r.weightsDigest, "\(r.attempts)", n.map { "\($0.unitNoiseVariance)" } ?? "",
-                n?.shares.min().map { "\($0)" } ?? "", n?.shares.max().map { "\($0)" } ?? "",
-                n.map { "\($0.shareBytes)" } ?? "", n.map { "\($0.denseShareBytes)" } ?? "",
-                n.map { "\($0.seededShareBytes)" } ?? "", n?.distortionVariance.map { "\($0)" } ?? "",
-                collusion.map { "\($0)" } ?? "",
-            ]
-            csv += fields.joined(separator: ",") + "\n"
-        }
+        let csv = RoundsCSV.text(summary.rounds)
         try csv.write(to: dir.appendingPathComponent("rounds.csv"), atomically: true, encoding: .utf8)
         struct Accuracy: Encodable {
             var best: Double?
@@ -36,6 +16,10 @@ enum ResultFiles {
             var firstRoundReaching: [String: Int?]
         }
         struct Document: Encodable {
+            /// "complete", "interrupted" (resume with `fednoise run --resume`) or "diverged" (stopped there).
+            var status: String
+            /// The last round the results hold.
+            var lastCompletedRound: Int
             var configuration: FederationConfiguration
             var accuracy: Accuracy
             var summary: FederationSummary
@@ -50,7 +34,11 @@ enum ResultFiles {
                 ("\($0)", summary.firstRound(reaching: $0))
             }, uniquingKeysWith: { first, _ in first }))
         let encoder = resultEncoder()
-        try encoder.encode(Document(configuration: configuration, accuracy: accuracySummary, summary: summary,
+        let status = summary.interrupted ? "interrupted"
+            : summary.rounds.count < configuration.rounds && summary.divergence != nil ? "diverged" : "complete"
+        // Written to a temporary file and renamed over the old one (atomic): never half a summary.
+        try encoder.encode(Document(status: status, lastCompletedRound: summary.rounds.last?.round ?? 0,
+                                    configuration: configuration, accuracy: accuracySummary, summary: summary,
                                     privacy: "\(summary.privacy)", warnings: summary.warnings))
             .write(to: dir.appendingPathComponent("summary.json"), options: .atomic)
         let evaluated = summary.rounds.filter { $0.testAccuracy != nil }

@@ -7,7 +7,7 @@ import Foundation
 enum SweepCommand {
     static let help = """
     USAGE: fednoise sweep <config.json> [--tau2 LIST] [--set key.path=value …] [--threads N] [--quiet] [--replot]
-                         [--allow-divergence]
+                         [--allow-divergence] [--resume]
 
     The NISS paper's experiment (Fig. 3): runs the config once per X = τ² with strategy.kind = niss and
     strategy.niss.tau2 = X (every other key as the config says: σ_k convention, σ², encoding…), then writes into
@@ -27,7 +27,13 @@ enum SweepCommand {
       --replot               run nothing: rebuild sweep.csv, sweep.json and sweep.svg from the X=<x>/summary.json
                              files already in the output directory (e.g. after an interrupted sweep); each must
                              come from this config and --set (only τ² may differ)
+      --resume               continue an interrupted sweep (same config, --set and --tau2): X runs whose
+                             summary.json says complete are kept, an interrupted one resumes from its
+                             checkpoint.fnck (bit-identical to an uninterrupted run), the rest run afresh
       -h, --help             show this help
+
+    SIGINT or SIGTERM finishes the current round of the current X, writes its results and checkpoint and the sweep
+    files of the finished X values, and exits with 130 (SIGINT) or 143.
     """
 
     struct Row: Codable {
@@ -56,7 +62,7 @@ enum SweepCommand {
     }
 
     static func run(_ argv: [String]) async throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "quiet", "replot", "allow-divergence"],
+        var args = try Arguments(argv, booleanFlags: ["help", "quiet", "replot", "allow-divergence", "resume"],
                                  repeatable: ["set"])
         if args.flag("help") {
             say(help)
@@ -66,6 +72,8 @@ enum SweepCommand {
         let quiet = args.flag("quiet")
         let replot = args.flag("replot")
         let allowDivergence = args.flag("allow-divergence")
+        let resume = args.flag("resume")
+        if resume && replot { throw UsageError("--resume runs what is missing, --replot runs nothing: give one") }
         var values = [0, 0.3, 0.6, 1.0]
         if let list = args.string("tau2") {
             values = try list.split(separator: ",", omittingEmptySubsequences: false).map { part throws(UsageError) in
@@ -108,17 +116,35 @@ enum SweepCommand {
             }
             try write(summaries, base: base, to: output)
         }
+        let watch = replot ? nil : InterruptWatch(label: base.name)
+        if !replot && !resume { removeStaleTable(in: output) }
+        defer { watch?.end() }
         for (i, x) in values.enumerated() where !replot {
             var config = base
             config.strategy.niss.tau2 = x
             config.output = output.appendingPathComponent("X=\(label(x))").path
-            say("[\(base.name)] sweep \(i + 1)/\(values.count): X = τ² = \(label(x))")
+            if resume, let done = try finishedRun(x, in: output, matching: base) {
+                say("[\(base.name)] sweep \(i + 1)/\(values.count): X = τ² = \(label(x)) finished before: kept")
+                summaries.append((x, done))
+                continue
+            }
+            let fromCheckpoint = resume && FileManager.default.fileExists(atPath: CheckpointFile.url(
+                in: config.output).path)
+            say("[\(base.name)] sweep \(i + 1)/\(values.count): X = τ² = \(label(x))"
+                  + (fromCheckpoint ? " (resumed)" : ""))
             let summary: FederationSummary
             do {
                 summary = try await RunCommand.execute(config, quiet: quiet, label: "\(base.name) X=\(label(x))",
-                                                       allowDivergence: allowDivergence)
+                                                       allowDivergence: allowDivergence, resume: fromCheckpoint,
+                                                       stop: watch?.stop)
             } catch let error as ConfigurationError {
                 throw UsageError("\(origins.source(of: error.keyPath)): \(error.description)")
+            } catch var error as RunInterrupted {
+                if !summaries.isEmpty { try write(summaries, base: base, to: output) }
+                error.status = watch?.status ?? error.status
+                error.description += "\n[\(base.name)] sweep interrupted at X = \(label(x)); continue with the same "
+                    + "command and --resume"
+                throw error
             }
             summaries.append((x, summary))
             try write(summaries, base: base, to: output)  // after every run, so a long sweep leaves partial results
@@ -239,7 +265,7 @@ enum SweepCommand {
         for (x, s) in runs {
             for r in s.rounds {
                 csv += ["\(r.round)", "\(x)", r.testAccuracy.map { "\($0)" } ?? "", r.testLoss.map { "\($0)" } ?? "",
-                        "\(r.meanTrainLoss)", "\(r.expectedNoiseVariance)",
+                        RoundAnswers.nobodyAnswered(r) ? "" : "\(r.meanTrainLoss)", "\(r.expectedNoiseVariance)",
                         r.realisedNoiseVariance.map { "\($0)" } ?? ""].joined(separator: ",") + "\n"
             }
         }

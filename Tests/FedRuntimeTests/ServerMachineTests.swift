@@ -136,6 +136,8 @@ struct ServerMachineTests {
         let actions = try m.handle(.evaluated(round: 1, Evaluation(loss: 1, accuracy: 0.1, count: 1)), now: 30)
         let report = try #require(Self.completed(actions))
         #expect(m.weights == [0, 0] && report.dropped == [0, 1] && m.releases == [0, 0])
+        // No client produced a loss: NaN, never 0; and it is not divergence.
+        #expect(report.meanTrainLoss.isNaN && Self.summary(actions)?.divergence == nil)
     }
 
     @Test func aDropoutIsRedoneWithoutTheMissingClientAndItsOldUploadIsIgnored() throws {

@@ -65,6 +65,10 @@ public struct FederationSummary: Sendable, Codable {
     public var seconds: Double
     /// Configuration warnings (e.g. Theorem 3's τ_k² condition).
     public var warnings: [String] = []
+    /// The run was stopped (SIGINT) after its last report's round, before the configured number of rounds.
+    public var interrupted = false
+    /// The first round whose loss or model became NaN or infinite, described ("round 4: the test loss is nan").
+    public var divergence: String?
 }
 
 extension FederationSummary {

@@ -67,8 +67,10 @@ public final class Federation: Sendable {
     }
 
     /// Runs all rounds over `transport` (a fresh in-process one by default) and returns the summary.
-    /// The transport is shut down at the end.
-    public func run(transport: (any Transport<FederationMessage>)? = nil) async throws -> FederationSummary {
+    /// The transport is shut down at the end. `control` resumes from a checkpoint, saves checkpoints, and stops
+    /// between rounds on request (the summary then says `interrupted`).
+    public func run(transport: (any Transport<FederationMessage>)? = nil,
+                    control: RunControl = RunControl()) async throws -> FederationSummary {
         let transport = transport ?? InProcessTransport<FederationMessage>()
         let config = configuration
         let k = config.clients.count
@@ -102,16 +104,35 @@ public final class Federation: Sendable {
         }
         let tracker = Tracker(seed: config.seed, transport: transport, mailbox: trackerMailbox)
         let continuation = self.continuation
-        let machine = ServerMachine(
-            settings: ServerMachine.Settings(
-                name: config.name, seed: config.seed, rounds: config.rounds, clientCount: k,
-                fraction: config.clients.fraction, evaluateEvery: config.evaluateEvery,
-                deadlineSeconds: config.deadlineSeconds, diagnostics: diagnostics, samplesOf: partitions.map(\.count)),
-            strategy: strategy,
-            initialWeights: network.initialParameters(key: StreamPurpose.initialWeights.key(seed: config.seed),
-                                                      scheme: config.initialization))
+        let settings = ServerMachine.Settings(
+            name: config.name, seed: config.seed, rounds: config.rounds, clientCount: k,
+            fraction: config.clients.fraction, evaluateEvery: config.evaluateEvery,
+            deadlineSeconds: config.deadlineSeconds, diagnostics: diagnostics, samplesOf: partitions.map(\.count),
+            checkpointEvery: config.checkpointEvery,
+            stopOnDivergence: !(control.continueAfterDivergence ?? config.continueAfterDivergence))
+        let machine: ServerMachine
+        if let checkpoint = control.resume {
+            guard checkpoint.configurationDigest == config.resumeDigest,
+                  checkpoint.weights.count == network.parameterCount else {
+                throw FederationError.invalidData(
+                    "the checkpoint comes from another configuration (digest \(checkpoint.configurationDigest), "
+                        + "this run's \(config.resumeDigest))")
+            }
+            machine = try ServerMachine(settings: settings, strategy: strategy, resuming: checkpoint.server)
+        } else {
+            machine = ServerMachine(
+                settings: settings, strategy: strategy,
+                initialWeights: network.initialParameters(key: StreamPurpose.initialWeights.key(seed: config.seed),
+                                                          scheme: config.initialization))
+        }
+        let save = control.save.map { save in
+            { @Sendable (s: ServerMachine.Snapshot) throws in
+                try save(FederationCheckpoint(configuration: config, server: s))
+            }
+        }
         let server = ParameterServer(machine: machine, network: network, test: test, transport: transport,
                                      mailbox: psMailbox, clock: clock, credits: environment.credits,
+                                     control: ServerControl(stop: control.stop, save: save, completed: control.completed),
                                      emit: { continuation.yield($0) })
 
         let summary = try await withThrowingTaskGroup(of: FederationSummary?.self) { group in

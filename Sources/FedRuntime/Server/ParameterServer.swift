@@ -15,13 +15,16 @@ actor ParameterServer {
     /// In-process flow control: each upload the PS takes in returns a credit to the clients (see `UploadCredits`).
     private let credits: UploadCredits?
     private let emit: @Sendable (FederationEvent) -> Void
+    /// What the shell does with the run's control: stop requests, and where checkpoints go.
+    private let control: ServerControl
     private var timers = DeadlineTimers()
     /// Sends of round starts under way: the PS folds uploads meanwhile, so early clients' uploads never wait.
     private var broadcasts: [Task<Void, any Error>] = []
 
     init(machine: ServerMachine, network: Network, test: any SampleSource, transport: any Transport<FederationMessage>,
          mailbox: Mailbox<FederationMessage>, clock: any FederationClock, credits: UploadCredits? = nil,
-         emit: @escaping @Sendable (FederationEvent) -> Void) {
+         control: ServerControl = ServerControl(), emit: @escaping @Sendable (FederationEvent) -> Void) {
+        self.control = control
         self.machine = machine
         self.network = network
         self.test = test
@@ -44,6 +47,10 @@ actor ParameterServer {
             while !queue.isEmpty {
                 switch queue.removeFirst() {
                 case .requestLiveClients(let round):
+                    if control.stop?.stops(before: round) == true {  // between rounds: the completed ones are kept
+                        queue = try machine.handle(.stop, now: clock.now)
+                        continue
+                    }
                     for b in broadcasts { try await b.value }  // a round never overtakes the last one's broadcast
                     broadcasts = []
                     try await transport.send(.liveClientsRequest(round: round), from: .parameterServer, to: .tracker)
@@ -61,11 +68,14 @@ actor ParameterServer {
                     let e = evaluate(network, parameters: weights, on: test, workspace: evaluation)
                     queue += try machine.handle(.evaluated(round: round, e), now: clock.now)
                 case .emit(let event):
+                    if case .roundCompleted(let report) = event { try control.completed?(report) }
                     emit(event)
                 case .recordReleases:
                     await credits?.reset()  // the attempt is closed: credits of uploads that never came are void
                 case .ignored:
                     continue
+                case .checkpoint(let snapshot):
+                    try control.save?(snapshot)
                 case .finish(let summary):
                     for b in broadcasts { try await b.value }
                     try await transport.send(.stop, from: .parameterServer, to: .tracker)

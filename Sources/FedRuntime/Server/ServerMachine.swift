@@ -26,9 +26,14 @@ public struct ServerMachine: Sendable {
         public var diagnostics: Bool
         /// d_k of every client.
         public var samplesOf: [Int]
+        /// Emit `.checkpoint` after every this many rounds (0: never; the last round never needs one).
+        public var checkpointEvery: Int
+        /// End the run after the first round whose loss or model is NaN or infinite.
+        public var stopOnDivergence: Bool
 
         public init(name: String, seed: UInt64, rounds: Int, clientCount: Int, fraction: Double, evaluateEvery: Int,
-                    deadlineSeconds: Double?, diagnostics: Bool, samplesOf: [Int]) {
+                    deadlineSeconds: Double?, diagnostics: Bool, samplesOf: [Int], checkpointEvery: Int = 0,
+                    stopOnDivergence: Bool = false) {
             self.name = name
             self.seed = seed
             self.rounds = rounds
@@ -38,6 +43,8 @@ public struct ServerMachine: Sendable {
             self.deadlineSeconds = deadlineSeconds
             self.diagnostics = diagnostics
             self.samplesOf = samplesOf
+            self.checkpointEvery = checkpointEvery
+            self.stopOnDivergence = stopOnDivergence
         }
     }
 
@@ -47,6 +54,9 @@ public struct ServerMachine: Sendable {
         case upload(ClientUpload, diagnostics: UploadDiagnostics?)
         case deadline(round: Int, attempt: Int)
         case evaluated(round: Int, Evaluation)
+        /// Stop before the next round (SIGINT): honoured between rounds, i.e. while a round's live clients are
+        /// awaited; ends the run with a checkpoint and an interrupted summary.
+        case stop
     }
 
     public enum Action: Sendable {
@@ -65,6 +75,8 @@ public struct ServerMachine: Sendable {
         case emit(FederationEvent)
         /// A message that does not belong to the open attempt (late, duplicate, unknown sender).
         case ignored(reason: String)
+        /// Save this state (`FederationCheckpoint`): due by `checkpointEvery`, or the run was stopped.
+        case checkpoint(Snapshot)
         /// The run is over: tell the tracker and every client to stop, then return the summary.
         case finish(FederationSummary)
     }
@@ -81,12 +93,12 @@ public struct ServerMachine: Sendable {
     public let strategy: any FederatedStrategy
     public private(set) var phase = Phase.idle
     /// The global model.
-    public private(set) var weights: [Float]
+    public internal(set) var weights: [Float]
     /// Releases (accepted uploads) per client so far: what the accountant composes.
-    public private(set) var releases: [Int]
-    public private(set) var reports: [RoundReport] = []
-    private var aggregator: any Aggregator
-    private var round = 0
+    public internal(set) var releases: [Int]
+    public internal(set) var reports: [RoundReport] = []
+    var aggregator: any Aggregator
+    var round = 0
     private var attempt = 0
     private var sampled: [Int] = []
     private var participants: [Int] = []
@@ -94,8 +106,13 @@ public struct ServerMachine: Sendable {
     private var collection: RoundCollection?
     private var observer: (any RoundObserver)?
     private var pending: RoundReport?
-    private var runStarted = 0.0
+    var runStarted = 0.0
     private var roundStarted = 0.0
+    /// Seconds of the run before a resume.
+    var earlierSeconds = 0.0
+    /// The first non-finite loss or model, described with its round.
+    var divergence: String?
+    private var pendingFinite = true
 
     public init(settings: Settings, strategy: any FederatedStrategy, initialWeights: [Float]) {
         self.settings = settings
@@ -124,7 +141,10 @@ public struct ServerMachine: Sendable {
         switch (event, phase) {
         case (.start, .idle):
             runStarted = now
-            return openRound(1, now: now)
+            return openRound(round + 1, now: now)
+        case (.stop, .awaitingLiveClients):
+            phase = .finished
+            return [.checkpoint(snapshot(now: now)), .finish(try summary(now: now, interrupted: true))]
         case (.liveClients(let r, let live), .awaitingLiveClients(let expected)) where r == expected:
             sampled = Self.sample(live: live, fraction: settings.fraction, totalClients: settings.clientCount,
                                   key: StreamPurpose.sampling.key(seed: settings.seed, r))
@@ -218,7 +238,8 @@ public struct ServerMachine: Sendable {
         let uploads = outcome?.uploads ?? []
         var report = RoundReport(
             round: round, sampled: sampled, dropped: allDropped,
-            meanTrainLoss: uploads.map(\.trainLoss).reduce(0, +) / Double(max(uploads.count, 1)),
+            // No upload, no loss: NaN, never a 0 that no client produced (rounds.csv leaves it empty).
+            meanTrainLoss: uploads.isEmpty ? .nan : uploads.map(\.trainLoss).reduce(0, +) / Double(uploads.count),
             testAccuracy: nil, testLoss: nil, noiseStds: uploads.map(\.noiseStd),
             expectedNoiseVariance: Self.expectedNoiseVariance(uploads),
             realisedNoiseVariance: outcome?.noise.map(meanSquare), seconds: 0, weightsDigest: digest(weights))
@@ -227,6 +248,7 @@ public struct ServerMachine: Sendable {
         report.skipped = skipped
         if let outcome, !skipped { observer?.annotate(&report, uploads: outcome.uploads, dropped: outcome.dropped) }
         pending = report
+        pendingFinite = !Self.hasNonFinite(weights)
         if round % settings.evaluateEvery == 0 || round == settings.rounds {
             phase = .evaluating(round: round)
             return [.evaluate(round: round, weights: weights)]
@@ -240,15 +262,18 @@ public struct ServerMachine: Sendable {
         report.seconds = now - roundStarted
         reports.append(report)
         let done = Action.emit(.roundCompleted(report))
-        guard round == settings.rounds else { return [done] + openRound(round + 1, now: now) }
+        let diverged = divergence == nil ? Self.divergence(report, weightsFinite: pendingFinite) : nil
+        if let diverged { divergence = diverged }
+        if diverged != nil && settings.stopOnDivergence && round < settings.rounds {
+            phase = .finished
+            return [done, .finish(try summary(now: now, interrupted: false))]
+        }
+        guard round == settings.rounds else {
+            let due = settings.checkpointEvery > 0 && round % settings.checkpointEvery == 0
+            return [done] + (due ? [.checkpoint(snapshot(now: now))] : []) + openRound(round + 1, now: now)
+        }
         phase = .finished
-        let evaluated = reports.last { $0.testAccuracy != nil }
-        let summary = FederationSummary(
-            name: settings.name, rounds: reports, finalTestAccuracy: evaluated?.testAccuracy,
-            finalTestLoss: evaluated?.testLoss,
-            privacy: try strategy.privacy(releases: releases, samples: settings.samplesOf, rounds: settings.rounds),
-            seconds: now - runStarted, warnings: strategy.warnings)
-        return [done, .finish(summary)]
+        return [done, .finish(try summary(now: now, interrupted: false))]
     }
 
     /// Σ σ_k² / (Σ p_k)²: the expected per-coordinate noise variance of the (renormalised) aggregate.
@@ -267,6 +292,7 @@ extension ServerMachine.Event {
         case .upload(let u, _): "upload from client \(u.client) for round \(u.round) attempt \(u.attempt)"
         case .deadline(let r, let a): "deadline of round \(r) attempt \(a)"
         case .evaluated(let r, _): "evaluation of round \(r)"
+        case .stop: "stop"
         }
     }
 }

@@ -168,6 +168,28 @@ public enum DropoutDecision: Sendable, Equatable {
 public protocol Aggregator: Sendable {
     /// The next global model from the previous one and the round's average Σ p_k·u_k / Σ p_k.
     mutating func combine(previous: [Float], average: [Float], round: Int) -> [Float]
+    /// The state a checkpoint must keep to continue bit for bit (server momentum…); nil (the default): stateless.
+    func savedState() -> AggregatorState?
+    /// Takes back `savedState()`'s value when a run resumes from a checkpoint. The default refuses any state.
+    mutating func restore(_ state: AggregatorState) throws
+}
+
+extension Aggregator {
+    public func savedState() -> AggregatorState? { nil }
+    public mutating func restore(_ state: AggregatorState) throws {
+        throw FederationCheckpoint.FormatError(
+            description: "the checkpoint holds aggregator state, but \(Self.self) keeps none (another strategy?)")
+    }
+}
+
+/// An aggregator's state in a checkpoint: named numbers, and float vectors kept with their exact bits.
+public struct AggregatorState: Sendable, Equatable {
+    public var values: [String: Double]
+    public var vectors: [[Float]]
+    public init(values: [String: Double] = [:], vectors: [[Float]] = []) {
+        self.values = values
+        self.vectors = vectors
+    }
 }
 
 /// FedAvg's server: the average is the next global model.
