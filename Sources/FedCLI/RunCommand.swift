@@ -35,7 +35,8 @@ public enum RunCommand {
     """
 
     static let optionalKeys: Set<String> = ["deadlineSeconds", "dataset.path", "dataset.trainLimit",
-                                            "dataset.testLimit", "strategy.niss.unitNoiseVariance"]
+                                            "dataset.testLimit", "strategy.niss.unitNoiseVariance",
+                                            "strategy.dp.totalEpsilon"]
 
     /// Example entries of the lists whose default is empty, so their entries' keys and types are checked.
     nonisolated(unsafe) static let arrayElements: [String: Any] = [
@@ -148,6 +149,9 @@ public enum RunCommand {
         for w in summary.warnings.dropFirst(federation.warnings.count) { say("[\(tag)] warning: \(w)") }
         try ResultFiles.write(summary, configuration: config)
         let written = "wrote \(config.output)/rounds.csv, summary.json, rounds.svg"
+        if summary.rounds.isEmpty {
+            throw RunFailure(description: "[\(tag)] no round ran: \(summary.warnings.last ?? "stopped") (\(written))")
+        }
         if silent.count == summary.rounds.count {
             throw RunFailure(
                 description: "[\(tag)] no client answered in any of the \(silent.count) round(s)"
@@ -183,6 +187,13 @@ public enum RunCommand {
             if let worst = n.collusion.map({ $0.residualVariance / $0.clientVariance }).min() {
                 s += " | collusion: residual ≥ \(String(format: "%.2f", worst))·σ_k²"
             }
+        }
+        if let p = r.privacy {
+            if let e = p.epsilonWorstClient, let k = p.worstClient {
+                s += " | client-level ε \(String(format: "%.4g", e)) (worst: client \(k))"
+            }
+            if let e = p.epsilonWorstExample { s += " | example-level ε \(String(format: "%.4g", e)) (worst client)" }
+            if p.excludedClients > 0 { s += " | \(p.excludedClients) client(s) out of budget" }
         }
         if r.attempts > 1 { s += " | redone \(r.attempts - 1)×" }
         if !r.dropped.isEmpty { s += " | left out: \(r.dropped.map(String.init).joined(separator: ", "))" }

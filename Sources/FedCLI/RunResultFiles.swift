@@ -10,7 +10,7 @@ enum ResultFiles {
         var csv = "round,sampled,dropped,train_loss,test_loss,test_accuracy,sigma_min,sigma_max,"
             + "expected_noise_variance,realised_noise_variance,seconds,weights_digest,attempts,"
             + "unit_noise_variance,shares_min,shares_max,share_bytes,dense_share_bytes,seeded_share_bytes,"
-            + "distortion_variance,collusion_min_residual_over_sigma2\n"
+            + "distortion_variance,collusion_min_residual_over_sigma2,epsilon_worst_client,epsilon_worst_example\n"
         for r in summary.rounds {
             let n = r.niss
             let collusion = n?.collusion.map { $0.residualVariance / $0.clientVariance }.min()
@@ -25,10 +25,13 @@ enum ResultFiles {
                 n.map { "\($0.shareBytes)" } ?? "", n.map { "\($0.denseShareBytes)" } ?? "",
                 n.map { "\($0.seededShareBytes)" } ?? "", n?.distortionVariance.map { "\($0)" } ?? "",
                 collusion.map { "\($0)" } ?? "",
+                r.privacy?.epsilonWorstClient.map { "\($0)" } ?? "",
+                r.privacy?.epsilonWorstExample.map { "\($0)" } ?? "",
             ]
             csv += fields.joined(separator: ",") + "\n"
         }
         try csv.write(to: dir.appendingPathComponent("rounds.csv"), atomically: true, encoding: .utf8)
+        try ClientPrivacyFile.write(summary, to: dir)
         struct Accuracy: Encodable {
             var best: Double?
             var bestRound: Int?
@@ -50,7 +53,10 @@ enum ResultFiles {
                 ("\($0)", summary.firstRound(reaching: $0))
             }, uniquingKeysWith: { first, _ in first }))
         let encoder = resultEncoder()
-        try encoder.encode(Document(configuration: configuration, accuracy: accuracySummary, summary: summary,
+        // Every client's ε per round is in clients_privacy.csv; summary.json keeps the worst of each round.
+        var compact = summary
+        for i in compact.rounds.indices { compact.rounds[i].privacy?.clients = [] }
+        try encoder.encode(Document(configuration: configuration, accuracy: accuracySummary, summary: compact,
                                     privacy: "\(summary.privacy)", warnings: summary.warnings))
             .write(to: dir.appendingPathComponent("summary.json"), options: .atomic)
         let evaluated = summary.rounds.filter { $0.testAccuracy != nil }

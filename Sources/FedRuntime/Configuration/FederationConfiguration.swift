@@ -40,8 +40,11 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
     public struct Clients: Codable, Sendable, Equatable {
         /// K
         public var count = 100
-        /// C: the fraction sampled per round; m = max(⌊C·K⌋, 1).
+        /// C: the fraction sampled per round; m = max(⌊C·K⌋, 1) under fixed sampling, q = C under Poisson.
         public var fraction = 0.1
+        /// fixed (m clients without replacement, accounted without amplification) or poisson (each client with
+        /// probability C, accounted with amplification by subsampling).
+        public var sampling: ClientSampling = .fixed
         public var partition: PartitionKind = .iid
         public var shardsPerClient = 2
         public var dirichletAlpha = 0.5
@@ -196,6 +199,10 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
                 try check(b.delta > 0 && b.delta < 1, path + ".delta", "must be in (0, 1), got \(b.delta)")
             }
             try checkDisjoint(dp.clientBudgets, "strategy.dp.clientBudgets")
+            try check(dp.totalEpsilon.map { inRange($0, 0, eps.upperBound) } ?? true, "strategy.dp.totalEpsilon",
+                      "must be in (0, \(eps.upperBound)], got \(dp.totalEpsilon ?? 0)")
+            try check(dp.totalEpsilon == nil || dp.sensitivity != .nbafl, "strategy.dp.totalEpsilon",
+                      "needs a client-level accountant; NbAFL's sensitivity (strategy.dp.sensitivity = nbafl) earns none")
         }
     }
 
@@ -208,6 +215,12 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         var rng = Philox(StreamPurpose.colluders.key(seed: seed))
         RandomDraws.shuffle(&order, using: &rng)
         return Set(order.prefix(count))
+    }
+
+    /// The client-level budget the server enforces (nil: none, or no DP strategy).
+    public var privacyBudget: PrivacyBudget? {
+        guard strategy.kind.usesDP, let total = strategy.dp.totalEpsilon else { return nil }
+        return PrivacyBudget(totalEpsilon: total, policy: strategy.dp.budgetPolicy)
     }
 
     /// m = max(⌊C·K⌋, 1).

@@ -30,6 +30,8 @@ public struct RoundReport: Sendable, Codable {
     public var skipped = false
     /// NISS only: what the shares did this round.
     public var niss: NISSRoundReport?
+    /// Every client's cumulative ε after this round (nil when nothing is accounted, e.g. FedAvg).
+    public var privacy: RoundPrivacy?
 }
 
 /// NISS's part of a round report.

@@ -106,7 +106,8 @@ public final class Federation: Sendable {
             settings: ServerMachine.Settings(
                 name: config.name, seed: config.seed, rounds: config.rounds, clientCount: k,
                 fraction: config.clients.fraction, evaluateEvery: config.evaluateEvery,
-                deadlineSeconds: config.deadlineSeconds, diagnostics: diagnostics, samplesOf: partitions.map(\.count)),
+                deadlineSeconds: config.deadlineSeconds, diagnostics: diagnostics, samplesOf: partitions.map(\.count),
+                sampling: config.clients.sampling, budget: config.privacyBudget),
             strategy: strategy,
             initialWeights: network.initialParameters(key: StreamPurpose.initialWeights.key(seed: config.seed),
                                                       scheme: config.initialization))

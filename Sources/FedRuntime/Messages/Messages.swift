@@ -53,6 +53,19 @@ public struct RoundStart: Codable, Sendable {
 }
 
 /// One client's contribution to a round.
+/// The DP-SGD steps a client ran in one round: `steps` steps of noise multiplier σ at Poisson rate q.
+public struct DPSGDSteps: Codable, Sendable, Equatable {
+    public var noiseMultiplier: Double
+    public var sampleRate: Double
+    public var steps: Int
+
+    public init(noiseMultiplier: Double, sampleRate: Double, steps: Int) {
+        self.noiseMultiplier = noiseMultiplier
+        self.sampleRate = sampleRate
+        self.steps = steps
+    }
+}
+
 public struct ClientUpload: Codable, Sendable {
     public var round: Int
     public var client: Int
@@ -70,6 +83,9 @@ public struct ClientUpload: Codable, Sendable {
     public var attempt: Int
     /// NISS: how this client's shares were exchanged (nil for other strategies).
     public var niss: NISSUploadReport?
+    /// DP-SGD local training: the steps this upload's training ran and their (σ, q), for the example-level
+    /// accountant (nil without DP-SGD).
+    public var exampleLevel: DPSGDSteps?
 
     public init(round: Int, client: Int, payload: [Float], weight: Double, samples: Int, trainLoss: Double,
                 noiseStd: Double = 0, preClipNorm: Double? = nil, attempt: Int = 0, niss: NISSUploadReport? = nil) {

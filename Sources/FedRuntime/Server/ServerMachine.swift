@@ -26,9 +26,19 @@ public struct ServerMachine: Sendable {
         public var diagnostics: Bool
         /// d_k of every client.
         public var samplesOf: [Int]
+        /// Fixed-size or Poisson (q = C) client sampling.
+        public var sampling: ClientSampling
+        /// A cap on every client's cumulative client-level ε (nil: none).
+        public var budget: PrivacyBudget?
+        /// δ of the per-client DP-SGD (example-level) accountants; nil: clients do not train with DP-SGD.
+        public var exampleDelta: Double?
 
         public init(name: String, seed: UInt64, rounds: Int, clientCount: Int, fraction: Double, evaluateEvery: Int,
-                    deadlineSeconds: Double?, diagnostics: Bool, samplesOf: [Int]) {
+                    deadlineSeconds: Double?, diagnostics: Bool, samplesOf: [Int], sampling: ClientSampling = .fixed,
+                    budget: PrivacyBudget? = nil, exampleDelta: Double? = nil) {
+            self.sampling = sampling
+            self.budget = budget
+            self.exampleDelta = exampleDelta
             self.name = name
             self.seed = seed
             self.rounds = rounds
@@ -83,10 +93,19 @@ public struct ServerMachine: Sendable {
     /// The global model.
     public private(set) var weights: [Float]
     /// Releases (accepted uploads) per client so far: what the accountant composes.
-    public private(set) var releases: [Int]
+    public var releases: [Int] { ledger.releases }
+    /// Every client's accountants (client-level, and example-level under DP-SGD): the server's privacy state.
+    public internal(set) var ledger: ClientPrivacyLedger
+    /// z_k and δ_k of each client (nil: no client-level guarantee), from the strategy.
+    let clientNoise: [ClientLevelNoise?]
+    var epsilonCache = EpsilonCache()
+    /// Clients whose upload the server received in the current round.
+    var uploadedThisRound: Set<Int> = []
+    /// Clients left out of the current round's sampling by the budget.
+    var excludedThisRound = 0
     public private(set) var reports: [RoundReport] = []
     private var aggregator: any Aggregator
-    private var round = 0
+    private(set) var round = 0
     private var attempt = 0
     private var sampled: [Int] = []
     private var participants: [Int] = []
@@ -102,7 +121,10 @@ public struct ServerMachine: Sendable {
         self.strategy = strategy
         self.weights = initialWeights
         self.aggregator = strategy.makeAggregator()
-        self.releases = [Int](repeating: 0, count: settings.clientCount)
+        self.ledger = ClientPrivacyLedger(clientCount: settings.clientCount, exampleLevel: settings.exampleDelta != nil)
+        self.clientNoise = (0..<settings.clientCount).map { k in
+            try? strategy.clientLevelNoise(client: k, samples: settings.samplesOf[k], rounds: settings.rounds)
+        }
     }
 
     /// Picks m = max(⌊C·K⌋, 1) of `live` clients with the round's own generator (never the clients' streams).
@@ -126,12 +148,30 @@ public struct ServerMachine: Sendable {
             runStarted = now
             return openRound(1, now: now)
         case (.liveClients(let r, let live), .awaitingLiveClients(let expected)) where r == expected:
-            sampled = Self.sample(live: live, fraction: settings.fraction, totalClients: settings.clientCount,
-                                  key: StreamPurpose.sampling.key(seed: settings.seed, r))
+            let eligible: [Int]
+            switch try admit(live: live) {
+            case .stop(let reason): return [.finish(try finish(now: now, reason: reason))]
+            case .eligible(let clients): eligible = clients
+            }
+            let key = StreamPurpose.sampling.key(seed: settings.seed, r)
+            switch settings.sampling {
+            case .fixed:
+                sampled = Self.sample(live: eligible, fraction: settings.fraction, totalClients: settings.clientCount,
+                                      key: key)
+            case .poisson:
+                sampled = ClientSampling.poisson(live: eligible, rate: settings.fraction,
+                                                 totalClients: settings.clientCount, key: key)
+            }
+            if let reason = try refuse(sampled) { return [.finish(try finish(now: now, reason: reason))] }
+            try accountSampling(eligible: eligible)
             participants = sampled
             attempt = 0
             allDropped = []
-            return [.emit(.roundStarted(round: r, sampled: sampled))] + (try beginAttempt(now: now))
+            uploadedThisRound = []
+            let started = Action.emit(.roundStarted(round: r, sampled: sampled))
+            // An empty Poisson cohort: a round nobody answered, the model kept.
+            guard !sampled.isEmpty else { return [started] + (try finishRound(nil, skipped: false, now: now)) }
+            return [started] + (try beginAttempt(now: now))
         case (.upload(let upload, let diagnostics), .collecting):
             if let reason = collection!.receive(upload, diagnostics: diagnostics) { return [.ignored(reason: reason)] }
             observer?.observe(upload, diagnostics: diagnostics)
@@ -169,7 +209,8 @@ public struct ServerMachine: Sendable {
                 round: round, attempt: attempt, participants: participants, samples: counts,
                 parameters: parameters, length: weights.count, diagnostics: settings.diagnostics))
         } catch {
-            guard attempt > 0 else { throw error }
+            // A Poisson cohort can be too small for the strategy (NISS needs 2): skip that round, not the run.
+            guard attempt > 0 || settings.sampling == .poisson else { throw error }
             allDropped += participants
             return try finishRound(nil, skipped: true, now: now)
         }
@@ -194,7 +235,7 @@ public struct ServerMachine: Sendable {
         allDropped += outcome.dropped
         // Every upload the PS received is a release, redone attempts included (the redo retrains to the same w_k
         // and adds fresh noise, so the PS sees w_k twice): all count for the accountant.
-        for u in outcome.uploads { releases[u.client] += 1 }
+        for u in outcome.uploads { try recordUpload(u) }
         actions.append(.recordReleases(round: round, clients: outcome.uploads.map(\.client)))
         if !outcome.dropped.isEmpty, case .redo(let minimum) = strategy.afterDropouts(outcome.dropped) {
             let remaining = participants.filter { !outcome.dropped.contains($0) }
@@ -226,6 +267,7 @@ public struct ServerMachine: Sendable {
         report.attempts = attempt + 1
         report.skipped = skipped
         if let outcome, !skipped { observer?.annotate(&report, uploads: outcome.uploads, dropped: outcome.dropped) }
+        report.privacy = try roundPrivacy()
         pending = report
         if round % settings.evaluateEvery == 0 || round == settings.rounds {
             phase = .evaluating(round: round)
@@ -241,14 +283,18 @@ public struct ServerMachine: Sendable {
         reports.append(report)
         let done = Action.emit(.roundCompleted(report))
         guard round == settings.rounds else { return [done] + openRound(round + 1, now: now) }
+        return [done, .finish(try finish(now: now))]
+    }
+
+    /// Ends the run with the rounds so far; `reason` (a budget stop) joins the warnings.
+    mutating func finish(now: Double, reason: String? = nil) throws -> FederationSummary {
         phase = .finished
         let evaluated = reports.last { $0.testAccuracy != nil }
-        let summary = FederationSummary(
+        return FederationSummary(
             name: settings.name, rounds: reports, finalTestAccuracy: evaluated?.testAccuracy,
             finalTestLoss: evaluated?.testLoss,
-            privacy: try strategy.privacy(releases: releases, samples: settings.samplesOf, rounds: settings.rounds),
-            seconds: now - runStarted, warnings: strategy.warnings)
-        return [done, .finish(summary)]
+            privacy: try strategy.privacy(ledger: ledger, samples: settings.samplesOf, rounds: settings.rounds),
+            seconds: now - runStarted, warnings: strategy.warnings + (reason.map { [$0] } ?? []))
     }
 
     /// Σ σ_k² / (Σ p_k)²: the expected per-coordinate noise variance of the (renormalised) aggregate.

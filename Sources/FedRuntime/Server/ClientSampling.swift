@@ -1,0 +1,51 @@
+// ClientSampling: how the server picks a round's clients — m = ⌊C·K⌋ without replacement, or Poisson with q = C.
+import FedStrategy
+import FedTensor
+
+/// How a round's cohort is drawn (config key `clients.sampling`).
+public enum ClientSampling: String, Codable, Sendable, CaseIterable {
+    /// m = max(⌊C·K⌋, 1) live clients uniformly without replacement. Accounted without amplification (every
+    /// upload is a full release, q = 1): conservative, and what the runtime always did.
+    case fixed
+    /// Each live client independently with probability q = C: a cohort of variable size (mean qK, variance
+    /// qK(1 − q)), possibly empty (a round nobody answered). Accounted as the Poisson-subsampled Gaussian with
+    /// q = C every round (Mironov, Talwar & Zhang 2019), which is what amplification by sampling needs.
+    case poisson
+
+    /// The Poisson cohort of a round: client k (in `live`) joins when its uniform draw u_k < q. One draw per client
+    /// id 0..<K in id order from the round's own generator, so a client's coin does not depend on who else is live.
+    public static func poisson(live: [Int], rate q: Double, totalClients: Int, key: StreamKey) -> [Int] {
+        var rng = Philox(key)
+        let isLive = Set(live)
+        var cohort: [Int] = []
+        for k in 0..<totalClients {
+            let u = RandomDraws.uniformOpen(using: &rng)
+            if u < q && isLive.contains(k) { cohort.append(k) }
+        }
+        return cohort
+    }
+}
+
+/// A cap on every client's cumulative client-level ε, and what to do at it (`strategy.dp.totalEpsilon`,
+/// `strategy.dp.budgetPolicy`).
+public struct PrivacyBudget: Sendable, Equatable {
+    public var totalEpsilon: Double
+    public var policy: BudgetPolicy
+
+    public init(totalEpsilon: Double, policy: BudgetPolicy) {
+        self.totalEpsilon = totalEpsilon
+        self.policy = policy
+    }
+}
+
+/// What a client-level DP strategy tells the server's ledger about client k: its noise multiplier z_k = σ_k/(p_k·Δ)
+/// (independent of p_k) and its δ_k.
+public struct ClientLevelNoise: Sendable, Equatable {
+    public var noiseMultiplier: Double
+    public var delta: Double
+
+    public init(noiseMultiplier: Double, delta: Double) {
+        self.noiseMultiplier = noiseMultiplier
+        self.delta = delta
+    }
+}
