@@ -101,8 +101,12 @@ public struct DPConfiguration: Codable, Sendable, Equatable {
 
     public init(clipTarget: ClipTarget = .update, clippingThreshold: Double = 3, epsilon: Double = 10,
                 delta: Double = 1e-4, sensitivity: SensitivityKind = .clientLevel,
-                composition: Composition = .rdp, clientBudgets: [ClientBudget] = []) {
+                composition: Composition = .rdp, clientBudgets: [ClientBudget] = [],
+                calibration: Calibration = .classical, totalEpsilon: Double? = nil, budgetPolicy: BudgetPolicy = .stop) {
         self.clientBudgets = clientBudgets
+        self.calibration = calibration
+        self.totalEpsilon = totalEpsilon
+        self.budgetPolicy = budgetPolicy
         self.clipTarget = clipTarget
         self.clippingThreshold = clippingThreshold
         self.epsilon = epsilon
