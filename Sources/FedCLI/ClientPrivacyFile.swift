@@ -1,4 +1,5 @@
 // ClientPrivacyFile: clients_privacy.csv, every accounted client's cumulative ε after every round (long format).
+import FedPrivacy
 import FedRuntime
 import Foundation
 
@@ -24,5 +25,29 @@ enum ClientPrivacyFile {
             }
         }
         try csv.write(to: url, atomically: true, encoding: .utf8)
+    }
+}
+
+/// The run's guarantees, each labelled with its neighbouring relation; never summed into one number.
+enum PrivacyBlock {
+    struct Entry: Encodable {
+        var relation: String
+        var guarantee: String
+        var epsilon: Double?
+        var delta: Double?
+    }
+
+    static let clientLevel = "client-level (add/remove one client's update; cohort sample counts public)"
+    static let exampleLevel = "example-level (add/remove one example of a client's data)"
+
+    static func entries(_ summary: FederationSummary) -> [Entry] {
+        func entry(_ relation: String, _ g: PrivacyGuarantee) -> Entry {
+            var delta: Double?
+            if case .dp(_, let d, _) = g { delta = d }
+            return Entry(relation: relation, guarantee: "\(g)", epsilon: g.epsilon, delta: delta)
+        }
+        var list = [entry(clientLevel, summary.privacy)]
+        if let example = summary.exampleLevelPrivacy { list.append(entry(exampleLevel, example)) }
+        return list
     }
 }

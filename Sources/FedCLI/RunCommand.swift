@@ -13,11 +13,14 @@ public enum RunCommand {
     Runs a federation (FedAvg, DP-FedAvg or NISS; the parameter server, tracker and every client are actors talking
     through an in-process transport) and writes rounds.csv, summary.json and rounds.svg into the config's output.
 
-    The config holds: name, seed, rounds, clients {count, fraction, partition (iid|shards|dirichlet),
+    The config holds: name, seed, rounds, clients {count, fraction, sampling (fixed|poisson),
+    partition (iid|shards|dirichlet),
     shardsPerClient, dirichletAlpha}, model (cnn|mlp|logistic), initialization (uniform|he|glorot),
-    dataset {kind, path, trainLimit, testLimit}, training {localEpochs, batchSize, learningRate, momentum},
+    dataset {kind, path, trainLimit, testLimit}, training {localEpochs, batchSize, learningRate, momentum,
+    dpsgd {noiseMultiplier | targetEpsilon, maxGradNorm, delta, expectedBatchSize | samplingRate}},
     strategy {kind (fedAvg|dpFedAvg|niss), dp {clipTarget (update|parameters), clippingThreshold, epsilon, delta,
-    sensitivity (clientLevel|clientLevelReplace|nbafl), composition (rdp|nbaflLinear), clientBudgets},
+    sensitivity (clientLevel|clientLevelReplace|nbafl), composition (rdp|nbaflLinear), clientBudgets,
+    calibration (classical|analytic), totalEpsilon, budgetPolicy (stop|excludeClients)},
     niss {tau2, clientTau2, targetShares, minimumShares, unitNoiseVariance, encoding (seeded|dense),
     collusionFraction, dropout (redo|accept)}}, evaluateEvery, accuracyTargets (rounds-to-target in summary.json),
     deadlineSeconds, diagnostics, output. Missing keys keep their defaults; see config/*.json.
@@ -30,13 +33,17 @@ public enum RunCommand {
                              (default: such a run ends with status 1 and a message naming the first bad round)
       -h, --help             show this help
 
+    Privacy is accounted per client after every round (rounds.csv epsilon_worst_client / epsilon_worst_example,
+    clients_privacy.csv); client-level and example-level (DP-SGD) guarantees are reported side by side.
     Values that would exhaust memory or time are bounded (e.g. training.batchSize ≤ 65536, NISS v_k ≤ 10000,
     deadlineSeconds ≤ 1e6); the output folder is checked before training starts.
     """
 
     static let optionalKeys: Set<String> = ["deadlineSeconds", "dataset.path", "dataset.trainLimit",
                                             "dataset.testLimit", "strategy.niss.unitNoiseVariance",
-                                            "strategy.dp.totalEpsilon"]
+                                            "strategy.dp.totalEpsilon", "training.dpsgd.noiseMultiplier",
+                                            "training.dpsgd.targetEpsilon", "training.dpsgd.expectedBatchSize",
+                                            "training.dpsgd.samplingRate"]
 
     /// Example entries of the lists whose default is empty, so their entries' keys and types are checked.
     nonisolated(unsafe) static let arrayElements: [String: Any] = [
@@ -166,7 +173,8 @@ public enum RunCommand {
         }
         let acc = summary.finalTestAccuracy.map { percent($0) } ?? "n/a"
         let best = summary.bestTestAccuracy.map { " (best \(percent($0.accuracy)) at round \($0.round))" } ?? ""
-        say("[\(tag)] final test accuracy \(acc)\(best); privacy: \(summary.privacy); \(fixed(summary.seconds, 1)) s; "
+        let privacy = PrivacyBlock.entries(summary).map { "\($0.relation): \($0.guarantee)" }.joined(separator: "; ")
+        say("[\(tag)] final test accuracy \(acc)\(best); privacy: \(privacy); \(fixed(summary.seconds, 1)) s; "
               + written)
         return summary
     }

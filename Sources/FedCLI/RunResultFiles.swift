@@ -43,6 +43,8 @@ enum ResultFiles {
             var accuracy: Accuracy
             var summary: FederationSummary
             var privacy: String
+            /// Each guarantee with its neighbouring relation (client-level; example-level under DP-SGD).
+            var privacyByRelation: [PrivacyBlock.Entry]
             /// Configuration warnings, rounds no client answered, divergence: what the console said.
             var warnings: [String]
         }
@@ -57,7 +59,8 @@ enum ResultFiles {
         var compact = summary
         for i in compact.rounds.indices { compact.rounds[i].privacy?.clients = [] }
         try encoder.encode(Document(configuration: configuration, accuracy: accuracySummary, summary: compact,
-                                    privacy: "\(summary.privacy)", warnings: summary.warnings))
+                                    privacy: "\(summary.privacy)", privacyByRelation: PrivacyBlock.entries(summary),
+                                    warnings: summary.warnings))
             .write(to: dir.appendingPathComponent("summary.json"), options: .atomic)
         let evaluated = summary.rounds.filter { $0.testAccuracy != nil }
         let accuracy = LinePlot(

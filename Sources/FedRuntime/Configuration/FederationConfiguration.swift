@@ -68,7 +68,28 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         /// η
         public var learningRate = 0.01
         public var momentum = 0.0
+        /// DP-SGD inside every client (off unless `noiseMultiplier` or `targetEpsilon` is set).
+        public var dpsgd = LocalDPSGD()
         public init() {}
+    }
+
+    /// `training.dpsgd`: every client trains with DP-SGD (example-level DP of its own data).
+    public struct LocalDPSGD: Codable, Sendable, Equatable {
+        /// σ, the same for every client; or give `targetEpsilon`.
+        public var noiseMultiplier: Double?
+        /// ε each client must stay within at `delta` if it took part in every round (σ searched per q_k).
+        public var targetEpsilon: Double?
+        /// C: the per-example clipping norm.
+        public var maxGradNorm = 1.0
+        public var delta = 1e-5
+        /// q_k = expectedBatchSize / d_k (default 10 when neither this nor `samplingRate` is given) …
+        public var expectedBatchSize: Double?
+        /// … or one q for every client.
+        public var samplingRate: Double?
+        public init() {}
+
+        /// Whether clients train with DP-SGD.
+        public var isEnabled: Bool { noiseMultiplier != nil || targetEpsilon != nil }
     }
 
     public struct Strategy: Codable, Sendable, Equatable {
@@ -150,6 +171,7 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
                   "must be in (0, \(Limits.learningRate)], got \(training.learningRate)")
         try check(training.momentum >= 0 && training.momentum < 1, "training.momentum",
                   "must be in [0, 1), got \(training.momentum)")
+        try validateDPSGD()
         try check(evaluateEvery >= 1, "evaluateEvery", "must be ≥ 1, got \(evaluateEvery)")
         for (i, t) in accuracyTargets.enumerated() {
             try check(t > 0 && t <= 1, "accuracyTargets[\(i)]", "must be in (0, 1], got \(t)")

@@ -67,6 +67,9 @@ public struct FederationSummary: Sendable, Codable {
     public var seconds: Double
     /// Configuration warnings (e.g. Theorem 3's τ_k² condition).
     public var warnings: [String] = []
+    /// DP-SGD inside clients: the worst client's example-level guarantee ("add/remove one example"), reported
+    /// beside `privacy` (client-level), never combined with it. nil without DP-SGD.
+    public var exampleLevelPrivacy: PrivacyGuarantee?
 }
 
 extension FederationSummary {

@@ -36,6 +36,8 @@ public final class Federation: Sendable {
     /// The algorithm: the configuration's, or one given at init.
     public let strategy: any FederatedStrategy
     private let clock: any FederationClock
+    /// δ of the clients' example-level (DP-SGD) accountants; nil without DP-SGD.
+    private let dpsgdDelta: Double?
 
     /// Warnings to show before the run (e.g. Theorem 3's τ_k² condition under collusion).
     public var warnings: [String] { strategy.warnings }
@@ -46,7 +48,7 @@ public final class Federation: Sendable {
                 strategy: (any FederatedStrategy)? = nil, clock: any FederationClock = SystemClock()) throws {
         try configuration.validate()
         self.configuration = configuration
-        self.strategy = strategy ?? configuration.makeStrategy()
+        let chosen = strategy ?? configuration.makeStrategy()
         self.clock = clock
         self.train = train
         self.test = test
@@ -63,6 +65,10 @@ public final class Federation: Sendable {
             partitions = try Partition.dirichlet(labels: train.labels, clients: k,
                                                  alpha: configuration.clients.dirichletAlpha, rng: &rng)
         }
+        // DP-SGD inside clients (training.dpsgd) wraps whichever strategy runs.
+        let plan = try configuration.dpsgdPlan(samples: partitions.map(\.count))
+        self.strategy = plan.map { DPSGDClients(chosen, plan: $0) } ?? chosen
+        dpsgdDelta = plan?.delta
         (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 
@@ -107,7 +113,7 @@ public final class Federation: Sendable {
                 name: config.name, seed: config.seed, rounds: config.rounds, clientCount: k,
                 fraction: config.clients.fraction, evaluateEvery: config.evaluateEvery,
                 deadlineSeconds: config.deadlineSeconds, diagnostics: diagnostics, samplesOf: partitions.map(\.count),
-                sampling: config.clients.sampling, budget: config.privacyBudget),
+                sampling: config.clients.sampling, budget: config.privacyBudget, exampleDelta: dpsgdDelta),
             strategy: strategy,
             initialWeights: network.initialParameters(key: StreamPurpose.initialWeights.key(seed: config.seed),
                                                       scheme: config.initialization))

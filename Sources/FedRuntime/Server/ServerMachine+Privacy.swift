@@ -91,6 +91,19 @@ extension ServerMachine {
         }
     }
 
+    /// The weakest example-level (DP-SGD) guarantee over the clients that ran any step (nil without DP-SGD).
+    func exampleLevelGuarantee() throws -> PrivacyGuarantee? {
+        guard let delta = settings.exampleDelta else { return nil }
+        var worst: PrivacyGuarantee = .none(reason: "no client ran a DP-SGD step")
+        var worstEpsilon = -1.0
+        for accountant in ledger.exampleLevel where accountant.steps > 0 {
+            let g = try PrivacyGuarantee.accounted(by: accountant, delta: delta)
+            let e = g.epsilon ?? .infinity
+            if e > worstEpsilon { (worst, worstEpsilon) = (g, e) }
+        }
+        return worst
+    }
+
     /// Every accounted client's cumulative ε after the round, and the worst of each kind.
     mutating func roundPrivacy() throws -> RoundPrivacy? {
         let hasExample = !ledger.exampleLevel.isEmpty

@@ -290,11 +290,13 @@ public struct ServerMachine: Sendable {
     mutating func finish(now: Double, reason: String? = nil) throws -> FederationSummary {
         phase = .finished
         let evaluated = reports.last { $0.testAccuracy != nil }
-        return FederationSummary(
+        var summary = FederationSummary(
             name: settings.name, rounds: reports, finalTestAccuracy: evaluated?.testAccuracy,
             finalTestLoss: evaluated?.testLoss,
             privacy: try strategy.privacy(ledger: ledger, samples: settings.samplesOf, rounds: settings.rounds),
             seconds: now - runStarted, warnings: strategy.warnings + (reason.map { [$0] } ?? []))
+        summary.exampleLevelPrivacy = try exampleLevelGuarantee()
+        return summary
     }
 
     /// Σ σ_k² / (Σ p_k)²: the expected per-coordinate noise variance of the (renormalised) aggregate.

@@ -24,6 +24,8 @@ public struct LocalTrainingResult: Sendable {
     public var loss: Double
     /// Optimiser steps taken (for accountants that count them).
     public var steps: Int
+    /// DP-SGD training: the steps and their (σ, q) for the client's example-level accountant (nil otherwise).
+    public var exampleLevel: DPSGDSteps?
 
     public init(loss: Double, steps: Int) {
         self.loss = loss
