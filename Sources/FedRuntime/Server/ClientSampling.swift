@@ -26,6 +26,21 @@ public enum ClientSampling: String, Codable, Sendable, CaseIterable {
     }
 }
 
+extension ServerMachine {
+    /// Picks m = max(⌊C·K⌋, 1) of `live` clients with the round's own generator (never the clients' streams).
+    public static func sample(live: [Int], fraction: Double, totalClients: Int, key: StreamKey) -> [Int] {
+        let m = min(max(Int((fraction * Double(totalClients)).rounded(.down)), 1), live.count)
+        var pool = live.sorted()
+        var rng = Philox(key)
+        // Partial Fisher–Yates: the first m positions are a uniform sample without replacement.
+        for i in 0..<m {
+            let j = i + RandomDraws.index(below: pool.count - i, using: &rng)
+            pool.swapAt(i, j)
+        }
+        return pool[..<m].sorted()
+    }
+}
+
 /// A cap on every client's cumulative client-level ε, and what to do at it (`strategy.dp.totalEpsilon`,
 /// `strategy.dp.budgetPolicy`).
 public struct PrivacyBudget: Sendable, Equatable {

@@ -127,19 +127,6 @@ public struct ServerMachine: Sendable {
         }
     }
 
-    /// Picks m = max(⌊C·K⌋, 1) of `live` clients with the round's own generator (never the clients' streams).
-    public static func sample(live: [Int], fraction: Double, totalClients: Int, key: StreamKey) -> [Int] {
-        let m = min(max(Int((fraction * Double(totalClients)).rounded(.down)), 1), live.count)
-        var pool = live.sorted()
-        var rng = Philox(key)
-        // Partial Fisher–Yates: the first m positions are a uniform sample without replacement.
-        for i in 0..<m {
-            let j = i + RandomDraws.index(below: pool.count - i, using: &rng)
-            pool.swapAt(i, j)
-        }
-        return pool[..<m].sorted()
-    }
-
     /// Feeds one event at time `now` (seconds on the injected clock); returns what the shell must do, in order.
     /// Throws when a round cannot start at all (a configuration that admits no round, e.g. no NISS share graph).
     public mutating func handle(_ event: Event, now: Double) throws -> [Action] {
@@ -297,13 +284,6 @@ public struct ServerMachine: Sendable {
             seconds: now - runStarted, warnings: strategy.warnings + (reason.map { [$0] } ?? []))
         summary.exampleLevelPrivacy = try exampleLevelGuarantee()
         return summary
-    }
-
-    /// Σ σ_k² / (Σ p_k)²: the expected per-coordinate noise variance of the (renormalised) aggregate.
-    static func expectedNoiseVariance(_ uploads: [ClientUpload]) -> Double {
-        let total = uploads.map(\.weight).reduce(0, +)
-        guard total > 0 else { return 0 }
-        return uploads.map { $0.noiseStd * $0.noiseStd }.reduce(0, +) / (total * total)
     }
 }
 
