@@ -117,7 +117,8 @@ public enum RunCommand {
         let tag = label ?? config.name
         say("[\(tag)] \(config.strategy.kind.rawValue), \(config.model.rawValue) "
               + "(\(federation.network.parameterCount.formatted()) parameters) on \(train.name): "
-              + "K=\(config.clients.count) C=\(config.clients.fraction) (m=\(config.clientsPerRound)) "
+              + "K=\(config.clients.count) C=\(config.clients.fraction) "
+              + (config.clients.sampling == .poisson ? "(Poisson, q=C) " : "(m=\(config.clientsPerRound)) ")
               + "E=\(config.training.localEpochs) B=\(config.training.batchSize) η=\(config.training.learningRate) "
               + "\(config.clients.partition.rawValue), \(config.rounds) rounds")
         let line = ProgressLine()

@@ -1,4 +1,5 @@
 // ClientMachine: one client's round logic as a pure state machine: round start, noise exchange, training, upload.
+import FedPrivacy
 import FedStrategy
 import FedTensor
 import FedTransport
@@ -35,7 +36,7 @@ public struct ClientMachine: Sendable {
         var reveal = false
         var sentBytes = 0
         var prepared: (upload: PreparedUpload, loss: Double)?
-        var exampleLevel: DPSGDSteps?
+        var exampleLevel: RDPAccountant.Run?
     }
 
     public init(client: Int, samples: Int, strategy: any FederatedStrategy, seed: UInt64, length: Int,
@@ -87,7 +88,7 @@ public struct ClientMachine: Sendable {
     /// Local training of `round`'s `attempt` finished with model `weights` and last-epoch loss `loss` (and, under
     /// DP-SGD, the steps it ran).
     public mutating func trained(round: Int, attempt: Int, weights: [Float], loss: Double,
-                                 exampleLevel: DPSGDSteps? = nil) throws -> [Action] {
+                                 exampleLevel: RDPAccountant.Run? = nil) throws -> [Action] {
         guard let a = current, (a.start.round, a.start.attempt) == (round, attempt) else { return [] }
         let upload = try strategy.prepareUpload(UploadContext(
             client: client, round: round, attempt: attempt, trained: weights, global: a.start.weights,

@@ -1,5 +1,6 @@
 // ClientNode: one simulated client: a thin actor that carries out `ClientMachine`'s actions and trains locally.
 import FedNN
+import FedPrivacy
 import FedTensor
 import FedTransport
 
@@ -77,7 +78,7 @@ actor ClientNode {
 
     /// The strategy's local training from the global weights, holding a training slot (Alg. 1, ClientUpdate).
     private func trainLocally(_ start: RoundStart) async throws
-        -> (weights: [Float], loss: Double, exampleLevel: DPSGDSteps?) {
+        -> (weights: [Float], loss: Double, exampleLevel: RDPAccountant.Run?) {
         await environment.credits.acquire()
         await environment.slots.acquire()
         await environment.credits.training(true)
@@ -88,7 +89,7 @@ actor ClientNode {
     }
 
     /// Local training on the calling task's compute-thread share.
-    func train(_ start: RoundStart) throws -> (weights: [Float], loss: Double, exampleLevel: DPSGDSteps?) {
+    func train(_ start: RoundStart) throws -> (weights: [Float], loss: Double, exampleLevel: RDPAccountant.Run?) {
         let env = environment
         var weights = start.weights
         // B beyond d_k is one batch of all d_k samples either way (the shuffle does not depend on B).

@@ -1,4 +1,5 @@
 // Messages: what the parameter server, clients and tracker say to each other (Codable, transport-agnostic).
+import FedPrivacy
 import FedTensor
 import FedTransport
 
@@ -53,19 +54,6 @@ public struct RoundStart: Codable, Sendable {
 }
 
 /// One client's contribution to a round.
-/// The DP-SGD steps a client ran in one round: `steps` steps of noise multiplier σ at Poisson rate q.
-public struct DPSGDSteps: Codable, Sendable, Equatable {
-    public var noiseMultiplier: Double
-    public var sampleRate: Double
-    public var steps: Int
-
-    public init(noiseMultiplier: Double, sampleRate: Double, steps: Int) {
-        self.noiseMultiplier = noiseMultiplier
-        self.sampleRate = sampleRate
-        self.steps = steps
-    }
-}
-
 public struct ClientUpload: Codable, Sendable {
     public var round: Int
     public var client: Int
@@ -85,7 +73,7 @@ public struct ClientUpload: Codable, Sendable {
     public var niss: NISSUploadReport?
     /// DP-SGD local training: the steps this upload's training ran and their (σ, q), for the example-level
     /// accountant (nil without DP-SGD).
-    public var exampleLevel: DPSGDSteps?
+    public var exampleLevel: RDPAccountant.Run?
 
     public init(round: Int, client: Int, payload: [Float], weight: Double, samples: Int, trainLoss: Double,
                 noiseStd: Double = 0, preClipNorm: Double? = nil, attempt: Int = 0, niss: NISSUploadReport? = nil) {

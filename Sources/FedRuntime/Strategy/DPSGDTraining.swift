@@ -23,7 +23,7 @@ public struct DPSGDTraining: LocalTrainer {
         }
         let steps = job.indices.isEmpty ? 0 : trainer.accountant.steps
         var result = LocalTrainingResult(loss: last, steps: steps)
-        result.exampleLevel = DPSGDSteps(noiseMultiplier: dp.noiseMultiplier, sampleRate: dp.sampleRate, steps: steps)
+        result.exampleLevel = RDPAccountant.Run(noiseMultiplier: dp.noiseMultiplier, sampleRate: dp.sampleRate, steps: steps)
         return result
     }
 }
