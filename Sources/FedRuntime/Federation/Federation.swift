@@ -40,7 +40,9 @@ public final class Federation: Sendable {
     private let dpsgdDelta: Double?
 
     /// Warnings to show before the run (e.g. Theorem 3's τ_k² condition under collusion).
-    public var warnings: [String] { strategy.warnings }
+    public var warnings: [String] {
+        strategy.warnings + configuration.clients.sampling.warnings(addsNoise: strategy.addsNoise)
+    }
 
     /// A federation of `configuration` on `train` and `test`. `strategy` replaces the configuration's own
     /// (`configuration.strategy` is then ignored); `clock` times rounds and deadlines (tests pass a manual one).

@@ -12,6 +12,15 @@ public enum ClientSampling: String, Codable, Sendable, CaseIterable {
     /// q = C every round (Mironov, Talwar & Zhang 2019), which is what amplification by sampling needs.
     case poisson
 
+    /// What this sampling's accounting assumes, said before (and kept with) a run whose uploads carry noise.
+    public func warnings(addsNoise: Bool) -> [String] {
+        guard self == .poisson, addsNoise else { return [] }
+        return ["Poisson client sampling: the client-level ε is amplified by subsampling (q = C), which holds only "
+                + "against an observer who does not learn who was sampled; the parameter server draws the cohort and "
+                + "receives each upload, so against it every upload is a full release (rounds_participated "
+                + "releases at q = 1 in clients_privacy.csv)"]
+    }
+
     /// The Poisson cohort of a round: client k (in `live`) joins when its uniform draw u_k < q. One draw per client
     /// id 0..<K in id order from the round's own generator, so a client's coin does not depend on who else is live.
     public static func poisson(live: [Int], rate q: Double, totalClients: Int, key: StreamKey) -> [Int] {

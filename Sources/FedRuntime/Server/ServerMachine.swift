@@ -281,7 +281,9 @@ public struct ServerMachine: Sendable {
             name: settings.name, rounds: reports, finalTestAccuracy: evaluated?.testAccuracy,
             finalTestLoss: evaluated?.testLoss,
             privacy: try strategy.privacy(ledger: ledger, samples: settings.samplesOf, rounds: settings.rounds),
-            seconds: now - runStarted, warnings: strategy.warnings + (reason.map { [$0] } ?? []))
+            seconds: now - runStarted,
+            warnings: strategy.warnings + settings.sampling.warnings(addsNoise: strategy.addsNoise)
+                + (reason.map { [$0] } ?? []))
         summary.exampleLevelPrivacy = try exampleLevelGuarantee()
         return summary
     }
