@@ -65,4 +65,23 @@ struct PrivacyLedgerCLITests {
         #expect(summary.warnings.contains { $0.hasPrefix("privacy budget:") })
         #expect(out.contains("warning: privacy budget:"))
     }
+
+    @Test func analyticCalibrationReachesTheUploadsThroughTheConfigKey() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fednoise-analytic-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // smoke: 600 samples over 10 clients, 5 a round, so p_k = 60/300; ζ = 3, ε = 10, δ = 1e-4 per round.
+        let (status, _) = await Self.run([
+            "run", smoke, "--quiet", "--set", "strategy.kind=dpFedAvg", "--set", "rounds=1", "--set", "model=logistic",
+            "--set", "strategy.dp.calibration=analytic", "--set", "output=\(dir.path)", "--allow-divergence"])
+        #expect(status == 0)
+        let rows = try String(contentsOf: dir.appendingPathComponent("rounds.csv"), encoding: .utf8)
+            .split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let column = try #require(rows[0].firstIndex(of: "sigma_max"))
+        let sigma = try #require(Double(rows[1][column]))
+        let analytic = try GaussianMechanism.analyticSigma(epsilon: 10, delta: 1e-4, sensitivity: 3 * (60.0 / 300))
+        #expect(sigma == analytic)
+        // Negative control: the classical default gives c(δ)·p_k·ζ/ε, a different σ.
+        #expect(abs(sigma - (try GaussianMechanism.sigma(epsilon: 10, delta: 1e-4, sensitivity: 3 * (60.0 / 300))))
+                > 1e-3 * sigma)
+    }
 }
