@@ -1,5 +1,6 @@
-// ClientPrivacyLedger: every client's own RDP accountants (client-level and DP-SGD example-level), as one Codable value.
+// ClientPrivacyLedger: every client's RDP accountants (client-level, DP-SGD example-level) as one Codable value, and its inputs.
 import FedPrivacy
+import FedStrategy
 
 /// The server's per-client privacy state: for each client k an ``RDPAccountant`` of its client-level releases
 /// (DP-FedAvg / NISS uploads) and one of the DP-SGD steps it ran (example-level), with the counts behind them.
@@ -116,5 +117,29 @@ public struct RoundPrivacy: Sendable, Codable, Equatable {
         self.worstClient = worstClient
         self.epsilonWorstExample = epsilonWorstExample
         self.clients = clients
+    }
+}
+
+/// A cap on every client's cumulative client-level ε, and what to do at it (`strategy.dp.totalEpsilon`,
+/// `strategy.dp.budgetPolicy`).
+public struct PrivacyBudget: Sendable, Equatable {
+    public var totalEpsilon: Double
+    public var policy: BudgetPolicy
+
+    public init(totalEpsilon: Double, policy: BudgetPolicy) {
+        self.totalEpsilon = totalEpsilon
+        self.policy = policy
+    }
+}
+
+/// What a client-level DP strategy tells the server's ledger about client k: its noise multiplier z_k = σ_k/(p_k·Δ)
+/// (independent of p_k) and its δ_k.
+public struct ClientLevelNoise: Sendable, Equatable {
+    public var noiseMultiplier: Double
+    public var delta: Double
+
+    public init(noiseMultiplier: Double, delta: Double) {
+        self.noiseMultiplier = noiseMultiplier
+        self.delta = delta
     }
 }

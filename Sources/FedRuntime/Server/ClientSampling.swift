@@ -1,5 +1,4 @@
 // ClientSampling: how the server picks a round's clients — m = ⌊C·K⌋ without replacement, or Poisson with q = C.
-import FedStrategy
 import FedTensor
 
 /// How a round's cohort is drawn (config key `clients.sampling`).
@@ -47,29 +46,5 @@ extension ServerMachine {
             pool.swapAt(i, j)
         }
         return pool[..<m].sorted()
-    }
-}
-
-/// A cap on every client's cumulative client-level ε, and what to do at it (`strategy.dp.totalEpsilon`,
-/// `strategy.dp.budgetPolicy`).
-public struct PrivacyBudget: Sendable, Equatable {
-    public var totalEpsilon: Double
-    public var policy: BudgetPolicy
-
-    public init(totalEpsilon: Double, policy: BudgetPolicy) {
-        self.totalEpsilon = totalEpsilon
-        self.policy = policy
-    }
-}
-
-/// What a client-level DP strategy tells the server's ledger about client k: its noise multiplier z_k = σ_k/(p_k·Δ)
-/// (independent of p_k) and its δ_k.
-public struct ClientLevelNoise: Sendable, Equatable {
-    public var noiseMultiplier: Double
-    public var delta: Double
-
-    public init(noiseMultiplier: Double, delta: Double) {
-        self.noiseMultiplier = noiseMultiplier
-        self.delta = delta
     }
 }
