@@ -4,9 +4,9 @@ import Foundation
 
 enum PrivacyCommand {
     static let help = """
-    USAGE: fednoise privacy --noise-multiplier Z --sample-rate Q --steps T [--delta D]
-           fednoise privacy --target-epsilon E --sample-rate Q --steps T [--delta D]
-           fednoise privacy --gaussian --epsilon E --sensitivity S [--delta D]
+    USAGE: fednoise privacy --noise-multiplier Z --sample-rate Q --steps T [--delta D] [--json]
+           fednoise privacy --target-epsilon E --sample-rate Q --steps T [--delta D] [--json]
+           fednoise privacy --gaussian --epsilon E --sensitivity S [--delta D] [--json]
 
     Answers the questions to ask before a run, with the RDP accountant of the sampled Gaussian mechanism
     (Mironov et al. 2019; ε from Balle et al. 2020, Thm. 21; opacus' orders):
@@ -23,16 +23,19 @@ enum PrivacyCommand {
       --steps T              ≥ 1
       --delta D              in (0, 1) (default 1e-5)
       --gaussian             single-release mode (with --epsilon and --sensitivity)
+      --json                 print one JSON object with every value at full precision (shortest round-trip
+                             decimal of each Double) instead of the 6-digit text
       -h, --help             show this help
     """
 
     static func run(_ argv: [String]) throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "gaussian"])
+        var args = try Arguments(argv, booleanFlags: ["help", "gaussian", "json"])
         if args.flag("help") {
             say(help)
             return
         }
         let delta = try args.double("delta", in: 1e-300...0.999_999) ?? 1e-5
+        let json = args.flag("json")
         if args.flag("gaussian") {
             guard let epsilon = try args.double("epsilon", in: 1e-9...1e6),
                   let sensitivity = try args.double("sensitivity", in: 1e-300...1e300) else {
@@ -46,6 +49,12 @@ enum PrivacyCommand {
             }
             let analytic = try GaussianMechanism.analyticSigma(epsilon: epsilon, delta: delta, sensitivity: sensitivity)
             let earned = try GaussianMechanism.analyticEpsilon(sigma: classical, delta: delta, sensitivity: sensitivity)
+            if json {
+                return try printJSON(PrivacyAnswer(
+                    mode: "gaussian", delta: delta, epsilon: epsilon, sensitivity: sensitivity,
+                    classicalSigma: classical, c: try GaussianMechanism.c(delta: delta),
+                    classicalEarnedEpsilon: earned.isFinite ? earned : nil, analyticSigma: analytic))
+            }
             say("one Gaussian release, sensitivity \(sensitivity), target (ε = \(epsilon), δ = \(delta)):")
             say("  classical σ = c(δ)·Δ/ε = \(format(classical))   (c(δ) = \(format(try GaussianMechanism.c(delta: delta))); "
                   + "it really earns ε = \(format(earned)))")
@@ -63,6 +72,12 @@ enum PrivacyCommand {
             var accountant = RDPAccountant()
             try accountant.step(noiseMultiplier: z, sampleRate: q, count: steps)
             let guarantee = try PrivacyGuarantee.accounted(by: accountant, delta: delta)
+            if json {
+                let order = guarantee.epsilon == nil ? nil : try accountant.epsilon(delta: delta).bestOrder
+                return try printJSON(PrivacyAnswer(
+                    mode: "epsilon", delta: delta, epsilon: guarantee.epsilon, noiseMultiplier: z, sampleRate: q,
+                    steps: steps, bestOrder: order.flatMap { $0.isFinite ? $0 : nil }, guarantee: "\(guarantee)"))
+            }
             say("noise multiplier \(z), sampling rate \(q), \(steps) steps, δ = \(delta):")
             if case .dp(let epsilon, _, _) = guarantee {
                 let order = try accountant.epsilon(delta: delta).bestOrder
@@ -79,6 +94,11 @@ enum PrivacyCommand {
             }
             var accountant = RDPAccountant()
             try accountant.step(noiseMultiplier: z, sampleRate: q, count: steps)
+            if json {
+                return try printJSON(PrivacyAnswer(
+                    mode: "noiseMultiplier", delta: delta, epsilon: try accountant.epsilon(delta: delta).epsilon,
+                    noiseMultiplier: z, sampleRate: q, steps: steps, targetEpsilon: target))
+            }
             say("target ε = \(target), sampling rate \(q), \(steps) steps, δ = \(delta):")
             say("  noise multiplier \(format(z)) gives ε = \(format(try accountant.epsilon(delta: delta).epsilon))")
         default:
@@ -87,6 +107,33 @@ enum PrivacyCommand {
     }
 
     static func format(_ x: Double) -> String { String(format: "%.6g", x) }
+
+    /// `--json`'s answer: the inputs and every computed value, nil (null) where a mode has none.
+    struct PrivacyAnswer: Encodable {
+        var mode: String
+        var delta: Double
+        /// ε: the accountant's (epsilon, noiseMultiplier modes) or the target (gaussian mode).
+        var epsilon: Double?
+        var sensitivity: Double?
+        var classicalSigma: Double?
+        var c: Double?
+        /// What the classical σ really earns (analytic Gaussian curve).
+        var classicalEarnedEpsilon: Double?
+        var analyticSigma: Double?
+        var noiseMultiplier: Double?
+        var sampleRate: Double?
+        var steps: Int?
+        var bestOrder: Double?
+        var targetEpsilon: Double?
+        var guarantee: String?
+    }
+
+    /// One JSON object; Swift's encoder writes each Double as its shortest round-trip decimal (full precision).
+    static func printJSON(_ answer: PrivacyAnswer) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        say(String(decoding: try encoder.encode(answer), as: UTF8.self))
+    }
 
     /// Why no noise multiplier meets `--target-epsilon`: the RDP-to-(ε, δ) conversion has a floor (ε never falls
     /// below about log(1/δ)/(α_max − 1), whatever the noise), or the target needs more noise than the search tries.

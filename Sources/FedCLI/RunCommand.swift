@@ -14,11 +14,14 @@ public enum RunCommand {
     Runs a federation (FedAvg, DP-FedAvg or NISS; the parameter server, tracker and every client are actors talking
     through an in-process transport) and writes rounds.csv, summary.json and rounds.svg into the config's output.
 
-    The config holds: name, seed, rounds, clients {count, fraction, partition (iid|shards|dirichlet),
+    The config holds: name, seed, rounds, clients {count, fraction, sampling (fixed|poisson),
+    partition (iid|shards|dirichlet),
     shardsPerClient, dirichletAlpha}, model (cnn|mlp|logistic), initialization (uniform|he|glorot),
-    dataset {kind, path, trainLimit, testLimit}, training {localEpochs, batchSize, learningRate, momentum},
+    dataset {kind, path, trainLimit, testLimit}, training {localEpochs, batchSize, learningRate, momentum,
+    dpsgd {noiseMultiplier | targetEpsilon, maxGradNorm, delta, expectedBatchSize | samplingRate}},
     strategy {kind (fedAvg|dpFedAvg|niss), dp {clipTarget (update|parameters), clippingThreshold, epsilon, delta,
-    sensitivity (clientLevel|clientLevelReplace|nbafl), composition (rdp|nbaflLinear), clientBudgets},
+    sensitivity (clientLevel|clientLevelReplace|nbafl), composition (rdp|nbaflLinear), clientBudgets,
+    calibration (classical|analytic), totalEpsilon, budgetPolicy (stop|excludeClients)},
     niss {tau2, clientTau2, targetShares, minimumShares, unitNoiseVariance, encoding (seeded|dense),
     collusionFraction, dropout (redo|accept)}}, evaluateEvery, accuracyTargets (rounds-to-target in summary.json),
     deadlineSeconds, diagnostics, checkpointEvery, continueAfterDivergence, output. Missing keys keep their
@@ -40,12 +43,17 @@ public enum RunCommand {
                              (output, checkpointEvery and continueAfterDivergence may differ)
       -h, --help             show this help
 
+    Privacy is accounted per client after every round (rounds.csv epsilon_worst_client / epsilon_worst_example,
+    clients_privacy.csv); client-level and example-level (DP-SGD) guarantees are reported side by side.
     Values that would exhaust memory or time are bounded (e.g. training.batchSize ≤ 65536, NISS v_k ≤ 10000,
     deadlineSeconds ≤ 1e6); the output folder is checked before training starts.
     """
 
     static let optionalKeys: Set<String> = ["deadlineSeconds", "dataset.path", "dataset.trainLimit",
-                                            "dataset.testLimit", "strategy.niss.unitNoiseVariance"]
+                                            "dataset.testLimit", "strategy.niss.unitNoiseVariance",
+                                            "strategy.dp.totalEpsilon", "training.dpsgd.noiseMultiplier",
+                                            "training.dpsgd.targetEpsilon", "training.dpsgd.expectedBatchSize",
+                                            "training.dpsgd.samplingRate"]
 
     /// Example entries of the lists whose default is empty, so their entries' keys and types are checked.
     nonisolated(unsafe) static let arrayElements: [String: Any] = [
@@ -148,7 +156,8 @@ public enum RunCommand {
         let tag = label ?? config.name
         say("[\(tag)] \(config.strategy.kind.rawValue), \(config.model.rawValue) "
               + "(\(federation.network.parameterCount.formatted()) parameters) on \(train.name): "
-              + "K=\(config.clients.count) C=\(config.clients.fraction) (m=\(config.clientsPerRound)) "
+              + "K=\(config.clients.count) C=\(config.clients.fraction) "
+              + (config.clients.sampling == .poisson ? "(Poisson, q=C) " : "(m=\(config.clientsPerRound)) ")
               + "E=\(config.training.localEpochs) B=\(config.training.batchSize) η=\(config.training.learningRate) "
               + "\(config.clients.partition.rawValue), \(config.rounds) rounds")
         if let checkpoint {
@@ -212,6 +221,9 @@ public enum RunCommand {
                 description: "[\(tag)] interrupted after round \(summary.rounds.last?.round ?? 0) of \(config.rounds) "
                     + "(\(written), checkpoint.fnck); continue with: fednoise run --resume \(config.output)")
         }
+        if summary.rounds.isEmpty {
+            throw RunFailure(description: "[\(tag)] no round ran: \(summary.warnings.last ?? "stopped") (\(written))")
+        }
         let stopped = summary.rounds.count < config.rounds
         // A finished run needs no checkpoint; a run stopped by divergence keeps its last one (resumable with
         // --allow-divergence).
@@ -231,7 +243,8 @@ public enum RunCommand {
         }
         let acc = summary.finalTestAccuracy.map { percent($0) } ?? "n/a"
         let best = summary.bestTestAccuracy.map { " (best \(percent($0.accuracy)) at round \($0.round))" } ?? ""
-        say("[\(tag)] final test accuracy \(acc)\(best); privacy: \(summary.privacy); \(fixed(summary.seconds, 1)) s; "
+        let privacy = PrivacyBlock.entries(summary).map { "\($0.relation): \($0.guarantee)" }.joined(separator: "; ")
+        say("[\(tag)] final test accuracy \(acc)\(best); privacy: \(privacy); \(fixed(summary.seconds, 1)) s; "
               + saving.describe(roundSeconds: summary.rounds.map(\.seconds)) + written)
         return summary
     }
@@ -252,6 +265,13 @@ public enum RunCommand {
             if let worst = n.collusion.map({ $0.residualVariance / $0.clientVariance }).min() {
                 s += " | collusion: residual ≥ \(String(format: "%.2f", worst))·σ_k²"
             }
+        }
+        if let p = r.privacy {
+            if let e = p.epsilonWorstClient, let k = p.worstClient {
+                s += " | client-level ε \(String(format: "%.4g", e)) (worst: client \(k))"
+            }
+            if let e = p.epsilonWorstExample { s += " | example-level ε \(String(format: "%.4g", e)) (worst client)" }
+            if p.excludedClients > 0 { s += " | \(p.excludedClients) client(s) out of budget" }
         }
         if r.attempts > 1 { s += " | redone \(r.attempts - 1)×" }
         if !r.dropped.isEmpty { s += " | left out: \(r.dropped.map(String.init).joined(separator: ", "))" }

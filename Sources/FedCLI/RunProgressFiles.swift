@@ -9,7 +9,7 @@ final class RoundsCSV: Sendable {
     static let header = "round,sampled,dropped,train_loss,test_loss,test_accuracy,sigma_min,sigma_max,"
         + "expected_noise_variance,realised_noise_variance,seconds,weights_digest,attempts,"
         + "unit_noise_variance,shares_min,shares_max,share_bytes,dense_share_bytes,seeded_share_bytes,"
-        + "distortion_variance,collusion_min_residual_over_sigma2\n"
+        + "distortion_variance,collusion_min_residual_over_sigma2,epsilon_worst_client,epsilon_worst_example\n"
 
     /// One round's row. A round no client answered has no train loss: the field is empty (its report holds NaN).
     static func row(_ r: RoundReport) -> String {
@@ -26,6 +26,8 @@ final class RoundsCSV: Sendable {
             n.map { "\($0.shareBytes)" } ?? "", n.map { "\($0.denseShareBytes)" } ?? "",
             n.map { "\($0.seededShareBytes)" } ?? "", n?.distortionVariance.map { "\($0)" } ?? "",
             collusion.map { "\($0)" } ?? "",
+            r.privacy?.epsilonWorstClient.map { "\($0)" } ?? "",
+            r.privacy?.epsilonWorstExample.map { "\($0)" } ?? "",
         ]
         return fields.joined(separator: ",") + "\n"
     }

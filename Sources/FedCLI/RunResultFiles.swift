@@ -9,6 +9,7 @@ enum ResultFiles {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let csv = RoundsCSV.text(summary.rounds)
         try csv.write(to: dir.appendingPathComponent("rounds.csv"), atomically: true, encoding: .utf8)
+        try ClientPrivacyFile.write(summary, to: dir)
         struct Accuracy: Encodable {
             var best: Double?
             var bestRound: Int?
@@ -24,6 +25,8 @@ enum ResultFiles {
             var accuracy: Accuracy
             var summary: FederationSummary
             var privacy: String
+            /// Each guarantee with its neighbouring relation (client-level; example-level under DP-SGD).
+            var privacyByRelation: [PrivacyBlock.Entry]
             /// Configuration warnings, rounds no client answered, divergence: what the console said.
             var warnings: [String]
         }
@@ -36,10 +39,14 @@ enum ResultFiles {
         let encoder = resultEncoder()
         let status = summary.interrupted ? "interrupted"
             : summary.rounds.count < configuration.rounds && summary.divergence != nil ? "diverged" : "complete"
+        // Every client's ε per round is in clients_privacy.csv; summary.json keeps the worst of each round.
+        var compact = summary
+        for i in compact.rounds.indices { compact.rounds[i].privacy?.clients = [] }
         // Written to a temporary file and renamed over the old one (atomic): never half a summary.
         try encoder.encode(Document(status: status, lastCompletedRound: summary.rounds.last?.round ?? 0,
-                                    configuration: configuration, accuracy: accuracySummary, summary: summary,
-                                    privacy: "\(summary.privacy)", warnings: summary.warnings))
+                                    configuration: configuration, accuracy: accuracySummary, summary: compact,
+                                    privacy: "\(summary.privacy)", privacyByRelation: PrivacyBlock.entries(summary),
+                                    warnings: summary.warnings))
             .write(to: dir.appendingPathComponent("summary.json"), options: .atomic)
         let evaluated = summary.rounds.filter { $0.testAccuracy != nil }
         let accuracy = LinePlot(

@@ -50,6 +50,22 @@ public enum SensitivityKind: String, Codable, Sendable, CaseIterable {
     }
 }
 
+/// How σ_k is calibrated to a per-round (ε_k, δ_k).
+public enum Calibration: String, Codable, Sendable, CaseIterable {
+    /// σ = c(δ)·Δ/ε with c(δ) = √(2 ln(1.25/δ)) (NISS Cor. 1; proven for ε < 1 only).
+    case classical
+    /// The analytic Gaussian mechanism (Balle & Wang 2018, Thm 8 / Alg. 1): the smallest exact σ, any ε > 0.
+    case analytic
+}
+
+/// What a run does when a client's cumulative client-level ε would pass `strategy.dp.totalEpsilon`.
+public enum BudgetPolicy: String, Codable, Sendable, CaseIterable {
+    /// End the run before the first round that would take a sampled client past the budget.
+    case stop
+    /// Leave such clients out of sampling from that round on; end the run when too few clients remain.
+    case excludeClients
+}
+
 /// A privacy budget for the clients `from…to` (inclusive), overriding the default (ε, δ).
 public struct ClientBudget: ClientRange, Codable, Sendable, Equatable {
     public var from: Int
@@ -76,11 +92,21 @@ public struct DPConfiguration: Codable, Sendable, Equatable {
     public var composition: Composition
     /// Per-client budgets (ε_k, δ_k); a client in no range uses `epsilon` and `delta`. Later ranges win.
     public var clientBudgets: [ClientBudget]
+    /// How σ_k is found from the per-round (ε_k, δ_k) (default: classical, the paper's formula).
+    public var calibration: Calibration = .classical
+    /// A cap on every client's cumulative client-level ε over the run (RDP accountant at its δ_k); nil: none.
+    public var totalEpsilon: Double?
+    /// What happens when a client would pass `totalEpsilon`.
+    public var budgetPolicy: BudgetPolicy = .stop
 
     public init(clipTarget: ClipTarget = .update, clippingThreshold: Double = 3, epsilon: Double = 10,
                 delta: Double = 1e-4, sensitivity: SensitivityKind = .clientLevel,
-                composition: Composition = .rdp, clientBudgets: [ClientBudget] = []) {
+                composition: Composition = .rdp, clientBudgets: [ClientBudget] = [],
+                calibration: Calibration = .classical, totalEpsilon: Double? = nil, budgetPolicy: BudgetPolicy = .stop) {
         self.clientBudgets = clientBudgets
+        self.calibration = calibration
+        self.totalEpsilon = totalEpsilon
+        self.budgetPolicy = budgetPolicy
         self.clipTarget = clipTarget
         self.clippingThreshold = clippingThreshold
         self.epsilon = epsilon
@@ -100,12 +126,25 @@ public struct DPConfiguration: Codable, Sendable, Equatable {
         return (own?.epsilon ?? epsilon, own?.delta ?? delta)
     }
 
-    /// σ_k of the noise client k adds to p_k·w_k: c(δ_k)·p_k·Δ/ε_k (× L for `nbaflLinear`).
+    /// σ_k of the noise client k adds to p_k·w_k.
+    ///
+    /// Classical: c(δ_k)·p_k·Δ/ε_k (× L for `nbaflLinear`). Analytic: the analytic Gaussian mechanism's σ for
+    /// (ε_k, δ_k) and sensitivity p_k·Δ (Balle & Wang 2018, Alg. 1), with `nbaflLinear`'s L releases composed
+    /// exactly as one release of sensitivity p_k·Δ·√L (Dong, Roth & Su 2019, Cor. 3.3).
+    ///
+    /// Why p_k·Δ and not 2·p_k·Δ although p_k is renormalised over the cohort: see ``RenormalisedSensitivity``.
     public func noiseStd(client: Int, weight: Double, samples: Int, rounds: Int) throws -> Double {
         let sensitivity = try SensitivityModel.weighted(try baseSensitivity(samples: samples), weight: weight)
         let (epsilon, delta) = budget(client: client)
-        return try GaussianMechanism.sigma(epsilon: epsilon, delta: delta, sensitivity: sensitivity,
-                                           exposures: composition == .nbaflLinear ? rounds : 1)
+        let exposures = composition == .nbaflLinear ? rounds : 1
+        switch calibration {
+        case .classical:
+            return try GaussianMechanism.sigma(epsilon: epsilon, delta: delta, sensitivity: sensitivity,
+                                               exposures: exposures)
+        case .analytic:
+            return try GaussianMechanism.analyticSigma(epsilon: epsilon, delta: delta,
+                                                       sensitivity: sensitivity * Double(exposures).squareRoot())
+        }
     }
 
     /// Client k's noise multiplier z_k = σ_k / Δf_k (independent of p_k), what the RDP accountant needs.

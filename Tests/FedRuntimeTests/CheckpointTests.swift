@@ -62,8 +62,13 @@ struct CheckpointTests {
         // Bits a text round-trip could lose: −0, a subnormal, NaN with a payload, ±∞, the largest float.
         let weights: [Float] = [-0.0, .leastNonzeroMagnitude, Float(bitPattern: 0x7FC0_1234), .infinity,
                                 -.infinity, .greatestFiniteMagnitude, 0.1, 1 / 3]
+        // A ledger with an odd σ (not a short decimal) and an example-level accountant, to round-trip exactly.
+        var ledger = ClientPrivacyLedger(clientCount: 2, exampleLevel: true)
+        ledger.recordRelease(client: 0, newRound: true)
+        try ledger.recordClientLevel(client: 0, noiseMultiplier: 1 / 3, sampleRate: 1)
+        try ledger.recordExampleLevel(client: 0, noiseMultiplier: 0.1 + 0.2, sampleRate: 0.01, steps: 7)
         return FederationCheckpoint(configuration: FederationConfiguration(), server: ServerMachine.Snapshot(
-            round: 1, elapsedSeconds: 2.5, releases: [1, 0], reports: [report], weights: weights,
+            round: 1, elapsedSeconds: 2.5, ledger: ledger, reports: [report], weights: weights,
             aggregator: AggregatorState(values: ["a": 0.1], vectors: [[1, .nan], [], [-0.0]]), divergence: nil))
     }
 
@@ -72,7 +77,8 @@ struct CheckpointTests {
         let back = try FederationCheckpoint(encoded: try c.encoded())
         #expect(back.weights.map(\.bitPattern) == c.weights.map(\.bitPattern))
         #expect(back.aggregator?.vectors.map { $0.map(\.bitPattern) } == c.aggregator?.vectors.map { $0.map(\.bitPattern) })
-        #expect(back.aggregator?.values == ["a": 0.1] && back.round == 1 && back.releases == [1, 0])
+        #expect(back.aggregator?.values == ["a": 0.1] && back.round == 1 && back.ledger == c.ledger)
+        #expect(back.ledger.releases == [1, 0] && back.ledger.exampleSteps == [7, 0])
         #expect(back.elapsedSeconds == 2.5 && back.configurationDigest == FederationConfiguration().resumeDigest)
         let r = try #require(back.reports.first)
         #expect(r.meanTrainLoss.isNaN && r.testLoss == .infinity && r.noiseStds == [0.1 + 0.2])

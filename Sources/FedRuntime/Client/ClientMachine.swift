@@ -1,4 +1,5 @@
 // ClientMachine: one client's round logic as a pure state machine: round start, noise exchange, training, upload.
+import FedPrivacy
 import FedStrategy
 import FedTensor
 import FedTransport
@@ -35,6 +36,7 @@ public struct ClientMachine: Sendable {
         var reveal = false
         var sentBytes = 0
         var prepared: (upload: PreparedUpload, loss: Double)?
+        var exampleLevel: RDPAccountant.Run?
     }
 
     public init(client: Int, samples: Int, strategy: any FederatedStrategy, seed: UInt64, length: Int,
@@ -83,14 +85,17 @@ public struct ClientMachine: Sendable {
         }
     }
 
-    /// Local training of `round`'s `attempt` finished with model `weights` and last-epoch loss `loss`.
-    public mutating func trained(round: Int, attempt: Int, weights: [Float], loss: Double) throws -> [Action] {
+    /// Local training of `round`'s `attempt` finished with model `weights` and last-epoch loss `loss` (and, under
+    /// DP-SGD, the steps it ran).
+    public mutating func trained(round: Int, attempt: Int, weights: [Float], loss: Double,
+                                 exampleLevel: RDPAccountant.Run? = nil) throws -> [Action] {
         guard let a = current, (a.start.round, a.start.attempt) == (round, attempt) else { return [] }
         let upload = try strategy.prepareUpload(UploadContext(
             client: client, round: round, attempt: attempt, trained: weights, global: a.start.weights,
             weight: a.weight, samples: samples, noiseKey: StreamPurpose.uploadNoise.key(seed: seed, client, round),
             keepNoise: diagnostics))
         current!.prepared = (upload, loss)
+        current!.exampleLevel = exampleLevel
         return try uploadIfReady()
     }
 
@@ -117,10 +122,11 @@ public struct ClientMachine: Sendable {
                     : nil) : nil
         }
         current = nil
-        let upload = ClientUpload(
+        var upload = ClientUpload(
             round: a.start.round, client: client, payload: payload, weight: a.weight, samples: samples,
             trainLoss: loss, noiseStd: prepared.noiseStd, preClipNorm: prepared.preClipNorm,
             attempt: a.start.attempt, niss: report)
+        upload.exampleLevel = a.exampleLevel
         return [.send(.upload(upload, diagnostics: extra), to: .parameterServer)]
     }
 }

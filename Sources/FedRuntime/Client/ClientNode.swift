@@ -1,5 +1,6 @@
 // ClientNode: one simulated client: a thin actor that carries out `ClientMachine`'s actions and trains locally.
 import FedNN
+import FedPrivacy
 import FedTensor
 import FedTransport
 
@@ -67,7 +68,7 @@ actor ClientNode {
                 case .train(let start):
                     let result = try await trainLocally(start)
                     queue += try machine.trained(round: start.round, attempt: start.attempt, weights: result.weights,
-                                                 loss: result.loss)
+                                                 loss: result.loss, exampleLevel: result.exampleLevel)
                 case .stop:
                     return
                 }
@@ -76,7 +77,8 @@ actor ClientNode {
     }
 
     /// The strategy's local training from the global weights, holding a training slot (Alg. 1, ClientUpdate).
-    private func trainLocally(_ start: RoundStart) async throws -> (weights: [Float], loss: Double) {
+    private func trainLocally(_ start: RoundStart) async throws
+        -> (weights: [Float], loss: Double, exampleLevel: RDPAccountant.Run?) {
         await environment.credits.acquire()
         await environment.slots.acquire()
         await environment.credits.training(true)
@@ -87,7 +89,7 @@ actor ClientNode {
     }
 
     /// Local training on the calling task's compute-thread share.
-    func train(_ start: RoundStart) throws -> (weights: [Float], loss: Double) {
+    func train(_ start: RoundStart) throws -> (weights: [Float], loss: Double, exampleLevel: RDPAccountant.Run?) {
         let env = environment
         var weights = start.weights
         // B beyond d_k is one batch of all d_k samples either way (the shuffle does not depend on B).
@@ -101,6 +103,6 @@ actor ClientNode {
         let result = try ComputeThreads.$taskLimit.withValue(env.threadsPerClient) {
             try env.pool.withWorkspace { workspace in try trainer.train(job, parameters: &weights, workspace: workspace) }
         }
-        return (weights, result.loss)
+        return (weights, result.loss, result.exampleLevel)
     }
 }

@@ -46,8 +46,11 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
     public struct Clients: Codable, Sendable, Equatable {
         /// K
         public var count = 100
-        /// C: the fraction sampled per round; m = max(⌊C·K⌋, 1).
+        /// C: the fraction sampled per round; m = max(⌊C·K⌋, 1) under fixed sampling, q = C under Poisson.
         public var fraction = 0.1
+        /// fixed (m clients without replacement, accounted without amplification) or poisson (each client with
+        /// probability C, accounted with amplification by subsampling).
+        public var sampling: ClientSampling = .fixed
         public var partition: PartitionKind = .iid
         public var shardsPerClient = 2
         public var dirichletAlpha = 0.5
@@ -71,7 +74,28 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         /// η
         public var learningRate = 0.01
         public var momentum = 0.0
+        /// DP-SGD inside every client (off unless `noiseMultiplier` or `targetEpsilon` is set).
+        public var dpsgd = LocalDPSGD()
         public init() {}
+    }
+
+    /// `training.dpsgd`: every client trains with DP-SGD (example-level DP of its own data).
+    public struct LocalDPSGD: Codable, Sendable, Equatable {
+        /// σ, the same for every client; or give `targetEpsilon`.
+        public var noiseMultiplier: Double?
+        /// ε each client must stay within at `delta` if it took part in every round (σ searched per q_k).
+        public var targetEpsilon: Double?
+        /// C: the per-example clipping norm.
+        public var maxGradNorm = 1.0
+        public var delta = 1e-5
+        /// q_k = expectedBatchSize / d_k (default 10 when neither this nor `samplingRate` is given) …
+        public var expectedBatchSize: Double?
+        /// … or one q for every client.
+        public var samplingRate: Double?
+        public init() {}
+
+        /// Whether clients train with DP-SGD.
+        public var isEnabled: Bool { noiseMultiplier != nil || targetEpsilon != nil }
     }
 
     public struct Strategy: Codable, Sendable, Equatable {
@@ -153,6 +177,7 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
                   "must be in (0, \(Limits.learningRate)], got \(training.learningRate)")
         try check(training.momentum >= 0 && training.momentum < 1, "training.momentum",
                   "must be in [0, 1), got \(training.momentum)")
+        try validateDPSGD()
         try check(evaluateEvery >= 1, "evaluateEvery", "must be ≥ 1, got \(evaluateEvery)")
         try check(checkpointEvery >= 0 && checkpointEvery <= Limits.rounds, "checkpointEvery",
                   "must be in 0…\(Limits.rounds) (0: no checkpoints), got \(checkpointEvery)")
@@ -204,6 +229,10 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
                 try check(b.delta > 0 && b.delta < 1, path + ".delta", "must be in (0, 1), got \(b.delta)")
             }
             try checkDisjoint(dp.clientBudgets, "strategy.dp.clientBudgets")
+            try check(dp.totalEpsilon.map { inRange($0, 0, eps.upperBound) } ?? true, "strategy.dp.totalEpsilon",
+                      "must be in (0, \(eps.upperBound)], got \(dp.totalEpsilon ?? 0)")
+            try check(dp.totalEpsilon == nil || dp.sensitivity != .nbafl, "strategy.dp.totalEpsilon",
+                      "needs a client-level accountant; NbAFL's sensitivity (strategy.dp.sensitivity = nbafl) earns none")
         }
     }
 
@@ -216,6 +245,12 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         var rng = Philox(StreamPurpose.colluders.key(seed: seed))
         RandomDraws.shuffle(&order, using: &rng)
         return Set(order.prefix(count))
+    }
+
+    /// The client-level budget the server enforces (nil: none, or no DP strategy).
+    public var privacyBudget: PrivacyBudget? {
+        guard strategy.kind.usesDP, let total = strategy.dp.totalEpsilon else { return nil }
+        return PrivacyBudget(totalEpsilon: total, policy: strategy.dp.budgetPolicy)
     }
 
     /// m = max(⌊C·K⌋, 1).

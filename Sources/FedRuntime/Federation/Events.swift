@@ -30,6 +30,8 @@ public struct RoundReport: Sendable, Codable {
     public var skipped = false
     /// NISS only: what the shares did this round.
     public var niss: NISSRoundReport?
+    /// Every client's cumulative ε after this round (nil when nothing is accounted, e.g. FedAvg).
+    public var privacy: RoundPrivacy?
 }
 
 /// NISS's part of a round report.
@@ -69,6 +71,9 @@ public struct FederationSummary: Sendable, Codable {
     public var interrupted = false
     /// The first round whose loss or model became NaN or infinite, described ("round 4: the test loss is nan").
     public var divergence: String?
+    /// DP-SGD inside clients: the worst client's example-level guarantee ("add/remove one example"), reported
+    /// beside `privacy` (client-level), never combined with it. nil without DP-SGD.
+    public var exampleLevelPrivacy: PrivacyGuarantee?
 }
 
 extension FederationSummary {

@@ -36,9 +36,13 @@ public final class Federation: Sendable {
     /// The algorithm: the configuration's, or one given at init.
     public let strategy: any FederatedStrategy
     private let clock: any FederationClock
+    /// δ of the clients' example-level (DP-SGD) accountants; nil without DP-SGD.
+    private let dpsgdDelta: Double?
 
     /// Warnings to show before the run (e.g. Theorem 3's τ_k² condition under collusion).
-    public var warnings: [String] { strategy.warnings }
+    public var warnings: [String] {
+        strategy.warnings + configuration.clients.sampling.warnings(addsNoise: strategy.addsNoise)
+    }
 
     /// A federation of `configuration` on `train` and `test`. `strategy` replaces the configuration's own
     /// (`configuration.strategy` is then ignored); `clock` times rounds and deadlines (tests pass a manual one).
@@ -46,7 +50,7 @@ public final class Federation: Sendable {
                 strategy: (any FederatedStrategy)? = nil, clock: any FederationClock = SystemClock()) throws {
         try configuration.validate()
         self.configuration = configuration
-        self.strategy = strategy ?? configuration.makeStrategy()
+        let chosen = strategy ?? configuration.makeStrategy()
         self.clock = clock
         self.train = train
         self.test = test
@@ -63,6 +67,10 @@ public final class Federation: Sendable {
             partitions = try Partition.dirichlet(labels: train.labels, clients: k,
                                                  alpha: configuration.clients.dirichletAlpha, rng: &rng)
         }
+        // DP-SGD inside clients (training.dpsgd) wraps whichever strategy runs.
+        let plan = try configuration.dpsgdPlan(samples: partitions.map(\.count))
+        self.strategy = plan.map { DPSGDClients(chosen, plan: $0) } ?? chosen
+        dpsgdDelta = plan?.delta
         (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 
@@ -109,7 +117,8 @@ public final class Federation: Sendable {
             fraction: config.clients.fraction, evaluateEvery: config.evaluateEvery,
             deadlineSeconds: config.deadlineSeconds, diagnostics: diagnostics, samplesOf: partitions.map(\.count),
             checkpointEvery: config.checkpointEvery,
-            stopOnDivergence: !(control.continueAfterDivergence ?? config.continueAfterDivergence))
+            stopOnDivergence: !(control.continueAfterDivergence ?? config.continueAfterDivergence),
+            sampling: config.clients.sampling, budget: config.privacyBudget, exampleDelta: dpsgdDelta)
         let machine: ServerMachine
         if let checkpoint = control.resume {
             guard checkpoint.configurationDigest == config.resumeDigest,

@@ -12,7 +12,7 @@ import Foundation
 /// round index, and `round` restores them all. The partition and the colluders depend on the seed only (rebuilt from
 /// the configuration). Clients keep nothing between rounds (the global model arrives with each round start), the
 /// tracker's live set is every client that said hello, and strategies are immutable values. What does carry across
-/// rounds is the server's: the global model, the releases per client (what the accountant composes), the round
+/// rounds is the server's: the global model, the privacy ledger (every client's accountants and releases), the round
 /// reports (the rows of rounds.csv), and the aggregator's state (server momentum, `Aggregator.savedState`).
 ///
 /// New server state is added to `ServerMachine.Snapshot` and to `CodingKeys` and the coding below; the JSON
@@ -27,8 +27,8 @@ public struct FederationCheckpoint: Sendable, Codable {
     /// `configuration.resumeDigest`: a resume with another configuration is refused.
     public var configurationDigest: String
     /// The server's state after the last completed round k (a resume starts at k + 1): the global model (exact
-    /// bits, stored as raw little-endian Float32 after the header), the releases per client (the privacy
-    /// accountant's whole state: it composes per release), the round reports (rounds.csv's rows), the
+    /// bits, stored as raw little-endian Float32 after the header), the privacy ledger (every client's
+    /// client-level and example-level accountants and releases: the accountants' whole state), the round reports (rounds.csv's rows), the
     /// aggregator's state (its vectors stored raw after the model), the wall-clock seconds so far and the first
     /// divergence.
     public var server: ServerMachine.Snapshot
@@ -39,7 +39,7 @@ public struct FederationCheckpoint: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case format, configuration, configurationDigest, round, elapsedSeconds, releases, reports, aggregatorValues,
+        case format, configuration, configurationDigest, round, elapsedSeconds, ledger, reports, aggregatorValues,
              aggregatorVectorLengths, weightCount, payloadDigest, divergence
     }
 
@@ -57,7 +57,7 @@ public struct FederationCheckpoint: Sendable, Codable {
         try c.encode(configurationDigest, forKey: .configurationDigest)
         try c.encode(server.round, forKey: .round)
         try c.encode(server.elapsedSeconds, forKey: .elapsedSeconds)
-        try c.encode(server.releases, forKey: .releases)
+        try c.encode(server.ledger, forKey: .ledger)
         try c.encode(server.reports, forKey: .reports)
         try c.encodeIfPresent(server.aggregator?.values, forKey: .aggregatorValues)
         try c.encodeIfPresent(server.aggregator?.vectors.map(\.count), forKey: .aggregatorVectorLengths)
@@ -79,7 +79,7 @@ public struct FederationCheckpoint: Sendable, Codable {
         server = ServerMachine.Snapshot(
             round: try c.decode(Int.self, forKey: .round),
             elapsedSeconds: try c.decode(Double.self, forKey: .elapsedSeconds),
-            releases: try c.decode([Int].self, forKey: .releases),
+            ledger: try c.decode(ClientPrivacyLedger.self, forKey: .ledger),
             reports: try c.decode([RoundReport].self, forKey: .reports),
             weights: [Float](repeating: 0, count: try c.decode(Int.self, forKey: .weightCount)),
             aggregator: aggregator, divergence: try c.decodeIfPresent(String.self, forKey: .divergence))

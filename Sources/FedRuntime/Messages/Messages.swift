@@ -1,4 +1,5 @@
 // Messages: what the parameter server, clients and tracker say to each other (Codable, transport-agnostic).
+import FedPrivacy
 import FedTensor
 import FedTransport
 
@@ -70,6 +71,9 @@ public struct ClientUpload: Codable, Sendable {
     public var attempt: Int
     /// NISS: how this client's shares were exchanged (nil for other strategies).
     public var niss: NISSUploadReport?
+    /// DP-SGD local training: the steps this upload's training ran and their (σ, q), for the example-level
+    /// accountant (nil without DP-SGD).
+    public var exampleLevel: RDPAccountant.Run?
 
     public init(round: Int, client: Int, payload: [Float], weight: Double, samples: Int, trainLoss: Double,
                 noiseStd: Double = 0, preClipNorm: Double? = nil, attempt: Int = 0, niss: NISSUploadReport? = nil) {

@@ -64,7 +64,19 @@ public struct NISS: FederatedStrategy {
     }
 
     public func privacy(releases: [Int], samples: [Int], rounds: Int) throws -> PrivacyGuarantee {
-        let worst = try worstClientGuarantee(dp: dp, releases: releases, samples: samples, rounds: rounds)
+        perUpload(try worstClientGuarantee(dp: dp, releases: releases, samples: samples, rounds: rounds))
+    }
+
+    public func clientLevelNoise(client: Int, samples: Int, rounds: Int) throws -> ClientLevelNoise? {
+        try dp.clientLevelNoise(client: client, samples: samples, rounds: rounds)
+    }
+
+    public func privacy(ledger: ClientPrivacyLedger, samples: [Int], rounds: Int) throws -> PrivacyGuarantee {
+        perUpload(try worstClientGuarantee(dp: dp, accountants: ledger.clientLevel))
+    }
+
+    /// NISS's uploads are private one by one, the run as a whole is not.
+    private func perUpload(_ worst: PrivacyGuarantee) -> PrivacyGuarantee {
         guard let epsilon = worst.epsilon, case .dp(_, let delta, let method) = worst else { return worst }
         return .perReleaseOnly(
             epsilon: epsilon, delta: delta, accountant: method,

@@ -85,6 +85,15 @@ struct RoundCollection: Sendable {
     }
 }
 
+extension ServerMachine {
+    /// Σ σ_k² / (Σ p_k)²: the expected per-coordinate noise variance of the (renormalised) aggregate.
+    static func expectedNoiseVariance(_ uploads: [ClientUpload]) -> Double {
+        let total = uploads.map(\.weight).reduce(0, +)
+        guard total > 0 else { return 0 }
+        return uploads.map { $0.noiseStd * $0.noiseStd }.reduce(0, +) / (total * total)
+    }
+}
+
 /// FNV-1a over the bit patterns of `v`, as 16 hex digits.
 func digest(_ v: [Float]) -> String {
     var h: UInt64 = 0xCBF2_9CE4_8422_2325

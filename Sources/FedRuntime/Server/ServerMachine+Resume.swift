@@ -9,8 +9,8 @@ extension ServerMachine {
         public var round: Int
         /// Wall-clock seconds of the run so far (summary.json's `seconds` keeps counting from here).
         public var elapsedSeconds: Double
-        /// Accepted uploads per client: what the accountant composes.
-        public var releases: [Int]
+        /// Every client's accountants (client- and example-level) and releases.
+        public var ledger: ClientPrivacyLedger
         /// Rounds 1…round as reported.
         public var reports: [RoundReport]
         /// The global model.
@@ -20,9 +20,9 @@ extension ServerMachine {
         /// The first diverged round, described.
         public var divergence: String?
 
-        public init(round: Int, elapsedSeconds: Double, releases: [Int], reports: [RoundReport], weights: [Float],
-                    aggregator: AggregatorState?, divergence: String?) {
-            (self.round, self.elapsedSeconds, self.releases, self.reports) = (round, elapsedSeconds, releases, reports)
+        public init(round: Int, elapsedSeconds: Double, ledger: ClientPrivacyLedger, reports: [RoundReport],
+                    weights: [Float], aggregator: AggregatorState?, divergence: String?) {
+            (self.round, self.elapsedSeconds, self.ledger, self.reports) = (round, elapsedSeconds, ledger, reports)
             (self.weights, self.aggregator, self.divergence) = (weights, aggregator, divergence)
         }
     }
@@ -30,14 +30,14 @@ extension ServerMachine {
     /// A machine that continues after `snapshot.round`: `.start` opens round `snapshot.round + 1`.
     public init(settings: Settings, strategy: any FederatedStrategy, resuming snapshot: Snapshot) throws {
         self.init(settings: settings, strategy: strategy, initialWeights: snapshot.weights)
-        guard snapshot.releases.count == settings.clientCount, snapshot.round >= 0, snapshot.round < settings.rounds,
+        guard snapshot.ledger.releases.count == settings.clientCount, snapshot.round >= 0, snapshot.round < settings.rounds,
               snapshot.reports.count == snapshot.round else {
             throw FederationCheckpoint.FormatError(
-                description: "the checkpoint (round \(snapshot.round), \(snapshot.releases.count) clients, "
+                description: "the checkpoint (round \(snapshot.round), \(snapshot.ledger.releases.count) clients, "
                     + "\(snapshot.reports.count) reports) does not fit this run (\(settings.rounds) rounds, "
                     + "\(settings.clientCount) clients)")
         }
-        releases = snapshot.releases
+        ledger = snapshot.ledger
         reports = snapshot.reports
         round = snapshot.round
         earlierSeconds = snapshot.elapsedSeconds
@@ -48,7 +48,7 @@ extension ServerMachine {
     /// The state after the last completed round, at time `now`.
     public func snapshot(now: Double) -> Snapshot {
         Snapshot(round: reports.count, elapsedSeconds: earlierSeconds + now - runStarted,
-                 releases: releases, reports: reports, weights: weights, aggregator: aggregator.savedState(),
+                 ledger: ledger, reports: reports, weights: weights, aggregator: aggregator.savedState(),
                  divergence: divergence)
     }
 
@@ -68,18 +68,5 @@ extension ServerMachine {
         var sum: Float = 0
         for w in weights { sum += w * 0 }
         return !sum.isFinite
-    }
-
-    /// The run's summary over the completed rounds.
-    func summary(now: Double, interrupted: Bool) throws -> FederationSummary {
-        let evaluated = reports.last { $0.testAccuracy != nil }
-        var summary = FederationSummary(
-            name: settings.name, rounds: reports, finalTestAccuracy: evaluated?.testAccuracy,
-            finalTestLoss: evaluated?.testLoss,
-            privacy: try strategy.privacy(releases: releases, samples: settings.samplesOf, rounds: settings.rounds),
-            seconds: earlierSeconds + now - runStarted, warnings: strategy.warnings)
-        summary.interrupted = interrupted
-        summary.divergence = divergence
-        return summary
     }
 }

@@ -30,10 +30,20 @@ public struct ServerMachine: Sendable {
         public var checkpointEvery: Int
         /// End the run after the first round whose loss or model is NaN or infinite.
         public var stopOnDivergence: Bool
+        /// Fixed-size or Poisson (q = C) client sampling.
+        public var sampling: ClientSampling
+        /// A cap on every client's cumulative client-level ε (nil: none).
+        public var budget: PrivacyBudget?
+        /// δ of the per-client DP-SGD (example-level) accountants; nil: clients do not train with DP-SGD.
+        public var exampleDelta: Double?
 
         public init(name: String, seed: UInt64, rounds: Int, clientCount: Int, fraction: Double, evaluateEvery: Int,
                     deadlineSeconds: Double?, diagnostics: Bool, samplesOf: [Int], checkpointEvery: Int = 0,
-                    stopOnDivergence: Bool = false) {
+                    stopOnDivergence: Bool = false, sampling: ClientSampling = .fixed,
+                    budget: PrivacyBudget? = nil, exampleDelta: Double? = nil) {
+            self.sampling = sampling
+            self.budget = budget
+            self.exampleDelta = exampleDelta
             self.name = name
             self.seed = seed
             self.rounds = rounds
@@ -95,7 +105,16 @@ public struct ServerMachine: Sendable {
     /// The global model.
     public internal(set) var weights: [Float]
     /// Releases (accepted uploads) per client so far: what the accountant composes.
-    public internal(set) var releases: [Int]
+    public var releases: [Int] { ledger.releases }
+    /// Every client's accountants (client-level, and example-level under DP-SGD): the server's privacy state.
+    public internal(set) var ledger: ClientPrivacyLedger
+    /// z_k and δ_k of each client (nil: no client-level guarantee), from the strategy.
+    let clientNoise: [ClientLevelNoise?]
+    var epsilonCache = EpsilonCache()
+    /// Clients whose upload the server received in the current round.
+    var uploadedThisRound: Set<Int> = []
+    /// Clients left out of the current round's sampling by the budget.
+    var excludedThisRound = 0
     public internal(set) var reports: [RoundReport] = []
     var aggregator: any Aggregator
     var round = 0
@@ -119,20 +138,10 @@ public struct ServerMachine: Sendable {
         self.strategy = strategy
         self.weights = initialWeights
         self.aggregator = strategy.makeAggregator()
-        self.releases = [Int](repeating: 0, count: settings.clientCount)
-    }
-
-    /// Picks m = max(⌊C·K⌋, 1) of `live` clients with the round's own generator (never the clients' streams).
-    public static func sample(live: [Int], fraction: Double, totalClients: Int, key: StreamKey) -> [Int] {
-        let m = min(max(Int((fraction * Double(totalClients)).rounded(.down)), 1), live.count)
-        var pool = live.sorted()
-        var rng = Philox(key)
-        // Partial Fisher–Yates: the first m positions are a uniform sample without replacement.
-        for i in 0..<m {
-            let j = i + RandomDraws.index(below: pool.count - i, using: &rng)
-            pool.swapAt(i, j)
+        self.ledger = ClientPrivacyLedger(clientCount: settings.clientCount, exampleLevel: settings.exampleDelta != nil)
+        self.clientNoise = (0..<settings.clientCount).map { k in
+            try? strategy.clientLevelNoise(client: k, samples: settings.samplesOf[k], rounds: settings.rounds)
         }
-        return pool[..<m].sorted()
     }
 
     /// Feeds one event at time `now` (seconds on the injected clock); returns what the shell must do, in order.
@@ -144,14 +153,32 @@ public struct ServerMachine: Sendable {
             return openRound(round + 1, now: now)
         case (.stop, .awaitingLiveClients):
             phase = .finished
-            return [.checkpoint(snapshot(now: now)), .finish(try summary(now: now, interrupted: true))]
+            return [.checkpoint(snapshot(now: now)), .finish(try finish(now: now, interrupted: true))]
         case (.liveClients(let r, let live), .awaitingLiveClients(let expected)) where r == expected:
-            sampled = Self.sample(live: live, fraction: settings.fraction, totalClients: settings.clientCount,
-                                  key: StreamPurpose.sampling.key(seed: settings.seed, r))
+            let eligible: [Int]
+            switch try admit(live: live) {
+            case .stop(let reason): return [.finish(try finish(now: now, reason: reason))]
+            case .eligible(let clients): eligible = clients
+            }
+            let key = StreamPurpose.sampling.key(seed: settings.seed, r)
+            switch settings.sampling {
+            case .fixed:
+                sampled = Self.sample(live: eligible, fraction: settings.fraction, totalClients: settings.clientCount,
+                                      key: key)
+            case .poisson:
+                sampled = ClientSampling.poisson(live: eligible, rate: settings.fraction,
+                                                 totalClients: settings.clientCount, key: key)
+            }
+            if let reason = try refuse(sampled) { return [.finish(try finish(now: now, reason: reason))] }
+            try accountSampling(eligible: eligible)
             participants = sampled
             attempt = 0
             allDropped = []
-            return [.emit(.roundStarted(round: r, sampled: sampled))] + (try beginAttempt(now: now))
+            uploadedThisRound = []
+            let started = Action.emit(.roundStarted(round: r, sampled: sampled))
+            // An empty Poisson cohort: a round nobody answered, the model kept.
+            guard !sampled.isEmpty else { return [started] + (try finishRound(nil, skipped: false, now: now)) }
+            return [started] + (try beginAttempt(now: now))
         case (.upload(let upload, let diagnostics), .collecting):
             if let reason = collection!.receive(upload, diagnostics: diagnostics) { return [.ignored(reason: reason)] }
             observer?.observe(upload, diagnostics: diagnostics)
@@ -189,7 +216,8 @@ public struct ServerMachine: Sendable {
                 round: round, attempt: attempt, participants: participants, samples: counts,
                 parameters: parameters, length: weights.count, diagnostics: settings.diagnostics))
         } catch {
-            guard attempt > 0 else { throw error }
+            // A Poisson cohort can be too small for the strategy (NISS needs 2): skip that round, not the run.
+            guard attempt > 0 || settings.sampling == .poisson else { throw error }
             allDropped += participants
             return try finishRound(nil, skipped: true, now: now)
         }
@@ -214,7 +242,7 @@ public struct ServerMachine: Sendable {
         allDropped += outcome.dropped
         // Every upload the PS received is a release, redone attempts included (the redo retrains to the same w_k
         // and adds fresh noise, so the PS sees w_k twice): all count for the accountant.
-        for u in outcome.uploads { releases[u.client] += 1 }
+        for u in outcome.uploads { try recordUpload(u) }
         actions.append(.recordReleases(round: round, clients: outcome.uploads.map(\.client)))
         if !outcome.dropped.isEmpty, case .redo(let minimum) = strategy.afterDropouts(outcome.dropped) {
             let remaining = participants.filter { !outcome.dropped.contains($0) }
@@ -247,6 +275,7 @@ public struct ServerMachine: Sendable {
         report.attempts = attempt + 1
         report.skipped = skipped
         if let outcome, !skipped { observer?.annotate(&report, uploads: outcome.uploads, dropped: outcome.dropped) }
+        report.privacy = try roundPrivacy()
         pending = report
         pendingFinite = !Self.hasNonFinite(weights)
         if round % settings.evaluateEvery == 0 || round == settings.rounds {
@@ -265,22 +294,31 @@ public struct ServerMachine: Sendable {
         let diverged = divergence == nil ? Self.divergence(report, weightsFinite: pendingFinite) : nil
         if let diverged { divergence = diverged }
         if diverged != nil && settings.stopOnDivergence && round < settings.rounds {
-            phase = .finished
-            return [done, .finish(try summary(now: now, interrupted: false))]
+            return [done, .finish(try finish(now: now))]
         }
         guard round == settings.rounds else {
             let due = settings.checkpointEvery > 0 && round % settings.checkpointEvery == 0
             return [done] + (due ? [.checkpoint(snapshot(now: now))] : []) + openRound(round + 1, now: now)
         }
-        phase = .finished
-        return [done, .finish(try summary(now: now, interrupted: false))]
+        return [done, .finish(try finish(now: now))]
     }
 
-    /// Σ σ_k² / (Σ p_k)²: the expected per-coordinate noise variance of the (renormalised) aggregate.
-    static func expectedNoiseVariance(_ uploads: [ClientUpload]) -> Double {
-        let total = uploads.map(\.weight).reduce(0, +)
-        guard total > 0 else { return 0 }
-        return uploads.map { $0.noiseStd * $0.noiseStd }.reduce(0, +) / (total * total)
+    /// Ends the run with the rounds so far; `reason` (a budget stop) joins the warnings; `interrupted`: stopped by
+    /// a signal before the configured rounds.
+    mutating func finish(now: Double, reason: String? = nil, interrupted: Bool = false) throws -> FederationSummary {
+        phase = .finished
+        let evaluated = reports.last { $0.testAccuracy != nil }
+        var summary = FederationSummary(
+            name: settings.name, rounds: reports, finalTestAccuracy: evaluated?.testAccuracy,
+            finalTestLoss: evaluated?.testLoss,
+            privacy: try strategy.privacy(ledger: ledger, samples: settings.samplesOf, rounds: settings.rounds),
+            seconds: earlierSeconds + now - runStarted,
+            warnings: strategy.warnings + settings.sampling.warnings(addsNoise: strategy.addsNoise)
+                + (reason.map { [$0] } ?? []))
+        summary.exampleLevelPrivacy = try exampleLevelGuarantee()
+        summary.interrupted = interrupted
+        summary.divergence = divergence
+        return summary
     }
 }
 

@@ -34,6 +34,23 @@ public struct DPFedAvg: FederatedStrategy {
     public func privacy(releases: [Int], samples: [Int], rounds: Int) throws -> PrivacyGuarantee {
         try worstClientGuarantee(dp: dp, releases: releases, samples: samples, rounds: rounds)
     }
+
+    public func clientLevelNoise(client: Int, samples: Int, rounds: Int) throws -> ClientLevelNoise? {
+        try dp.clientLevelNoise(client: client, samples: samples, rounds: rounds)
+    }
+
+    public func privacy(ledger: ClientPrivacyLedger, samples: [Int], rounds: Int) throws -> PrivacyGuarantee {
+        try worstClientGuarantee(dp: dp, accountants: ledger.clientLevel)
+    }
+}
+
+extension DPConfiguration {
+    /// z_k and δ_k for the ledger; nil under NbAFL's sensitivity, which clipping does not enforce.
+    func clientLevelNoise(client: Int, samples: Int, rounds: Int) throws -> ClientLevelNoise? {
+        guard sensitivity != .nbafl else { return nil }
+        return ClientLevelNoise(noiseMultiplier: try noiseMultiplier(client: client, samples: samples, rounds: rounds),
+                                delta: budget(client: client).delta)
+    }
 }
 
 extension FederatedStrategy {
@@ -56,13 +73,21 @@ extension FederatedStrategy {
 
     /// The weakest guarantee over clients that uploaded, each from the RDP accountant over its `releases` (sampling
     /// rate 1 per round: fixed-size client sampling gets no amplification). NbAFL's sensitivity earns none.
+    /// Relation: add/remove one client's (clipped) update, the cohort's sample counts D_t being public.
     public func worstClientGuarantee(dp: DPConfiguration, releases: [Int], samples: [Int],
                                      rounds: Int) throws -> PrivacyGuarantee {
-        var worst: PrivacyGuarantee?
+        var accountants = [RDPAccountant](repeating: RDPAccountant(), count: releases.count)
         for (client, count) in releases.enumerated() where count > 0 {
-            var accountant = RDPAccountant()
             let z = try dp.noiseMultiplier(client: client, samples: samples[client], rounds: rounds)
-            try accountant.step(noiseMultiplier: z, sampleRate: 1, count: count)
+            try accountants[client].step(noiseMultiplier: z, sampleRate: 1, count: count)
+        }
+        return try worstClientGuarantee(dp: dp, accountants: accountants)
+    }
+
+    /// The weakest guarantee over the clients whose accountant recorded anything (client k at its δ_k).
+    public func worstClientGuarantee(dp: DPConfiguration, accountants: [RDPAccountant]) throws -> PrivacyGuarantee {
+        var worst: PrivacyGuarantee?
+        for (client, accountant) in accountants.enumerated() where accountant.steps > 0 {
             let g = try PrivacyGuarantee.accounted(by: accountant, delta: dp.budget(client: client).delta)
             if worst == nil || (g.epsilon ?? .infinity) > (worst!.epsilon ?? .infinity) { worst = g }
         }

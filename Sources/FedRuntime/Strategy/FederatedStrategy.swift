@@ -45,6 +45,14 @@ public protocol FederatedStrategy: Sendable {
     /// Server, at the end: the guarantee the run earned, given how many uploads (releases) each client made.
     func privacy(releases: [Int], samples: [Int], rounds: Int) throws -> PrivacyGuarantee
 
+    /// Server: client k's client-level noise multiplier z_k and δ_k for the per-client ledger (nil: the strategy
+    /// earns no client-level guarantee, e.g. FedAvg or NbAFL's heuristic sensitivity).
+    func clientLevelNoise(client: Int, samples: Int, rounds: Int) throws -> ClientLevelNoise?
+
+    /// Server, at the end: the guarantee the run earned from the per-client ledger (default: from its release
+    /// counts, ``privacy(releases:samples:rounds:)``).
+    func privacy(ledger: ClientPrivacyLedger, samples: [Int], rounds: Int) throws -> PrivacyGuarantee
+
     /// Warnings to show before a run (e.g. Theorem 3's condition on τ_k²).
     var warnings: [String] { get }
 }
@@ -63,6 +71,10 @@ extension FederatedStrategy {
         .none(reason: "\(name) adds no noise")
     }
     public var warnings: [String] { [] }
+    public func clientLevelNoise(client: Int, samples: Int, rounds: Int) throws -> ClientLevelNoise? { nil }
+    public func privacy(ledger: ClientPrivacyLedger, samples: [Int], rounds: Int) throws -> PrivacyGuarantee {
+        try privacy(releases: ledger.releases, samples: samples, rounds: rounds)
+    }
 
     /// p_k·w_k: the plain FedAvg upload (the trained weights scaled by the client's weight).
     public func weightedModel(_ context: UploadContext) -> PreparedUpload {

@@ -1,5 +1,6 @@
 // LocalTrainer: the strategy's hook for how a client trains in a round: SGD by default, with gradient and step hooks.
 import FedNN
+import FedPrivacy
 import FedTensor
 
 /// One client's local training job for one round.
@@ -24,6 +25,8 @@ public struct LocalTrainingResult: Sendable {
     public var loss: Double
     /// Optimiser steps taken (for accountants that count them).
     public var steps: Int
+    /// DP-SGD training: the steps and their (σ, q) for the client's example-level accountant (nil otherwise).
+    public var exampleLevel: RDPAccountant.Run?
 
     public init(loss: Double, steps: Int) {
         self.loss = loss

@@ -45,6 +45,16 @@ extension CorpusCase {
         c += value("strategy.niss.collusionFraction", ["-0.1", "1.5"], after: niss)
         c += value("strategy.niss.encoding", ["zip"], after: niss)
         c += value("strategy.niss.dropout", ["retry"], after: niss)
+        c += value("clients.sampling", ["bernoulli", "1"])
+        c += value("strategy.dp.calibration", ["exact"], after: dp)
+        c += value("strategy.dp.totalEpsilon", ["0", "-1", "1e13", "\"all\""], after: dp)
+        c += value("strategy.dp.budgetPolicy", ["pause"], after: dp)
+        c += value("training.dpsgd.noiseMultiplier", ["-1", "1e7", "loud"])
+        c += value("training.dpsgd.targetEpsilon", ["0", "1e13"])
+        c += value("training.dpsgd.maxGradNorm", ["0", "-1", "1e7"], after: ["training.dpsgd.noiseMultiplier=1"])
+        c += value("training.dpsgd.delta", ["0", "1"], after: ["training.dpsgd.noiseMultiplier=1"])
+        c += value("training.dpsgd.expectedBatchSize", ["0", "-5", "1e9"], after: ["training.dpsgd.noiseMultiplier=1"])
+        c += value("training.dpsgd.samplingRate", ["0", "1.5"], after: ["training.dpsgd.noiseMultiplier=1"])
         return c
     }
 
