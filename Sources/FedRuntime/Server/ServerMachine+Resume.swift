@@ -69,4 +69,22 @@ extension ServerMachine {
         for w in weights { sum += w * 0 }
         return !sum.isFinite
     }
+
+    /// Ends the run with the rounds so far; `reason` (a budget stop) joins the warnings; `interrupted`: stopped by
+    /// a signal before the configured rounds.
+    mutating func finish(now: Double, reason: String? = nil, interrupted: Bool = false) throws -> FederationSummary {
+        phase = .finished
+        let evaluated = reports.last { $0.testAccuracy != nil }
+        var summary = FederationSummary(
+            name: settings.name, rounds: reports, finalTestAccuracy: evaluated?.testAccuracy,
+            finalTestLoss: evaluated?.testLoss,
+            privacy: try strategy.privacy(ledger: ledger, samples: settings.samplesOf, rounds: settings.rounds),
+            seconds: earlierSeconds + now - runStarted,
+            warnings: strategy.warnings + settings.sampling.warnings(addsNoise: strategy.addsNoise)
+                + (reason.map { [$0] } ?? []))
+        summary.exampleLevelPrivacy = try exampleLevelGuarantee()
+        summary.interrupted = interrupted
+        summary.divergence = divergence
+        return summary
+    }
 }

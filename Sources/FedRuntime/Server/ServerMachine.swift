@@ -101,7 +101,7 @@ public struct ServerMachine: Sendable {
 
     public let settings: Settings
     public let strategy: any FederatedStrategy
-    public private(set) var phase = Phase.idle
+    public internal(set) var phase = Phase.idle
     /// The global model.
     public internal(set) var weights: [Float]
     /// Releases (accepted uploads) per client so far: what the accountant composes.
@@ -301,24 +301,6 @@ public struct ServerMachine: Sendable {
             return [done] + (due ? [.checkpoint(snapshot(now: now))] : []) + openRound(round + 1, now: now)
         }
         return [done, .finish(try finish(now: now))]
-    }
-
-    /// Ends the run with the rounds so far; `reason` (a budget stop) joins the warnings; `interrupted`: stopped by
-    /// a signal before the configured rounds.
-    mutating func finish(now: Double, reason: String? = nil, interrupted: Bool = false) throws -> FederationSummary {
-        phase = .finished
-        let evaluated = reports.last { $0.testAccuracy != nil }
-        var summary = FederationSummary(
-            name: settings.name, rounds: reports, finalTestAccuracy: evaluated?.testAccuracy,
-            finalTestLoss: evaluated?.testLoss,
-            privacy: try strategy.privacy(ledger: ledger, samples: settings.samplesOf, rounds: settings.rounds),
-            seconds: earlierSeconds + now - runStarted,
-            warnings: strategy.warnings + settings.sampling.warnings(addsNoise: strategy.addsNoise)
-                + (reason.map { [$0] } ?? []))
-        summary.exampleLevelPrivacy = try exampleLevelGuarantee()
-        summary.interrupted = interrupted
-        summary.divergence = divergence
-        return summary
     }
 }
 
