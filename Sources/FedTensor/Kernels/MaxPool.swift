@@ -40,11 +40,10 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
                             stride: Int? = nil) {
     let s = stride ?? k
     let oh = (height - k) / s + 1, ow = (width - k) / s + 1
-    if s < k {
-        maxPoolBackwardOverlapping(x, output: y, dy, dx, height: height, width: width, channels: c, k: k, stride: s)
-        return
-    }
-    if oh * k != height || ow * k != width || s != k || c % 16 != 0 {
+    // Overlapping windows (s < k) add into a zeroed dx; otherwise each pixel is written once (zeroed first only
+    // when some pixels lie outside every window or in the scalar tail).
+    let overlapping = s < k
+    if overlapping || oh * k != height || ow * k != width || s != k || c % 16 != 0 {
         dx.update(repeating: 0, count: height &* width &* c)
     }
     let zero = SIMD16<Float>(repeating: 0)
@@ -61,7 +60,8 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
                         let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
                         let hit = (load16(x + idx) .== m) .& .!taken
                         taken = taken .| hit
-                        store16(zero.replacing(with: g, where: hit), dx + idx)
+                        let routed = zero.replacing(with: g, where: hit)
+                        store16(overlapping ? load16(dx + idx) + routed : routed, dx + idx)
                     }
                 }
                 ch &+= 16
@@ -74,50 +74,8 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
                         let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
                         let hit = !taken && x[idx] == m
                         taken = taken || hit
-                        dx[idx] = hit ? dy[o &+ ch] : 0
-                    }
-                }
-                ch &+= 1
-            }
-        }
-    }
-}
-
-/// The overlapping case of `maxPoolBackward`: dx is zeroed, then each window adds its gradient to its first maximum.
-@inlinable
-func maxPoolBackwardOverlapping(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-                                _ dx: UnsafeMutablePointer<Float>, height: Int, width: Int, channels c: Int, k: Int,
-                                stride s: Int) {
-    let oh = (height - k) / s + 1, ow = (width - k) / s + 1
-    dx.update(repeating: 0, count: height &* width &* c)
-    let zero = SIMD16<Float>(repeating: 0)
-    for oy in 0..<oh {
-        for ox in 0..<ow {
-            let o = (oy &* ow &+ ox) &* c
-            var ch = 0
-            while ch &+ 16 <= c {
-                let m = load16(y + (o &+ ch)), g = load16(dy + (o &+ ch))
-                var taken = SIMDMask<SIMD16<Int32>>(repeating: false)
-                for ky in 0..<k {
-                    for kx in 0..<k {
-                        let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
-                        let hit = (load16(x + idx) .== m) .& .!taken
-                        taken = taken .| hit
-                        store16(load16(dx + idx) + zero.replacing(with: g, where: hit), dx + idx)
-                    }
-                }
-                ch &+= 16
-            }
-            while ch < c {
-                let m = y[o &+ ch]
-                var taken = false
-                for ky in 0..<k {
-                    for kx in 0..<k {
-                        let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
-                        if !taken && x[idx] == m {
-                            taken = true
-                            dx[idx] += dy[o &+ ch]
-                        }
+                        let routed = hit ? dy[o &+ ch] : 0
+                        dx[idx] = overlapping ? dx[idx] + routed : routed
                     }
                 }
                 ch &+= 1
