@@ -27,7 +27,6 @@ public struct DPSGDTrainer {
     /// examples run at once.)
     public private(set) var accountant = RDPAccountant()
     private var sgd: SGD
-    private var noise: [Float]
     private var rows: [Float] = []
     private var norms: [Double] = []
     private var factors: [Float] = []
@@ -45,7 +44,6 @@ public struct DPSGDTrainer {
         self.frozen = frozen
         self.sgd = SGD(learningRate: settings.learningRate, momentum: settings.momentum,
                        weightDecay: settings.weightDecay)
-        self.noise = [Float](repeating: 0, count: network.parameterCount)
     }
 
     /// What this trainer did, in an accountant's terms: `steps` sampled-Gaussian steps at noise multiplier σ and
@@ -93,8 +91,10 @@ public struct DPSGDTrainer {
         let picked = PoissonSampling.positions(count: indices.count, rate: dp.sampleRate, rng: &rng)
         let result = clippedSum(parameters: &parameters, on: data, batch: picked.map { indices[$0] },
                                 workspace: workspace, noiseStep: t)
-        privatize(workspace.gradient, expectedBatch: dp.sampleRate * Double(indices.count), step: t)
-        sgd.step(parameters: &parameters, gradient: workspace.gradient)
+        // Noise, division and SGD step fused block by block (`privatize` then `SGD.step`, bit for bit).
+        let noise = noiseSpec(expectedBatch: dp.sampleRate * Double(indices.count), step: t)
+        let g = workspace.gradient.baseAddress!
+        sgd.step(parameters: &parameters, gradient: workspace.gradient) { block in noise.apply(g, block) }
         try! accountant.step(noiseMultiplier: dp.noiseMultiplier, sampleRate: dp.sampleRate)
         return (result.lossSum, result.correct, picked.count)
     }
@@ -198,40 +198,5 @@ public struct DPSGDTrainer {
             lo += n
         }
         return (lossSum, correct)
-    }
-
-    /// gradient ← (gradient + N(0, σ²C²·I)) / expectedBatch on the trainable layers' coordinates (frozen ones are left
-    /// as they are); the noise of step t is coordinate j's value of the Philox stream `key.child("NOIS", t)`.
-    public mutating func privatize(_ gradient: UnsafeMutableBufferPointer<Float>, expectedBatch: Double, step t: UInt64) {
-        precondition(gradient.count == network.parameterCount && expectedBatch > 0, "privatize: bad gradient or batch")
-        let noiseKey = key.child(0x4E4F_4953, t)  // "NOIS"
-        let std = Float(dp.noiseMultiplier * dp.maxGradientNorm)
-        let inverse = Float(1 / expectedBatch)
-        let g = gradient.baseAddress!
-        // Pieces of ≥ 32,768 coordinates (boundaries at multiples of 64) over the threads: a noise value depends only
-        // on its coordinate, so the result does not depend on the split.
-        var pieces: [Range<Int>] = []
-        for layer in trainableLayers {
-            let r = network.parameterRanges[layer]
-            let count = max(1, min(ComputeThreads.count * 4, r.count / 32_768))
-            var lo = r.lowerBound
-            for k in 1...count {
-                let hi = k == count ? r.upperBound : max(lo, (r.lowerBound + r.count * k / count) & ~63)
-                if hi > lo { pieces.append(lo..<hi) }
-                lo = hi
-            }
-        }
-        noise.withUnsafeMutableBufferPointer { z in
-            let base = z.baseAddress!
-            parallelFor(pieces.count) { k in
-                let r = pieces[k]
-                if std > 0 {
-                    fillGaussian(UnsafeMutableBufferPointer(start: base + r.lowerBound, count: r.count), key: noiseKey,
-                                 std: std, startIndex: UInt64(r.lowerBound))
-                    axpy(1, base + r.lowerBound, g + r.lowerBound, count: r.count)
-                }
-                scale(g + r.lowerBound, by: inverse, count: r.count)
-            }
-        }
     }
 }

@@ -1,39 +1,47 @@
-// Pooling: k×k max pooling (stride k) and Flatten, the shape-changing layers of the CNNs.
+// Pooling: k×k max pooling (stride k, or any stride) and Flatten, the shape-changing layers of the CNNs.
 import FedTensor
 
-/// Max over non-overlapping k×k windows of NHWC images (floor mode: trailing rows/columns dropped).
+/// Max over k×k windows of NHWC images taken every `stride` pixels (default k: non-overlapping; stride 1 is the
+/// overlapping pooling of the tanh CNN, Papernot et al. 2021). Floor mode: output ⌊(H − k)/s⌋ + 1 per side.
 public struct MaxPool2d: Layer {
     public let size: Int
-    public init(_ size: Int = 2) {
-        precondition(size > 0)
+    public let stride: Int
+    public init(_ size: Int = 2, stride: Int? = nil) {
+        precondition(size > 0 && (stride ?? size) > 0)
         self.size = size
+        self.stride = stride ?? size
     }
 
-    public var description: String { "MaxPool2d(\(size))" }
+    public var description: String { stride == size ? "MaxPool2d(\(size))" : "MaxPool2d(\(size), stride \(stride))" }
     public var backwardReadsOutput: Bool { true }
 
     public func outputShape(input: Shape) throws(ShapeError) -> Shape {
         guard input.count == 3, input[0] >= size, input[1] >= size else {
             throw ShapeError("\(description) needs [height ≥ \(size), width ≥ \(size), channels], got \(input)")
         }
-        return [input[0] / size, input[1] / size, input[2]]
+        return [(input[0] - size) / stride + 1, (input[1] - size) / stride + 1, input[2]]
+    }
+
+    func outputSize(_ input: Shape) -> Int {
+        ((input[0] - size) / stride + 1) * ((input[1] - size) / stride + 1) * input[2]
     }
 
     public func forward(_ c: ForwardContext, input: Shape) {
-        let inSize = input.reduce(1, *), outSize = (input[0] / size) * (input[1] / size) * input[2]
+        let inSize = input.reduce(1, *), outSize = outputSize(input)
         // Large batches split over threads by sample (each sample's output is written by one thread).
         parallelFor(c.batch, threads: c.batch * inSize >= 1 << 17 ? nil : 1) { i in
             maxPoolForward(c.input + i * inSize, c.output + i * outSize,
-                           height: input[0], width: input[1], channels: input[2], k: size)
+                           height: input[0], width: input[1], channels: input[2], k: size, stride: stride)
         }
     }
 
     public func backward(_ c: BackwardContext, input: Shape) {
         guard let dx = c.inputGradient else { return }
-        let inSize = input.reduce(1, *), outSize = (input[0] / size) * (input[1] / size) * input[2]
+        let inSize = input.reduce(1, *), outSize = outputSize(input)
         parallelFor(c.batch, threads: c.batch * inSize >= 1 << 17 ? nil : 1) { i in
             maxPoolBackward(c.input + i * inSize, output: c.output + i * outSize, c.outputGradient + i * outSize,
-                            dx + i * inSize, height: input[0], width: input[1], channels: input[2], k: size)
+                            dx + i * inSize, height: input[0], width: input[1], channels: input[2], k: size,
+                            stride: stride)
         }
     }
 }

@@ -45,4 +45,37 @@ public struct SGD: Sendable {
             }
         }
     }
+
+    /// The update of `step(parameters:gradient:)`, bit for bit, made block by block: `prepare(block)` runs just
+    /// before a block's update and may rewrite that block of `gradient` (DP-SGD adds its noise and divides there,
+    /// while the block is in cache, instead of in passes of its own over the whole vector). Blocks are ranges of
+    /// `blockSize` coordinates (a multiple of 64) from 0, the last one ending at the vector's end, so every
+    /// coordinate takes the same SIMD or scalar path as in `step`; they run over the compute threads, each block on
+    /// one thread.
+    public mutating func step(parameters: inout [Float], gradient: UnsafeMutableBufferPointer<Float>,
+                              blockSize: Int = 4096, preparing prepare: (Range<Int>) -> Void) {
+        precondition(parameters.count == gradient.count, "gradient length \(gradient.count) ≠ \(parameters.count)")
+        precondition(blockSize > 0 && blockSize % 64 == 0, "block size must be a positive multiple of 64")
+        let n = parameters.count
+        let g = gradient.baseAddress!
+        let first = velocity.isEmpty
+        if momentum != 0 && first { velocity = [Float](repeating: 0, count: n) }
+        let blocks = (n + blockSize - 1) / blockSize
+        // One block per task, as `sgdStepParallel` would split it: worth a second thread only for long vectors.
+        let threads = n >= 1 << 15 ? ComputeThreads.count : 1
+        let (lr, mu, wd, nesterov) = (learningRate, first ? 0 : momentum, weightDecay, self.nesterov)
+        let nesterovMomentum = momentum
+        parameters.withUnsafeMutableBufferPointer { w in
+            velocity.withUnsafeMutableBufferPointer { v in
+                let wBase = w.baseAddress!, vBase = momentum == 0 ? nil : v.baseAddress
+                parallelFor(blocks, threads: threads) { b in
+                    let lo = b * blockSize, hi = min(n, lo + blockSize)
+                    prepare(lo..<hi)
+                    sgdStep(wBase + lo, g + lo, velocity: vBase.map { $0 + lo }, count: hi - lo, learningRate: lr,
+                            momentum: mu, dampening: 0, weightDecay: wd, nesterov: nesterov,
+                            nesterovMomentum: vBase == nil ? 0 : nesterovMomentum)
+                }
+            }
+        }
+    }
 }

@@ -40,7 +40,7 @@ struct FeatureScale: Layer {
 
 /// The networks whose norms are checked: each parameterised layer type, each conv route and path.
 enum NormCase: String, CaseIterable, CustomStringConvertible {
-    case mlp, convImplicit, convIm2colStride2, convGram, fallback, frozenFirst
+    case mlp, convImplicit, convIm2colStride2, convGram, fallback, frozenFirst, tanhCNN
     var description: String { rawValue }
 
     func network() throws -> Network {
@@ -64,6 +64,8 @@ enum NormCase: String, CaseIterable, CustomStringConvertible {
             return try Network(inputShape: [5], layers: [FeatureScale(features: 5), Sigmoid(), Linear(5, 4)])
         case .frozenFirst:
             return try Network(inputShape: [6, 6, 1], layers: [Flatten(), Linear(36, 12), ReLU(), Linear(12, 4)])
+        case .tanhCNN:  // stride-2 im2col convs (per-example GEMM, then Gram), tanh, overlapping pooling
+            return try ModelKind.tanhCNN.network(inputShape: [16, 16, 1], classes: 4)
         }
     }
 

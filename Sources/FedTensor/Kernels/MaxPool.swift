@@ -1,18 +1,20 @@
-// MaxPool: k×k max pooling with stride k over NHWC samples, forward and backward.
+// MaxPool: k×k max pooling with stride s (default k; s < k overlaps) over NHWC samples, forward and backward.
 
-/// y (OH×OW×C) = max over each k×k window of x (H×W×C), with OH = ⌊H/k⌋ (PyTorch's floor mode).
+/// y (OH×OW×C) = max over each k×k window of x (H×W×C) taken every `stride` pixels, with OH = ⌊(H − k)/s⌋ + 1
+/// (PyTorch's floor mode; ⌊H/k⌋ when s = k).
 @inlinable
 public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                           height: Int, width: Int, channels c: Int, k: Int) {
-    let oh = height / k, ow = width / k
+                           height: Int, width: Int, channels c: Int, k: Int, stride: Int? = nil) {
+    let s = stride ?? k
+    let oh = (height - k) / s + 1, ow = (width - k) / s + 1
     for oy in 0..<oh {
         for ox in 0..<ow {
             let out = y + (oy &* ow &+ ox) &* c
-            let first = x + ((oy &* k) &* width &+ ox &* k) &* c
+            let first = x + ((oy &* s) &* width &+ ox &* s) &* c
             out.update(from: first, count: c)
             for ky in 0..<k {
                 for kx in 0..<k where ky != 0 || kx != 0 {
-                    let src = x + ((oy &* k &+ ky) &* width &+ ox &* k &+ kx) &* c
+                    let src = x + ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c
                     var ch = 0
                     while ch &+ 16 <= c {
                         let a = load16(out + ch), b = load16(src + ch)
@@ -29,13 +31,19 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
     }
 }
 
-/// dx = the gradient routed to the first window element (row-major scan) that equals the window's max.
+/// dx = the gradient routed to the first window element (row-major scan) that equals the window's max; with
+/// overlapping windows (s < k) a pixel sums what every window routes to it (PyTorch's max_pool2d backward).
 /// `dx` is overwritten; pixels outside every window (odd edges) get zero.
 @inlinable
 public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-                            _ dx: UnsafeMutablePointer<Float>, height: Int, width: Int, channels c: Int, k: Int) {
-    let oh = height / k, ow = width / k
-    if oh * k != height || ow * k != width || c % 16 != 0 {
+                            _ dx: UnsafeMutablePointer<Float>, height: Int, width: Int, channels c: Int, k: Int,
+                            stride: Int? = nil) {
+    let s = stride ?? k
+    let oh = (height - k) / s + 1, ow = (width - k) / s + 1
+    // Overlapping windows (s < k) add into a zeroed dx; otherwise each pixel is written once (zeroed first only
+    // when some pixels lie outside every window or in the scalar tail).
+    let overlapping = s < k
+    if overlapping || oh * k != height || ow * k != width || s != k || c % 16 != 0 {
         dx.update(repeating: 0, count: height &* width &* c)
     }
     let zero = SIMD16<Float>(repeating: 0)
@@ -49,10 +57,11 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
                 var taken = SIMDMask<SIMD16<Int32>>(repeating: false)
                 for ky in 0..<k {
                     for kx in 0..<k {
-                        let idx = ((oy &* k &+ ky) &* width &+ ox &* k &+ kx) &* c &+ ch
+                        let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
                         let hit = (load16(x + idx) .== m) .& .!taken
                         taken = taken .| hit
-                        store16(zero.replacing(with: g, where: hit), dx + idx)
+                        let routed = zero.replacing(with: g, where: hit)
+                        store16(overlapping ? load16(dx + idx) + routed : routed, dx + idx)
                     }
                 }
                 ch &+= 16
@@ -62,10 +71,11 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
                 var taken = false
                 for ky in 0..<k {
                     for kx in 0..<k {
-                        let idx = ((oy &* k &+ ky) &* width &+ ox &* k &+ kx) &* c &+ ch
+                        let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
                         let hit = !taken && x[idx] == m
                         taken = taken || hit
-                        dx[idx] = hit ? dy[o &+ ch] : 0
+                        let routed = hit ? dy[o &+ ch] : 0
+                        dx[idx] = overlapping ? dx[idx] + routed : routed
                     }
                 }
                 ch &+= 1

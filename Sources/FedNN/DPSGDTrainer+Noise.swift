@@ -1,0 +1,52 @@
+// DPSGDTrainer+Noise: DP-SGD's Gaussian noise and division by the expected batch, on any block of coordinates.
+import FedTensor
+
+/// What step t adds to the clipped sum: N(0, σ²C²) on every coordinate of the trainable layers, coordinate j's
+/// value being element j of the Philox stream `key.child("NOIS", t)`, then the division by the expected batch
+/// (frozen coordinates are left as they are). A value depends only on its coordinate, so any split of the vector
+/// into blocks, any order and any thread count give the same bits.
+struct DPNoise {
+    let key: StreamKey
+    let std: Float
+    let inverse: Float
+    /// The trainable layers' coordinate ranges, in order.
+    let ranges: [Range<Int>]
+
+    /// gradient[j] ← (gradient[j] + std·z_j) · inverse for the trainable j in `block` (the same IEEE operations as
+    /// `fillGaussian`, `axpy` and `scale` on the whole vector).
+    func apply(_ gradient: UnsafeMutablePointer<Float>, _ block: Range<Int>) {
+        for r in ranges {
+            let lo = max(r.lowerBound, block.lowerBound), hi = min(r.upperBound, block.upperBound)
+            guard lo < hi else { continue }
+            if std > 0 {
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: hi - lo) { z in
+                    fillGaussian(z, key: key, std: std, startIndex: UInt64(lo))
+                    axpy(1, z.baseAddress!, gradient + lo, count: hi - lo)
+                }
+            }
+            scale(gradient + lo, by: inverse, count: hi - lo)
+        }
+    }
+}
+
+extension DPSGDTrainer {
+    /// The noise of step t for an expected batch of `expectedBatch` examples.
+    func noiseSpec(expectedBatch: Double, step t: UInt64) -> DPNoise {
+        DPNoise(key: key.child(0x4E4F_4953, t),  // "NOIS"
+                std: Float(dp.noiseMultiplier * dp.maxGradientNorm), inverse: Float(1 / expectedBatch),
+                ranges: trainableLayers.map { network.parameterRanges[$0] })
+    }
+
+    /// gradient ← (gradient + N(0, σ²C²·I)) / expectedBatch on the trainable layers' coordinates (frozen ones are left
+    /// as they are); the noise of step t is coordinate j's value of the Philox stream `key.child("NOIS", t)`.
+    /// `step` does the same inside its SGD update (`SGD.step(… preparing:)`); this is the unfused form.
+    public func privatize(_ gradient: UnsafeMutableBufferPointer<Float>, expectedBatch: Double, step t: UInt64) {
+        precondition(gradient.count == network.parameterCount && expectedBatch > 0, "privatize: bad gradient or batch")
+        let noise = noiseSpec(expectedBatch: expectedBatch, step: t)
+        let g = gradient.baseAddress!, n = gradient.count, blockSize = 4096
+        // Blocks of 4,096 coordinates (whole Philox groups) over the threads when the vector is long.
+        parallelFor((n + blockSize - 1) / blockSize, threads: n >= 1 << 15 ? nil : 1) { b in
+            noise.apply(g, (b * blockSize)..<min(n, (b + 1) * blockSize))
+        }
+    }
+}
