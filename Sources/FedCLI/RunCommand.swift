@@ -17,7 +17,8 @@ public enum RunCommand {
     shardsPerClient, dirichletAlpha}, model (cnn|mlp|logistic), initialization (uniform|he|glorot),
     dataset {kind, path, trainLimit, testLimit}, training {localEpochs, batchSize, learningRate, momentum},
     strategy {kind (fedAvg|dpFedAvg|niss), dp {clipTarget (update|parameters), clippingThreshold, epsilon, delta,
-    sensitivity (clientLevel|clientLevelReplace|nbafl), composition (rdp|nbaflLinear), clientBudgets},
+    sensitivity (clientLevel|clientLevelReplace|nbafl), composition (rdp|nbaflLinear), clientBudgets,
+    noiseScale (a factor on every σ_k, default 1)},
     niss {tau2, clientTau2, targetShares, minimumShares, unitNoiseVariance, encoding (seeded|dense),
     collusionFraction, dropout (redo|accept)}}, evaluateEvery, accuracyTargets (rounds-to-target in summary.json),
     deadlineSeconds, diagnostics, output. Missing keys keep their defaults; see config/*.json.

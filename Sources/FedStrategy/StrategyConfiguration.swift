@@ -76,17 +76,38 @@ public struct DPConfiguration: Codable, Sendable, Equatable {
     public var composition: Composition
     /// Per-client budgets (ε_k, δ_k); a client in no range uses `epsilon` and `delta`. Later ranges win.
     public var clientBudgets: [ClientBudget]
+    /// s: a factor on every σ_k (default 1, which changes nothing), so the aggregate noise variance scales by s².
+    /// An experiment knob for the gap of NISS's X = 0 over X = 1 as a function of σ_k (issue 14); the privacy
+    /// report follows the scaled σ_k (s < 1 spends more ε).
+    public var noiseScale: Double
 
     public init(clipTarget: ClipTarget = .update, clippingThreshold: Double = 3, epsilon: Double = 10,
                 delta: Double = 1e-4, sensitivity: SensitivityKind = .clientLevel,
-                composition: Composition = .rdp, clientBudgets: [ClientBudget] = []) {
+                composition: Composition = .rdp, clientBudgets: [ClientBudget] = [], noiseScale: Double = 1) {
         self.clientBudgets = clientBudgets
+        self.noiseScale = noiseScale
         self.clipTarget = clipTarget
         self.clippingThreshold = clippingThreshold
         self.epsilon = epsilon
         self.delta = delta
         self.sensitivity = sensitivity
         self.composition = composition
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case clipTarget, clippingThreshold, epsilon, delta, sensitivity, composition, clientBudgets, noiseScale
+    }
+
+    /// Decodes every key; `noiseScale` may be absent (summaries written before it existed mean 1).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(clipTarget: try c.decode(ClipTarget.self, forKey: .clipTarget),
+                  clippingThreshold: try c.decode(Double.self, forKey: .clippingThreshold),
+                  epsilon: try c.decode(Double.self, forKey: .epsilon), delta: try c.decode(Double.self, forKey: .delta),
+                  sensitivity: try c.decode(SensitivityKind.self, forKey: .sensitivity),
+                  composition: try c.decode(Composition.self, forKey: .composition),
+                  clientBudgets: try c.decode([ClientBudget].self, forKey: .clientBudgets),
+                  noiseScale: try c.decodeIfPresent(Double.self, forKey: .noiseScale) ?? 1)
     }
 
     /// Δ of the unweighted release for a client with `samples` examples.
@@ -100,12 +121,13 @@ public struct DPConfiguration: Codable, Sendable, Equatable {
         return (own?.epsilon ?? epsilon, own?.delta ?? delta)
     }
 
-    /// σ_k of the noise client k adds to p_k·w_k: c(δ_k)·p_k·Δ/ε_k (× L for `nbaflLinear`).
+    /// σ_k of the noise client k adds to p_k·w_k: s·c(δ_k)·p_k·Δ/ε_k (× L for `nbaflLinear`), s = `noiseScale`.
     public func noiseStd(client: Int, weight: Double, samples: Int, rounds: Int) throws -> Double {
         let sensitivity = try SensitivityModel.weighted(try baseSensitivity(samples: samples), weight: weight)
         let (epsilon, delta) = budget(client: client)
-        return try GaussianMechanism.sigma(epsilon: epsilon, delta: delta, sensitivity: sensitivity,
-                                           exposures: composition == .nbaflLinear ? rounds : 1)
+        let sigma = try GaussianMechanism.sigma(epsilon: epsilon, delta: delta, sensitivity: sensitivity,
+                                                exposures: composition == .nbaflLinear ? rounds : 1)
+        return sigma * noiseScale  // x·1 = x exactly: s = 1 leaves every bit as before
     }
 
     /// Client k's noise multiplier z_k = σ_k / Δf_k (independent of p_k), what the RDP accountant needs.
