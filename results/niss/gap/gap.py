@@ -78,11 +78,6 @@ def svg(data, path):
          f'<text x="{L}" y="22" font-size="14">NISS, MNIST MLP: gap of X = 0 over X = 1 against σ_k '
          f'(ε = 10, δ = 1e-4, ζ = 3; {data[0]["rounds"]} rounds)</text>']
     colors = {"iid": "#1f77b4", "noniid": "#d62728"}
-    for part, (a, b) in PAPER.items():
-        o.append(f'<rect x="{L}" y="{sy(b):.1f}" width="{pw}" height="{sy(a) - sy(b):.1f}" fill="{colors[part]}" '
-                 f'fill-opacity="0.15"/>')
-        o.append(f'<text x="{L + 4}" y="{sy(b) - 3:.1f}" fill="{colors[part]}">paper, MNIST '
-                 f'{"IID" if part == "iid" else "non-IID"}: +{a} to +{b}</text>')
     for e in range(x0, x1 + 1):
         x = sx(10 ** e)
         o.append(f'<line x1="{x:.1f}" y1="{T}" x2="{x:.1f}" y2="{T + ph}" stroke="#eee"/>')
@@ -90,6 +85,11 @@ def svg(data, path):
     for g in range(0, 101, 20):
         o.append(f'<line x1="{L}" y1="{sy(g):.1f}" x2="{L + pw}" y2="{sy(g):.1f}" stroke="#eee"/>')
         o.append(f'<text x="{L - 6}" y="{sy(g) + 4:.1f}" text-anchor="end">{g}</text>')
+    for part, (a, b) in PAPER.items():
+        o.append(f'<rect x="{L}" y="{sy(b):.1f}" width="{pw}" height="{sy(a) - sy(b):.1f}" fill="{colors[part]}" '
+                 f'fill-opacity="0.15"/>')
+        o.append(f'<text x="{L + 4}" y="{sy(b) - 3:.1f}" fill="{colors[part]}">paper, MNIST '
+                 f'{"IID" if part == "iid" else "non-IID"}: +{a} to +{b}</text>')
     o.append(f'<rect x="{L}" y="{T}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>')
     o.append(f'<text x="{L + pw / 2}" y="{H - 15}" text-anchor="middle">σ_k, std of the noise on p_k·w_k '
              f'(log scale; noiseScale × 0.0434)</text>')
@@ -116,6 +116,14 @@ def svg(data, path):
                      f'stroke-width="2" {dashing}/>')
             o.append(f'<text x="{L + pw + 42}" y="{ly + 4}">{"IID" if part == "iid" else "non-IID"}, {label}</text>')
             ly += 20
+    for part, (a, b) in PAPER.items():  # where the final-gap curve meets the middle of the paper's range
+        pts = sorted((r["sigma_k"], r["gap_final_points"]) for r in data if r["partition"] == part)
+        for c in crossings(pts, (a + b) / 2):
+            x = sx(c)
+            o.append(f'<line x1="{x:.1f}" y1="{sy((a + b) / 2):.1f}" x2="{x:.1f}" y2="{T + ph}" '
+                     f'stroke="{colors[part]}" stroke-width="1.5"/>')
+            o.append(f'<text x="{x - 4:.1f}" y="{sy((a + b) / 2) - 8:.1f}" text-anchor="end" fill="{colors[part]}">'
+                     f'σ_k ≈ {c:.2g} (s ≈ {c / CONVENTIONS[2][1]:.2g})</text>')
     o.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(o) + "\n")

@@ -1,15 +1,15 @@
 #!/bin/sh
 # gap.sh: NISS's accuracy gap of X = 0 over X = 1 as σ_k is scaled by strategy.dp.noiseScale (issue 14 item 7).
 # Run from the repository root:  results/niss/gap/gap.sh [path/to/fednoise]
-# Environment: ROUNDS (default 30), SCALES (default "1 0.1 0.01 0.001 0.3 0.03 0.003": coarse grid first),
+# Environment: ROUNDS (default 20), SCALES (default "1 0.1 0.01 0.001 0.3 0.5 0.2 0.03 0.003": coarse grid first),
 #              CONFIGS (default "niss-mnist-mlp-iid niss-mnist-mlp-noniid"), REFERENCE_SCALES (the scales at which
-#              X = 0 runs too; default "1 0.001": X = 0 cancels the noise, so it does not depend on s beyond rounding).
+#              X = 0 runs too; default "1": X = 0 cancels the noise exactly, so it does not depend on s beyond rounding).
 set -eu
 B=${1:-.build/release/fednoise}
-ROUNDS=${ROUNDS:-30}
-SCALES=${SCALES:-"1 0.1 0.01 0.001 0.3 0.03 0.003"}
+ROUNDS=${ROUNDS:-20}
+SCALES=${SCALES:-"1 0.1 0.01 0.001 0.3 0.5 0.2 0.03 0.003"}
 CONFIGS=${CONFIGS:-"niss-mnist-mlp-iid niss-mnist-mlp-noniid"}
-REFERENCE_SCALES=${REFERENCE_SCALES:-"1 0.001"}
+REFERENCE_SCALES=${REFERENCE_SCALES:-1}
 EVERY=${EVERY:-1}
 for s in $SCALES; do
   for cfg in $CONFIGS; do
