@@ -21,7 +21,8 @@ public enum RunCommand {
     dpsgd {noiseMultiplier | targetEpsilon, maxGradNorm, delta, expectedBatchSize | samplingRate}},
     strategy {kind (fedAvg|dpFedAvg|niss), dp {clipTarget (update|parameters), clippingThreshold, epsilon, delta,
     sensitivity (clientLevel|clientLevelReplace|nbafl), composition (rdp|nbaflLinear), clientBudgets,
-    calibration (classical|analytic), totalEpsilon, budgetPolicy (stop|excludeClients)},
+    calibration (classical|analytic), totalEpsilon, budgetPolicy (stop|excludeClients),
+    noiseScale (a factor on every σ_k, default 1)},
     niss {tau2, clientTau2, targetShares, minimumShares, unitNoiseVariance, encoding (seeded|dense),
     collusionFraction, dropout (redo|accept)}}, evaluateEvery, accuracyTargets (rounds-to-target in summary.json),
     deadlineSeconds, diagnostics, checkpointEvery, continueAfterDivergence, output. Missing keys keep their

@@ -98,21 +98,48 @@ public struct DPConfiguration: Codable, Sendable, Equatable {
     public var totalEpsilon: Double?
     /// What happens when a client would pass `totalEpsilon`.
     public var budgetPolicy: BudgetPolicy = .stop
+    /// s: a factor on every σ_k (default 1, which changes nothing), so the aggregate noise variance scales by s².
+    /// An experiment knob for the gap of NISS's X = 0 over X = 1 as a function of σ_k (issue 14); the privacy
+    /// report follows the scaled σ_k (s < 1 spends more ε).
+    public var noiseScale: Double
 
     public init(clipTarget: ClipTarget = .update, clippingThreshold: Double = 3, epsilon: Double = 10,
                 delta: Double = 1e-4, sensitivity: SensitivityKind = .clientLevel,
                 composition: Composition = .rdp, clientBudgets: [ClientBudget] = [],
-                calibration: Calibration = .classical, totalEpsilon: Double? = nil, budgetPolicy: BudgetPolicy = .stop) {
+                calibration: Calibration = .classical, totalEpsilon: Double? = nil, budgetPolicy: BudgetPolicy = .stop,
+                noiseScale: Double = 1) {
         self.clientBudgets = clientBudgets
         self.calibration = calibration
         self.totalEpsilon = totalEpsilon
         self.budgetPolicy = budgetPolicy
+        self.noiseScale = noiseScale
         self.clipTarget = clipTarget
         self.clippingThreshold = clippingThreshold
         self.epsilon = epsilon
         self.delta = delta
         self.sensitivity = sensitivity
         self.composition = composition
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case clipTarget, clippingThreshold, epsilon, delta, sensitivity, composition, clientBudgets, calibration,
+             totalEpsilon, budgetPolicy, noiseScale
+    }
+
+    /// Decodes every key; `calibration`, `totalEpsilon`, `budgetPolicy` and `noiseScale` may be absent (summaries
+    /// written before they existed mean classical, none, stop and 1).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(clipTarget: try c.decode(ClipTarget.self, forKey: .clipTarget),
+                  clippingThreshold: try c.decode(Double.self, forKey: .clippingThreshold),
+                  epsilon: try c.decode(Double.self, forKey: .epsilon), delta: try c.decode(Double.self, forKey: .delta),
+                  sensitivity: try c.decode(SensitivityKind.self, forKey: .sensitivity),
+                  composition: try c.decode(Composition.self, forKey: .composition),
+                  clientBudgets: try c.decode([ClientBudget].self, forKey: .clientBudgets),
+                  calibration: try c.decodeIfPresent(Calibration.self, forKey: .calibration) ?? .classical,
+                  totalEpsilon: try c.decodeIfPresent(Double.self, forKey: .totalEpsilon),
+                  budgetPolicy: try c.decodeIfPresent(BudgetPolicy.self, forKey: .budgetPolicy) ?? .stop,
+                  noiseScale: try c.decodeIfPresent(Double.self, forKey: .noiseScale) ?? 1)
     }
 
     /// Δ of the unweighted release for a client with `samples` examples.
@@ -126,7 +153,7 @@ public struct DPConfiguration: Codable, Sendable, Equatable {
         return (own?.epsilon ?? epsilon, own?.delta ?? delta)
     }
 
-    /// σ_k of the noise client k adds to p_k·w_k.
+    /// σ_k of the noise client k adds to p_k·w_k, times s = `noiseScale`.
     ///
     /// Classical: c(δ_k)·p_k·Δ/ε_k (× L for `nbaflLinear`). Analytic: the analytic Gaussian mechanism's σ for
     /// (ε_k, δ_k) and sensitivity p_k·Δ (Balle & Wang 2018, Alg. 1), with `nbaflLinear`'s L releases composed
@@ -137,14 +164,16 @@ public struct DPConfiguration: Codable, Sendable, Equatable {
         let sensitivity = try SensitivityModel.weighted(try baseSensitivity(samples: samples), weight: weight)
         let (epsilon, delta) = budget(client: client)
         let exposures = composition == .nbaflLinear ? rounds : 1
+        let sigma: Double
         switch calibration {
         case .classical:
-            return try GaussianMechanism.sigma(epsilon: epsilon, delta: delta, sensitivity: sensitivity,
-                                               exposures: exposures)
+            sigma = try GaussianMechanism.sigma(epsilon: epsilon, delta: delta, sensitivity: sensitivity,
+                                                exposures: exposures)
         case .analytic:
-            return try GaussianMechanism.analyticSigma(epsilon: epsilon, delta: delta,
-                                                       sensitivity: sensitivity * Double(exposures).squareRoot())
+            sigma = try GaussianMechanism.analyticSigma(epsilon: epsilon, delta: delta,
+                                                        sensitivity: sensitivity * Double(exposures).squareRoot())
         }
+        return sigma * noiseScale  // x·1 = x exactly: s = 1 leaves every bit as before
     }
 
     /// Client k's noise multiplier z_k = σ_k / Δf_k (independent of p_k), what the RDP accountant needs.

@@ -121,6 +121,8 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         public static let learningRate = 1_000.0
         public static let dirichletAlpha = 1e6
         public static let clippingThreshold = 1e6
+        /// s on σ_k: beyond these σ_k² under- or overflows in the shares' Float arithmetic long before it is useful.
+        public static let noiseScale = 1e-6...1e6
         /// ε below this gives σ_k beyond any useful model (and the RDP conversion's floor); above it σ_k² can
         /// underflow to 0, which NISS's σ² = min σ_k²/v_target cannot divide by (1e12 is "negligible noise").
         public static let epsilon = 1e-3...1e12
@@ -221,6 +223,8 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
             try check(eps.contains(dp.epsilon), "strategy.dp.epsilon",
                       "must be in [\(eps.lowerBound), \(eps.upperBound)], got \(dp.epsilon)")
             try check(dp.delta > 0 && dp.delta < 1, "strategy.dp.delta", "must be in (0, 1), got \(dp.delta)")
+            try check(Limits.noiseScale.contains(dp.noiseScale), "strategy.dp.noiseScale",
+                      "must be in [\(Limits.noiseScale.lowerBound), \(Limits.noiseScale.upperBound)], got \(dp.noiseScale)")
             for (i, b) in dp.clientBudgets.enumerated() {
                 let path = "strategy.dp.clientBudgets[\(i)]"
                 try checkRange(b, path)
