@@ -28,10 +28,10 @@ struct HostPeak {
         return achieved / peak
     }
 
-    /// The rows that record the host in `bench.json`.
+    /// The rows that record the peak in `bench.json` (`writeRows` names the CPU on every row).
     var rows: [BenchCommand.Row] {
         gflops.keys.sorted().map {
-            BenchCommand.Row(benchmark: "fma peak", threads: $0, value: gflops[$0]!, unit: "GFLOPS", cpu: cpu.summary)
+            BenchCommand.Row(benchmark: "fma peak", threads: $0, value: gflops[$0]!, unit: "GFLOPS")
         }
     }
 }
