@@ -12,6 +12,7 @@ struct HostPeak {
     static func measure(threads: [Int], quick: Bool) -> HostPeak {
         let cpu = HostCPU.current
         say("CPU: \(cpu.summary)")
+        say("GEMM tiling for these caches: \(GEMMTiling.host) (K blocks of 256 everywhere, so the same bits)")
         var gflops: [Int: Double] = [:]
         for t in Set(threads + [1]).sorted() {
             gflops[t] = measureFMAPeak(threads: t, minSeconds: quick ? 0.1 : 0.3)

@@ -20,6 +20,8 @@ enum BenchCommand {
     and layer figures are also printed as a percentage of that peak ("of peak") and written to the JSON
     (`fractionOfPeak`; every row names the CPU), so figures from different hosts can be compared. Training FLOPs
     count the Linear and convolution layers' multiply-adds forward and backward (activations and pooling: 0).
+    The GEMM's output tiling (MC, NC, how large a B stays in L2) is chosen from this host's cache sizes and
+    printed; the reduction blocks are fixed, so every host computes the same bits.
 
     OPTIONS:
       --quick          shorter repetitions (noisier figures)

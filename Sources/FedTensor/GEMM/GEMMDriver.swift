@@ -1,21 +1,16 @@
 // GEMMDriver: plans a product (kernel, tile shape, packing, loop order, thread split) and runs the loop nest.
 import Synchronization
 
-/// Block sizes and the threading threshold. `kc` never depends on the thread count or on how the output is split,
-/// so every C element sees the same sequence of operations whatever `ComputeThreads.count` is.
+/// The reduction block and the threading threshold. `kc` never depends on the host, the thread count or on how the
+/// output is split, so every C element sees the same sequence of operations everywhere; the output tiling (MC, NC,
+/// resident B), which cannot change a result, is chosen per host by `GEMMTiling`.
 enum GEMMBlocking {
     static let kc = 256
-    /// A multiple of the usual tile heights (6 and 8).
-    static let mc = 144
-    /// A multiple of the widest tile (64).
-    static let nc = 2048
     /// Products below this many floating-point operations stay on the calling thread.
     /// (Waking the second worker takes ~40 µs here; measured break-even is near 17 MFLOP.)
     static let parallelFlops = 20_000_000.0
     /// Floats of per-worker scratch in front of the packing area (one 8 × 64 tile).
     static let scratch = 512
-    /// A worker's B up to this many floats stays in L2 whole (see `runResident`).
-    static let residentB = 96 * 1024
 }
 
 /// A product for the broadcast kernel: C(i, j) = alpha · Σ_p A(i, p) · B(p, j) + beta · C(i, j).
@@ -33,6 +28,8 @@ struct GEMMPlan {
     var mr: Int, nv: Int
     /// B is transposed (K runs along its rows), so it is copied into panels; otherwise it is read in place.
     var packB: Bool
+    /// The output tiling, read once when the product is planned (workers do not see the caller's task locals).
+    var tiling = GEMMTiling.current
 
     init(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
          a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -85,12 +82,12 @@ func runGEMM(_ p: GEMMPlan) {
     // re-reads the other operand).
     let chunksN = max(workers, min(vecsN / 8, 4 &* workers))
     let chunkVecs = splitN ? (vecsN + chunksN - 1) / chunksN : vecsN
-    let resident = p.k &* chunkVecs &* 16 <= GEMMBlocking.residentB
+    let resident = p.k &* chunkVecs &* 16 <= p.tiling.residentB
     // Over M, runRange would re-pack a transposed B for every chunk: one chunk per worker there.
-    let chunksM = max(workers, min(tilesM / (GEMMBlocking.mc / p.mr), 4 &* workers))
+    let chunksM = max(workers, min(tilesM / (p.tiling.mc / p.mr), 4 &* workers))
     let chunks = workers <= 1 ? 1 : splitN ? chunksN : !resident && p.packB ? workers : chunksM
     let wsCount = GEMMBlocking.scratch &+ (resident ? p.k &* (p.packB ? chunkVecs &* 16 : nr)
-                                                    : kc &* (p.packB ? min(GEMMBlocking.nc, chunkVecs &* 16) : nr))
+                                                    : kc &* (p.packB ? min(p.tiling.nc, chunkVecs &* 16) : nr))
     // The last argument false tells runResident that this worker's workspace already holds the packed B.
     let run: (GEMMPlan, Int, Int, Int, Int, UnsafeMutablePointer<Float>, Bool) -> Void
     if resident {
@@ -128,7 +125,7 @@ func runRange(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: U
                          alpha: p.alpha, beta: p.beta, readC: true, scratch: ws)
     var jc = j0
     while jc < j1 {
-        let nc = min(GEMMBlocking.nc, j1 &- jc)
+        let nc = min(p.tiling.nc, j1 &- jc)
         let panels = (nc &+ nr &- 1) / nr
         let lastWidth = nc &- (panels &- 1) &* nr
         var pc = 0
@@ -147,7 +144,7 @@ func runRange(_ p: GEMMPlan, _ i0: Int, _ i1: Int, _ j0: Int, _ j1: Int, _ ws: U
             }
             var ic = i0
             while ic < i1 {
-                let icEnd = min(ic &+ GEMMBlocking.mc / p.mr &* p.mr, i1)
+                let icEnd = min(ic &+ p.tiling.mc / p.mr &* p.mr, i1)
                 for q in 0..<panels {
                     let isLast = q == panels &- 1
                     let width = isLast ? lastWidth : nr
