@@ -54,7 +54,8 @@ public enum RunCommand {
                                             "dataset.testLimit", "strategy.niss.unitNoiseVariance",
                                             "strategy.dp.totalEpsilon", "training.dpsgd.noiseMultiplier",
                                             "training.dpsgd.targetEpsilon", "training.dpsgd.expectedBatchSize",
-                                            "training.dpsgd.samplingRate"]
+                                            "training.dpsgd.samplingRate", "noiseInfusion",
+                                            "noiseInfusion.preset", "noiseInfusion.level", "noiseInfusion.mechanisms"]
 
     /// Example entries of the lists whose default is empty, so their entries' keys and types are checked.
     nonisolated(unsafe) static let arrayElements: [String: Any] = [
