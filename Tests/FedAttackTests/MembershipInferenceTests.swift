@@ -28,7 +28,7 @@ struct MembershipInferenceTests {
     @Test func aucEqualsTheMannWhitneyCount() {
         var rng = Philox(seed: 8, 1)
         let members = (0..<300).map { _ in Double(Int(abs(rng.nextGaussian()) * 10)) / 10 }
-        let others = (0..<200).map { _ in Double(Int(abs(rng.nextGaussian() + 0.3) * 10)) / 10 }
+        let others = (0..<200).map { _ in Double(Int((abs(rng.nextGaussian()) + 0.3) * 10)) / 10 }
         var wins = 0.0
         for m in members { for n in others { wins += m < n ? 1 : (m == n ? 0.5 : 0) } }
         let r = MembershipInference.lossThreshold(memberLosses: members, nonMemberLosses: others)

@@ -58,8 +58,11 @@ struct BatchNormDropoutTests {
         #expect(abs(Double(ws.output[0]) - ref.y[0]) > 1e-2)  // negative control: the modes differ
     }
 
-    /// Central differences of L = Σ r ⊙ BN_train(x) in γ, β and x; the running statistics get gradient 0.
-    @Test func trainingBackwardMatchesFiniteDifferences() throws {
+    /// Central differences of L = Σ r ⊙ BN(x) in γ, β and x, in training mode (batch statistics) and in evaluation
+    /// mode (running statistics, set first by one training pass); the running statistics get gradient 0 (they are
+    /// state, not trained, so they are not differentiated).
+    @Test(arguments: [true, false])
+    func backwardMatchesFiniteDifferences(training: Bool) throws {
         let net = try Network(inputShape: Self.shape, layers: [BatchNorm(4)])
         let ws = Workspace(network: net, capacity: Self.batch)
         var p = net.initialParameters(key: StreamKey(seed: 1))
@@ -67,11 +70,16 @@ struct BatchNormDropoutTests {
         var x = Self.input(seed: 3)
         var rng = Philox(seed: 4, 1)
         let r = x.map { _ in Float(rng.nextGaussian()) }
-        func loss(_ p: [Float], _ x: [Float]) -> Double {
+        func loss(_ p: [Float], _ x: [Float], mode: Bool = training) -> Double {
             var q = p
             ws.input.update(from: x, count: x.count)
-            q.withUnsafeMutableBufferPointer { ws.forward(parameters: $0.baseAddress!, batch: Self.batch, training: true) }
+            q.withUnsafeMutableBufferPointer { ws.forward(parameters: $0.baseAddress!, batch: Self.batch, training: mode) }
             return zip(r, 0..<x.count).reduce(0.0) { $0 + Double($1.0) * Double(ws.output[$1.1]) }
+        }
+        if !training {
+            // Non-trivial running statistics: one training pass on other data.
+            ws.input.update(from: Self.input(seed: 9), count: x.count)
+            p.withUnsafeMutableBufferPointer { ws.forward(parameters: $0.baseAddress!, batch: Self.batch, training: true) }
         }
         _ = loss(p, x)
         ws.zeroGradient()
@@ -81,7 +89,7 @@ struct BatchNormDropoutTests {
         }
         let gp = Array(ws.gradient), gx = Array(UnsafeBufferPointer(start: ws.inputGradient, count: x.count))
         let h: Float = 1e-2
-        for i in 0..<16 {
+        for i in 0..<8 {
             var a = p, b = p
             a[i] += h
             b[i] -= h
@@ -89,23 +97,20 @@ struct BatchNormDropoutTests {
             #expect(abs(numeric - Double(gp[i])) < 2e-2 * max(1, abs(numeric)), "parameter \(i)")
         }
         #expect(gp[8..<16].allSatisfy { $0 == 0 })
+        var worstOther = 0.0
         for i in stride(from: 0, to: x.count, by: 5) {
             let saved = x[i]
             x[i] = saved + h
-            let plus = loss(p, x)
+            let plus = loss(p, x), otherPlus = loss(p, x, mode: !training)
             x[i] = saved - h
-            let minus = loss(p, x)
+            let minus = loss(p, x), otherMinus = loss(p, x, mode: !training)
             x[i] = saved
             let numeric = (plus - minus) / Double(2 * h)
             #expect(abs(numeric - Double(gx[i])) < 2e-2 * max(1, abs(numeric)), "input \(i)")
+            worstOther = max(worstOther, abs((otherPlus - otherMinus) / Double(2 * h) - Double(gx[i])))
         }
-        // Negative control: the evaluation-mode formula dy·γ/√(σ² + ε) is not the training gradient.
-        let evalStyle = Double(r[0]) * 1.5 / (Self.naive(x, gamma: [1, 1, 1, 1], beta: [0, 0, 0, 0]).variance[0] + 1e-5).squareRoot()
-        #expect(abs(evalStyle - Double(gx[0])) > 1e-2)
-    }
-
-    @Test func evaluationModeGradientsMatchFiniteDifferences() throws {
-        expectGradientsMatchFiniteDifferences(try Network(inputShape: [6], layers: [Linear(6, 4), BatchNorm(4), Linear(4, 3)]))
+        // Negative control: the other mode's derivative is not this gradient.
+        #expect(worstOther > 0.1)
     }
 
     /// Dropout keeps each unit with probability 1 − p, scaled by 1/(1 − p); the gradient uses the same mask.
@@ -124,12 +129,14 @@ struct BatchNormDropoutTests {
         let bound = 5 * (0.3 * 0.7 / Double(n)).squareRoot()
         #expect(abs(dropped - 0.3) < bound)
         #expect(abs(dropped - 0.32) > bound)  // negative control
-        #expect(zip(x, y).allSatisfy { $1 == 0 || $1 == $0 / 0.7 })
+        #expect(zip(x, y).allSatisfy { $1 == 0 || abs($1 - $0 / 0.7) <= 1e-6 * $0 })
         let dy = [Float](repeating: 2, count: n)
         dy.withUnsafeBufferPointer {
             ws.backward(parameters: none, outputGradient: $0.baseAddress!, batch: 1, inputGradient: true)
         }
-        for i in 0..<n { #expect(ws.inputGradient[i] == (y[i] == 0 ? 0 : 2 / 0.7)) }
+        let kept = (0..<n).filter { y[$0] != 0 }
+        #expect((0..<n).allSatisfy { y[$0] != 0 || ws.inputGradient[$0] == 0 })
+        #expect(kept.allSatisfy { abs(ws.inputGradient[$0] - 2 / 0.7) <= 1e-6 })
     }
 
     /// Parameter counts by hand (MNIST 28×28×1, 10 classes).

