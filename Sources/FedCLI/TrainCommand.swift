@@ -99,7 +99,7 @@ public enum TrainCommand {
 
     OPTIONS (each overrides the same key of --config):
       --config FILE        JSON file with any of the keys below (see config/train-*.json)
-      --model NAME         cnn | mlp | logistic | tanh-cnn | lenet       (default cnn)
+      --model NAME         cnn | mlp | logistic | tanh-cnn | lenet | small-cnn | large-cnn  (default cnn)
       --init NAME          uniform (PyTorch's U(±1/√fan_in)) | he (N(0, 2/fan_in)) | glorot  (default uniform)
       --dataset NAME       mnist | fashion-mnist | cifar10               (default mnist)
       --data DIR           dataset directory (default: the embedded 2,000/500 MNIST subset)

@@ -38,6 +38,24 @@ struct ParadoxCommandTests {
         #expect(configuration(["--noise", "M2", "--model", "large-cnn", "--weight-decay", "0.1"]).hasPrefix("--weight-decay:"))
     }
 
+    /// The shipped study configs load; a bad level and an unknown key are refused naming the key.
+    @Test func shippedStudyConfigsLoadAndBadKeysAreNamed() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config")
+            .standardized
+        for name in ["paradox-smoke.json", "paradox-full.json"] {
+            let c = try ParadoxConfiguration.load(dir.appendingPathComponent(name).path, overrides: [])
+            #expect(!c.cells.isEmpty)
+        }
+        let smoke = dir.appendingPathComponent("paradox-smoke.json").path
+        #expect(throws: UsageError.self) { try ParadoxConfiguration.load(smoke, overrides: ["mechanisms=[{\"preset\": \"M1\", \"levels\": [-1]}]"]) }
+        #expect(throws: UsageError.self) { try ParadoxConfiguration.load(smoke, overrides: ["epoch=3"]) }
+        do {
+            _ = try ParadoxConfiguration.load(smoke, overrides: ["mechanisms=[{\"preset\": \"M1\", \"levels\": [-1]}]"])
+        } catch {
+            #expect("\(error)".contains("'mechanisms[0].levels[0]'"))
+        }
+    }
+
     @Test func trainWithNoiseWritesItsConfigurationAndSaysHeuristic() async throws {
         let dir = temporary()
         defer { try? FileManager.default.removeItem(at: dir) }
