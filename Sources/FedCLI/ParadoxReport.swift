@@ -62,8 +62,10 @@ enum ParadoxReport {
                 let optimum = StabilityMetrics.optimalLevel(points.map { (level: $0.level, accuracy: $0.acc) }, baseline: a0,
                                                             tolerance: study.tolerance)
                 let optimumSNR = points.first { $0.level == optimum }?.snr ?? .nan
-                let seedStd = StabilityMetrics.standardDeviation(g.filter { $0.mechanism == m && $0.level == optimum }
-                    .map { $0("test_accuracy") })
+                let seedStd = optimum.map { o in
+                    StabilityMetrics.standardDeviation(g.filter { $0.mechanism == m && $0.level == o }
+                        .map { $0("test_accuracy") })
+                } ?? .nan
                 lines.append(priceLine(model, setting, m, a0, l0, admissible, points.map(\.acc).max() ?? .nan,
                                        optimum, optimumSNR, seedStd))
             }
