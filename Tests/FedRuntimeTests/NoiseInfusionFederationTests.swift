@@ -3,6 +3,7 @@ import FedData
 import FedNN
 import FedPrivacy
 import FedRuntime
+import FedStrategy
 import FedTensor
 import Testing
 
@@ -77,6 +78,27 @@ struct NoiseInfusionFederationTests {
         c.noiseInfusion = NoiseInfusion(mechanisms: [NoiseMechanism(site: .activation, level: 0.1, afterLayers: [7])])
         #expect(throws: ConfigurationError.self) {
             _ = try Federation(configuration: c, train: smallMNIST.train, test: smallMNIST.test)
+        }
+    }
+
+    /// large-cnn (BatchNorm) federates with FedAvg, its running statistics averaged with the weights, bit-identically
+    /// across thread counts; DP strategies are refused naming the model key.
+    @Test func largeCNNFederatesWithFedAvgOnly() async throws {
+        var config = smallConfiguration()
+        config.model = .largeCNN
+        config.rounds = 1
+        config.clients.fraction = 0.2
+        let one = try await run(config, threads: 1)
+        let two = try await run(config, threads: 2)
+        #expect(one.rounds[0].weightsDigest == two.rounds[0].weightsDigest)
+        #expect(try #require(one.finalTestAccuracy).isFinite)
+        for kind in [StrategyKind.dpFedAvg, .niss] {
+            config.strategy.kind = kind
+            #expect(throws: ConfigurationError(keyPath: "model", message: "large-cnn (BatchNorm) runs with FedAvg only: "
+                + "its running statistics travel in the parameter vector, which DP-FedAvg's or NISS's noise would "
+                + "corrupt, and DP-SGD's per-example gradients are undefined under batch statistics")) {
+                try config.validate()
+            }
         }
     }
 }
