@@ -209,6 +209,23 @@ public struct NoiseInfusionError: Error, CustomStringConvertible, Equatable, Sen
     public var description: String { "\(keyPath): \(message)" }
 }
 
+/// Decodes one of an enumeration's names; an unknown one is an error listing the allowed names.
+func decodeChoice<T: RawRepresentable & CaseIterable>(_ decoder: any Decoder) throws -> T where T.RawValue == String {
+    let text = try decoder.singleValueContainer().decode(String.self)
+    guard let value = T(rawValue: text) else {
+        throw DecodingError.dataCorrupted(.init(
+            codingPath: decoder.codingPath,
+            debugDescription: "unknown value '\(text)' (allowed: \(T.allCases.map(\.rawValue).joined(separator: ", ")))"))
+    }
+    return value
+}
+
+extension NoiseSite { public init(from decoder: any Decoder) throws { self = try decodeChoice(decoder) } }
+extension NoiseLevelMode { public init(from decoder: any Decoder) throws { self = try decodeChoice(decoder) } }
+extension NoiseSchedule { public init(from decoder: any Decoder) throws { self = try decodeChoice(decoder) } }
+extension NoiseDistribution { public init(from decoder: any Decoder) throws { self = try decodeChoice(decoder) } }
+extension NoisePreset { public init(from decoder: any Decoder) throws { self = try decodeChoice(decoder) } }
+
 /// Throws a `DecodingError` naming the first key of the object being decoded that is not in `allowed`.
 func rejectUnknownKeys(_ decoder: any Decoder, allowed: [String]) throws {
     struct AnyKey: CodingKey {

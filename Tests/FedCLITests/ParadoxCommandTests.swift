@@ -31,6 +31,10 @@ struct ParadoxCommandTests {
         let bad = dir.appendingPathComponent("bad.json")
         try #"{"mechanisms": [{"site": "input", "level": 0.1, "sigma": 1}]}"#.write(to: bad, atomically: true, encoding: .utf8)
         #expect(configuration(["--noise", bad.path]).contains("key 'mechanisms[0].sigma': unknown key 'sigma'"))
+        let badSite = dir.appendingPathComponent("badsite.json")
+        try #"{"mechanisms": [{"site": "weights", "level": 0.1}]}"#.write(to: badSite, atomically: true, encoding: .utf8)
+        #expect(configuration(["--noise", badSite.path]).contains(
+            "key 'mechanisms[0].site': unknown value 'weights' (allowed: input, activation, gradient, clientModel"))
         let wrongSite = dir.appendingPathComponent("site.json")
         try #"{"mechanisms": [{"site": "activation", "distribution": "speckle", "level": 0.1}]}"#
             .write(to: wrongSite, atomically: true, encoding: .utf8)
