@@ -1,4 +1,4 @@
-// NoiseInfusionValidation: the checks of `noiseInfusion` in a federation config, each naming its key path.
+// NoiseInfusionValidation: the checks of `noiseInfusion` and of large-cnn's strategies, each naming its key path.
 import FedNN
 
 extension FederationConfiguration {
