@@ -18,6 +18,7 @@ public enum FedCommandLine {
       attack      DLG gradient leakage: what a curious server reconstructs from each strategy's uploads
       privacy     ε for a noise multiplier, or the noise multiplier for a target ε (RDP accountant)
       train       train one model centrally; per-epoch metrics and result files
+      paradox     the noise-infusion study: mechanisms × levels × CNNs × {centralized, federated}; PoS/PoA, MIA
       plot        overlay one column of several result CSVs (runs, references) in one SVG chart
       bench       measure GEMM GFLOPS, training throughput and noise generation; prints a table, writes JSON
       help        show this help
@@ -25,7 +26,7 @@ public enum FedCommandLine {
     Run 'fednoise COMMAND --help' for a command's options.
     """
 
-    static let commands: Set<String> = ["run", "sweep", "attack", "privacy", "train", "bench", "plot"]
+    static let commands: Set<String> = ["run", "sweep", "attack", "privacy", "train", "bench", "plot", "paradox"]
 
     /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error, 130/143 a run
     /// interrupted by SIGINT/SIGTERM after writing its results and checkpoint).
@@ -54,12 +55,13 @@ public enum FedCommandLine {
             case "attack": try AttackCommand.run(rest)
             case "privacy": try PrivacyCommand.run(rest)
             case "train": try TrainCommand.run(rest)
+            case "paradox": try await ParadoxCommand.run(rest)
             case "bench": try BenchCommand.run(rest)
             case "plot": try PlotCommand.run(rest)
             case "help", "--help", "-h": say(help)
             default:
                 throw UsageError(
-                    "unknown command '\(command)' (commands: run, sweep, attack, privacy, train, bench, plot, help)")
+                    "unknown command '\(command)' (commands: run, sweep, attack, privacy, train, paradox, bench, plot, help)")
             }
             return 0
         } catch let error as UsageError {

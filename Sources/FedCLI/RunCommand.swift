@@ -16,7 +16,7 @@ public enum RunCommand {
 
     The config holds: name, seed, rounds, clients {count, fraction, sampling (fixed|poisson),
     partition (iid|shards|dirichlet),
-    shardsPerClient, dirichletAlpha}, model (cnn|mlp|logistic), initialization (uniform|he|glorot),
+    shardsPerClient, dirichletAlpha}, model (cnn|mlp|logistic|small-cnn|large-cnn…), initialization (uniform|he|glorot),
     dataset {kind, path, trainLimit, testLimit}, training {localEpochs, batchSize, learningRate, momentum,
     dpsgd {noiseMultiplier | targetEpsilon, maxGradNorm, delta, expectedBatchSize | samplingRate}},
     strategy {kind (fedAvg|dpFedAvg|niss), dp {clipTarget (update|parameters), clippingThreshold, epsilon, delta,
@@ -25,8 +25,10 @@ public enum RunCommand {
     noiseScale (a factor on every σ_k, default 1)},
     niss {tau2, clientTau2, targetShares, minimumShares, unitNoiseVariance, encoding (seeded|dense),
     collusionFraction, dropout (redo|accept)}}, evaluateEvery, accuracyTargets (rounds-to-target in summary.json),
-    deadlineSeconds, diagnostics, checkpointEvery, continueAfterDivergence, output. Missing keys keep their
-    defaults; see config/*.json.
+    deadlineSeconds, diagnostics, checkpointEvery, continueAfterDivergence, output, noiseInfusion {preset
+    (M1…M5|keras|author), level, mechanisms [{site, distribution, level, levelMode, afterLayers, depthLevels,
+    schedule, decay, trainOnly}]} (heuristic noise infusion, no ε; README "The paradox of noise"). Missing keys
+    keep their defaults; see config/*.json.
 
     rounds.csv gains a row as each round completes. Every checkpointEvery rounds (default 1; 0: never) the full
     state goes to checkpoint.fnck (atomically). SIGINT or SIGTERM finishes the current round, writes the results
@@ -54,7 +56,8 @@ public enum RunCommand {
                                             "dataset.testLimit", "strategy.niss.unitNoiseVariance",
                                             "strategy.dp.totalEpsilon", "training.dpsgd.noiseMultiplier",
                                             "training.dpsgd.targetEpsilon", "training.dpsgd.expectedBatchSize",
-                                            "training.dpsgd.samplingRate"]
+                                            "training.dpsgd.samplingRate", "noiseInfusion",
+                                            "noiseInfusion.preset", "noiseInfusion.level", "noiseInfusion.mechanisms"]
 
     /// Example entries of the lists whose default is empty, so their entries' keys and types are checked.
     nonisolated(unsafe) static let arrayElements: [String: Any] = [

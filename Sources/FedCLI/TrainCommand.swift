@@ -40,6 +40,8 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
     public var perLayerClipping = false
     /// "poisson" (what the accountant assumes) is the only sampling DP-SGD accepts.
     public var sampling = "poisson"
+    /// Heuristic noise infusion (Part A; `TrainCommand+Noise.swift`), nil: none.
+    public var noise: NoiseInfusion?
 
     public init() {}
 
@@ -47,7 +49,7 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
     public static func load(_ path: String) throws -> TrainConfiguration {
         try ConfigurationFile.load(TrainConfiguration.self, defaults: TrainConfiguration(), path: path,
                                    optionalKeys: ["data", "trainLimit", "testLimit", "noiseMultiplier", "targetEpsilon",
-                                                  "sampleRate", "expectedBatchSize"])
+                                                  "sampleRate", "expectedBatchSize", "noise"])
     }
 
     /// Checks ranges; the error names the key.
@@ -71,6 +73,7 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
         try check(data != nil || dataset == .mnist, "dataset",
                   "\(dataset.rawValue) needs a directory (data / --data); the embedded subset is MNIST only")
         try validateDP()
+        try validateNoise()
     }
 }
 
@@ -96,7 +99,7 @@ public enum TrainCommand {
 
     OPTIONS (each overrides the same key of --config):
       --config FILE        JSON file with any of the keys below (see config/train-*.json)
-      --model NAME         cnn | mlp | logistic | tanh-cnn | lenet       (default cnn)
+      --model NAME         cnn | mlp | logistic | tanh-cnn | lenet | small-cnn | large-cnn  (default cnn)
       --init NAME          uniform (PyTorch's U(±1/√fan_in)) | he (N(0, 2/fan_in)) | glorot  (default uniform)
       --dataset NAME       mnist | fashion-mnist | cifar10               (default mnist)
       --data DIR           dataset directory (default: the embedded 2,000/500 MNIST subset)
@@ -111,6 +114,7 @@ public enum TrainCommand {
       --test-limit N       use the first N test samples
       --threads N          compute threads (default: all cores)
     \(dpHelp)
+    \(noiseHelp)
       --output DIR         result folder (default runs/train; checked before training starts)
       --allow-divergence   keep training after a NaN or infinite loss or weight (default: stop at that epoch
                            with status 1 and a message naming it; the epochs so far are written)
@@ -151,7 +155,7 @@ public enum TrainCommand {
 
     /// Lays the flags over `c`; returns the flag that set each key (for error messages).
     @discardableResult
-    static func applyFlags(_ args: inout Arguments, to c: inout TrainConfiguration) throws(UsageError)
+    static func applyFlags(_ args: inout Arguments, to c: inout TrainConfiguration) throws
         -> [String: String]
     {
         var given: [String: String] = [:]
@@ -178,6 +182,7 @@ public enum TrainCommand {
             c.allowDivergence = $0
         }
         try applyDPFlags(&args, to: &c, note: &given)
+        try applyNoiseFlags(&args, to: &c, note: &given)
         return given
     }
 
@@ -186,7 +191,8 @@ public enum TrainCommand {
         try OutputPlace.prepareFolder(config.output, origin: "output")
         if config.dp { return try trainDP(config) }
         let (train, test) = try loadData(config)
-        let network = try config.model.network(inputShape: train.sampleShape, classes: train.classCount)
+        let network = try noisyNetwork(config, try config.model.network(inputShape: train.sampleShape,
+                                                                          classes: train.classCount))
         // A batch larger than the data is one batch of all of it (the order does not depend on B): train with
         // min(B, n) and size the workspace by it, not by B. Evaluation wants at least 64.
         let batch = min(config.batchSize, train.sampleCount)
@@ -199,6 +205,7 @@ public enum TrainCommand {
         say("\(config.model.rawValue) on \(train.name): \(network.parameterCount.formatted()) parameters, "
               + "\(train.sampleCount.formatted()) train / \(test.sampleCount.formatted()) test samples, "
               + "\(ComputeThreads.count) thread(s)")
+        if let noise = config.noise { say("privacy: \(noise.privacyLine)") }
         var parameters = network.initialParameters(key: StreamKey(seed: config.seed, 0),
                                                     scheme: config.initialization)
         let settings = TrainingSettings(epochs: config.epochs, batchSize: batch,
@@ -213,6 +220,10 @@ public enum TrainCommand {
         let started = monotonicSeconds()
         for epoch in 0..<config.epochs {
             let t0 = monotonicSeconds()
+            let start = parameters
+            trainer.gradientTransform = config.noise?.gradientTransform(network: network,
+                                                                        key: noiseKey(config, epoch: epoch, 1),
+                                                                        time: epoch)
             let (loss, acc) = trainer.runEpoch(epoch, parameters: &parameters, on: train, indices: indices,
                                                workspace: workspace) { p in
                 let rate = Double(p.samplesSeen - epoch * train.sampleCount) / max(monotonicSeconds() - t0, 1e-9)
@@ -220,6 +231,8 @@ public enum TrainCommand {
                             + "loss \(fixed(p.meanLoss))  acc \(percent(p.meanAccuracy, digits: 1))  "
                             + "\(grouped(rate)) samples/s")
             }
+            config.noise?.perturbClient(&parameters, start: start, ranges: NoiseInfusion.noiseRanges(network),
+                                        key: noiseKey(config, epoch: epoch, 2), time: epoch)
             let seconds = monotonicSeconds() - t0
             let eval = evaluate(network, parameters: parameters, on: test, workspace: workspace)
             line.clear()

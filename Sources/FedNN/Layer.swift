@@ -58,10 +58,13 @@ public struct NoiseSource: Sendable {
     public var key: StreamKey
     /// A counter that the caller advances every step, so each step draws fresh noise.
     public var step: UInt64
+    /// Training time t (the epoch, or a federation's round) for noise layers with a decaying schedule.
+    public var time: Int
 
-    public init(key: StreamKey, step: UInt64) {
+    public init(key: StreamKey, step: UInt64, time: Int = 0) {
         self.key = key
         self.step = step
+        self.time = time
     }
 
     public static let none = NoiseSource(key: StreamKey(key: 0, stream: 0), step: 0)

@@ -21,6 +21,8 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable {
     /// conv4×4(32, stride 2) → tanh → max-pool 2×2 stride 1 → FC 32 → tanh → FC classes. 26,010 parameters on MNIST
     /// (1,040 + 8,224 + 16,416 + 330).
     case tanhCNN = "tanh-cnn"
+    /// The noise study's CNN-S and CNN-L (`ParadoxCNNs.swift`; spec A.1 item 3 placeholders).
+    case smallCNN = "small-cnn", largeCNN = "large-cnn"
 
     /// The network for NHWC inputs of `inputShape` ([height, width, channels]) and `classes` outputs.
     public func network(inputShape: Shape, classes: Int) throws(ShapeError) -> Network {
@@ -60,6 +62,8 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable {
             ])
         case .logistic:
             return try Network(inputShape: inputShape, layers: [Flatten(), Linear(inputShape.reduce(1, *), classes)])
+        case .smallCNN: return try ParadoxCNN.small(inputShape: inputShape, classes: classes)
+        case .largeCNN: return try ParadoxCNN.large(inputShape: inputShape, classes: classes)
         }
     }
 }

@@ -64,6 +64,9 @@ public struct Trainer {
     /// A hook that replaces the SGD step: it gets the parameters and the (transformed) gradient and updates the
     /// parameters. Setting it turns off the fused update; `settings`' momentum and weight decay are then its business.
     public var optimizerStep: OptimizerStep?
+    /// Training time t that noise-infusion layers' schedules read (`NoiseSource.time`): the round in a federation;
+    /// nil: the epoch.
+    public var noiseTime: Int?
     private var sgd: SGD
     private var labels: [Int32]
     private var samplesSeen = 0
@@ -103,7 +106,7 @@ public struct Trainer {
             }
             let r = trainingStep(network, parameters: &parameters, labels: labels, batch: hi - lo,
                                  workspace: workspace, sgd: &sgd, frozen: frozen,
-                                 noise: NoiseSource(key: key, step: UInt64(samplesSeen)),
+                                 noise: NoiseSource(key: key, step: UInt64(samplesSeen), time: noiseTime ?? epoch),
                                  fusedUpdate: fusedUpdate, gradientTransform: gradientTransform, optimizerStep: optimizerStep)
             lossSum += r.loss * Double(hi - lo)
             correct += r.correct

@@ -19,7 +19,7 @@ struct ArgumentsTests {
         var a = try Arguments(["--epochs", "zero"], booleanFlags: [])
         #expect(throws: UsageError("--epochs must be a whole number in 1…, got 'zero'")) { try a.int("epochs") }
         var b = try Arguments(["--model", "resnet"], booleanFlags: [])
-        #expect(throws: UsageError("--model must be one of: cnn, mlp, logistic, lenet, tanh-cnn; got 'resnet'")) {
+        #expect(throws: UsageError("--model must be one of: cnn, mlp, logistic, lenet, tanh-cnn, small-cnn, large-cnn; got 'resnet'")) {
             try b.choice("model", FedNNModelKind.self)
         }
         let c = try Arguments(["--epohcs", "3"], booleanFlags: [])

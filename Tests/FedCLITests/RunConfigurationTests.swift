@@ -21,7 +21,7 @@ struct RunConfigurationTests {
 
     @Test func everyShippedFederationConfigDecodesAndValidates() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: configDir.path)
-            .filter { $0.hasSuffix(".json") && !$0.hasPrefix("train-") && !$0.hasPrefix("attack-") }
+            .filter { $0.hasSuffix(".json") && !$0.hasPrefix("train-") && !$0.hasPrefix("attack-") && !$0.hasPrefix("paradox-") }
         #expect(files.count >= 5)
         for f in files {
             let c = try RunCommand.loadConfiguration(configDir.appendingPathComponent(f).path, overrides: [])

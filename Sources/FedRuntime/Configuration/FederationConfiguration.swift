@@ -42,6 +42,8 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
     public var checkpointEvery = 1
     /// Keep going after a round whose loss or model is NaN or infinite (default: the run stops at that round).
     public var continueAfterDivergence = false
+    /// Heuristic noise infusion (Part A): presets M1–M5 / author, or explicit mechanisms (nil: none).
+    public var noiseInfusion: NoiseInfusion?
 
     public struct Clients: Codable, Sendable, Equatable {
         /// K
@@ -180,6 +182,7 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         try check(training.momentum >= 0 && training.momentum < 1, "training.momentum",
                   "must be in [0, 1), got \(training.momentum)")
         try validateDPSGD()
+        try validateNoiseInfusion()
         try check(evaluateEvery >= 1, "evaluateEvery", "must be ≥ 1, got \(evaluateEvery)")
         try check(checkpointEvery >= 0 && checkpointEvery <= Limits.rounds, "checkpointEvery",
                   "must be in 0…\(Limits.rounds) (0: no checkpoints), got \(checkpointEvery)")

@@ -50,11 +50,18 @@ public final class Federation: Sendable {
                 strategy: (any FederatedStrategy)? = nil, clock: any FederationClock = SystemClock()) throws {
         try configuration.validate()
         self.configuration = configuration
-        let chosen = strategy ?? configuration.makeStrategy()
+        let base = strategy ?? configuration.makeStrategy()
         self.clock = clock
         self.train = train
         self.test = test
-        network = try configuration.model.network(inputShape: train.sampleShape, classes: train.classCount)
+        let model = try configuration.model.network(inputShape: train.sampleShape, classes: train.classCount)
+        // Noise infusion (Part A) adds parameter-free noise layers and wraps whichever strategy runs.
+        let noisy = try configuration.noisyNetwork(model)
+        network = noisy
+        let chosen = configuration.noiseInfusion.map {
+            NoiseInfusingStrategy(base, infusion: $0, seed: configuration.seed,
+                                  ranges: NoiseInfusion.noiseRanges(noisy))
+        } ?? base
         var rng = Philox(StreamPurpose.partition.key(seed: configuration.seed))
         let k = configuration.clients.count
         switch configuration.clients.partition {

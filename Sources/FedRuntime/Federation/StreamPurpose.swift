@@ -16,6 +16,9 @@ public enum StreamPurpose: UInt64, Sendable {
     case trackerNeighbours = 8
     /// Which clients collude with the PS in a collusion study.
     case colluders = 9
+    /// Noise infusion (Part A) on parameter vectors: client uploads (client, round, attempt) and the global
+    /// model (−1, round, 0). Layer and gradient noise derive from the client's local-training stream.
+    case noiseInfusion = 10
 
     public func key(seed: UInt64, _ ids: Int...) -> StreamKey {
         StreamKey(seed: seed, path: [rawValue] + ids.map { UInt64(bitPattern: Int64($0)) })

@@ -44,6 +44,9 @@ public protocol LocalTrainer: Sendable {
 public struct SGDTraining: LocalTrainer {
     public var gradientTransform: (@Sendable (LocalTrainingJob) -> GradientTransform)?
     public var optimizerStep: (@Sendable (LocalTrainingJob) -> OptimizerStep)?
+    /// The training time noise layers' schedules read (`Trainer.noiseTime`; nil: the epoch). Noise infusion sets
+    /// the round.
+    public var noiseTime: Int?
 
     public init(gradientTransform: (@Sendable (LocalTrainingJob) -> GradientTransform)? = nil,
                 optimizerStep: (@Sendable (LocalTrainingJob) -> OptimizerStep)? = nil) {
@@ -56,6 +59,7 @@ public struct SGDTraining: LocalTrainer {
         var trainer = Trainer(network: job.network, settings: job.settings, key: job.key)
         trainer.gradientTransform = gradientTransform?(job)
         trainer.optimizerStep = optimizerStep?(job)
+        trainer.noiseTime = noiseTime
         var last = Double.nan
         for epoch in 0..<job.settings.epochs {
             last = trainer.runEpoch(epoch, parameters: &parameters, on: job.data, indices: job.indices,

@@ -1,0 +1,93 @@
+// NoiseDistribution: the noise laws of noise infusion (spec Part A.1) applied in place from a Philox stream.
+import FedTensor
+import Foundation
+
+/// How a noise-infusion mechanism perturbs a tensor x. `level` σ is the standard deviation of the additive noise
+/// η (x̃ = x + η), of the relative factor (x̃ = x·(1 + η)), or, for salt-and-pepper, the fraction of entries set to
+/// the low or high value. Spec `papers.md` A.1 item 1; the paper's own choice is unverified (Part A.0).
+public enum NoiseDistribution: String, Codable, Sendable, CaseIterable {
+    /// η ~ N(0, σ²).
+    case gaussian
+    /// η ~ Laplace(0, b) with b = σ/√2 (so the std is σ).
+    case laplace
+    /// η ~ U(−a, a) with a = σ·√3 (so the std is σ).
+    case uniform
+    /// x·(1 + η), η ~ N(0, σ²): Keras `GaussianDropout(p)` with σ² = p/(1 − p).
+    case multiplicativeGaussian = "multiplicative-gaussian"
+    /// Inputs only: each entry becomes the low value with probability σ/2 and the high value with probability σ/2.
+    case saltAndPepper = "salt-and-pepper"
+    /// Inputs only: x + x·η, η ~ N(0, σ²) (scikit-image's `random_noise(mode="speckle")` without its clipping);
+    /// the same law as multiplicative-gaussian, named for image users.
+    case speckle
+
+    /// Salt-and-pepper and speckle are image noise, for the input site only.
+    public var isInputOnly: Bool { self == .saltAndPepper || self == .speckle }
+    /// x̃ = x·m for a random m (multiplicative, speckle, salt-and-pepper's keep mask): the backward pass needs m.
+    public var isMultiplicative: Bool { self == .multiplicativeGaussian || self == .speckle }
+    /// Whether the level is a noise std that can be taken relative to the RMS of the clean tensor.
+    public var allowsRelativeLevel: Bool { self == .gaussian || self == .laplace || self == .uniform }
+}
+
+/// Values per chunk of a noise application (stack scratch; the result never depends on it).
+let noiseChunk = 2048
+
+/// Applies `distribution` at level `level` to x[0..<count] in place. Entry j uses element `startIndex + j` of the
+/// stream `key` (Gaussian draws from `key`, uniform draws from `key.child(1)`), so the result is a pure function
+/// of (key, index) whatever the chunking or thread count. For multiplicative laws and salt-and-pepper, the factor
+/// m with x̃ = x·m (the keep mask 0/1 for salt-and-pepper) is written to `factor` when given (the backward pass
+/// multiplies by it). `low`/`high` are salt-and-pepper's replacement values.
+public func applyNoise(
+    _ x: UnsafeMutablePointer<Float>, count: Int, distribution: NoiseDistribution, level: Float, key: StreamKey,
+    startIndex: UInt64 = 0, factor: UnsafeMutablePointer<Float>? = nil, low: Float = 0, high: Float = 1
+) {
+    guard count > 0 else { return }
+    let uniformKey = key.child(1)
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: noiseChunk) { tmp in
+        let t = tmp.baseAddress!
+        var i = 0
+        while i < count {
+            let m = min(noiseChunk, count - i)
+            let chunk = UnsafeMutableBufferPointer(start: t, count: m)
+            let start = startIndex &+ UInt64(i)
+            let xi = x + i
+            switch distribution {
+            case .gaussian:
+                fillGaussian(chunk, key: key, std: level, startIndex: start)
+                axpy(1, t, xi, count: m)
+            case .multiplicativeGaussian, .speckle:
+                fillGaussian(chunk, key: key, std: level, mean: 1, startIndex: start)
+                for j in 0..<m { xi[j] *= t[j] }
+                factor?.advanced(by: i).update(from: t, count: m)
+            case .uniform:
+                // u + 2⁻²⁴ lies in (0, 1), symmetric about ½: 2u − 1 in (−1, 1).
+                fillUniform(chunk, key: uniformKey, startIndex: start)
+                let a = level * Float(3).squareRoot()
+                for j in 0..<m { xi[j] += a * (2 * (t[j] + 0x1p-24) - 1) }
+            case .laplace:
+                // Inverse CDF: v = u − ½ in (−½, ½), η = −b·sign(v)·ln(1 − 2|v|).
+                fillUniform(chunk, key: uniformKey, startIndex: start)
+                let b = level / Float(2).squareRoot()
+                for j in 0..<m {
+                    let v = t[j] + 0x1p-24 - 0.5
+                    let e = -b * Foundation.log(1 - 2 * abs(v))
+                    xi[j] += v < 0 ? -e : e
+                }
+            case .saltAndPepper:
+                fillUniform(chunk, key: uniformKey, startIndex: start)
+                let half = level / 2
+                for j in 0..<m {
+                    let u = t[j]
+                    if u < half { xi[j] = low } else if u < level { xi[j] = high }
+                    t[j] = u < level ? 0 : 1
+                }
+                factor?.advanced(by: i).update(from: t, count: m)
+            }
+            i += m
+        }
+    }
+}
+
+/// RMS(x) = √(Σx²/n) in Float64 (0 for an empty tensor).
+public func rootMeanSquare(_ x: UnsafePointer<Float>, count: Int) -> Double {
+    count == 0 ? 0 : (sumOfSquares(x, count: count) / Double(count)).squareRoot()
+}

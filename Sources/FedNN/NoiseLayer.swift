@@ -1,0 +1,86 @@
+// NoiseLayer: noise infusion on the tensor flowing through one point of a network (input or hidden activation).
+import FedTensor
+
+/// x̃ = x + η or x·(1 + η) (see `NoiseDistribution`) with fresh noise at every training step; identity at
+/// inference when `trainOnly` (Keras `GaussianNoise` semantics, spec A.1). With `relative`, σ = level·RMS(x) over
+/// the whole batch tensor at this point, taken as a constant in the backward pass (the noise is not
+/// differentiated). The level follows `schedule` over the training time `NoiseSource.time`.
+/// Noise comes from the forward pass's `NoiseSource`: `key.child(tag, stream, step)`, so a seeded run is
+/// bit-identical whatever the thread count. Adds no parameters, so inserting it leaves the model's flat vector
+/// unchanged. Heuristic regularisation, not differential privacy.
+public struct NoiseLayer: Layer {
+    public let distribution: NoiseDistribution
+    public let level: Float
+    public let relative: Bool
+    public let trainOnly: Bool
+    public let schedule: NoiseSchedule
+    public let decay: Double
+    /// Distinguishes the noise layers of one network.
+    public let stream: UInt64
+
+    static let tag: UInt64 = 0x696E_6675_7365  // "infuse"
+
+    public init(_ distribution: NoiseDistribution, level: Float, relative: Bool = false, trainOnly: Bool = true,
+                schedule: NoiseSchedule = .constant, decay: Double = 1, stream: UInt64 = 0) {
+        precondition(level >= 0 && level.isFinite, "noise level must be finite and ≥ 0")
+        self.distribution = distribution
+        self.level = level
+        self.relative = relative
+        self.trainOnly = trainOnly
+        self.schedule = schedule
+        self.decay = decay
+        self.stream = stream
+    }
+
+    public var description: String {
+        "Noise(\(distribution.rawValue), \(relative ? "λ" : "σ") = \(level)\(trainOnly ? "" : ", also at inference"))"
+    }
+    public var inPlace: InPlaceKind { .elementwise }
+    public func outputShape(input: Shape) throws(ShapeError) -> Shape { input }
+    /// Multiplicative laws keep the factor m of x̃ = x·m for the backward pass.
+    public func workspaceSize(input: Shape) -> Int {
+        distribution.isMultiplicative || distribution == .saltAndPepper ? input.reduce(1, *) : 0
+    }
+
+    /// The level actually applied to `x` at time t (σ, or λ·RMS(x) when relative), times the schedule's factor.
+    public func effectiveLevel(_ x: UnsafePointer<Float>, count: Int, time: Int) -> Float {
+        let base = relative ? level * Float(rootMeanSquare(x, count: count)) : level
+        let m = NoiseMechanism(site: .activation, level: 1, schedule: schedule, decay: decay)
+        return base * Float(m.scheduleFactor(at: time))
+    }
+
+    public func forward(_ c: ForwardContext, input: Shape) {
+        let n = c.batch * input.reduce(1, *)
+        if c.output != UnsafeMutablePointer(mutating: c.input) { c.output.update(from: c.input, count: n) }
+        let keepsFactor = workspaceSize(input: input) > 0
+        let sigma = effectiveLevel(c.output, count: n, time: c.noise.time)
+        guard c.training || !trainOnly, sigma > 0 else {
+            if keepsFactor { c.workspace.update(repeating: 1, count: n) }
+            return
+        }
+        var low: Float = 0, high: Float = 1
+        if distribution == .saltAndPepper {
+            // The extremes of the clean batch: black and white for images in any normalisation.
+            low = .infinity
+            high = -.infinity
+            for i in 0..<n {
+                low = min(low, c.output[i])
+                high = max(high, c.output[i])
+            }
+        }
+        let key = c.noise.key.child(Self.tag, stream, c.noise.step)
+        let level = distribution == .saltAndPepper ? min(sigma, 1) : sigma
+        applyNoise(c.output, count: n, distribution: distribution, level: level, key: key,
+                   factor: keepsFactor ? c.workspace : nil, low: low, high: high)
+    }
+
+    public func backward(_ c: BackwardContext, input: Shape) {
+        guard let dx = c.inputGradient else { return }
+        let n = c.batch * input.reduce(1, *)
+        if workspaceSize(input: input) > 0 {
+            for i in 0..<n { dx[i] = c.outputGradient[i] * c.workspace[i] }
+        } else if dx != UnsafeMutablePointer(mutating: c.outputGradient) {
+            dx.update(from: c.outputGradient, count: n)
+        }
+    }
+}
