@@ -40,6 +40,9 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
     public var perLayerClipping = false
     /// "poisson" (what the accountant assumes) is the only sampling DP-SGD accepts.
     public var sampling = "poisson"
+    /// Weights files to start from / write (`TrainCommand+Weights.swift`); keep only `minorityFraction` of class
+    /// `minorityClass`'s training examples (`TrainCommand+Groups.swift`).
+    public var initFrom: String?, saveWeights: String?, minorityClass: Int?, minorityFraction = 1.0
 
     public init() {}
 
@@ -47,7 +50,7 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
     public static func load(_ path: String) throws -> TrainConfiguration {
         try ConfigurationFile.load(TrainConfiguration.self, defaults: TrainConfiguration(), path: path,
                                    optionalKeys: ["data", "trainLimit", "testLimit", "noiseMultiplier", "targetEpsilon",
-                                                  "sampleRate", "expectedBatchSize"])
+                                                  "sampleRate", "expectedBatchSize", "initFrom", "saveWeights", "minorityClass"])
     }
 
     /// Checks ranges; the error names the key.
@@ -111,6 +114,7 @@ public enum TrainCommand {
       --test-limit N       use the first N test samples
       --threads N          compute threads (default: all cores)
     \(dpHelp)
+    \(weightsHelp + "\n" + groupsHelp)
       --output DIR         result folder (default runs/train; checked before training starts)
       --allow-divergence   keep training after a NaN or infinite loss or weight (default: stop at that epoch
                            with status 1 and a message naming it; the epochs so far are written)
@@ -178,12 +182,15 @@ public enum TrainCommand {
             c.allowDivergence = $0
         }
         try applyDPFlags(&args, to: &c, note: &given)
+        applyWeightFlags(&args, to: &c, note: &given)
+        try applyGroupFlags(&args, to: &c, note: &given)
         return given
     }
 
 
     static func train(_ config: TrainConfiguration) throws {
         try OutputPlace.prepareFolder(config.output, origin: "output")
+        try checkWeightPaths(config)
         if config.dp { return try trainDP(config) }
         let (train, test) = try loadData(config)
         let network = try config.model.network(inputShape: train.sampleShape, classes: train.classCount)
@@ -199,8 +206,7 @@ public enum TrainCommand {
         say("\(config.model.rawValue) on \(train.name): \(network.parameterCount.formatted()) parameters, "
               + "\(train.sampleCount.formatted()) train / \(test.sampleCount.formatted()) test samples, "
               + "\(ComputeThreads.count) thread(s)")
-        var parameters = network.initialParameters(key: StreamKey(seed: config.seed, 0),
-                                                    scheme: config.initialization)
+        var parameters = try startingWeights(config, network)
         let settings = TrainingSettings(epochs: config.epochs, batchSize: batch,
                                         learningRate: Float(config.learningRate), momentum: Float(config.momentum),
                                         weightDecay: Float(config.weightDecay),
@@ -209,7 +215,7 @@ public enum TrainCommand {
         let workspace = Workspace(network: network, capacity: capacity)
         let line = ProgressLine()
         var records: [EpochRecord] = []
-        let indices = Array(0..<train.sampleCount)
+        let indices = try trainingIndices(config, train)
         let started = monotonicSeconds()
         for epoch in 0..<config.epochs {
             let t0 = monotonicSeconds()
@@ -244,6 +250,8 @@ public enum TrainCommand {
         }
         let total = monotonicSeconds() - started
         try writeResults(config: config, records: records, seconds: total, parameters: network.parameterCount)
+        try saveWeightsIfAsked(config, network, parameters)
+        try writeGroupReport(config, network, parameters, test: test, workspace: workspace)
         say("wrote \(config.output)/epochs.csv, summary.json, curves.svg (\(fixed(total, 1)) s in all)")
     }
 
