@@ -19,13 +19,14 @@ public enum FedCommandLine {
       privacy     ε for a noise multiplier, or the noise multiplier for a target ε (RDP accountant)
       train       train one model centrally; per-epoch metrics and result files
       plot        overlay one column of several result CSVs (runs, references) in one SVG chart
+      fairness    the synthetic DP-SGD fairness and robustness study (two-layer ReLU CNN): CSVs, plots, claims
       bench       measure GEMM GFLOPS, training throughput and noise generation; prints a table, writes JSON
       help        show this help
 
     Run 'fednoise COMMAND --help' for a command's options.
     """
 
-    static let commands: Set<String> = ["run", "sweep", "attack", "privacy", "train", "bench", "plot"]
+    static let commands: Set<String> = ["run", "sweep", "attack", "privacy", "train", "bench", "plot", "fairness"]
 
     /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error, 130/143 a run
     /// interrupted by SIGINT/SIGTERM after writing its results and checkpoint).
@@ -56,6 +57,7 @@ public enum FedCommandLine {
             case "train": try TrainCommand.run(rest)
             case "bench": try BenchCommand.run(rest)
             case "plot": try PlotCommand.run(rest)
+            case "fairness": try FairnessCommand.run(rest)
             case "help", "--help", "-h": say(help)
             default:
                 throw UsageError(
