@@ -24,7 +24,9 @@ struct FairnessSettings: Codable {
     var attackEpsilon: Float = 1
     /// Pre-training shift angles θ (degrees) and the fine-tuning σ and tail norm.
     var rotations = [0.0, 22.5, 45, 67.5, 90]
-    var fineTuneSigma = 1.0
+    var fineTuneSigma = 4.0
+    /// Fine-tuning is short (noise-limited), where a good start should matter.
+    var fineTuneSteps = 50
     var fineTuneTailNorm = 2.0
     var seed: UInt64 = 1
     /// Effective FNR logged every this many steps.
@@ -42,6 +44,7 @@ struct FairnessSettings: Codable {
         s.tailNorms = [1]
         s.rotations = [0, 90]
         s.fnrEvery = 10
+        s.fineTuneSteps = 10
         return s
     }
 }
@@ -73,7 +76,8 @@ enum FairnessStudy {
 
     /// Trains from `start` (nil: N(0, σ₀²)) with DP-SGD at σ on data drawn with `data`, then evaluates.
     static func run(_ s: FairnessSettings, data: SyntheticPatchSettings, sigma: Double, tailNorm: Double,
-                    start: [Float]? = nil, stream: UInt64) throws -> FairnessRun {
+                    start: [Float]? = nil, steps: Int? = nil, stream: UInt64) throws -> FairnessRun {
+        let steps = steps ?? s.steps
         let key = StreamKey(seed: s.seed, stream)
         // Train and test sets share the features (same settings) and differ in their draws.
         let train = try SyntheticPatches(settings: data, count: s.trainCount, key: StreamKey(seed: s.seed, 1, stream))
@@ -87,13 +91,13 @@ enum FairnessStudy {
         let workspace = Workspace(network: net, capacity: 128)
         let indices = Array(0..<s.trainCount), groupCount = data.groups
         var trace: [(step: Int, fnr: [Double])] = []
-        for step in 0...s.steps {
-            if step % s.fnrEvery == 0 || step == s.steps {
+        for step in 0...steps {
+            if step % s.fnrEvery == 0 || step == steps {
                 trace.append((step, FeatureToNoise.effective(trainer: &trainer, parameters: &parameters,
                                                              on: train.samples, indices: indices, groups: train.groups,
                                                              groupCount: groupCount, workspace: workspace)))
             }
-            if step < s.steps {
+            if step < steps {
                 trainer.step(parameters: &parameters, on: train.samples, indices: indices, workspace: workspace)
             }
         }
