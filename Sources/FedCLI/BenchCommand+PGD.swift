@@ -41,13 +41,15 @@ extension BenchCommand {
             return times.sorted()[times.count / 2]
         }
         var clean = Evaluation(loss: 0, accuracy: 0, count: 0)
+        say("timing \(repeats) clean pass(es)…")
         let cleanSeconds = median { clean = evaluate(network, parameters: parameters, on: samples, workspace: workspace) }
+        say("clean pass  \(fixed(cleanSeconds, 3)) s; timing \(repeats) PGD-10 pass(es) (about 20× that each)…")
         var robust: RobustEvaluation?
         let pgdSeconds = median {
             robust = attacker.evaluate(parameters: parameters, on: samples, attack: attack, key: StreamKey(seed: 9))
         }
         let ratio = pgdSeconds / cleanSeconds
-        say("clean pass  \(fixed(cleanSeconds, 3)) s  (accuracy \(percent(clean.accuracy)))")
+        say("clean pass  \(fixed(cleanSeconds, 3)) s  (accuracy \(percent(clean.accuracy)), untrained weights)")
         say("PGD-10 pass \(fixed(pgdSeconds, 3)) s  (robust accuracy \(percent(robust?.adversarial.accuracy ?? .nan)), "
               + "includes its own clean pass)")
         say("PGD-10 / clean = \(fixed(ratio, 2))×  (target ≤ 12×)")

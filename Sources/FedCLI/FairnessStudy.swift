@@ -56,7 +56,8 @@ struct FairnessRun {
     var epsilon: Double
     var groups: GroupReport
     var subgroups: GroupReport
-    var robustSubgroups: GroupReport
+    /// Robust (PGD) correctness per group; the loss column holds the adversarial losses.
+    var robustGroups: GroupReport
     var robust: RobustEvaluation
     /// Per group: ‖u‖/σ_n, and the effective FNR at initialisation and at the end.
     var paperFNR: [Double]
@@ -108,16 +109,20 @@ enum FairnessStudy {
         let attacker = AdversarialAttacker(network: net, workspace: workspace,
                                            pixels: PixelSpace(lower: -.infinity, upper: .infinity))
         var robustFlags = [Bool](repeating: false, count: s.testCount)
+        var adversarialLoss = [Double](repeating: 0, count: s.testCount)
         let robust = attacker.evaluate(parameters: parameters, on: test.samples,
                                        attack: .pgd(.l2, epsilon: s.attackEpsilon, steps: 10),
-                                       key: key.child(5)) { robustFlags[$0.index] = $0.robust }
+                                       key: key.child(5)) {
+            robustFlags[$0.index] = $0.robust
+            adversarialLoss[$0.index] = $0.adversarialLoss
+        }
         let sigmaN = FeatureToNoise.noiseStd(dp, examples: s.trainCount)
         return FairnessRun(
             sigma: sigma, tailNorm: tailNorm, epsilon: epsilon,
             groups: GroupReport(groupCount: groupCount, group: test.groups, correct: correct, loss: e.losses),
             subgroups: GroupReport(groupCount: S, group: test.groups.map { $0 % S }, correct: correct, loss: e.losses),
-            robustSubgroups: GroupReport(groupCount: S, group: test.groups.map { $0 % S }, correct: robustFlags,
-                                         loss: e.losses),
+            robustGroups: GroupReport(groupCount: groupCount, group: test.groups, correct: robustFlags,
+                                      loss: adversarialLoss),
             robust: robust,
             paperFNR: (0..<groupCount).map { data.norm(class: $0 / S, subgroup: $0 % S) / sigmaN },
             effectiveFNRStart: trace.first!.fnr, effectiveFNREnd: trace.last!.fnr, fnrTrace: trace,
