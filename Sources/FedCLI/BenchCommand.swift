@@ -8,6 +8,7 @@ enum BenchCommand {
     USAGE: fednoise bench [--quick] [--json FILE] [--threads LIST]
            fednoise bench --dpsgd [--quick] [--json FILE] [--threads LIST]
            fednoise bench --layers [--model NAME] [--batch-size N] [--threads LIST] [--json FILE]
+           fednoise bench --pgd [--data DIR] [--batch-size N] [--quick] [--json FILE]
 
     Measures, on random data of the right shapes:
       GEMM GFLOPS at 512³ and at the McMahan CNN's own shapes (batch 10 and 64),
@@ -31,8 +32,11 @@ enum BenchCommand {
       --dpsgd          instead: DP-SGD samples/s (ghost-norm clipping, noise σ = 1, C = 1, every example sampled
                        once per step at fixed batch, as opacus_reference.py train) next to plain SGD at the same batch,
                        CNN and MLP at batch 10 and 64 (default threads: 2)
+      --pgd            instead: seconds of one clean evaluation pass and of PGD-10 (L∞, ε = 0.1, α = ε/4, random
+                       start) of the McMahan CNN over the 10,000 MNIST test images of --data DIR (without it:
+                       10,000 random images), and their ratio; --batch-size (default 100), median of 3 (--quick: 1)
       --threads LIST   thread counts to measure, comma-separated, each 1…1024 (default "1,2" capped at the
-                       core count; with --layers: the current count; with --dpsgd: 2)
+                       core count; with --layers and --pgd: the current count; with --dpsgd: 2)
       --json FILE      where to write the results (default runs/bench.json; with --layers: no file unless given)
       -h, --help       show this help
     """
@@ -49,7 +53,7 @@ enum BenchCommand {
     }
 
     static func run(_ argv: [String]) throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "quick", "layers", "dpsgd"])
+        var args = try Arguments(argv, booleanFlags: ["help", "quick", "layers", "dpsgd", "pgd"])
         if args.flag("help") {
             say(help)
             return
@@ -61,8 +65,25 @@ enum BenchCommand {
         let json = args.string("json")
         let threadList = try threads(args.string("threads"))
         let dpsgd = args.flag("dpsgd")
+        let pgd = args.flag("pgd")
+        let data = pgd ? args.string("data") : nil
         try args.finish()
-        if layers && dpsgd { throw UsageError("--dpsgd and --layers are separate benchmarks: give one") }
+        if [layers, dpsgd, pgd].filter({ $0 }).count > 1 {
+            throw UsageError("--dpsgd, --layers and --pgd are separate benchmarks: give one")
+        }
+        if pgd {
+            if model != nil { throw UsageError("--model is an option of --layers") }
+            let jsonPath = json ?? "runs/bench-pgd.json"
+            try OutputPlace.prepareFile(jsonPath, origin: json == nil ? "the results file" : "--json")
+            say("CPU: \(HostCPU.current.summary)")
+            var rows: [Row] = []
+            for t in threadList ?? [ComputeThreads.count] {
+                rows += try ComputeThreads.with(t) {
+                    try benchPGD(data: data, batch: batch ?? 100, repeats: quick ? 1 : 3)
+                }
+            }
+            return try writeRows(rows, to: jsonPath, cpu: HostCPU.current)
+        }
         if !layers {
             if batch != nil { throw UsageError("--batch-size is an option of --layers") }
             if model != nil { throw UsageError("--model is an option of --layers") }

@@ -20,13 +20,15 @@ public enum FedCommandLine {
       train       train one model centrally; per-epoch metrics and result files
       paradox     the noise-infusion study: mechanisms × levels × CNNs × {centralized, federated}; PoS/PoA, MIA
       plot        overlay one column of several result CSVs (runs, references) in one SVG chart
+      fairness    the synthetic DP-SGD fairness and robustness study (two-layer ReLU CNN): CSVs, plots, claims
       bench       measure GEMM GFLOPS, training throughput and noise generation; prints a table, writes JSON
       help        show this help
 
     Run 'fednoise COMMAND --help' for a command's options.
     """
 
-    static let commands: Set<String> = ["run", "sweep", "attack", "privacy", "train", "bench", "plot", "paradox"]
+    static let commands: Set<String> = ["run", "sweep", "attack", "privacy", "train", "bench", "plot", "paradox",
+                                         "fairness"]
 
     /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error, 130/143 a run
     /// interrupted by SIGINT/SIGTERM after writing its results and checkpoint).
@@ -58,10 +60,12 @@ public enum FedCommandLine {
             case "paradox": try await ParadoxCommand.run(rest)
             case "bench": try BenchCommand.run(rest)
             case "plot": try PlotCommand.run(rest)
+            case "fairness": try FairnessCommand.run(rest)
             case "help", "--help", "-h": say(help)
             default:
                 throw UsageError(
-                    "unknown command '\(command)' (commands: run, sweep, attack, privacy, train, paradox, bench, plot, help)")
+                    "unknown command '\(command)' (commands: run, sweep, attack, privacy, train, paradox, bench, plot, "
+                        + "fairness, help)")
             }
             return 0
         } catch let error as UsageError {

@@ -108,15 +108,16 @@ extension TrainCommand {
     static func trainDP(_ config: TrainConfiguration) throws {
         let (train, test) = try loadData(config)
         let network = try config.model.network(inputShape: train.sampleShape, classes: train.classCount)
-        let dp = try dpSettings(config, examples: train.sampleCount)
-        let expected = dp.sampleRate * Double(train.sampleCount)
+        let indices = try trainingIndices(config, train)
+        let dp = try dpSettings(config, examples: indices.count)
+        let expected = dp.sampleRate * Double(indices.count)
         say("\(config.model.rawValue) on \(train.name) with DP-SGD: \(network.parameterCount.formatted()) parameters, "
               + "\(train.sampleCount.formatted()) train / \(test.sampleCount.formatted()) test samples, "
               + "\(ComputeThreads.count) thread(s)")
         say("σ = \(fixed(dp.noiseMultiplier, 6)), C = \(config.maxGradNorm), q = \(fixed(dp.sampleRate, 6)) "
               + "(expected batch \(fixed(expected, 1))), \(dp.stepsPerEpoch) steps per epoch, δ = \(config.delta)"
               + (dp.perLayerClipping ? ", per-layer clipping" : ""))
-        var parameters = network.initialParameters(key: StreamKey(seed: config.seed, 0), scheme: config.initialization)
+        var parameters = try startingWeights(config, network)
         let settings = TrainingSettings(epochs: config.epochs, batchSize: config.batchSize,
                                         learningRate: Float(config.learningRate), momentum: Float(config.momentum),
                                         weightDecay: Float(config.weightDecay),
@@ -126,7 +127,6 @@ extension TrainCommand {
         let workspace = Workspace(network: network, capacity: capacity)
         let line = ProgressLine()
         var records: [EpochRecord] = []
-        let indices = Array(0..<train.sampleCount)
         let started = monotonicSeconds()
         var spent = (epsilon: 0.0, bestOrder: 0.0)
         for epoch in 0..<config.epochs {
@@ -158,6 +158,8 @@ extension TrainCommand {
                               bestOrder: spent.bestOrder, perLayerClipping: dp.perLayerClipping)
         try writeResults(config: config, records: records, seconds: total, parameters: network.parameterCount,
                          privacy: report)
+        try saveWeightsIfAsked(config, network, parameters)
+        try writeGroupReport(config, network, parameters, test: test, workspace: workspace)
         say("example-level DP: ε = \(fixed(spent.epsilon, 4)) at δ = \(config.delta) after \(trainer.spend.steps) steps "
               + "(RDP, best order \(spent.bestOrder))")
         say("wrote \(config.output)/epochs.csv, summary.json, curves.svg (\(fixed(total, 1)) s in all)")

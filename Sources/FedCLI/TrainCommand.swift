@@ -42,6 +42,9 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
     public var sampling = "poisson"
     /// Heuristic noise infusion (Part A; `TrainCommand+Noise.swift`), nil: none.
     public var noise: NoiseInfusion?
+    /// Weights files to start from / write (`TrainCommand+Weights.swift`); keep only `minorityFraction` of class
+    /// `minorityClass`'s training examples (`TrainCommand+Groups.swift`).
+    public var initFrom: String?, saveWeights: String?, minorityClass: Int?, minorityFraction = 1.0
 
     public init() {}
 
@@ -49,7 +52,8 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
     public static func load(_ path: String) throws -> TrainConfiguration {
         try ConfigurationFile.load(TrainConfiguration.self, defaults: TrainConfiguration(), path: path,
                                    optionalKeys: ["data", "trainLimit", "testLimit", "noiseMultiplier", "targetEpsilon",
-                                                  "sampleRate", "expectedBatchSize", "noise"])
+                                                  "sampleRate", "expectedBatchSize", "noise", "initFrom", "saveWeights",
+                                                  "minorityClass"])
     }
 
     /// Checks ranges; the error names the key.
@@ -115,6 +119,7 @@ public enum TrainCommand {
       --threads N          compute threads (default: all cores)
     \(dpHelp)
     \(noiseHelp)
+    \(weightsHelp + "\n" + groupsHelp)
       --output DIR         result folder (default runs/train; checked before training starts)
       --allow-divergence   keep training after a NaN or infinite loss or weight (default: stop at that epoch
                            with status 1 and a message naming it; the epochs so far are written)
@@ -183,12 +188,15 @@ public enum TrainCommand {
         }
         try applyDPFlags(&args, to: &c, note: &given)
         try applyNoiseFlags(&args, to: &c, note: &given)
+        applyWeightFlags(&args, to: &c, note: &given)
+        try applyGroupFlags(&args, to: &c, note: &given)
         return given
     }
 
 
     static func train(_ config: TrainConfiguration) throws {
         try OutputPlace.prepareFolder(config.output, origin: "output")
+        try checkWeightPaths(config)
         if config.dp { return try trainDP(config) }
         let (train, test) = try loadData(config)
         let network = try noisyNetwork(config, try config.model.network(inputShape: train.sampleShape,
@@ -206,8 +214,7 @@ public enum TrainCommand {
               + "\(train.sampleCount.formatted()) train / \(test.sampleCount.formatted()) test samples, "
               + "\(ComputeThreads.count) thread(s)")
         if let noise = config.noise { say("privacy: \(noise.privacyLine)") }
-        var parameters = network.initialParameters(key: StreamKey(seed: config.seed, 0),
-                                                    scheme: config.initialization)
+        var parameters = try startingWeights(config, network)
         let settings = TrainingSettings(epochs: config.epochs, batchSize: batch,
                                         learningRate: Float(config.learningRate), momentum: Float(config.momentum),
                                         weightDecay: Float(config.weightDecay),
@@ -216,7 +223,7 @@ public enum TrainCommand {
         let workspace = Workspace(network: network, capacity: capacity)
         let line = ProgressLine()
         var records: [EpochRecord] = []
-        let indices = Array(0..<train.sampleCount)
+        let indices = try trainingIndices(config, train)
         let started = monotonicSeconds()
         for epoch in 0..<config.epochs {
             let t0 = monotonicSeconds()
@@ -257,6 +264,8 @@ public enum TrainCommand {
         }
         let total = monotonicSeconds() - started
         try writeResults(config: config, records: records, seconds: total, parameters: network.parameterCount)
+        try saveWeightsIfAsked(config, network, parameters)
+        try writeGroupReport(config, network, parameters, test: test, workspace: workspace)
         say("wrote \(config.output)/epochs.csv, summary.json, curves.svg (\(fixed(total, 1)) s in all)")
     }
 
