@@ -51,8 +51,15 @@ public enum JoinCommand {
         let federation = try Federation(configuration: config, train: train, test: test)
         let link = try await connect(server, session: config.resumeDigest, retrySeconds: retry)
         let tag = "[\(config.name)] clients \(ids.lowerBound)..\(ids.upperBound - 1)"
-        if !quiet { say("\(tag): joined \(server)") }
-        try await federation.join(clients: ids, transport: link)
+        if !quiet { say("\(tag): connected to \(server)") }
+        do {
+            try await federation.join(clients: ids, transport: link)
+        } catch let error as SocketTransportError {
+            // The session a link asks for is the configuration digest: a refusal means another configuration.
+            throw RunFailure(description: "\(tag): \(error)"
+                + (error.description.contains("session") ? " (the session is the configuration's digest: use the "
+                    + "server's config file and --set values)" : ""))
+        }
         if let why = link.disconnection {
             throw RunFailure(description: "\(tag): the connection to \(server) ended before the run did: \(why)")
         }

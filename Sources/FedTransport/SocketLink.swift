@@ -12,7 +12,9 @@ import Synchronization
 /// endpoints of the same link also go through the hub.
 ///
 /// If the connection is lost, every mailbox here ends (actors' loops return), waiting requests throw
-/// ``SocketTransportError/connectionLost(_:)``, and ``disconnection`` says why; there is no reconnection.
+/// ``SocketTransportError/connectionLost(_:)``, and ``disconnection`` says why; there is no reconnection. Keep the
+/// link alive while its mailboxes are in use (the actors holding it as their transport do): deallocating it closes
+/// the connection.
 public final class SocketLink<Message: Codable & Sendable>: Transport {
     private struct State {
         var mailboxes = LocalMailboxes<Message>()
