@@ -95,9 +95,13 @@ enum POSIXSocket {
         var s = storage
         return withUnsafePointer(to: &s) { pointer in
             if Int32(storage.ss_family) == AF_INET6 {
-                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
+                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                    Int(UInt16(bigEndian: $0.pointee.sin6_port))
+                }
             }
-            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                Int(UInt16(bigEndian: $0.pointee.sin_port))
+            }
         }
     }
 
@@ -189,6 +193,8 @@ enum POSIXSocket {
         }
     }
 
-    static func shutdown(_ fd: Int32, writeOnly: Bool) { _ = Glibc.shutdown(fd, Int32(writeOnly ? SHUT_WR : SHUT_RDWR)) }
+    static func shutdown(_ fd: Int32, writeOnly: Bool) {
+        _ = Glibc.shutdown(fd, Int32(writeOnly ? SHUT_WR : SHUT_RDWR))
+    }
     static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 }

@@ -4,7 +4,8 @@ import Synchronization
 /// Holds the answer to one request: ``wait()`` suspends until ``fulfil(_:)`` is called (or returns at once if it
 /// already was). Only the first `fulfil` counts.
 final class ReplySlot<Value: Sendable>: Sendable {
-    private let state = Mutex<(value: Value?, waiter: CheckedContinuation<Value, Never>?, done: Bool)>((nil, nil, false))
+    private typealias Waiter = CheckedContinuation<Value, Never>
+    private let state = Mutex<(value: Value?, waiter: Waiter?, done: Bool)>((nil, nil, false))
 
     func fulfil(_ value: Value) {
         let waiter = state.withLock { s -> CheckedContinuation<Value, Never>? in

@@ -11,7 +11,8 @@ public struct SocketLimits: Sendable {
     /// Connections a hub accepts at once (default 1024); later ones are refused and logged.
     public var maximumConnections: Int
 
-    public init(maximumFrameLength: Int = 256 << 20, outboundQueueBytes: Int = 64 << 20, maximumConnections: Int = 1024) {
+    public init(maximumFrameLength: Int = 256 << 20, outboundQueueBytes: Int = 64 << 20,
+                maximumConnections: Int = 1024) {
         precondition(maximumFrameLength >= 64 && outboundQueueBytes >= 1 && maximumConnections >= 1)
         self.maximumFrameLength = maximumFrameLength
         self.outboundQueueBytes = outboundQueueBytes

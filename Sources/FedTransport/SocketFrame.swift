@@ -167,7 +167,9 @@ struct ByteWriter {
     var bytes: [UInt8] = []
     mutating func u8(_ v: UInt8) { bytes.append(v) }
     mutating func u16(_ v: UInt16) { bytes.append(UInt8(v >> 8)); bytes.append(UInt8(v & 0xFF)) }
-    mutating func u64(_ v: UInt64) { for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> s)) } }
+    mutating func u64(_ v: UInt64) {
+        for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: v >> s)) }
+    }
     /// A 2-byte length then UTF-8 (texts here are endpoint names and short reasons, < 64 KiB).
     mutating func text(_ s: String) {
         let utf8 = Array(s.utf8.prefix(Int(UInt16.max)))
@@ -210,7 +212,9 @@ struct ByteReader {
     }
     mutating func endpoint(_ field: String) throws(SocketFrameError) -> EndpointID {
         let s = try text(field)
-        guard let id = EndpointID(s) else { throw .malformed("field \(field) is not an endpoint name: \(s.debugDescription)") }
+        guard let id = EndpointID(s) else {
+            throw .malformed("field \(field) is not an endpoint name: \(s.debugDescription)")
+        }
         return id
     }
     mutating func rest() -> Data {

@@ -89,7 +89,10 @@ public final class SocketLink<Message: Codable & Sendable>: Transport {
 
     public func shutdown() async {
         let (continuations, pending) = state.withLock { s in
-            guard !s.isShutDown else { return ([AsyncStream<Envelope<Message>>.Continuation](), [ReplySlot<Result<SocketReply, SocketTransportError>>]()) }
+            guard !s.isShutDown else {
+                return ([AsyncStream<Envelope<Message>>.Continuation](),
+                        [ReplySlot<Result<SocketReply, SocketTransportError>>]())
+            }
             s.isShutDown = true
             defer { s.pending = [:] }
             return (s.mailboxes.closeAll(), Array(s.pending.values))
@@ -168,7 +171,8 @@ public final class SocketLink<Message: Codable & Sendable>: Transport {
     private func ended(_ reason: (any Error)?) {
         let (continuations, pending, why) = state.withLock { s in
             if s.lost == nil && !(s.isShutDown && reason == nil) {  // not when this side closed it
-                s.lost = reason.map { "\($0)" } ?? (s.hubShutDown ? "the hub shut down" : "the hub closed the connection")
+                s.lost = reason.map { "\($0)" }
+                    ?? (s.hubShutDown ? "the hub shut down" : "the hub closed the connection")
             }
             defer { s.pending = [:] }
             return (s.mailboxes.closeAll(), Array(s.pending.values), s.lost ?? "this side shut down")

@@ -116,7 +116,8 @@ extension Federation {
         }
         let server = ParameterServer(machine: machine, network: network, test: test, transport: transport,
                                      mailbox: psMailbox, clock: clock, credits: credits,
-                                     control: ServerControl(stop: control.stop, save: save, completed: control.completed),
+                                     control: ServerControl(stop: control.stop, save: save,
+                                                            completed: control.completed),
                                      emit: { continuation.yield($0) })
         return (tracker, server)
     }
