@@ -57,7 +57,11 @@ actor ParameterServer {
                 case .broadcast(let start, let clients):
                     broadcasts.append(Task { [transport] in
                         for c in clients {
-                            try await transport.send(.roundStart(start), from: .parameterServer, to: .client(c))
+                            do {
+                                try await transport.send(.roundStart(start), from: .parameterServer, to: .client(c))
+                            } catch TransportError.endpointClosed {
+                                continue  // gone (its process died): like a silent client, the deadline leaves it out
+                            }
                         }
                     })
                 case .startDeadline(let round, let attempt, let seconds):
