@@ -57,7 +57,11 @@ actor ParameterServer {
                 case .broadcast(let start, let clients):
                     broadcasts.append(Task { [transport] in
                         for c in clients {
-                            try await transport.send(.roundStart(start), from: .parameterServer, to: .client(c))
+                            do {
+                                try await transport.send(.roundStart(start), from: .parameterServer, to: .client(c))
+                            } catch TransportError.endpointClosed {
+                                continue  // gone (its process died): like a silent client, the deadline leaves it out
+                            }
                         }
                     })
                 case .startDeadline(let round, let attempt, let seconds):
@@ -80,7 +84,11 @@ actor ParameterServer {
                     for b in broadcasts { try await b.value }
                     try await transport.send(.stop, from: .parameterServer, to: .tracker)
                     for client in 0..<machine.settings.clientCount {
-                        try await transport.send(.stop, from: .parameterServer, to: .client(client))
+                        do {
+                            try await transport.send(.stop, from: .parameterServer, to: .client(client))
+                        } catch TransportError.endpointClosed {
+                            continue  // a client that has already gone (another process) needs no stop
+                        }
                     }
                     return summary
                 }

@@ -1,0 +1,146 @@
+// SocketHub+Peers: the hub's side of each link: admission, the frames a link sends, relays, and disconnection.
+import Foundation
+
+extension SocketHub {
+    func admit(_ fd: Int32, peer: String) {
+        let connection = SocketConnection(fd: fd, peer: peer, limits: limits)
+        let admitted = state.withLock { s in
+            guard !s.isShutDown, s.peers.count < limits.maximumConnections else { return false }
+            s.peers[ObjectIdentifier(connection)] = (connection, false, false)
+            return true
+        }
+        guard admitted else {
+            log("refused a connection from \(peer): the hub is shut down or full (\(limits.maximumConnections) links)")
+            POSIXSocket.close(fd)
+            return
+        }
+        connection.start(onFrame: { [weak self] frame in try self?.received(frame, on: connection) },
+                         onClose: { [weak self] reason in self?.disconnected(connection, reason) })
+    }
+
+    private func received(_ frame: SocketFrame, on connection: SocketConnection) throws {
+        let me = ObjectIdentifier(connection)
+        let (greeted, refused) = state.withLock { ($0.peers[me]?.greeted ?? false, $0.peers[me]?.refused ?? false) }
+        if refused { return }  // told why already; the connection is closing
+        if case .hello(let version, let theirs) = frame {
+            guard !greeted else { throw SocketFrameError.malformed("a second hello") }
+            let refusal = version != SocketFrame.version
+                ? "protocol version \(version), this hub speaks \(SocketFrame.version)"
+                : theirs != session ? "session \(theirs.debugDescription) is not this hub's \(session.debugDescription)"
+                : nil
+            if let refusal {
+                log("refused \(connection.peer): \(refusal)")
+                state.withLock { $0.peers[me]?.refused = true }
+                connection.enqueue(try SocketFrame.reply(request: 0, status: .failed(refusal)).encoded())
+                connection.close()
+                return
+            }
+            state.withLock { $0.peers[me]?.greeted = true }
+            return
+        }
+        guard greeted else { throw SocketFrameError.malformed("\(frame.kindName) before hello") }
+        switch frame {
+        case .register(let request, let endpoint):
+            let status = state.withLock { s -> SocketReply in
+                if s.isShutDown { return .shutDown }
+                if s.isOpen(endpoint) { return .alreadyRegistered(endpoint) }
+                s.remote[endpoint] = me
+                s.remoteClosed.remove(endpoint)
+                return .ok
+            }
+            connection.enqueue(try SocketFrame.reply(request: request, status: status).encoded())
+        case .close(let endpoint):
+            state.withLock { s in
+                if s.remote[endpoint] == me {
+                    s.remote[endpoint] = nil
+                    s.remoteClosed.insert(endpoint)
+                }
+            }
+        case .route(let request, let from, let to, let sequence, let payload):
+            try route(request, from: from, to: to, sequence: sequence, payload: payload, origin: connection)
+        case .reply(let request, let status):
+            let relay = state.withLock { s -> Relay? in
+                guard s.relays[request]?.destination == me else { return nil }
+                return s.relays.removeValue(forKey: request)
+            }
+            if let relay { answer(relay.waiter, status) }
+        case .hello, .deliver, .shutdown:
+            throw SocketFrameError.malformed("a link does not send \(frame.kindName) frames")
+        }
+    }
+
+    /// A link's message: into a mailbox here, or on to the link hosting `to` (blocking this reader while that
+    /// link's queue is full: backpressure reaches the sender's socket).
+    private func route(_ request: UInt64, from: EndpointID, to: EndpointID, sequence: UInt64?, payload: Data,
+                       origin: SocketConnection) throws {
+        let reply = { (status: SocketReply) throws in
+            _ = origin.enqueue(try SocketFrame.reply(request: request, status: status).encoded())
+        }
+        let place: Place
+        do throws(TransportError) {
+            place = try state.withLock { s throws(TransportError) in try s.place(of: to) }
+        } catch {
+            try reply(SocketReply(error))
+            return
+        }
+        switch place {
+        case .local:
+            let message: Message
+            do { message = try WireFormat.decode(Message.self, from: payload) }
+            catch {
+                try reply(.failed("the message from \(from) to \(to) does not decode: \(error)"))
+                return
+            }
+            let status = state.withLock { s -> SocketReply in
+                do throws(TransportError) {
+                    let stamped = sequence ?? s.nextSequence[from, default: 0]
+                    try s.mailboxes.deliver(Envelope(from: from, to: to, sequence: stamped, message: message))
+                    if sequence == nil { s.nextSequence[from] = stamped + 1 }
+                    return .ok
+                } catch {
+                    return SocketReply(error)
+                }
+            }
+            try reply(status)
+        case .remote(let destination):
+            let (id, stamped) = state.withLock { s in
+                defer { s.nextRelay += 1 }
+                s.relays[s.nextRelay] = Relay(waiter: .remote(origin, request: request),
+                                              destination: ObjectIdentifier(destination), to: to)
+                return (s.nextRelay, s.stamp(from, sequence))
+            }
+            let bytes = try SocketFrame.deliver(request: id, from: from, to: to, sequence: stamped, payload: payload)
+                .encoded(maximumLength: limits.maximumFrameLength)
+            if !destination.sendBlocking(bytes) { settle(id, .endpointClosed(to)) }
+        }
+    }
+
+    /// Answers relay `id` with `status` if it is still waiting.
+    func settle(_ id: UInt64, _ status: SocketReply) {
+        if let relay = state.withLock({ $0.relays.removeValue(forKey: id) }) { answer(relay.waiter, status) }
+    }
+
+    func answer(_ waiter: Waiter, _ status: SocketReply) {
+        switch waiter {
+        case .local(let slot): slot.fulfil(.success(status))
+        case .remote(let origin, let request):
+            if let bytes = try? SocketFrame.reply(request: request, status: status).encoded() { origin.enqueue(bytes) }
+        }
+    }
+
+    private func disconnected(_ connection: SocketConnection, _ reason: (any Error)?) {
+        let me = ObjectIdentifier(connection)
+        let orphans = state.withLock { s -> [Relay] in
+            s.peers[me] = nil
+            for (endpoint, owner) in s.remote where owner == me {
+                s.remote[endpoint] = nil
+                s.remoteClosed.insert(endpoint)
+            }
+            let lost = s.relays.filter { $0.value.destination == me }
+            for id in lost.keys { s.relays[id] = nil }
+            return Array(lost.values)
+        }
+        for relay in orphans { answer(relay.waiter, .endpointClosed(relay.to)) }
+        if let reason { log("closed the connection from \(connection.peer): \(reason)") }
+    }
+}
