@@ -164,28 +164,37 @@ func gaussianSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey
     if j < count { store(gaussianRows(key, start &+ UInt64(j), std, mean), from: 0, count: count &- j, to: out + j) }
 }
 
-/// `addGaussian`'s serial kernel: each group's rows take the current values as their mean (a ragged group through a
-/// 64-float copy, so every lane runs the same SIMD16 operations as in a whole group).
+/// `addGaussian`'s serial kernel: each group's rows take the current values as their mean, so every lane runs the
+/// same SIMD16 operations whether its group is whole or ragged (the first and last of a span).
 func addGaussianSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey, std: Float, start: UInt64) {
     let std = SIMD16<Float>(repeating: std)
-    func ragged(_ first: UInt64, from: Int, count: Int, _ p: UnsafeMutablePointer<Float>) {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { tmp in
-            let t = tmp.baseAddress!
-            t.update(repeating: 0, count: 64)
-            (t + from).update(from: p, count: count)
-            store(gaussianRows(key, first, std, (load16(t), load16(t + 16), load16(t + 32), load16(t + 48))), to: t)
-            p.update(from: t + from, count: count)
-        }
-    }
     var j = min(count, Int(truncatingIfNeeded: (64 &- (start & 63)) & 63))
-    if j > 0 { ragged(start & ~63, from: Int(truncatingIfNeeded: start & 63), count: j, out) }
+    if j > 0 {
+        addGaussianRagged(out, from: Int(truncatingIfNeeded: start & 63), count: j, key: key, first: start & ~63,
+                          std: std)
+    }
     while count &- j >= 64 {
         let p = out + j
         store(gaussianRows(key, start &+ UInt64(j), std, (load16(p), load16(p + 16), load16(p + 32), load16(p + 48))),
               to: p)
         j &+= 64
     }
-    if j < count { ragged(start &+ UInt64(j), from: 0, count: count &- j, out + j) }
+    if j < count {
+        addGaussianRagged(out + j, from: 0, count: count &- j, key: key, first: start &+ UInt64(j), std: std)
+    }
+}
+
+/// Elements `from ..< from + count` of the group starting at global index `first`, at `p`: through a 64-float copy.
+func addGaussianRagged(_ p: UnsafeMutablePointer<Float>, from: Int, count: Int, key: StreamKey, first: UInt64,
+                       std: SIMD16<Float>) {
+    var mean: GroupRows = (.zero, .zero, .zero, .zero)
+    withUnsafeMutableBytes(of: &mean) { raw in
+        (raw.baseAddress!.assumingMemoryBound(to: Float.self) + from).update(from: p, count: count)
+    }
+    let rows = gaussianRows(key, first, std, mean)
+    withUnsafeBytes(of: rows) { raw in
+        p.update(from: raw.baseAddress!.assumingMemoryBound(to: Float.self) + from, count: count)
+    }
 }
 
 func uniformSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey, start: UInt64) {
