@@ -11,6 +11,8 @@ struct DPNoise {
     let inverse: Float
     /// The trainable layers' coordinate ranges, in order.
     let ranges: [Range<Int>]
+    /// σC, the noise's standard deviation before the division (in Float64, for callers that fold in other factors).
+    let spread: Double
 
     /// gradient[j] ← (gradient[j] + std·z_j) · inverse for the trainable j in `block` (the same IEEE operations as
     /// `fillGaussian`, `axpy` and `scale` on the whole vector).
@@ -29,12 +31,32 @@ struct DPNoise {
     }
 }
 
+extension DPNoise {
+    /// w[j] ← w[j] + a·z_j (one fused multiply-add, `addGaussian`) for every trainable coordinate j, z_j the same
+    /// standard normal as in `apply`, in blocks of 4,096 coordinates over the compute threads when the vector is
+    /// long. A plain SGD step with learning rate η passes a = −η·σC/B: the noise part of w − η·(Σ clip(g_i) + σC·z)/B.
+    func addScaled(to weights: UnsafeMutableBufferPointer<Float>, scale a: Float) {
+        let w = weights.baseAddress!, n = weights.count, blockSize = 4096
+        guard a != 0 else { return }
+        parallelFor((n + blockSize - 1) / blockSize, threads: n >= 1 << 15 ? nil : 1) { b in
+            let block = (b * blockSize)..<min(n, (b + 1) * blockSize)
+            for r in ranges {
+                let lo = max(r.lowerBound, block.lowerBound), hi = min(r.upperBound, block.upperBound)
+                guard lo < hi else { continue }
+                addGaussian(UnsafeMutableBufferPointer(start: w + lo, count: hi - lo), key: key, std: a,
+                            startIndex: UInt64(lo))
+            }
+        }
+    }
+}
+
 extension DPSGDTrainer {
     /// The noise of step t for an expected batch of `expectedBatch` examples.
     func noiseSpec(expectedBatch: Double, step t: UInt64) -> DPNoise {
         DPNoise(key: key.child(0x4E4F_4953, t),  // "NOIS"
                 std: Float(dp.noiseMultiplier * dp.maxGradientNorm), inverse: Float(1 / expectedBatch),
-                ranges: trainableLayers.map { network.parameterRanges[$0] })
+                ranges: trainableLayers.map { network.parameterRanges[$0] },
+                spread: dp.noiseMultiplier * dp.maxGradientNorm)
     }
 
     /// gradient ← (gradient + N(0, σ²C²·I)) / expectedBatch on the trainable layers' coordinates (frozen ones are left

@@ -12,7 +12,10 @@ import Foundation
 ///    its per-example output gradient (ghost clipping: Li et al. 2022, Sec. 4; Bu et al. 2023). With
 ///    `perLayerClipping`, one pass clips each layer to C/√K (`Workspace.addPerLayerClippedGradients`);
 /// 3. adds N(0, σ²C²) to every coordinate of the trainable layers (frozen layers get neither gradient nor noise),
-///    divides by the expected batch size q·N and takes the optimiser step (post-processing).
+///    divides by the expected batch size q·N and takes the optimiser step (post-processing). With plain SGD
+///    (momentum and weight decay 0) and the batch in one chunk, the clipped sum never reaches memory as a vector:
+///    each layer's step w ← w − (η/B)·Σ c_i g_i is applied inside the book-keeping backward (Linear: one GEMM straight
+///    into the weights, as plain training does), then w ← w − (η/B)·σC·z; the same update up to Float32 rounding.
 /// Batches larger than the workspace run in chunks that accumulate into one step. The noise of step t is the
 /// Philox stream `key.child(noise, t)` indexed by parameter coordinate, the batch of step t comes from
 /// `key.child(sampling, t)`: results are bit-identical whatever the thread count.
@@ -89,12 +92,22 @@ public struct DPSGDTrainer {
         let t = UInt64(accountant.steps)
         var rng = Philox(key.child(0x5341_4D50, t))  // "SAMP"
         let picked = PoissonSampling.positions(count: indices.count, rate: dp.sampleRate, rng: &rng)
-        let result = clippedSum(parameters: &parameters, on: data, batch: picked.map { indices[$0] },
-                                workspace: workspace, noiseStep: t)
-        // Noise, division and SGD step fused block by block (`privatize` then `SGD.step`, bit for bit).
-        let noise = noiseSpec(expectedBatch: dp.sampleRate * Double(indices.count), step: t)
-        let g = workspace.gradient.baseAddress!
-        sgd.step(parameters: &parameters, gradient: workspace.gradient) { block in noise.apply(g, block) }
+        let batch = picked.map { indices[$0] }
+        let expected = dp.sampleRate * Double(indices.count)
+        let noise = noiseSpec(expectedBatch: expected, step: t)
+        let result: (lossSum: Double, correct: Int)
+        if sgd.isPlain && !dp.perLayerClipping && batch.count <= workspace.capacity {
+            // Plain SGD on one chunk: w ← w − (η/B)·Σ c_i g_i inside the clipped backward, then w ← w − (η/B)·σC·z.
+            let stepSize = Double(sgd.learningRate) / expected
+            result = clippedPass(parameters: &parameters, on: data, batch: batch, workspace: workspace,
+                                 noiseStep: t, fusedStep: Float(stepSize))
+            parameters.withUnsafeMutableBufferPointer { noise.addScaled(to: $0, scale: Float(-stepSize * noise.spread)) }
+        } else {
+            result = clippedSum(parameters: &parameters, on: data, batch: batch, workspace: workspace, noiseStep: t)
+            // Noise, division and SGD step fused block by block (`privatize` then `SGD.step`, bit for bit).
+            let g = workspace.gradient.baseAddress!
+            sgd.step(parameters: &parameters, gradient: workspace.gradient) { block in noise.apply(g, block) }
+        }
         try! accountant.step(noiseMultiplier: dp.noiseMultiplier, sampleRate: dp.sampleRate)
         return (result.lossSum, result.correct, picked.count)
     }
@@ -102,8 +115,18 @@ public struct DPSGDTrainer {
     /// Leaves Σ_i clip(g_i) over the examples `batch` (dataset indices) in `workspace.gradient` (zero for an empty
     /// batch), chunk by chunk; returns their summed loss and correct count. `noiseStep` feeds noisy layers.
     public mutating func clippedSum(parameters: inout [Float], on data: some SampleSource, batch: [Int],
-                             workspace: Workspace, noiseStep: UInt64) -> (lossSum: Double, correct: Int) {
-        workspace.zeroGradient()
+                                    workspace: Workspace, noiseStep: UInt64) -> (lossSum: Double, correct: Int) {
+        clippedPass(parameters: &parameters, on: data, batch: batch, workspace: workspace, noiseStep: noiseStep,
+                    fusedStep: nil)
+    }
+
+    /// `clippedSum`, or with `fusedStep` s (plain SGD, flat clipping, `batch` in one chunk) the update
+    /// w ← w − s·Σ_i clip(g_i) applied to `parameters` layer by layer as each clipped sum is formed (a GEMM straight
+    /// into the weights where the layer supports it, `FusedUpdate`); `workspace.gradient` is then scratch.
+    mutating func clippedPass(parameters: inout [Float], on data: some SampleSource, batch: [Int],
+                              workspace: Workspace, noiseStep: UInt64, fusedStep: Float?) -> (lossSum: Double, correct: Int) {
+        precondition(fusedStep == nil || (!dp.perLayerClipping && batch.count <= workspace.capacity))
+        if fusedStep == nil { workspace.zeroGradient() }
         let capacity = workspace.capacity, classes = network.outputSize, layerCount = network.layers.count
         let widest = network.shapes.dropFirst().map { $0.reduce(1, *) }.max() ?? classes
         if rows.count < capacity * widest { rows = [Float](repeating: 0, count: capacity * widest) }
@@ -125,8 +148,8 @@ public struct DPSGDTrainer {
                 }
             }
             let noiseSource = NoiseSource(key: key, step: noiseStep)
-            parameters.withUnsafeBufferPointer { p in
-                let w = p.baseAddress!
+            parameters.withUnsafeMutableBufferPointer { p in
+                let mutableW = p.baseAddress!, w = UnsafePointer(mutableW)
                 workspace.forward(parameters: w, batch: n, training: true, noise: noiseSource)
                 // Per-example (sum-reduced) loss gradients: one row at a time, so row i is exactly ∂ℓ_i/∂logits.
                 let g = rows.withUnsafeMutableBufferPointer { r in
@@ -176,7 +199,8 @@ public struct DPSGDTrainer {
                             // Book-keeping: each layer's gradient from its kept output gradient, scaled.
                             saved.withUnsafeMutableBufferPointer { keep in
                                 workspace.addClippedGradients(parameters: w, saved: keep.baseAddress!, batch: n,
-                                                              frozen: frozen, factors: factors)
+                                                              frozen: frozen, factors: factors,
+                                                              step: fusedStep.map { (mutableW, $0) })
                             }
                         } else {
                             // Ghost clipping's second backward, through the input gradients again, on a fresh
@@ -188,8 +212,13 @@ public struct DPSGDTrainer {
                             }
                             workspace.forward(parameters: w, batch: n, training: true, noise: noiseSource)
                             rows.withUnsafeBufferPointer { r in
-                                workspace.backward(parameters: w, outputGradient: r.baseAddress!, batch: n,
-                                                   frozen: frozen, accumulate: true)
+                                if let s = fusedStep {
+                                    workspace.backwardAndStep(parameters: mutableW, outputGradient: r.baseAddress!,
+                                                              batch: n, learningRate: s, frozen: frozen)
+                                } else {
+                                    workspace.backward(parameters: w, outputGradient: r.baseAddress!, batch: n,
+                                                       frozen: frozen, accumulate: true)
+                                }
                             }
                         }
                     }

@@ -52,8 +52,15 @@ extension Workspace {
     /// `addPerExampleGradientNorms(… saving:)` kept by `factors[e]` (in place) and adds that layer's parameter
     /// gradient of the scaled rows to `gradient`: Σ_e c_e ∂ℓ_e/∂θ, since each layer's parameter gradient is linear
     /// in its per-example output gradients. Valid only when that pass returned true (forward state intact).
+    ///
+    /// With `step` (w, s), the sums are not added to `gradient`: each layer's slice of the parameters `w` (the same
+    /// vector as `parameters`) takes the plain SGD step w ← w − s·Σ_e c_e ∂ℓ_e/∂θ instead, inside the layer's own
+    /// backward where it supports `FusedUpdate` (one GEMM straight into its weights), else through its slice of
+    /// `gradient` (then scratch). A layer's sum reads only its input activations and kept rows, never another
+    /// layer's parameters, so updating layer by layer gives the same sums.
     public func addClippedGradients(parameters: UnsafePointer<Float>, saved: UnsafeMutablePointer<Float>, batch: Int,
-                                    frozen: Set<Int> = [], factors: UnsafePointer<Float>) {
+                                    frozen: Set<Int> = [], factors: UnsafePointer<Float>,
+                                    step: (parameters: UnsafeMutablePointer<Float>, stepSize: Float)? = nil) {
         var offset = 0
         for (i, layer) in network.layers.enumerated() {
             let range = network.parameterRanges[i]
@@ -61,11 +68,20 @@ extension Workspace {
             let width = network.shapes[i + 1].reduce(1, *)
             let rows = saved + offset * batch
             for e in 0..<batch where factors[e] != 1 { scale(rows + e * width, by: factors[e], count: width) }
-            let context = BackwardContext(
+            let g = gradient.baseAddress! + range.lowerBound
+            var context = BackwardContext(
                 input: activations[i], output: activations[i + 1], outputGradient: rows, inputGradient: nil,
-                parameters: parameters + range.lowerBound, parameterGradient: gradient.baseAddress! + range.lowerBound,
-                accumulate: true, workspace: scratch[i], batch: batch)
+                parameters: parameters + range.lowerBound, parameterGradient: g,
+                accumulate: step == nil, workspace: scratch[i], batch: batch)
+            if let step, layer.supportsFusedUpdate {
+                context.fusedUpdate = FusedUpdate(parameters: step.parameters + range.lowerBound,
+                                                  learningRate: step.stepSize)
+            }
             layer.backward(context, input: network.shapes[i])
+            if let step, !layer.supportsFusedUpdate {
+                sgdStepParallel(step.parameters + range.lowerBound, g, velocity: nil, count: range.count,
+                                learningRate: step.stepSize, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false)
+            }
             offset += width
         }
     }

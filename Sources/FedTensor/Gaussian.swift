@@ -53,6 +53,16 @@ public func fillGaussian(
     fillGaussian(buffer, key: key, std: std, mean: mean, startIndex: startIndex, threads: ComputeThreads.count)
 }
 
+/// `buffer[j] ← buffer[j] + std · z_(startIndex + j)` in one fused multiply-add per element, with the same z_g as
+/// `fillGaussian` (so `fillGaussian(… mean: m)` is this on a buffer of m's): noise added in place, without a buffer
+/// of its own. Chunk- and thread-invariant like the fills; large spans use `ComputeThreads.count` threads.
+public func addGaussian(_ buffer: UnsafeMutableBufferPointer<Float>, key: StreamKey, std: Float, startIndex: UInt64 = 0) {
+    guard let base = buffer.baseAddress else { return }
+    splitSpan(count: buffer.count, startIndex: startIndex, threads: ComputeThreads.count) { lo, hi in
+        addGaussianSpan(base + lo, count: hi - lo, key: key, std: std, start: startIndex &+ UInt64(lo))
+    }
+}
+
 /// Writes the uniform in [0, 1) with global index `startIndex + j` into `buffer[j]`; chunk- and thread-invariant.
 public func fillUniform(_ buffer: UnsafeMutableBufferPointer<Float>, key: StreamKey, startIndex: UInt64 = 0) {
     fillUniform(buffer, key: key, startIndex: startIndex, threads: ComputeThreads.count)
@@ -102,11 +112,17 @@ typealias GroupRows = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float
 /// `mean + std · z` for the group whose first global index is `first` (a multiple of 64).
 @_transparent
 func gaussianRows(_ key: StreamKey, _ first: UInt64, _ std: SIMD16<Float>, _ mean: SIMD16<Float>) -> GroupRows {
+    gaussianRows(key, first, std, (mean, mean, mean, mean))
+}
+
+/// The same with a mean per element: row k's lane i gets `mean.k[i] + std · z`.
+@_transparent
+func gaussianRows(_ key: StreamKey, _ first: UInt64, _ std: SIMD16<Float>, _ mean: GroupRows) -> GroupRows {
     let w = philox16(key, firstBlock: first >> 2)
     let (c0, s0) = boxMuller16(w.w0, w.w1)
     let (c1, s1) = boxMuller16(w.w2, w.w3)
-    return (mean.addingProduct(std, c0), mean.addingProduct(std, s0),
-            mean.addingProduct(std, c1), mean.addingProduct(std, s1))
+    return (mean.0.addingProduct(std, c0), mean.1.addingProduct(std, s0),
+            mean.2.addingProduct(std, c1), mean.3.addingProduct(std, s1))
 }
 
 @_transparent
@@ -146,6 +162,39 @@ func gaussianSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey
         j &+= 64
     }
     if j < count { store(gaussianRows(key, start &+ UInt64(j), std, mean), from: 0, count: count &- j, to: out + j) }
+}
+
+/// `addGaussian`'s serial kernel: each group's rows take the current values as their mean, so every lane runs the
+/// same SIMD16 operations whether its group is whole or ragged (the first and last of a span).
+func addGaussianSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey, std: Float, start: UInt64) {
+    let std = SIMD16<Float>(repeating: std)
+    var j = min(count, Int(truncatingIfNeeded: (64 &- (start & 63)) & 63))
+    if j > 0 {
+        addGaussianRagged(out, from: Int(truncatingIfNeeded: start & 63), count: j, key: key, first: start & ~63,
+                          std: std)
+    }
+    while count &- j >= 64 {
+        let p = out + j
+        store(gaussianRows(key, start &+ UInt64(j), std, (load16(p), load16(p + 16), load16(p + 32), load16(p + 48))),
+              to: p)
+        j &+= 64
+    }
+    if j < count {
+        addGaussianRagged(out + j, from: 0, count: count &- j, key: key, first: start &+ UInt64(j), std: std)
+    }
+}
+
+/// Elements `from ..< from + count` of the group starting at global index `first`, at `p`: through a 64-float copy.
+func addGaussianRagged(_ p: UnsafeMutablePointer<Float>, from: Int, count: Int, key: StreamKey, first: UInt64,
+                       std: SIMD16<Float>) {
+    var mean: GroupRows = (.zero, .zero, .zero, .zero)
+    withUnsafeMutableBytes(of: &mean) { raw in
+        (raw.baseAddress!.assumingMemoryBound(to: Float.self) + from).update(from: p, count: count)
+    }
+    let rows = gaussianRows(key, first, std, mean)
+    withUnsafeBytes(of: rows) { raw in
+        p.update(from: raw.baseAddress!.assumingMemoryBound(to: Float.self) + from, count: count)
+    }
 }
 
 func uniformSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey, start: UInt64) {
