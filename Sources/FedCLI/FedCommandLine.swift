@@ -20,12 +20,13 @@ public enum FedCommandLine {
       train       train one model centrally; per-epoch metrics and result files
       plot        overlay one column of several result CSVs (runs, references) in one SVG chart
       bench       measure GEMM GFLOPS, training throughput and noise generation; prints a table, writes JSON
+      mpi-check   under mpirun: the MPI transport across ranks, and broadcast GB/s (needs --traits MPI)
       help        show this help
 
     Run 'fednoise COMMAND --help' for a command's options.
     """
 
-    static let commands: Set<String> = ["run", "sweep", "attack", "privacy", "train", "bench", "plot"]
+    static let commands: Set<String> = ["run", "sweep", "attack", "privacy", "train", "bench", "plot", "mpi-check"]
 
     /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error, 130/143 a run
     /// interrupted by SIGINT/SIGTERM after writing its results and checkpoint).
@@ -56,10 +57,11 @@ public enum FedCommandLine {
             case "train": try TrainCommand.run(rest)
             case "bench": try BenchCommand.run(rest)
             case "plot": try PlotCommand.run(rest)
+            case "mpi-check": try await MPICheckCommand.run(rest)
             case "help", "--help", "-h": say(help)
             default:
                 throw UsageError(
-                    "unknown command '\(command)' (commands: run, sweep, attack, privacy, train, bench, plot, help)")
+                    "unknown command '\(command)' (commands: run, sweep, attack, privacy, train, bench, plot, mpi-check, help)")
             }
             return 0
         } catch let error as UsageError {

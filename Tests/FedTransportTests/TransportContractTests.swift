@@ -130,7 +130,7 @@ import Testing
     }
 
     /// In-process transports hand over the array itself; the serialising one, like a socket, cannot.
-    @Test(arguments: TransportKind.allCases.filter { $0 != .serializing })
+    @Test(arguments: TransportKind.allCases.filter(\.handsOverValues))
     func largePayloadIsNotCopied(_ kind: TransportKind) async throws {
         let sut = kind.make()
         let mailbox = try await sut.register(.parameterServer)

@@ -1,5 +1,8 @@
 // TransportKind: the implementations the contract suite runs on, the test message type, and mailbox helpers.
 import FedTestKit
+#if MPI
+import FedMPI
+#endif
 import FedTransport
 
 /// Every ``Transport`` implementation the contract suite must pass on; a new transport adds a case here.
@@ -7,14 +10,29 @@ enum TransportKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case inProcess
     case faultInjectingWithoutRules
     case serializing
+    #if MPI
+    /// Every endpoint on this rank, every envelope through MPI as bytes (`swift test --traits MPI`).
+    case mpi
+    #endif
 
     var description: String { rawValue }
+
+    /// Whether a payload reaches the receiver as the sender's own array (no bytes in between).
+    var handsOverValues: Bool {
+        switch self {
+        case .inProcess, .faultInjectingWithoutRules: true
+        default: false
+        }
+    }
 
     func make() -> any Transport<TestMessage> {
         switch self {
         case .inProcess: InProcessTransport<TestMessage>()
         case .faultInjectingWithoutRules: FaultInjectingTransport(wrapping: InProcessTransport<TestMessage>(), seed: 1)
         case .serializing: SerializingTransport(wrapping: InProcessTransport<TestMessage>())
+        #if MPI
+        case .mpi: try! MPITransport<TestMessage> { _ in 0 }  // a world of one rank under `swift test`
+        #endif
         }
     }
 }
