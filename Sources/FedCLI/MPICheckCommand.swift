@@ -125,6 +125,17 @@ struct MPICheck {
         var line = "rank \(rank) of \(size): \(size * options.messages) messages from \(size) ranks in order"
         if rank == 0 {
             let payload = (0..<floats).map { Float($0 % 1000) * 0.001 }
+            // What the wire format alone costs per copy (rank 0 encodes each copy; each receiver decodes one).
+            let message = MPICheckMessage.payload(round: 0, floats: PackedFloats(wrappedValue: payload))
+            let t0 = ContinuousClock.now
+            let frame = try WireFormat.frame(Envelope(from: me, to: me, sequence: 0, message: message))
+            let t1 = ContinuousClock.now
+            var reader = FrameReader<MPICheckMessage>()
+            reader.append(frame)
+            _ = try reader.next()
+            let t2 = ContinuousClock.now
+            line += "; wire format per copy: encode \(fixed((t1 - t0) / .milliseconds(1), 1)) ms, "
+                + "decode \(fixed((t2 - t1) / .milliseconds(1), 1)) ms"
             step.name = "broadcasting"
             let start = ContinuousClock.now
             for round in 0..<options.repeats {

@@ -90,7 +90,7 @@ public final class MPITransport<Message: Codable & Sendable>: Transport {
                 if s.isShutDown { return .failure(TransportError.shutDown) }
                 do {
                     let frame = try WireFormat.frame(make(&s))
-                    try world.post([UInt8](frame), to: rank, tag: tag)
+                    try world.post(frame, to: rank, tag: tag)
                 } catch {
                     return .failure(error)
                 }
@@ -105,12 +105,15 @@ public final class MPITransport<Message: Codable & Sendable>: Transport {
     }
 
     /// A frame from `source` (on the communication thread): decode it and deliver it here.
-    fileprivate func receive(_ bytes: [UInt8], from source: Int) {
-        var reader = FrameReader<Message>()
-        reader.append(Data(bytes))
+    fileprivate func receive(_ bytes: Data, from source: Int) {
         let delivered: Result<Void, any Error>
         do {
-            guard let envelope = try reader.next() else { throw MPITransportError.truncatedFrame(bytes.count) }
+            // One MPI message is one whole frame: its 4-byte big-endian length must match what arrived.
+            let start = bytes.startIndex
+            guard bytes.count >= 4, bytes[start..<start + 4].reduce(0, { $0 << 8 | Int($1) }) == bytes.count - 4 else {
+                throw MPITransportError.truncatedFrame(bytes.count)
+            }
+            let envelope = try WireFormat.decode(Envelope<Message>.self, from: bytes[(start + 4)...])
             try local.forward(envelope)
             delivered = .success(())
         } catch {
@@ -130,14 +133,14 @@ public final class MPITransport<Message: Codable & Sendable>: Transport {
 public enum MPITransportError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `register` on a rank other than the one the placement names.
     case hostedElsewhere(EndpointID, rank: Int, thisRank: Int)
-    /// A frame whose length header promised more bytes than MPI delivered.
+    /// A message whose frame length header does not match the bytes MPI delivered.
     case truncatedFrame(Int)
 
     public var description: String {
         switch self {
         case .hostedElsewhere(let id, let rank, let here):
             "endpoint \"\(id)\" lives on rank \(rank); it cannot register on rank \(here)"
-        case .truncatedFrame(let n): "a frame of \(n) bytes ended before its declared length"
+        case .truncatedFrame(let n): "a message of \(n) bytes is not one whole frame (its length header disagrees)"
         }
     }
 }

@@ -41,12 +41,12 @@ public final class MPIWorld: Sendable {
     public let size: Int
 
     /// Frames received for one channel: (source rank, bytes). Called on the communication thread: must be quick.
-    typealias Handler = @Sendable (Int, [UInt8]) -> Void
+    typealias Handler = @Sendable (Int, Data) -> Void
 
     private struct Outgoing {
         var tag: Int32
         var destination: Int32
-        var bytes: [UInt8]
+        var bytes: Data
     }
 
     private struct State {
@@ -129,7 +129,7 @@ public final class MPIWorld: Sendable {
     }
 
     /// Queues `bytes` for `destination` on channel `tag`; frames leave in queue order.
-    func post(_ bytes: [UInt8], to destination: Int, tag: Int32) throws(MPIError) {
+    func post(_ bytes: Data, to destination: Int, tag: Int32) throws(MPIError) {
         guard bytes.count <= Int(Int32.max) else { throw .frameTooLarge(bytes.count) }
         try state.withLock { (s) throws(MPIError) in
             if s.stopRequested { throw .finalized }
@@ -275,7 +275,7 @@ public final class MPIWorld: Sendable {
         var flag: Int32 = 0, source: Int32 = 0, tag: Int32 = 0, count: Int32 = 0
         let probe = fednoise_mpi_iprobe(&flag, &source, &tag, &count)
         guard probe == fednoise_mpi_success(), flag != 0 else { return false }
-        var bytes = [UInt8](repeating: 0, count: Int(max(0, count)))
+        var bytes = Data(count: Int(max(0, count)))
         let code = bytes.withUnsafeMutableBytes { fednoise_mpi_recv($0.baseAddress, count, source, tag) }
         if code != fednoise_mpi_success() {
             report("MPI_Recv from rank \(source) failed: \(MPIWorld.errorText(code))")
