@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "FedAttack", dependencies: ["FedTensor", "FedNN", "FedPrivacy", "CZlib"], swiftSettings: common),
         .target(name: "FedCLI",
                 dependencies: ["FedTensor", "FedNN", "FedData", "FedPrivacy", "FedStrategy", "FedRuntime",
-                               "FedAttack", "FedMPI"],
+                               "FedAttack", "FedTransport", "FedMPI"],
                 swiftSettings: common),
         .executableTarget(name: "fednoise", dependencies: ["FedCLI"], swiftSettings: common),
         .target(name: "FedTestKit",

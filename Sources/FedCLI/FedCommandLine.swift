@@ -14,6 +14,8 @@ public enum FedCommandLine {
     COMMANDS:
       (none)      the main job: FedAvg, DP-FedAvg and NISS, CNN, on the embedded MNIST subset (under a minute)
       run         run a federation from a config file (config/*.json); per-round metrics and result files
+      serve       the parameter server and tracker of a federation whose clients join over TCP (--insecure)
+      join        host a range of a served federation's clients in this process (--insecure)
       sweep       the NISS experiment: one federation per X = τ², a table and a plot of accuracy per round
       attack      DLG gradient leakage: what a curious server reconstructs from each strategy's uploads
       privacy     ε for a noise multiplier, or the noise multiplier for a target ε (RDP accountant)
@@ -26,7 +28,8 @@ public enum FedCommandLine {
     Run 'fednoise COMMAND --help' for a command's options.
     """
 
-    static let commands: Set<String> = ["run", "sweep", "attack", "privacy", "train", "bench", "plot", "mpi-check"]
+    static let commands: Set<String> = ["serve", "join", "run", "sweep", "attack", "privacy", "train", "bench", "plot",
+                                         "mpi-check"]
 
     /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error, 130/143 a run
     /// interrupted by SIGINT/SIGTERM after writing its results and checkpoint).
@@ -51,6 +54,8 @@ public enum FedCommandLine {
             let rest = Array(arguments.dropFirst())
             switch command {
             case "run": try await RunCommand.run(rest)
+            case "serve": try await ServeCommand.run(rest)
+            case "join": try await JoinCommand.run(rest)
             case "sweep": try await SweepCommand.run(rest)
             case "attack": try AttackCommand.run(rest)
             case "privacy": try PrivacyCommand.run(rest)
@@ -61,7 +66,8 @@ public enum FedCommandLine {
             case "help", "--help", "-h": say(help)
             default:
                 throw UsageError(
-                    "unknown command '\(command)' (commands: run, sweep, attack, privacy, train, bench, plot, mpi-check, help)")
+                    "unknown command '\(command)' (commands: run, serve, join, sweep, attack, privacy, train, bench, "
+                        + "plot, mpi-check, help)")
             }
             return 0
         } catch let error as UsageError {

@@ -6,9 +6,13 @@ import FedStrategy
 import FedTensor
 import Foundation
 
+/// How ``RunCommand/execute`` runs the federation it built: in this process, or serving clients in others.
+public typealias FederationRunner = @Sendable (Federation, RunControl) async throws -> FederationSummary
+
 public enum RunCommand {
     static let help = """
     USAGE: fednoise run <config.json> [--set key.path=value …] [--threads N] [--quiet] [--allow-divergence]
+                        [--processes N]
            fednoise run --resume DIR [<config.json> [--set …]] [--threads N] [--quiet] [--allow-divergence]
 
     Runs a federation (FedAvg, DP-FedAvg or NISS; the parameter server, tracker and every client are actors talking
@@ -39,6 +43,10 @@ public enum RunCommand {
       --quiet                no per-round lines
       --allow-divergence     finish and exit 0 even when a loss or the model becomes NaN or infinite (as the
                              key continueAfterDivergence; default: the run stops at that round with status 1)
+      --processes N          run across N local processes (2…64) over loopback TCP: this one hosts the parameter
+                             server and the tracker, N − 1 children (fednoise join) host contiguous ranges of
+                             clients and share the compute threads; bit-identical to the in-process run.
+                             Plaintext, on 127.0.0.1 only (see fednoise serve --help)
       --resume DIR           continue the run whose checkpoint.fnck is in DIR, to results bit-identical to an
                              uninterrupted run; with a config file (and --set), it must be the same configuration
                              (output, checkpointEvery and continueAfterDivergence may differ)
@@ -93,6 +101,7 @@ public enum RunCommand {
         let quiet = args.flag("quiet")
         let allowDivergence = args.flag("allow-divergence")
         let threads = try args.int("threads", in: 1...ComputeThreads.maximum)
+        let processes = try args.int("processes", in: 2...64)
         try args.finish(maxPositionals: 1)
         var (config, origins): (FederationConfiguration, ConfigurationFile.Origins?)
         if let resume {
@@ -118,7 +127,9 @@ public enum RunCommand {
         defer { watch.end() }
         do {
             _ = try await execute(config, quiet: quiet, allowDivergence: allowDivergence, resume: resume != nil,
-                                  stop: watch.stop)
+                                  stop: watch.stop, runner: processes.map { n -> FederationRunner in
+                                      { try await LocalProcesses.run($0, control: $1, processes: n) }
+                                  })
         } catch let error as ConfigurationError {
             throw UsageError("\(origins?.source(of: error.keyPath) ?? "the checkpoint"): \(error.description)")
         } catch var error as RunInterrupted {
@@ -133,9 +144,10 @@ public enum RunCommand {
     /// infinite (it stops there unless `allowDivergence` or `continueAfterDivergence`), fails after writing its
     /// files. rounds.csv grows row by row; checkpoints go to checkpoint.fnck. `resume` continues from the
     /// checkpoint in `config.output`; `stop` ends the run after the current round (it throws `RunInterrupted`).
+    /// `runner` runs the federation built here (default: `run()`, everything in this process).
     public static func execute(_ config: FederationConfiguration, quiet: Bool = false, label: String? = nil,
-                               allowDivergence: Bool = false, resume: Bool = false,
-                               stop: StopRequest? = nil) async throws -> FederationSummary
+                               allowDivergence: Bool = false, resume: Bool = false, stop: StopRequest? = nil,
+                               runner: FederationRunner? = nil) async throws -> FederationSummary
     {
         do {
             try OutputPlace.prepareFolder(config.output, origin: "the folder")
@@ -191,9 +203,14 @@ public enum RunCommand {
         let keepGoing = allowDivergence || config.continueAfterDivergence
         var summary: FederationSummary
         do {
-            summary = try await federation.run(control: RunControl(
+            let control = RunControl(
                 resume: checkpoint, stop: stop, save: { try saving.write($0) }, completed: { try rows.append($0) },
-                continueAfterDivergence: keepGoing))
+                continueAfterDivergence: keepGoing)
+            if let runner {
+                summary = try await runner(federation, control)
+            } else {
+                summary = try await federation.run(control: control)
+            }
         } catch {
             observer.cancel()
             rows.close()

@@ -129,8 +129,8 @@ import Testing
         }
     }
 
-    /// In-process transports hand over the array itself; the serialising one, like a socket, cannot.
-    @Test(arguments: TransportKind.allCases.filter(\.handsOverValues))
+    /// In-process transports hand over the array itself; the serialising one and sockets cannot.
+    @Test(arguments: TransportKind.allCases.filter(\.sharesValues))
     func largePayloadIsNotCopied(_ kind: TransportKind) async throws {
         let sut = kind.make()
         let mailbox = try await sut.register(.parameterServer)

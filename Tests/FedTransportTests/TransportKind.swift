@@ -10,6 +10,8 @@ enum TransportKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case inProcess
     case faultInjectingWithoutRules
     case serializing
+    /// A ``SocketLink`` to a ``SocketHub`` over loopback TCP: every message crosses the socket twice.
+    case socket
     #if MPI
     /// Every endpoint on this rank, every envelope through MPI as bytes (`swift test --traits MPI`).
     case mpi
@@ -17,19 +19,15 @@ enum TransportKind: String, CaseIterable, Sendable, CustomStringConvertible {
 
     var description: String { rawValue }
 
-    /// Whether a payload reaches the receiver as the sender's own array (no bytes in between).
-    var handsOverValues: Bool {
-        switch self {
-        case .inProcess, .faultInjectingWithoutRules: true
-        default: false
-        }
-    }
+    /// Whether messages reach the receiver as the sender's values (no encoding on the way).
+    var sharesValues: Bool { self == .inProcess || self == .faultInjectingWithoutRules }
 
     func make() -> any Transport<TestMessage> {
         switch self {
         case .inProcess: InProcessTransport<TestMessage>()
         case .faultInjectingWithoutRules: FaultInjectingTransport(wrapping: InProcessTransport<TestMessage>(), seed: 1)
         case .serializing: SerializingTransport(wrapping: InProcessTransport<TestMessage>())
+        case .socket: LoopbackSockets()
         #if MPI
         case .mpi: try! MPITransport<TestMessage> { _ in 0 }  // a world of one rank under `swift test`
         #endif
@@ -84,5 +82,30 @@ actor Doubler {
             answered += 1
         }
         return answered
+    }
+}
+
+/// A hub on an ephemeral loopback port and one link to it, as one transport: endpoints are registered on the link,
+/// so every send goes link → hub → link. Shutting it down shuts down both.
+final class LoopbackSockets: Transport {
+    let hub: SocketHub<TestMessage>
+    let link: SocketLink<TestMessage>
+
+    init(limits: SocketLimits = SocketLimits()) {
+        // Loopback with an ephemeral port cannot fail on a working machine; a failure here is the test's failure.
+        hub = try! SocketHub(listeningOn: SocketAddress(host: "127.0.0.1", port: 0), session: "contract",
+                             limits: limits)
+        link = try! SocketLink(connectingTo: hub.address, session: "contract", limits: limits)
+    }
+
+    func register(_ endpoint: EndpointID) async throws -> Mailbox<TestMessage> { try await link.register(endpoint) }
+    func send(_ message: TestMessage, from sender: EndpointID, to receiver: EndpointID) async throws {
+        try await link.send(message, from: sender, to: receiver)
+    }
+    func forward(_ envelope: Envelope<TestMessage>) async throws { try await link.forward(envelope) }
+    func close(_ endpoint: EndpointID) async { await link.close(endpoint) }
+    func shutdown() async {
+        await link.shutdown()
+        await hub.shutdown()
     }
 }

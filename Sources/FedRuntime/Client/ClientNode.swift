@@ -14,14 +14,15 @@ final class ClientEnvironment: Sendable {
     let pool: WorkspacePool
     /// Caps how many clients train at once (the compute-thread limit).
     let slots: TrainingSlots
-    /// Caps how many trained models wait for the PS (in-process flow control).
-    let credits: UploadCredits
+    /// Caps how many trained models wait for the PS (in-process flow control; nil when the PS is in another process,
+    /// where the socket transport's bounded queues hold trained models back instead).
+    let credits: UploadCredits?
     let diagnostics: Bool
     /// Compute threads each training client may use (cores / clients training at once).
     let threadsPerClient: Int
 
     init(network: Network, data: any SampleSource, settings: TrainingSettings, strategy: any FederatedStrategy,
-         seed: UInt64, pool: WorkspacePool, slots: TrainingSlots, credits: UploadCredits, diagnostics: Bool,
+         seed: UInt64, pool: WorkspacePool, slots: TrainingSlots, credits: UploadCredits?, diagnostics: Bool,
          threadsPerClient: Int) {
         self.credits = credits
         self.network = network
@@ -79,11 +80,11 @@ actor ClientNode {
     /// The strategy's local training from the global weights, holding a training slot (Alg. 1, ClientUpdate).
     private func trainLocally(_ start: RoundStart) async throws
         -> (weights: [Float], loss: Double, exampleLevel: RDPAccountant.Run?) {
-        await environment.credits.acquire()
+        await environment.credits?.acquire()
         await environment.slots.acquire()
-        await environment.credits.training(true)
+        await environment.credits?.training(true)
         let result = Result { try train(start) }
-        await environment.credits.training(false)
+        await environment.credits?.training(false)
         await environment.slots.release()
         return try result.get()
     }

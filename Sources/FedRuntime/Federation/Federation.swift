@@ -23,21 +23,21 @@ public final class Federation: Sendable {
     public let network: Network
     /// Per-round events, ending after `.finished`. Buffered: a slow observer never blocks the run.
     public let events: AsyncStream<FederationEvent>
-    private let continuation: AsyncStream<FederationEvent>.Continuation
-    private let train: any SampleSource
-    private let test: any SampleSource
+    let continuation: AsyncStream<FederationEvent>.Continuation
+    let train: any SampleSource
+    let test: any SampleSource
     /// Each client's training-set indices.
     public let partitions: [[Int]]
-    private let finalWeights = Mutex<[Float]?>(nil)
+    let finalWeights = Mutex<[Float]?>(nil)
 
     /// The global model after the last completed `run()` (nil before), as one flat vector.
     public var globalWeights: [Float]? { finalWeights.withLock { $0 } }
 
     /// The algorithm: the configuration's, or one given at init.
     public let strategy: any FederatedStrategy
-    private let clock: any FederationClock
+    let clock: any FederationClock
     /// δ of the clients' example-level (DP-SGD) accountants; nil without DP-SGD.
-    private let dpsgdDelta: Double?
+    let dpsgdDelta: Double?
 
     /// Warnings to show before the run (e.g. Theorem 3's τ_k² condition under collusion).
     public var warnings: [String] {
@@ -80,89 +80,15 @@ public final class Federation: Sendable {
     public func run(transport: (any Transport<FederationMessage>)? = nil,
                     control: RunControl = RunControl()) async throws -> FederationSummary {
         let transport = transport ?? InProcessTransport<FederationMessage>()
-        let config = configuration
-        let k = config.clients.count
-        // Clients training at once share the configured compute threads (`--threads`, FEDNOISE_THREADS).
-        let cores = ComputeThreads.count
-        let training = TrainingSettings(epochs: config.training.localEpochs, batchSize: config.training.batchSize,
-                                        learningRate: Float(config.training.learningRate),
-                                        momentum: Float(config.training.momentum))
-        let diagnostics = config.diagnostics && strategy.addsNoise
-        let environment = ClientEnvironment(
-            network: network, data: train, settings: training, strategy: strategy, seed: config.seed,
-            // A client never needs buffers for more samples than it holds: B is capped by the largest d_k.
-            pool: WorkspacePool(network: network,
-                                capacity: max(1, min(config.training.batchSize, partitions.map(\.count).max() ?? 1))),
-            slots: TrainingSlots(min(cores, config.clientsPerRound)),
-            credits: UploadCredits(2 * min(cores, config.clientsPerRound)), diagnostics: diagnostics,
-            threadsPerClient: max(1, cores / min(config.clientsPerRound, cores)))
-
         // Register every endpoint before any actor runs, and let clients say hello in id order, so the tracker's
         // view (and so sampling) never depends on start-up timing.
-        let psMailbox = try await transport.register(.parameterServer)
-        let trackerMailbox = try await transport.register(.tracker)
-        var clients: [ClientNode] = []
-        clients.reserveCapacity(k)
-        for id in 0..<k {
-            let mailbox = try await transport.register(.client(id))
-            clients.append(ClientNode(id: id, indices: partitions[id], environment: environment, transport: transport,
-                                      mailbox: mailbox))
-            try await transport.send(.hello(client: id, samples: partitions[id].count), from: .client(id),
-                                     to: .tracker)
-        }
-        let tracker = Tracker(seed: config.seed, transport: transport, mailbox: trackerMailbox)
-        let continuation = self.continuation
-        let settings = ServerMachine.Settings(
-            name: config.name, seed: config.seed, rounds: config.rounds, clientCount: k,
-            fraction: config.clients.fraction, evaluateEvery: config.evaluateEvery,
-            deadlineSeconds: config.deadlineSeconds, diagnostics: diagnostics, samplesOf: partitions.map(\.count),
-            checkpointEvery: config.checkpointEvery,
-            stopOnDivergence: !(control.continueAfterDivergence ?? config.continueAfterDivergence),
-            sampling: config.clients.sampling, budget: config.privacyBudget, exampleDelta: dpsgdDelta)
-        let machine: ServerMachine
-        if let checkpoint = control.resume {
-            guard checkpoint.configurationDigest == config.resumeDigest,
-                  checkpoint.weights.count == network.parameterCount else {
-                throw FederationError.invalidData(
-                    "the checkpoint comes from another configuration (digest \(checkpoint.configurationDigest), "
-                        + "this run's \(config.resumeDigest))")
-            }
-            machine = try ServerMachine(settings: settings, strategy: strategy, resuming: checkpoint.server)
-        } else {
-            machine = ServerMachine(
-                settings: settings, strategy: strategy,
-                initialWeights: network.initialParameters(key: StreamPurpose.initialWeights.key(seed: config.seed),
-                                                          scheme: config.initialization))
-        }
-        let save = control.save.map { save in
-            { @Sendable (s: ServerMachine.Snapshot) throws in
-                try save(FederationCheckpoint(configuration: config, server: s))
-            }
-        }
-        let server = ParameterServer(machine: machine, network: network, test: test, transport: transport,
-                                     mailbox: psMailbox, clock: clock, credits: environment.credits,
-                                     control: ServerControl(stop: control.stop, save: save, completed: control.completed),
-                                     emit: { continuation.yield($0) })
-
-        let summary = try await withThrowingTaskGroup(of: FederationSummary?.self) { group in
-            group.addTask { try await tracker.run(); return nil }
-            for client in clients { group.addTask { try await client.run(); return nil } }
-            group.addTask { try await server.run() }
-            var result: FederationSummary?
-            do {
-                for try await value in group where value != nil { result = value }
-            } catch {
-                group.cancelAll()
-                await transport.shutdown()
-                throw error
-            }
-            return result!
-        }
-        await transport.shutdown()
-        let weights = await server.globalWeights
-        finalWeights.withLock { $0 = weights }
-        continuation.yield(.finished(summary))
-        continuation.finish()
+        let credits = UploadCredits(2 * min(ComputeThreads.count, configuration.clientsPerRound))
+        let (tracker, server) = try await makeServer(transport: transport, control: control, credits: credits)
+        let clients = try await registerClients(0..<configuration.clients.count,
+                                                environment: clientEnvironment(credits: credits),
+                                                transport: transport, announce: true)
+        guard let summary = try await runActors(tracker: tracker, server: server, clients: clients,
+                                                transport: transport) else { throw FederationError.mailboxClosed }
         return summary
     }
 }

@@ -80,7 +80,11 @@ actor ParameterServer {
                     for b in broadcasts { try await b.value }
                     try await transport.send(.stop, from: .parameterServer, to: .tracker)
                     for client in 0..<machine.settings.clientCount {
-                        try await transport.send(.stop, from: .parameterServer, to: .client(client))
+                        do {
+                            try await transport.send(.stop, from: .parameterServer, to: .client(client))
+                        } catch TransportError.endpointClosed {
+                            continue  // a client that has already gone (another process) needs no stop
+                        }
                     }
                     return summary
                 }

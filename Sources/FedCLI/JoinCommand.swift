@@ -1,0 +1,75 @@
+// JoinCommand: `fednoise join`, one process hosting a range of a served federation's clients.
+import FedRuntime
+import FedTensor
+import FedTransport
+import Foundation
+
+public enum JoinCommand {
+    static let help = """
+    USAGE: fednoise join <config.json> --connect HOST:PORT --clients A..B --insecure [--set key.path=value …]
+                         [--retry-seconds S] [--threads N] [--quiet]
+
+    Hosts clients A to B (inclusive) of the federation that fednoise serve runs at HOST:PORT: they load their data
+    partitions from the same <config.json> (and --set), train locally on this machine's cores when sampled, and
+    exchange their uploads and NISS shares through the server. Returns when the server ends the run (status 0), or
+    fails naming the reason if the connection is lost first.
+
+    The configuration must be the server's (its digest is checked: another one is refused). --insecure is required:
+    connections are plaintext TCP without authentication (no TLS yet); use loopback or a trusted network only.
+
+    OPTIONS:
+      --connect HOST:PORT   the server (fednoise serve --listen)
+      --clients A..B        the clients this process hosts (0-based, inclusive; e.g. 0..49)
+      --insecure            use a plaintext, unauthenticated connection (required)
+      --set key.path=value  override one key of the config (as the server did)
+      --retry-seconds S     keep trying to connect for S seconds while the server is not up (default 30)
+      --threads N           compute threads (default: all cores)
+      --quiet               print only errors
+      -h, --help            show this help
+    """
+
+    static func run(_ argv: [String]) async throws {
+        var args = try Arguments(argv, booleanFlags: ["help", "quiet", "insecure"], repeatable: ["set"])
+        if args.flag("help") {
+            say(help)
+            return
+        }
+        let overrides = args.strings("set")
+        let quiet = args.flag("quiet"), insecure = args.flag("insecure")
+        let server = try SocketCommandOptions.address(args.string("connect"), flag: "connect")
+        let clientsText = args.string("clients")
+        let retry = try args.double("retry-seconds", in: 0...3600) ?? 30
+        let threads = try args.int("threads", in: 1...ComputeThreads.maximum)
+        try args.finish(maxPositionals: 1)
+        try SocketCommandOptions.requireInsecure(insecure)
+        guard let path = args.positionals.first else { throw UsageError("give the server's config file") }
+        let config = try RunCommand.loadConfiguration(path, overrides: overrides)
+        let ids = try SocketCommandOptions.clients(clientsText, count: config.clients.count)
+        if let threads { ComputeThreads.count = threads }
+        let (train, test) = try RunCommand.loadData(config.dataset)
+        try Preflight.checkPartition(config, trainCount: train.sampleCount)
+        let federation = try Federation(configuration: config, train: train, test: test)
+        let link = try await connect(server, session: config.resumeDigest, retrySeconds: retry)
+        let tag = "[\(config.name)] clients \(ids.lowerBound)..\(ids.upperBound - 1)"
+        if !quiet { say("\(tag): joined \(server)") }
+        try await federation.join(clients: ids, transport: link)
+        if let why = link.disconnection {
+            throw RunFailure(description: "\(tag): the connection to \(server) ended before the run did: \(why)")
+        }
+        if !quiet { say("\(tag): the server ended the run") }
+    }
+
+    /// A link to `server`, retrying a refused connection every 0.2 s for up to `retrySeconds`.
+    static func connect(_ server: SocketAddress, session: String,
+                        retrySeconds: Double) async throws -> SocketLink<FederationMessage> {
+        let deadline = ContinuousClock.now + .seconds(retrySeconds)
+        while true {
+            do {
+                return try SocketLink<FederationMessage>(connectingTo: server, session: session)
+            } catch let error as SocketError where ContinuousClock.now < deadline {
+                _ = error
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+}

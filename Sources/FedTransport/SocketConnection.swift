@@ -1,0 +1,200 @@
+// SocketConnection: one TCP connection: a reader thread decoding frames, a writer thread draining a bounded queue.
+import Foundation
+
+/// The limits of a socket transport: every value that could exhaust memory is bounded by one of these.
+public struct SocketLimits: Sendable {
+    /// The largest frame body accepted or sent (default 256 MiB: the CNN model is 6.7 MB).
+    public var maximumFrameLength: Int
+    /// Bytes queued for one connection before senders wait (backpressure; default 64 MiB). A single frame larger
+    /// than this is still sent, alone.
+    public var outboundQueueBytes: Int
+    /// Connections a hub accepts at once (default 1024); later ones are refused and logged.
+    public var maximumConnections: Int
+
+    public init(maximumFrameLength: Int = 256 << 20, outboundQueueBytes: Int = 64 << 20, maximumConnections: Int = 1024) {
+        precondition(maximumFrameLength >= 64 && outboundQueueBytes >= 1 && maximumConnections >= 1)
+        self.maximumFrameLength = maximumFrameLength
+        self.outboundQueueBytes = outboundQueueBytes
+        self.maximumConnections = maximumConnections
+    }
+}
+
+/// One connected socket. Frames read are handed to `onFrame` on the reader thread, in order; frames to write wait in
+/// a queue bounded by ``SocketLimits/outboundQueueBytes`` (``send(_:)`` suspends, ``sendBlocking(_:)`` blocks, while
+/// it is full). `onClose` runs once, on the reader thread, with the reason (nil: the peer closed cleanly or
+/// ``close()`` was called).
+final class SocketConnection: @unchecked Sendable {
+    let peer: String
+    private let fd: Int32
+    private let limits: SocketLimits
+    private let condition = NSCondition()
+    // Guarded by `condition`:
+    private var queue: [[UInt8]] = []
+    private var head = 0
+    private var queuedBytes = 0
+    private var closing = false
+    private var writerDone = false
+    /// Set (under the lock) when the descriptor is closed: after that nobody may shut it down (it may be reused).
+    private var fdClosed = false
+    private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+
+    init(fd: Int32, peer: String, limits: SocketLimits) {
+        self.fd = fd
+        self.peer = peer
+        self.limits = limits
+    }
+
+    /// Starts the reader and writer threads.
+    func start(onFrame: @escaping @Sendable (SocketFrame) throws -> Void,
+               onClose: @escaping @Sendable ((any Error)?) -> Void) {
+        let writer = Thread { [self] in writeLoop() }
+        writer.name = "socket-writer \(peer)"
+        writer.start()
+        let reader = Thread { [self] in
+            let reason = readLoop(onFrame)
+            close(abort: reason != nil)
+            condition.lock()
+            while !writerDone { condition.wait() }
+            fdClosed = true
+            POSIXSocket.close(fd)
+            condition.unlock()
+            onClose(reason)
+        }
+        reader.name = "socket-reader \(peer)"
+        reader.start()
+    }
+
+    private func readLoop(_ onFrame: @Sendable (SocketFrame) throws -> Void) -> (any Error)? {
+        var decoder = SocketFrameDecoder(maximumFrameLength: limits.maximumFrameLength)
+        let chunk = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 1 << 18)
+        defer { chunk.deallocate() }
+        do {
+            while true {
+                let n = try POSIXSocket.read(fd, into: UnsafeMutableRawBufferPointer(chunk))
+                if n == 0 {
+                    try decoder.finish()
+                    return nil
+                }
+                try decoder.append(UnsafeBufferPointer(rebasing: chunk[0..<n]))
+                while let frame = try decoder.next() { try onFrame(frame) }
+            }
+        } catch {
+            return error
+        }
+    }
+
+    private func writeLoop() {
+        while true {
+            condition.lock()
+            while head == queue.count && !closing { condition.wait() }
+            guard head < queue.count else {  // closing, and everything queued is written
+                POSIXSocket.shutdown(fd, writeOnly: true)  // under the lock: the reader closes the fd only after
+                writerDone = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let frame = queue[head]
+            queue[head] = []
+            head += 1
+            if head == queue.count { queue.removeAll(keepingCapacity: true); head = 0 }
+            queuedBytes -= frame.count
+            let resumed = queuedBytes < limits.outboundQueueBytes ? spaceWaiters : []
+            if !resumed.isEmpty { spaceWaiters = [] }
+            condition.broadcast()
+            condition.unlock()
+            for waiter in resumed { waiter.resume() }
+            do {
+                try POSIXSocket.writeAll(fd, frame)
+            } catch {
+                condition.lock()
+                closing = true
+                queue = []
+                head = 0
+                queuedBytes = 0
+                POSIXSocket.shutdown(fd, writeOnly: false)  // wakes the reader, which reports the end
+                writerDone = true
+                let waiters = spaceWaiters
+                spaceWaiters = []
+                condition.broadcast()
+                condition.unlock()
+                for waiter in waiters { waiter.resume() }
+                return
+            }
+        }
+    }
+
+    /// Queues `bytes`, waiting (suspended) while the queue is full. False if the connection is closing.
+    @discardableResult
+    func send(_ bytes: [UInt8]) async -> Bool {
+        while true {
+            if !mustWait(bytes.count) { return enqueue(bytes) }
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                condition.lock()
+                let stillFull = isFull(adding: bytes.count)
+                if stillFull { spaceWaiters.append(c) }
+                condition.unlock()
+                if !stillFull { c.resume() }
+            }
+        }
+    }
+
+    /// Queues `bytes`, blocking the calling thread while the queue is full (for the reader threads of a hub).
+    @discardableResult
+    func sendBlocking(_ bytes: [UInt8]) -> Bool {
+        condition.lock()
+        while isFull(adding: bytes.count) { condition.wait() }
+        condition.unlock()
+        return enqueue(bytes)
+    }
+
+    /// Whether a frame of `count` bytes must wait now (takes the lock).
+    private func mustWait(_ count: Int) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return isFull(adding: count)
+    }
+
+    /// Whether a frame of `count` bytes must wait (call under the lock). A frame always fits an empty queue.
+    private func isFull(adding count: Int) -> Bool {
+        queuedBytes > 0 && queuedBytes + count > limits.outboundQueueBytes && !closing
+    }
+
+    /// Queues `bytes` whatever the queue holds (small control frames); false if closing.
+    @discardableResult
+    func enqueue(_ bytes: [UInt8]) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closing else { return false }
+        queue.append(bytes)
+        queuedBytes += bytes.count
+        condition.broadcast()
+        return true
+    }
+
+    /// Blocks (up to `seconds`) until the writer has written what was queued and stopped; call after ``close()``.
+    func waitUntilWritten(seconds: Double) {
+        let deadline = Date().addingTimeInterval(seconds)
+        condition.lock()
+        while !writerDone && condition.wait(until: deadline) {}
+        condition.unlock()
+    }
+
+    /// Stops accepting frames. Gracefully (default), frames already queued are written, then the write side is
+    /// shut; the reader ends when the peer closes. `abort` drops the queue and shuts both sides at once.
+    func close(abort: Bool = false) {
+        condition.lock()
+        closing = true
+        if abort {
+            queue = []
+            head = 0
+            queuedBytes = 0
+        }
+        if abort && !fdClosed { POSIXSocket.shutdown(fd, writeOnly: false) }
+        let waiters = spaceWaiters
+        spaceWaiters = []
+        condition.broadcast()
+        condition.unlock()
+        for waiter in waiters { waiter.resume() }
+    }
+}

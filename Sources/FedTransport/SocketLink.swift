@@ -1,0 +1,192 @@
+// SocketLink: a Transport for another process: its endpoints live here, every message travels through a SocketHub.
+import Foundation
+import Synchronization
+
+/// The side of a socket federation that connects to a ``SocketHub`` (`fednoise join`).
+///
+/// Endpoints registered here get their mailboxes here; every ``register(_:)``, ``send(_:from:to:)`` and
+/// ``forward(_:)`` is a request to the hub, which stamps sequence numbers, routes the message (encoded once with
+/// ``WireFormat``) to the process hosting the receiver, and replies only once the envelope is in the receiver's
+/// mailbox (or with the ``TransportError`` the receiver's side gave). So the ``Transport`` contract holds across
+/// processes as in one: no silent loss, FIFO per pair, errors for unknown and closed endpoints. Messages between two
+/// endpoints of the same link also go through the hub.
+///
+/// If the connection is lost, every mailbox here ends (actors' loops return), waiting requests throw
+/// ``SocketTransportError/connectionLost(_:)``, and ``disconnection`` says why; there is no reconnection.
+public final class SocketLink<Message: Codable & Sendable>: Transport {
+    private struct State {
+        var mailboxes = LocalMailboxes<Message>()
+        var pending: [UInt64: ReplySlot<Result<SocketReply, SocketTransportError>>] = [:]
+        var nextRequest: UInt64 = 1
+        var isShutDown = false
+        /// Why the connection ended; nil while it is up (or after a clean shutdown by the hub).
+        var lost: String?
+        var hubShutDown = false
+
+        func check() throws {
+            if isShutDown { throw TransportError.shutDown }
+            if let lost { throw SocketTransportError.connectionLost(lost) }
+        }
+    }
+
+    private let state = Mutex(State())
+    private let connection: SocketConnection
+    private let limits: SocketLimits
+    /// The hub's address.
+    public let hub: SocketAddress
+
+    /// Connects to the hub at `hub` and asks to join `session` (the hub refuses a link whose session differs).
+    /// - Throws: ``SocketError`` if the connection cannot be made.
+    public init(connectingTo hub: SocketAddress, session: String = "", limits: SocketLimits = SocketLimits()) throws {
+        self.hub = hub
+        self.limits = limits
+        connection = SocketConnection(fd: try POSIXSocket.connect(hub), peer: hub.description, limits: limits)
+        connection.start(onFrame: { [weak self] frame in try self?.received(frame) },
+                         onClose: { [weak self] reason in self?.ended(reason) })
+        connection.enqueue(try SocketFrame.hello(version: SocketFrame.version, session: session).encoded())
+    }
+
+    deinit { connection.close(abort: true) }
+
+    /// Why the connection ended: nil while it is up, or when the hub shut the federation down normally.
+    public var disconnection: String? { state.withLock { $0.hubShutDown ? nil : $0.lost } }
+
+    public func register(_ endpoint: EndpointID) async throws -> Mailbox<Message> {
+        let mailbox = try state.withLock { s throws -> Mailbox<Message> in
+            try s.check()
+            return try s.mailboxes.register(endpoint) { [weak self] generation in
+                self?.mailboxEnded(endpoint, generation: generation)
+            }
+        }
+        do {
+            try await request { .register(request: $0, endpoint: endpoint) }
+        } catch {
+            state.withLock { $0.mailboxes.close(endpoint) }?.finish()
+            throw error
+        }
+        return mailbox
+    }
+
+    public func send(_ message: Message, from sender: EndpointID, to receiver: EndpointID) async throws {
+        let payload = try WireFormat.encode(message)
+        try await request { .route(request: $0, from: sender, to: receiver, sequence: nil, payload: payload) }
+    }
+
+    public func forward(_ envelope: Envelope<Message>) async throws {
+        let payload = try WireFormat.encode(envelope.message)
+        try await request {
+            .route(request: $0, from: envelope.from, to: envelope.to, sequence: envelope.sequence, payload: payload)
+        }
+    }
+
+    public func close(_ endpoint: EndpointID) async {
+        guard let continuation = state.withLock({ $0.mailboxes.close(endpoint) }) else { return }
+        continuation.finish()
+        if let bytes = try? SocketFrame.close(endpoint: endpoint).encoded() { await connection.send(bytes) }
+    }
+
+    public func shutdown() async {
+        let (continuations, pending) = state.withLock { s in
+            guard !s.isShutDown else { return ([AsyncStream<Envelope<Message>>.Continuation](), [ReplySlot<Result<SocketReply, SocketTransportError>>]()) }
+            s.isShutDown = true
+            defer { s.pending = [:] }
+            return (s.mailboxes.closeAll(), Array(s.pending.values))
+        }
+        for c in continuations { c.finish() }
+        for p in pending { p.fulfil(.success(.shutDown)) }
+        connection.close()
+        connection.waitUntilWritten(seconds: 5)  // the replies already queued reach the hub before the process exits
+    }
+
+    /// Sends the request numbered by `make` and waits for its reply; throws the error a non-ok reply stands for.
+    private func request(_ make: (UInt64) -> SocketFrame) async throws {
+        let slot = ReplySlot<Result<SocketReply, SocketTransportError>>()
+        let id = try state.withLock { s throws -> UInt64 in
+            try s.check()
+            defer { s.nextRequest += 1 }
+            s.pending[s.nextRequest] = slot
+            return s.nextRequest
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try make(id).encoded(maximumLength: limits.maximumFrameLength)
+        } catch {
+            _ = state.withLock { $0.pending.removeValue(forKey: id) }
+            throw error
+        }
+        if !(await connection.send(bytes)) {
+            let reason = state.withLock { s in
+                s.pending[id] = nil
+                return s.lost
+            } ?? "the connection is closing"
+            slot.fulfil(.failure(.connectionLost(reason)))
+        }
+        if let error = try await slot.wait().get().error { throw error }
+    }
+
+    private func received(_ frame: SocketFrame) throws {
+        switch frame {
+        case .deliver(let request, let from, let to, let sequence, let payload):
+            let decoded = Result { try WireFormat.decode(Message.self, from: payload) }
+            // Deliver and queue the reply under one lock: a shutdown in between would lose the reply.
+            try state.withLock { s in
+                var status: SocketReply
+                switch decoded {
+                case .success(let message):
+                    do throws(TransportError) {
+                        try s.mailboxes.deliver(Envelope(from: from, to: to, sequence: sequence, message: message))
+                        status = .ok
+                    } catch {
+                        status = SocketReply(error)
+                    }
+                case .failure(let error):
+                    status = .failed("the message from \(from) to \(to) does not decode: \(error)")
+                }
+                connection.enqueue(try SocketFrame.reply(request: request, status: status).encoded())
+            }
+        case .reply(let request, let status):
+            if request == 0, case .failed(let reason) = status {  // the hub refused this link
+                state.withLock { $0.lost = "the hub refused this link: \(reason)" }
+                return
+            }
+            state.withLock { $0.pending.removeValue(forKey: request) }?.fulfil(.success(status))
+        case .shutdown:
+            state.withLock { $0.hubShutDown = true }
+        case .hello, .register, .close, .route:
+            throw SocketFrameError.malformed("a hub does not send \(frame.kindName) frames")
+        }
+    }
+
+    private func mailboxEnded(_ endpoint: EndpointID, generation: Int) {
+        guard state.withLock({ $0.mailboxes.endIfCurrent(endpoint, generation: generation) }),
+              let bytes = try? SocketFrame.close(endpoint: endpoint).encoded() else { return }
+        connection.enqueue(bytes)
+    }
+
+    private func ended(_ reason: (any Error)?) {
+        let (continuations, pending, why) = state.withLock { s in
+            if s.lost == nil && !(s.isShutDown && reason == nil) {  // not when this side closed it
+                s.lost = reason.map { "\($0)" } ?? (s.hubShutDown ? "the hub shut down" : "the hub closed the connection")
+            }
+            defer { s.pending = [:] }
+            return (s.mailboxes.closeAll(), Array(s.pending.values), s.lost ?? "this side shut down")
+        }
+        for c in continuations { c.finish() }
+        for p in pending { p.fulfil(.failure(.connectionLost(why))) }
+    }
+}
+
+extension SocketFrame {
+    /// The frame's kind in words, for errors.
+    var kindName: String {
+        switch self {
+        case .hello: "hello"
+        case .register: "register"
+        case .close: "close"
+        case .route: "route"
+        case .deliver: "deliver"
+        case .reply: "reply"
+        case .shutdown: "shutdown"
+        }
+    }
+}
