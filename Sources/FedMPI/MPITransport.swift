@@ -15,6 +15,10 @@ import Synchronization
 /// another rank returns once MPI has the frame (*accepted for delivery*); the receiving rank reports an envelope it
 /// cannot deliver (its endpoint closed) on standard error and in ``undeliverable``, since MPI has no way back.
 ///
+/// An envelope from another rank for an endpoint this rank hosts but has not registered yet waits (up to
+/// ``pendingLimit`` envelopes) and is delivered, in order, when the endpoint registers: ranks may start sending as
+/// soon as every rank has made its transport (``MPIWorld/barrier()``), before the others have registered anything.
+///
 /// Every rank must make its MPI transports in the same order: the n-th one made on each rank shares a tag.
 public final class MPITransport<Message: Codable & Sendable>: Transport {
     /// The MPI world this transport runs on.
@@ -29,7 +33,13 @@ public final class MPITransport<Message: Codable & Sendable>: Transport {
         var waiting: [CheckedContinuation<Void, any Error>] = []
         var isShutDown = false
         var undeliverable = 0
+        /// Envelopes from other ranks for endpoints this rank hosts but has not registered yet, in arrival order.
+        var pending: [EndpointID: [Envelope<Message>]] = [:]
+        var pendingCount = 0
     }
+
+    /// At most this many envelopes wait for endpoints not registered yet (beyond, they are undeliverable).
+    public static var pendingLimit: Int { 100_000 }
 
     private let state = Mutex(State())
 
@@ -51,7 +61,14 @@ public final class MPITransport<Message: Codable & Sendable>: Transport {
         if let rank = placement(endpoint), rank != world.rank {
             throw MPITransportError.hostedElsewhere(endpoint, rank: rank, thisRank: world.rank)
         }
-        return try local.register(endpoint)
+        return try state.withLock { s in
+            let mailbox = try local.register(endpoint)
+            for envelope in s.pending.removeValue(forKey: endpoint) ?? [] {
+                s.pendingCount -= 1
+                do { try local.forward(envelope) } catch { s.undeliverable += 1 }
+            }
+            return mailbox
+        }
     }
 
     public func send(_ message: Message, from sender: EndpointID, to receiver: EndpointID) async throws {
@@ -114,7 +131,15 @@ public final class MPITransport<Message: Codable & Sendable>: Transport {
                 throw MPITransportError.truncatedFrame(bytes.count)
             }
             let envelope = try WireFormat.decode(Envelope<Message>.self, from: bytes[(start + 4)...])
-            try local.forward(envelope)
+            try state.withLock { (s) throws in
+                do {
+                    try local.forward(envelope)
+                } catch TransportError.unknownEndpoint(let id) where source != world.rank && !s.isShutDown
+                    && s.pendingCount < Self.pendingLimit {
+                    s.pending[id, default: []].append(envelope)  // delivered when `id` registers here
+                    s.pendingCount += 1
+                }
+            }
             delivered = .success(())
         } catch {
             delivered = .failure(error)
