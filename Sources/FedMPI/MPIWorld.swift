@@ -174,8 +174,8 @@ public final class MPIWorld: Sendable {
     /// The communication loop: post, complete, receive, until asked to stop with nothing left to send.
     private func run() {
         let requestBytes = fednoise_mpi_request_size()
-        // Each frame in flight: one allocation holding its MPI_Request, then its bytes (kept until MPI is done).
-        var inflight: [UnsafeMutableRawPointer] = []
+        // Each frame in flight: its MPI_Request and its bytes (kept until MPI is done with them).
+        var inflight: [(request: UnsafeMutableRawPointer, bytes: Data, owned: UnsafeMutableRawBufferPointer?)] = []
         var barrierRequest: UnsafeMutableRawPointer?
         var idlePolls = 0
         while true {
@@ -185,25 +185,39 @@ public final class MPIWorld: Sendable {
                 return (s.outgoing, s.stopRequested)
             }
             for frame in batch {
-                let block = UnsafeMutableRawPointer.allocate(byteCount: requestBytes + 16 + frame.bytes.count,
-                                                             alignment: 16)
-                let data = block + requestBytes + 16
-                frame.bytes.withUnsafeBytes { if let base = $0.baseAddress { data.copyMemory(from: base, byteCount: $0.count) } }
-                let code = fednoise_mpi_isend(data, Int32(frame.bytes.count), frame.destination, frame.tag, block)
+                // MPI reads the bytes until the send completes. A large frame is sent from its own Data, kept
+                // unmodified in `inflight` until then (Data keeps anything beyond a few bytes in heap storage that
+                // does not move); a small one (below 64 bytes, which Data may hold inline) is copied to a buffer.
+                let request = UnsafeMutableRawPointer.allocate(byteCount: requestBytes, alignment: 16)
+                var owned: UnsafeMutableRawBufferPointer?
+                let code: Int32
+                if frame.bytes.count < 64 {
+                    let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, frame.bytes.count), alignment: 16)
+                    frame.bytes.withUnsafeBytes { if let base = $0.baseAddress, $0.count > 0 { copy.baseAddress!.copyMemory(from: base, byteCount: $0.count) } }
+                    owned = copy
+                    code = fednoise_mpi_isend(copy.baseAddress, Int32(frame.bytes.count), frame.destination, frame.tag,
+                                              request)
+                } else {
+                    code = frame.bytes.withUnsafeBytes {
+                        fednoise_mpi_isend($0.baseAddress, Int32($0.count), frame.destination, frame.tag, request)
+                    }
+                }
                 if code != fednoise_mpi_success() {
                     report("MPI_Isend to rank \(frame.destination) failed: \(MPIWorld.errorText(code))")
-                    block.deallocate()
+                    request.deallocate()
+                    owned?.deallocate()
                 } else {
-                    inflight.append(block)
+                    inflight.append((request, frame.bytes, owned))
                 }
                 progressed = true
             }
             var i = 0
             while i < inflight.count {
                 var done: Int32 = 0
-                _ = fednoise_mpi_test(inflight[i], &done)
+                _ = fednoise_mpi_test(inflight[i].request, &done)
                 if done != 0 {
-                    inflight[i].deallocate()
+                    inflight[i].request.deallocate()
+                    inflight[i].owned?.deallocate()
                     inflight.swapAt(i, inflight.count - 1)
                     inflight.removeLast()
                     progressed = true
