@@ -24,13 +24,14 @@ public enum FedCommandLine {
       plot        overlay one column of several result CSVs (runs, references) in one SVG chart
       fairness    the synthetic DP-SGD fairness and robustness study (two-layer ReLU CNN): CSVs, plots, claims
       bench       measure GEMM GFLOPS, training throughput and noise generation; prints a table, writes JSON
+      mpi-check   under mpirun: the MPI transport across ranks, and broadcast GB/s (needs --traits MPI)
       help        show this help
 
     Run 'fednoise COMMAND --help' for a command's options.
     """
 
     static let commands: Set<String> = ["serve", "join", "run", "sweep", "attack", "privacy", "train", "bench", "plot",
-                                         "paradox", "fairness"]
+                                         "paradox", "fairness", "mpi-check"]
 
     /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error, 130/143 a run
     /// interrupted by SIGINT/SIGTERM after writing its results and checkpoint).
@@ -65,11 +66,12 @@ public enum FedCommandLine {
             case "bench": try BenchCommand.run(rest)
             case "plot": try PlotCommand.run(rest)
             case "fairness": try FairnessCommand.run(rest)
+            case "mpi-check": try await MPICheckCommand.run(rest)
             case "help", "--help", "-h": say(help)
             default:
                 throw UsageError(
                     "unknown command '\(command)' (commands: run, serve, join, sweep, attack, privacy, train, paradox, "
-                        + "bench, plot, fairness, help)")
+                        + "bench, plot, fairness, mpi-check, help)")
             }
             return 0
         } catch let error as UsageError {

@@ -12,7 +12,7 @@ public typealias FederationRunner = @Sendable (Federation, RunControl) async thr
 public enum RunCommand {
     static let help = """
     USAGE: fednoise run <config.json> [--set key.path=value …] [--threads N] [--quiet] [--allow-divergence]
-                        [--processes N]
+                        [--processes N | --transport mpi]
            fednoise run --resume DIR [<config.json> [--set …]] [--threads N] [--quiet] [--allow-divergence]
 
     Runs a federation (FedAvg, DP-FedAvg or NISS; the parameter server, tracker and every client are actors talking
@@ -49,6 +49,9 @@ public enum RunCommand {
                              server and the tracker, N − 1 children (fednoise join) host contiguous ranges of
                              clients and share the compute threads; bit-identical to the in-process run.
                              Plaintext, on 127.0.0.1 only (see fednoise serve --help)
+      --transport mpi        under mpirun -np N (or srun -n N), N ≥ 2: rank 0 runs the parameter server and the
+                             tracker and writes the results, ranks 1…N−1 host contiguous ranges of clients; every
+                             message crosses MPI. Needs a build with --traits MPI (see README, "MPI")
       --resume DIR           continue the run whose checkpoint.fnck is in DIR, to results bit-identical to an
                              uninterrupted run; with a config file (and --set), it must be the same configuration
                              (output, checkpointEvery and continueAfterDivergence may differ)
@@ -105,7 +108,15 @@ public enum RunCommand {
         let allowDivergence = args.flag("allow-divergence")
         let threads = try args.int("threads", in: 1...ComputeThreads.maximum)
         let processes = try args.int("processes", in: 2...64)
+        let transportName = args.string("transport")
         try args.finish(maxPositionals: 1)
+        guard transportName == nil || transportName == "mpi" || transportName == "in-process" else {
+            throw UsageError("--transport must be in-process or mpi, got '\(transportName!)'")
+        }
+        let overMPI = transportName == "mpi"
+        if overMPI && (processes != nil || resume != nil) {
+            throw UsageError("--transport mpi cannot be combined with --processes or --resume")
+        }
         var (config, origins): (FederationConfiguration, ConfigurationFile.Origins?)
         if let resume {
             guard !resume.isEmpty else { throw UsageError("--resume needs the folder of the interrupted run") }
@@ -129,6 +140,10 @@ public enum RunCommand {
         let watch = InterruptWatch(label: config.name)
         defer { watch.end() }
         do {
+            if overMPI {
+                try await runOverMPI(config, quiet: quiet, allowDivergence: allowDivergence, stop: watch.stop)
+                return
+            }
             _ = try await execute(config, quiet: quiet, allowDivergence: allowDivergence, resume: resume != nil,
                                   stop: watch.stop, runner: processes.map { n -> FederationRunner in
                                       { try await LocalProcesses.run($0, control: $1, processes: n) }

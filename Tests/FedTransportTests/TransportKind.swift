@@ -1,5 +1,8 @@
 // TransportKind: the implementations the contract suite runs on, the test message type, and mailbox helpers.
 import FedTestKit
+#if MPI
+import FedMPI
+#endif
 import FedTransport
 
 /// Every ``Transport`` implementation the contract suite must pass on; a new transport adds a case here.
@@ -9,6 +12,10 @@ enum TransportKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case serializing
     /// A ``SocketLink`` to a ``SocketHub`` over loopback TCP: every message crosses the socket twice.
     case socket
+    #if MPI
+    /// Every endpoint on this rank, every envelope through MPI as bytes (`swift test --traits MPI`).
+    case mpi
+    #endif
 
     var description: String { rawValue }
 
@@ -21,6 +28,9 @@ enum TransportKind: String, CaseIterable, Sendable, CustomStringConvertible {
         case .faultInjectingWithoutRules: FaultInjectingTransport(wrapping: InProcessTransport<TestMessage>(), seed: 1)
         case .serializing: SerializingTransport(wrapping: InProcessTransport<TestMessage>())
         case .socket: LoopbackSockets()
+        #if MPI
+        case .mpi: try! MPITransport<TestMessage> { _ in 0 }  // a world of one rank under `swift test`
+        #endif
         }
     }
 }

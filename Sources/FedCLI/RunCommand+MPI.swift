@@ -1,0 +1,73 @@
+// RunCommand+MPI: `mpirun -np N fednoise run CONFIG --transport mpi`: rank 0 serves, the other ranks host clients.
+#if MPI
+import FedMPI
+#endif
+import FedRuntime
+import FedTensor
+import FedTransport
+
+/// Where a federation's endpoints live when MPI starts it: the parameter server and the tracker on rank 0, the K
+/// clients in contiguous ranges over ranks 1 … N − 1 (as equal as K allows).
+public struct MPIPlacement: Sendable, Equatable {
+    public let ranks: Int
+    public let clients: Int
+
+    public init(ranks: Int, clients: Int) {
+        precondition(ranks >= 2 && clients >= 1)
+        self.ranks = ranks
+        self.clients = clients
+    }
+
+    /// The clients rank `rank` hosts (empty for rank 0).
+    public func clients(of rank: Int) -> Range<Int> {
+        guard rank >= 1 && rank < ranks else { return 0..<0 }
+        let workers = ranks - 1
+        return (clients * (rank - 1) / workers)..<(clients * rank / workers)
+    }
+
+    /// The rank hosting `endpoint`, or nil for a name no rank hosts.
+    public func rank(of endpoint: EndpointID) -> Int? {
+        if endpoint == .parameterServer || endpoint == .tracker { return 0 }
+        guard endpoint.role == EndpointID.client(0).role, let i = endpoint.index, i >= 0, i < clients else {
+            return nil
+        }
+        return (1..<ranks).first { clients(of: $0).contains(i) }
+    }
+}
+
+extension RunCommand {
+    /// Runs `config` as this rank's part of an MPI federation. Rank 0 writes every result file, exactly as an
+    /// in-process run would (bit-identical rounds.csv with the same seed); the other ranks train their clients.
+    static func runOverMPI(_ config: FederationConfiguration, quiet: Bool, allowDivergence: Bool,
+                           stop: StopRequest?) async throws {
+        #if MPI
+        let world = try MPIWorld.shared()
+        guard world.size >= 2 else {
+            throw UsageError("--transport mpi needs at least 2 ranks (rank 0 serves, the others host clients): "
+                             + "start it with mpirun -np N or srun -n N, N ≥ 2")
+        }
+        let placement = MPIPlacement(ranks: world.size, clients: config.clients.count)
+        let transport = try MPITransport<FederationMessage>(world: world) { placement.rank(of: $0) }
+        // Every rank has its transport before anyone sends; clients registered later receive what waited.
+        try await world.barrier()
+        if world.rank == 0 {
+            _ = try await execute(config, quiet: quiet, allowDivergence: allowDivergence, stop: stop) { fed, control in
+                try await fed.serve(transport: transport, control: control, clientsJoined: {})
+            }
+        } else {
+            let ids = placement.clients(of: world.rank)
+            let (train, test) = try loadData(config.dataset)
+            try Preflight.checkPartition(config, trainCount: train.sampleCount)
+            let federation = try Federation(configuration: config, train: train, test: test)
+            if !ids.isEmpty { try await federation.join(clients: ids, transport: transport) }
+            if !quiet {
+                say("[\(config.name)] rank \(world.rank): clients \(ids.lowerBound)..\(ids.upperBound - 1) done")
+            }
+        }
+        world.finalize()
+        #else
+        throw UsageError("--transport mpi: this fednoise was built without MPI; build it with "
+                         + "`swift build -c release --traits MPI` and start it with mpirun")
+        #endif
+    }
+}
