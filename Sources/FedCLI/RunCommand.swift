@@ -51,7 +51,8 @@ public enum RunCommand {
                              Plaintext, on 127.0.0.1 only (see fednoise serve --help)
       --transport mpi        under mpirun -np N (or srun -n N), N ≥ 2: rank 0 runs the parameter server and the
                              tracker and writes the results, ranks 1…N−1 host contiguous ranges of clients; every
-                             message crosses MPI. Needs a build with --traits MPI (see README, "MPI")
+                             message crosses MPI. Needs a build with --traits MPI; give mpirun --bind-to none
+                             so each rank's training threads get its node's cores (see README, "MPI")
       --resume DIR           continue the run whose checkpoint.fnck is in DIR, to results bit-identical to an
                              uninterrupted run; with a config file (and --set), it must be the same configuration
                              (output, checkpointEvery and continueAfterDivergence may differ)
