@@ -4,42 +4,6 @@ import FedTensor
 import Foundation
 
 enum BenchCommand {
-    static let help = """
-    USAGE: fednoise bench [--quick] [--json FILE] [--threads LIST]
-           fednoise bench --dpsgd [--quick] [--json FILE] [--threads LIST]
-           fednoise bench --layers [--model NAME] [--batch-size N] [--threads LIST] [--json FILE]
-           fednoise bench --pgd [--data DIR] [--batch-size N] [--quick] [--json FILE]
-
-    Measures, on random data of the right shapes:
-      GEMM GFLOPS at 512³ and at the McMahan CNN's own shapes (batch 10 and 64),
-      training throughput (forward + backward + SGD step) of the CNN and the MLP at batch 10 and 64,
-      Gaussian noise generation in million samples/s.
-    Each figure is the median of timed repetitions after a warm-up, wall clock. Run on an idle machine and
-    compare with a reference side by side (see ../shared/targets.md).
-    Every benchmark first prints the CPU (name, vendor, family, model, caches) and this host's FMA peak, measured
-    with a register-bound loop of SIMD16 fused multiply-adds on 1 thread and on each thread count; GEMM, training
-    and layer figures are also printed as a percentage of that peak ("of peak") and written to the JSON
-    (`fractionOfPeak`; every row names the CPU), so figures from different hosts can be compared. Training FLOPs
-    count the Linear and convolution layers' multiply-adds forward and backward (activations and pooling: 0).
-    The GEMM's output tiling (MC, NC, how large a B stays in L2) is chosen from this host's cache sizes and
-    printed; the reduction blocks are fixed, so every host computes the same bits.
-
-    OPTIONS:
-      --quick          shorter repetitions (noisier figures)
-      --layers         instead: time each layer's forward and backward pass of --model (default cnn)
-                       at --batch-size (1…65536, default 10) at each thread count, training with plain SGD
-                       as clients do (the update is fused into the Linear layers' backward pass)
-      --dpsgd          instead: DP-SGD samples/s (ghost-norm clipping, noise σ = 1, C = 1, every example sampled
-                       once per step at fixed batch, as opacus_reference.py train) next to plain SGD at the same batch,
-                       CNN and MLP at batch 10 and 64 (default threads: 2)
-      --pgd            instead: seconds of one clean evaluation pass and of PGD-10 (L∞, ε = 0.1, α = ε/4, random
-                       start) of the McMahan CNN over the 10,000 MNIST test images of --data DIR (without it:
-                       10,000 random images), and their ratio; --batch-size (default 100), median of 3 (--quick: 1)
-      --threads LIST   thread counts to measure, comma-separated, each 1…1024 (default "1,2" capped at the
-                       core count; with --layers and --pgd: the current count; with --dpsgd: 2)
-      --json FILE      where to write the results (default runs/bench.json; with --layers: no file unless given)
-      -h, --help       show this help
-    """
 
     struct Row: Codable {
         var benchmark: String

@@ -4,29 +4,6 @@ import CMPI
 import Foundation
 import Synchronization
 
-/// A failed MPI call or an MPI world that cannot serve.
-public enum MPIError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// `call` returned `code`; `message` is MPI's own text for it.
-    case call(String, code: Int32, message: String)
-    /// The library cannot let one thread other than the main one make all calls (`MPI_THREAD_FUNNELED`).
-    case threadSupport(provided: Int32)
-    /// ``MPIWorld/finalize()`` has run: MPI cannot be used again in this process.
-    case finalized
-    /// A frame longer than MPI's `int` count can describe.
-    case frameTooLarge(Int)
-
-    public var description: String {
-        switch self {
-        case .call(let name, let code, let message): "\(name) failed (MPI error \(code)): \(message)"
-        case .threadSupport(let provided):
-            "the MPI library grants thread level \(provided), below MPI_THREAD_FUNNELED: it cannot be called from "
-                + "a communication thread"
-        case .finalized: "MPI has been finalized in this process"
-        case .frameTooLarge(let n): "a frame of \(n) bytes is more than one MPI message can carry (2³¹ − 1)"
-        }
-    }
-}
-
 /// MPI in this process: its rank and the size of `MPI_COMM_WORLD`, and a communication thread that owns the
 /// library. That thread initialises MPI (`MPI_THREAD_FUNNELED` is enough: no other thread ever calls it), posts
 /// queued frames with `MPI_Isend` in queue order, polls `MPI_Iprobe`/`MPI_Recv` for arriving ones and hands each
@@ -313,29 +290,6 @@ public final class MPIWorld: Sendable {
 
     private func report(_ text: String) {
         FileHandle.standardError.write(Data("FedMPI rank \(rank): \(text)\n".utf8))
-    }
-
-    static func errorText(_ code: Int32) -> String {
-        var text = [CChar](repeating: 0, count: Int(fednoise_mpi_max_error_string()) + 1)
-        var length: Int32 = 0
-        guard fednoise_mpi_error_string(code, &text, &length) == fednoise_mpi_success() else { return "unknown error" }
-        return String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-}
-
-/// Hands the finished `MPIWorld` to its communication thread, which starts before the world's initialiser ends.
-private final class WorldBox: Sendable {
-    private let world = Mutex<MPIWorld?>(nil)
-    private let ready = DispatchSemaphore(value: 0)
-
-    func publish(_ w: MPIWorld) {
-        world.withLock { $0 = w }
-        ready.signal()
-    }
-
-    func waitForWorld() -> MPIWorld {
-        ready.wait()
-        return world.withLock { $0! }
     }
 }
 #endif
