@@ -84,26 +84,15 @@ public func evaluateExamples(
     let k = network.outputSize
     var labels = [Int32](repeating: 0, count: all.count), predictions = labels
     var losses = [Double](repeating: 0, count: all.count)
-    parameters.withUnsafeBufferPointer { p in
-        all.withUnsafeBufferPointer { idx in
-            labels.withUnsafeMutableBufferPointer { l in
-                var lo = 0
-                while lo < all.count {
-                    let hi = min(lo + workspace.capacity, all.count)
-                    data.gather(UnsafeBufferPointer(rebasing: idx[lo..<hi]), inputs: workspace.input,
-                                labels: l.baseAddress! + lo)
-                    workspace.forward(parameters: p.baseAddress!, batch: hi - lo, training: false)
-                    for r in 0..<(hi - lo) {
-                        let row = workspace.output + r * k
-                        var best = 0
-                        for j in 1..<k where row[j] > row[best] { best = j }
-                        predictions[lo + r] = Int32(best)
-                        losses[lo + r] = softmaxCrossEntropy(logits: row, labels: l.baseAddress! + lo + r, batch: 1,
-                                                             classes: k, gradient: nil).lossSum
-                    }
-                    lo = hi
-                }
-            }
+    forEachEvaluationBatch(parameters: parameters, on: data, indices: all, workspace: workspace) { lo, n, batchLabels in
+        for r in 0..<n {
+            let row = workspace.output + r * k
+            var best = 0
+            for j in 1..<k where row[j] > row[best] { best = j }
+            labels[lo + r] = batchLabels[r]
+            predictions[lo + r] = Int32(best)
+            losses[lo + r] = softmaxCrossEntropy(logits: row, labels: batchLabels + r, batch: 1, classes: k,
+                                                 gradient: nil).lossSum
         }
     }
     return (labels, predictions, losses)

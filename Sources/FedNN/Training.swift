@@ -189,8 +189,22 @@ public func evaluate(
 ) -> Evaluation {
     let all = indices ?? Array(0..<data.sampleCount)
     guard !all.isEmpty else { return Evaluation(loss: .nan, accuracy: .nan, count: 0) }
-    var labels = [Int32](repeating: 0, count: workspace.capacity)
     var lossSum = 0.0, correct = 0
+    forEachEvaluationBatch(parameters: parameters, on: data, indices: all, workspace: workspace) { _, n, labels in
+        let r = softmaxCrossEntropy(logits: workspace.output, labels: labels, batch: n,
+                                    classes: network.outputSize, gradient: nil)
+        lossSum += r.lossSum
+        correct += r.correct
+    }
+    return Evaluation(loss: lossSum / Double(all.count), accuracy: Double(correct) / Double(all.count),
+                      count: all.count)
+}
+
+/// Runs the evaluation-mode forward pass over `indices` of `data` in batches of the workspace capacity, in order;
+/// `body(first, n, labels)` then reads `workspace.output` for positions `first ..< first + n` of `indices`.
+func forEachEvaluationBatch(parameters: [Float], on data: some SampleSource, indices all: [Int], workspace: Workspace,
+                            _ body: (Int, Int, UnsafePointer<Int32>) -> Void) {
+    var labels = [Int32](repeating: 0, count: workspace.capacity)
     parameters.withUnsafeBufferPointer { p in
         all.withUnsafeBufferPointer { idx in
             labels.withUnsafeMutableBufferPointer { l in
@@ -200,15 +214,10 @@ public func evaluate(
                     data.gather(UnsafeBufferPointer(rebasing: idx[lo..<hi]), inputs: workspace.input,
                                 labels: l.baseAddress!)
                     workspace.forward(parameters: p.baseAddress!, batch: hi - lo, training: false)
-                    let r = softmaxCrossEntropy(logits: workspace.output, labels: l.baseAddress!, batch: hi - lo,
-                                                classes: network.outputSize, gradient: nil)
-                    lossSum += r.lossSum
-                    correct += r.correct
+                    body(lo, hi - lo, UnsafePointer(l.baseAddress!))
                     lo = hi
                 }
             }
         }
     }
-    return Evaluation(loss: lossSum / Double(all.count), accuracy: Double(correct) / Double(all.count),
-                      count: all.count)
 }
