@@ -37,7 +37,8 @@ extension BenchCommand {
                        10,000 random images), and their ratio; --batch-size (default 100), median of 3 (--quick: 1)
       --threads LIST   thread counts to measure, comma-separated, each 1…1024 (default "1,2" capped at the
                        core count; with --layers and --pgd: the current count; with --dpsgd: 2)
-      --json FILE      where to write the results (default runs/bench.json; with --layers: no file unless given)
+      --json FILE      where to write the results (default runs/bench.json; with --pgd: runs/bench-pgd.json; with --layers: no
+                       file unless given)
       -h, --help       show this help
     """
 }

@@ -9,7 +9,7 @@ import Foundation
 extension RunCommand {
     static let help = """
     USAGE: fednoise run <config.json> [--set key.path=value …] [--threads N] [--quiet] [--allow-divergence]
-                        [--processes N | --transport mpi]
+                        [--processes N | --transport in-process|mpi]
            fednoise run --resume DIR [<config.json> [--set …]] [--threads N] [--quiet] [--allow-divergence]
 
     Runs a federation (FedAvg, DP-FedAvg or NISS; the parameter server, tracker and every client are actors talking
@@ -46,6 +46,7 @@ extension RunCommand {
                              server and the tracker, N − 1 children (fednoise join) host contiguous ranges of
                              clients and share the compute threads; bit-identical to the in-process run.
                              Plaintext, on 127.0.0.1 only (see fednoise serve --help)
+      --transport in-process the default: every actor in this process
       --transport mpi        under mpirun -np N (or srun -n N), N ≥ 2: rank 0 runs the parameter server and the
                              tracker and writes the results, ranks 1…N−1 host contiguous ranges of clients; every
                              message crosses MPI. Needs a build with --traits MPI; give mpirun --bind-to none

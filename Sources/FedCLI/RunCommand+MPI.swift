@@ -61,7 +61,8 @@ extension RunCommand {
             let federation = try Federation(configuration: config, train: train, test: test)
             if !ids.isEmpty { try await federation.join(clients: ids, transport: transport) }
             if !quiet {
-                say("[\(config.name)] rank \(world.rank): clients \(ids.lowerBound)..\(ids.upperBound - 1) done")
+                say("[\(config.name)] rank \(world.rank): "
+                    + (ids.isEmpty ? "no clients (more ranks than clients)" : "clients \(ids.lowerBound)..\(ids.upperBound - 1) done"))
             }
         }
         world.finalize()

@@ -192,8 +192,12 @@ public final class MPIWorld: Sendable {
             var i = 0
             while i < inflight.count {
                 var done: Int32 = 0
-                _ = fednoise_mpi_test(inflight[i].request, &done)
-                if done != 0 {
+                let code = fednoise_mpi_test(inflight[i].request, &done)
+                if code != fednoise_mpi_success() {
+                    // A request MPI cannot complete would otherwise keep the thread (and finalize) waiting forever.
+                    report("a send failed while in flight: \(MPIWorld.errorText(code))")
+                }
+                if done != 0 || code != fednoise_mpi_success() {
                     inflight[i].request.deallocate()
                     inflight[i].owned?.deallocate()
                     inflight.swapAt(i, inflight.count - 1)

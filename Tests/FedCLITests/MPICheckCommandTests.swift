@@ -1,4 +1,4 @@
-// MPICheckCommandTests: `fednoise mpi-check` refuses bad bounds, and without the MPI trait says how to get it.
+// MPICheckCommandTests: `fednoise mpi-check` refuses bad bounds, and without the MPI trait is a usage error.
 import FedCLI
 import Testing
 
@@ -12,7 +12,8 @@ import Testing
     }
 
     #if !MPI
-    /// A build without the trait cannot check anything: a usage error naming the build command, not a crash.
+    /// A build without the trait cannot check anything: a usage error (exit 2, whose message names the build
+    /// command), not a crash or a silent success.
     @Test func withoutTheTraitItExplainsHowToBuildIt() async {
         #expect(await FedCommandLine.run(["mpi-check"]) == 2)
     }
