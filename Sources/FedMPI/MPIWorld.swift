@@ -32,7 +32,6 @@ public final class MPIWorld: Sendable {
         var handlers: [Int32: Handler] = [:]
         var nextTag: Int32 = 1
         var stopRequested = false
-        var finished = false
         var dropped = 0
         /// Tasks waiting in ``MPIWorld/barrier()``, first one served first (one MPI barrier at a time).
         var barrierWaiters: [CheckedContinuation<Void, any Error>] = []
@@ -235,7 +234,6 @@ public final class MPIWorld: Sendable {
         }
         while receiveOne() {}
         _ = fednoise_mpi_finalize()
-        state.withLock { $0.finished = true }
         stopped.signal()
     }
 
