@@ -229,7 +229,8 @@ public final class MPIWorld: Sendable {
         var done: Int32 = 0
         if fednoise_mpi_ibarrier(barrier) != fednoise_mpi_success() { done = 1 }
         while done == 0 {
-            _ = fednoise_mpi_test(barrier, &done)
+            // An error ends the wait too: finalizing is all that is left to do.
+            if fednoise_mpi_test(barrier, &done) != fednoise_mpi_success() { done = 1 }
             if !receiveOne() && done == 0 { usleep(50) }
         }
         while receiveOne() {}
