@@ -106,19 +106,26 @@ struct ParadoxCommandTests {
         }
     }
 
-    /// `--jobs 2`: the two cells of a grid (a federated baseline and M4) train at once on one thread each, and
-    /// cells.csv is byte for byte the sequential study's.
-    @Test func concurrentCellsWriteTheSequentialCSV() async throws {
+    /// A tiny grid: `small-cnn`, seed 1, 1 epoch or 1 round of 2 clients, the first 200 / 100 images, 50 attacked.
+    func tinyStudy(_ settings: [ParadoxSetting], _ mechanisms: [StudyMechanism]) -> ParadoxConfiguration {
         var study = ParadoxConfiguration()
         study.models = [.smallCNN]
-        study.settings = [.federated]
-        study.mechanisms = [StudyMechanism(preset: .m4, levels: [0.1])]
+        study.settings = settings
+        study.mechanisms = mechanisms
         study.seeds = [1]
+        study.epochs = 1
         study.rounds = 1
         study.clients = 2
         study.trainLimit = 200
         study.testLimit = 100
         study.attackSamples = 50
+        return study
+    }
+
+    /// `--jobs 2`: the two cells of a grid (a federated baseline and M4) train at once on one thread each, and
+    /// cells.csv is byte for byte the sequential study's.
+    @Test func concurrentCellsWriteTheSequentialCSV() async throws {
+        var study = tinyStudy([.federated], [StudyMechanism(preset: .m4, levels: [0.1])])
         var files: [String] = []
         for jobs in [1, 2] {
             let dir = temporary()
@@ -144,18 +151,9 @@ struct ParadoxCommandTests {
     @Test func dpCellsReportEpsilonAndAreMatched() async throws {
         let dir = temporary()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var study = ParadoxConfiguration()
-        study.models = [.smallCNN]
-        study.mechanisms = [StudyMechanism(preset: .m4, levels: [0.1])]
+        var study = tinyStudy([.centralized, .federated], [StudyMechanism(preset: .m4, levels: [0.1])])
         study.dp.noiseMultipliers = [1]
         study.dp.epsilons = [10]
-        study.seeds = [1]
-        study.epochs = 1
-        study.rounds = 1
-        study.clients = 2
-        study.trainLimit = 200
-        study.testLimit = 100
-        study.attackSamples = 50
         study.output = dir.path
         var logged: [String] = []
         try await ParadoxCommand.runStudy(study) { logged.append($0) }
@@ -188,15 +186,7 @@ struct ParadoxCommandTests {
     @Test func calibratedAttackColumns() async throws {
         let dir = temporary()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var study = ParadoxConfiguration()
-        study.models = [.smallCNN]
-        study.settings = [.centralized]
-        study.mechanisms = []
-        study.seeds = [1]
-        study.epochs = 1
-        study.trainLimit = 200
-        study.testLimit = 100
-        study.attackSamples = 50
+        var study = tinyStudy([.centralized], [])
         study.referenceModels = 2
         study.output = dir.path
         try await ParadoxCommand.runStudy(study) { _ in }

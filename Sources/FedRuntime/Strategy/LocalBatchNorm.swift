@@ -1,6 +1,5 @@
 // LocalBatchNorm: FedBN (Li et al. 2021): BatchNorm coordinates stay with each client, the rest is averaged.
 import FedNN
-import FedPrivacy
 import Synchronization
 
 /// How a federation treats BatchNorm coordinates (config key `batchNorm`).
@@ -45,7 +44,7 @@ public final class LocalBatchNormStore: Sendable {
 ///
 /// The store is in-process client state: a checkpoint does not hold it, so such a run cannot be resumed
 /// (`Federation.run` refuses).
-public struct LocalBatchNormStrategy: FederatedStrategy {
+public struct LocalBatchNormStrategy: WrappingStrategy {
     public let inner: any FederatedStrategy
     /// The BatchNorm slices of the flat parameter vector.
     public let ranges: [Range<Int>]
@@ -75,7 +74,6 @@ public struct LocalBatchNormStrategy: FederatedStrategy {
     }
 
     public var name: String { inner.name + " (FedBN)" }
-    public var addsNoise: Bool { inner.addsNoise }
 
     public func localTrainer(client: Int, round: Int) -> any LocalTrainer {
         LocalBatchNormTrainer(inner: inner.localTrainer(client: client, round: round), strategy: self)
@@ -86,28 +84,6 @@ public struct LocalBatchNormStrategy: FederatedStrategy {
         store.set(extract(context.trained), client: context.client)
         return try inner.prepareUpload(context)
     }
-
-    public func roundParameters(round: Int, participants: [Int], samples: [Int]) throws -> RoundParameters {
-        try inner.roundParameters(round: round, participants: participants, samples: samples)
-    }
-    public func noiseExchange(_ context: ExchangeContext) throws -> NoiseExchangePlan? {
-        try inner.noiseExchange(context)
-    }
-    public func makeAggregator() -> any Aggregator { inner.makeAggregator() }
-    public func afterDropouts(_ dropped: [Int]) -> DropoutDecision { inner.afterDropouts(dropped) }
-    public func makeRoundObserver(_ context: RoundObserverContext) throws -> (any RoundObserver)? {
-        try inner.makeRoundObserver(context)
-    }
-    public func privacy(releases: [Int], samples: [Int], rounds: Int) throws -> PrivacyGuarantee {
-        try inner.privacy(releases: releases, samples: samples, rounds: rounds)
-    }
-    public func clientLevelNoise(client: Int, samples: Int, rounds: Int) throws -> ClientLevelNoise? {
-        try inner.clientLevelNoise(client: client, samples: samples, rounds: rounds)
-    }
-    public func privacy(ledger: ClientPrivacyLedger, samples: [Int], rounds: Int) throws -> PrivacyGuarantee {
-        try inner.privacy(ledger: ledger, samples: samples, rounds: rounds)
-    }
-    public var warnings: [String] { inner.warnings }
 }
 
 /// The inner trainer, started from the global model with the client's own BatchNorm slices.
