@@ -16,7 +16,10 @@ public enum ParadoxCommand {
     membership-inference attack (Yeom et al. 2018: AUC, TPR at 1% FPR). Privacy is heuristic: no ε is reported.
     With the dp key, real-DP cells join the grid for comparison at equal accuracy: DP-SGD per noise multiplier
     (centralised) and DP-FedAvg per per-round client-level ε (federated), each reporting the ε it spent (not for
-    large-cnn, whose BatchNorm neither supports).
+    large-cnn, whose BatchNorm neither supports). With referenceModels K (2…16) every cell also gets the calibrated
+    attack, offline LiRA (Carlini et al. 2022): K reference models trained like the cell without the attacked
+    examples (on the training images after the members), reported as lira_auc and lira_tpr_at_1pct_fpr; it costs
+    K more trainings per cell.
 
     Writes into --output: cells.csv (one row per cell, appended as each finishes; a rerun skips the cells already
     there, so an interrupted study resumes), prices.csv (PoS and PoA per model × setting × mechanism, accuracy and
@@ -30,7 +33,8 @@ public enum ParadoxCommand {
                         dataset, data, trainLimit, testLimit, models, settings, mechanisms [{preset, levels}],
                         dp {noiseMultipliers, epsilons, maxGradNorm, clippingThreshold, delta},
                         seeds, epochs, rounds, clients, fraction, localEpochs, batchSize, learningRate, momentum,
-                        attackSamples, stabilityWindow, admissibleSNRdB, admissibleLevelAtLeast, tolerance, output
+                        attackSamples, referenceModels, stabilityWindow, admissibleSNRdB, admissibleLevelAtLeast,
+                        tolerance, output
       --set key=value   override one key (repeatable)
       --output DIR      result folder (default results/paradox)
       --threads N       compute threads (default: all cores)
