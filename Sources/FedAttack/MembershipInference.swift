@@ -44,17 +44,12 @@ public enum MembershipInference {
     /// The attack on per-example losses of members (training examples) and non-members (held out).
     public static func lossThreshold(memberLosses: [Double], nonMemberLosses: [Double]) -> MembershipInferenceResult {
         precondition(!memberLosses.isEmpty && !nonMemberLosses.isEmpty, "need members and non-members")
-        let points = roc(members: memberLosses.map { -$0 }, nonMembers: nonMemberLosses.map { -$0 })
-        var auc = 0.0
-        for (a, b) in zip(points, points.dropFirst()) { auc += (b.fpr - a.fpr) * (a.tpr + b.tpr) / 2 }
-        func tpr(atFPR alpha: Double) -> Double { points.filter { $0.fpr <= alpha }.map(\.tpr).max() ?? 0 }
+        var result = scored(members: memberLosses.map { -$0 }, nonMembers: nonMemberLosses.map { -$0 })
         let tau = memberLosses.reduce(0, +) / Double(memberLosses.count)
-        let yeomTPR = Double(memberLosses.filter { $0 < tau }.count) / Double(memberLosses.count)
-        let yeomFPR = Double(nonMemberLosses.filter { $0 < tau }.count) / Double(nonMemberLosses.count)
-        return MembershipInferenceResult(
-            auc: auc, tprAt1PercentFPR: tpr(atFPR: 0.01), tprAtTenthPercentFPR: tpr(atFPR: 0.001),
-            advantage: points.map { $0.tpr - $0.fpr }.max() ?? 0, yeomThreshold: tau, yeomTPR: yeomTPR,
-            yeomFPR: yeomFPR, members: memberLosses.count, nonMembers: nonMemberLosses.count)
+        result.yeomThreshold = tau
+        result.yeomTPR = Double(memberLosses.filter { $0 < tau }.count) / Double(memberLosses.count)
+        result.yeomFPR = Double(nonMemberLosses.filter { $0 < tau }.count) / Double(nonMemberLosses.count)
+        return result
     }
 
     /// Per-example cross-entropy −log softmax(z)_y of `parameters` (evaluation mode) on `indices` of `data`,

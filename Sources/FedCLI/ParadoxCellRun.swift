@@ -22,10 +22,16 @@ public struct ParadoxCellResult: Sendable, Equatable {
     public var signalRMS: Double
     public var snr: SignalToNoise
     public var attack: MembershipInferenceResult
+    /// The ε a DP cell spent at `dp.delta` (example-level for DP-SGD, client-level for DP-FedAvg); nil (an empty
+    /// field) for every heuristic cell.
+    public var epsilon: Double? = nil
+    /// Offline LiRA with `referenceModels` reference models (nil, empty fields: not run).
+    public var calibrated: MembershipInferenceResult? = nil
 
     static let header = "model,setting,mechanism,level,seed,parameters,train_accuracy,train_loss,test_accuracy,"
         + "test_loss,generalization_gap,stability_std,mean_abs_change,sigma,signal_rms,snr_power,snr_power_db,"
-        + "snr_amplitude,snr_amplitude_db,mia_auc,mia_tpr_at_1pct_fpr,mia_advantage,mia_yeom_tpr,mia_yeom_fpr"
+        + "snr_amplitude,snr_amplitude_db,mia_auc,mia_tpr_at_1pct_fpr,mia_advantage,mia_yeom_tpr,mia_yeom_fpr,epsilon,"
+        + "lira_auc,lira_tpr_at_1pct_fpr"
 
     var csvRow: String {
         let values: [Double] = [trainAccuracy, trainLoss, testAccuracy, testLoss, trainAccuracy - testAccuracy,
@@ -33,6 +39,8 @@ public struct ParadoxCellResult: Sendable, Equatable {
                                 snr.amplitude, snr.amplitudeDB, attack.auc, attack.tprAt1PercentFPR, attack.advantage,
                                 attack.yeomTPR, attack.yeomFPR]
         return cell.key + ",\(parameters)," + values.map { "\($0)" }.joined(separator: ",")
+            + "," + (epsilon.map { "\($0)" } ?? "")
+            + "," + (calibrated.map { "\($0.auc),\($0.tprAt1PercentFPR)" } ?? ",")
     }
 }
 
@@ -43,50 +51,52 @@ enum ParadoxCellRun {
         let base = try cell.model.network(inputShape: train.sampleShape, classes: train.classCount)
         let noise = cell.noise
         let network = try noise?.network(base) ?? base
-        var parameters: [Float]
-        var series: [Double]
-        switch cell.setting {
-        case .centralized:
-            (parameters, series) = centralized(cell, network: network, noise: noise, study: study, train: train,
-                                               test: test)
-        case .federated:
-            var c = FederationConfiguration()
-            c.name = "paradox"
-            c.seed = cell.seed
-            c.rounds = study.rounds
-            c.model = cell.model
-            c.clients.count = study.clients
-            c.clients.fraction = study.fraction
-            c.training.localEpochs = study.localEpochs
-            c.training.batchSize = study.batchSize
-            c.training.learningRate = study.learningRate
-            c.training.momentum = study.momentum
-            c.noiseInfusion = noise
-            c.checkpointEvery = 0
-            c.diagnostics = false
-            c.accuracyTargets = []
-            let federation = try Federation(configuration: c, train: train, test: test)
-            let summary = try await federation.run()
-            parameters = federation.globalWeights ?? []
-            series = summary.rounds.compactMap(\.testAccuracy)
-        }
+        let (parameters, series, epsilon) = try await trainModel(cell, network: network, study: study, train: train,
+                                                                 test: test)
         let workspace = Workspace(network: network, capacity: min(256, max(train.sampleCount, test.sampleCount)))
         let n = study.attackSamples
         let members = Array(0..<min(n, train.sampleCount)), others = Array(0..<min(n, test.sampleCount))
         let trainEval = evaluate(network, parameters: parameters, on: train, indices: members, workspace: workspace)
         let testEval = evaluate(network, parameters: parameters, on: test, workspace: workspace)
-        let attack = MembershipInference.lossThreshold(
-            memberLosses: MembershipInference.perExampleLosses(network, parameters: parameters, on: train,
-                                                               indices: members, workspace: workspace),
-            nonMemberLosses: MembershipInference.perExampleLosses(network, parameters: parameters, on: test,
-                                                                  indices: others, workspace: workspace))
-        let (sigma, rms) = siteSignal(noise, base: base, parameters: parameters, train: train, members: members)
+        let memberLosses = MembershipInference.perExampleLosses(network, parameters: parameters, on: train,
+                                                                indices: members, workspace: workspace)
+        let nonMemberLosses = MembershipInference.perExampleLosses(network, parameters: parameters, on: test,
+                                                                   indices: others, workspace: workspace)
+        let attack = MembershipInference.lossThreshold(memberLosses: memberLosses, nonMemberLosses: nonMemberLosses)
+        let calibrated = study.referenceModels >= 2 ? try await calibratedAttack(
+            cell, network: network, study: study, train: train, test: test, members: members, others: others,
+            memberLosses: memberLosses, nonMemberLosses: nonMemberLosses) : nil
+        let time = cell.setting == .centralized ? study.epochs - 1 : study.rounds
+        let (sigma, rms) = siteSignal(noise, base: base, parameters: parameters, train: train, members: members,
+                                      time: time)
         return ParadoxCellResult(
             cell: cell, parameters: ParadoxCNN.trainableCount(base), trainAccuracy: trainEval.accuracy,
             trainLoss: trainEval.loss, testAccuracy: testEval.accuracy, testLoss: testEval.loss,
             stabilityStd: StabilityMetrics.lastWindowStd(series, window: study.stabilityWindow),
             meanAbsoluteChange: StabilityMetrics.meanAbsoluteChange(series), sigma: sigma, signalRMS: rms,
-            snr: SignalToNoise(signalRMS: rms, noiseStd: sigma), attack: attack)
+            snr: SignalToNoise(signalRMS: rms, noiseStd: sigma), attack: attack, epsilon: epsilon,
+            calibrated: calibrated)
+    }
+
+    /// Trains the cell's model on `train`: centrally (with its noise, or DP-SGD) or by a federation (FedAvg with
+    /// its noise, or DP-FedAvg). The final model, its per-epoch or per-round test accuracies, and a DP cell's ε.
+    static func trainModel(_ cell: ParadoxCell, network: Network, study: ParadoxConfiguration, train: DatasetSamples,
+                           test: DatasetSamples) async throws -> (parameters: [Float], series: [Double], epsilon: Double?) {
+        switch cell.setting {
+        case .centralized where cell.dp == .dpSGD:
+            let r = try dpSGD(cell, network: network, study: study, train: train, test: test)
+            return (r.parameters, r.series, r.epsilon)
+        case .centralized:
+            let (parameters, series) = centralized(cell, network: network, noise: cell.noise, study: study,
+                                                   train: train, test: test)
+            return (parameters, series, nil)
+        case .federated:
+            let federation = try Federation(configuration: federationConfiguration(cell, study: study), train: train,
+                                            test: test)
+            let summary = try await federation.run()
+            return (federation.globalWeights ?? [], summary.rounds.compactMap(\.testAccuracy),
+                    cell.dp != nil ? summary.privacy.epsilon ?? .nan : nil)
+        }
     }
 
     /// Centralised training: the noise of `TrainCommand` (layers, gradient per step, client sites per epoch).
@@ -113,47 +123,13 @@ enum ParadoxCellRun {
         return (parameters, series)
     }
 
-    /// σ of the first mechanism at its first site and RMS of the clean tensor there, on the final model: the
-    /// members' inputs (input), the activation it follows (activation), the model's weights (parameter sites,
-    /// per-layer RMS averaged in power; the update site uses the model too, an approximation). Relative levels give
-    /// σ = λ·RMS, so their SNR is 1/λ² exactly.
+    /// σ of the first mechanism at its first site and RMS of the clean tensor there, on the final model
+    /// (`NoiseSiteSNR.measure` at schedule time `time`; relative levels give SNR 1/λ² exactly).
     static func siteSignal(_ noise: NoiseInfusion?, base: Network, parameters: [Float], train: DatasetSamples,
-                           members: [Int]) -> (sigma: Double, rms: Double) {
-        guard let m = noise?.resolved.first else { return (0, .nan) }
-        let level = m.depthLevels?.first ?? m.level
-        var rms: Double
-        switch m.site {
-        case .input, .activation:
-            let upTo = m.site == .input ? -1 : (m.afterLayers?.first ?? NoiseInfusion.hiddenActivations(base).first ?? -1)
-            let prefix = upTo < 0 ? nil : try? Network(inputShape: base.inputShape, layers: Array(base.layers[0...upTo]))
-            let batch = min(members.count, 256)
-            let ws = Workspace(network: prefix ?? base, capacity: batch)
-            var labels = [Int32](repeating: 0, count: batch)
-            members.prefix(batch).withUnsafeBufferPointer { idx in
-                labels.withUnsafeMutableBufferPointer { train.gather(idx, inputs: ws.input, labels: $0.baseAddress!) }
-            }
-            if let prefix {
-                parameters.withUnsafeBufferPointer { ws.forward(parameters: $0.baseAddress!, batch: batch, training: false) }
-                rms = rootMeanSquare(ws.output, count: batch * prefix.outputSize)
-            } else {
-                rms = rootMeanSquare(ws.input, count: batch * base.inputSize)
-            }
-        case .gradient:
-            // The gradient's RMS is not measured: relative levels are in units of it (RMS 1, SNR 1/λ²); absolute
-            // ones get no SNR (NaN) rather than one against the wrong tensor.
-            return m.levelMode == .relative ? (level, 1) : (level, .nan)
-        case .clientModel, .clientUpdate, .globalModel:
-            var power = 0.0, layers = 0
-            parameters.withUnsafeBufferPointer { p in
-                for r in NoiseInfusion.noiseRanges(base) where !r.isEmpty {
-                    let x = rootMeanSquare(p.baseAddress! + r.lowerBound, count: r.count)
-                    power += x * x
-                    layers += 1
-                }
-            }
-            rms = (power / Double(max(layers, 1))).squareRoot()
-        }
-        if m.levelMode == .relative { return (level * rms, rms) }
-        return (level, rms)
+                           members: [Int], time: Int) -> (sigma: Double, rms: Double) {
+        guard let noise, let first = NoiseSiteSNR.measure(noise, base: base, parameters: parameters, data: train,
+                                                          indices: members, time: time).first
+        else { return (0, .nan) }
+        return (first.sigma, first.rms)
     }
 }

@@ -14,20 +14,32 @@ public enum ParadoxCommand {
     accuracy and loss, generalisation gap, stability (std of test accuracy over the last R epochs or rounds, mean
     |Δ|), SNR at the mechanism's site (power and amplitude, linear and dB), and the loss-threshold
     membership-inference attack (Yeom et al. 2018: AUC, TPR at 1% FPR). Privacy is heuristic: no ε is reported.
+    With the dp key, real-DP cells join the grid for comparison at equal accuracy: DP-SGD per noise multiplier
+    (centralised) and DP-FedAvg per per-round client-level ε (federated), each reporting the ε it spent (not for
+    large-cnn, whose BatchNorm neither supports). With referenceModels K (2…16) every cell also gets the calibrated
+    attack, offline LiRA (Carlini et al. 2022): K reference models trained like the cell without the attacked
+    examples (on the training images after the members), reported as lira_auc and lira_tpr_at_1pct_fpr; it costs
+    K more trainings per cell.
 
     Writes into --output: cells.csv (one row per cell, appended as each finishes; a rerun skips the cells already
     there, so an interrupted study resumes), prices.csv (PoS and PoA per model × setting × mechanism, accuracy and
     loss forms, never clamped, over the admissible cells; and the optimum level), and per model × setting the SVGs
-    accuracy-vs-level, gap-vs-level, snr-vs-accuracy (optimum marked) and mia-vs-accuracy.
+    accuracy-vs-level, gap-vs-level, snr-vs-accuracy (optimum marked) and mia-vs-accuracy (with the DP cells);
+    matched.csv pairs every DP cell with the non-DP cell of the same model, setting and seed closest in test
+    accuracy, both attacks side by side.
 
     OPTIONS:
       --config FILE     JSON with any key of the grid (see config/paradox-smoke.json, config/paradox-full.json):
                         dataset, data, trainLimit, testLimit, models, settings, mechanisms [{preset, levels}],
+                        dp {noiseMultipliers, epsilons, maxGradNorm, clippingThreshold, delta},
                         seeds, epochs, rounds, clients, fraction, localEpochs, batchSize, learningRate, momentum,
-                        attackSamples, stabilityWindow, admissibleSNRdB, admissibleLevelAtLeast, tolerance, output
+                        attackSamples, referenceModels, stabilityWindow, admissibleSNRdB, admissibleLevelAtLeast,
+                        tolerance, output
       --set key=value   override one key (repeatable)
       --output DIR      result folder (default results/paradox)
       --threads N       compute threads (default: all cores)
+      --jobs N          cells trained at once, 1…64 (default 1); the threads are split between them (each gets
+                        ⌊threads / N⌋, at least 1). cells.csv is the same whatever N: rows are kept in grid order
       -h, --help        show this help
     """
 
@@ -41,14 +53,18 @@ public enum ParadoxCommand {
         var overrides = args.strings("set")
         if let output = args.string("output") { overrides.append("output=\(output)") }
         let threads = try args.int("threads", in: 1...ComputeThreads.maximum)
+        let jobs = try args.int("jobs", in: ConcurrentJobs.range) ?? 1
         try args.finish()
         if let threads { ComputeThreads.count = threads }
         let study = try ParadoxConfiguration.load(path, overrides: overrides)
-        try await runStudy(study)
+        try await runStudy(study, jobs: jobs)
     }
 
     /// Runs the cells not yet in `output`/cells.csv, appending each as it finishes, then writes the report.
-    public static func runStudy(_ study: ParadoxConfiguration, log: (String) -> Void = { say($0) }) async throws {
+    /// `jobs` cells run at once, splitting the compute threads (`ConcurrentJobs`); the rows are kept in grid order,
+    /// so cells.csv is the same whatever `jobs` is.
+    public static func runStudy(_ study: ParadoxConfiguration, jobs: Int = 1,
+                                log: (String) -> Void = { say($0) }) async throws {
         try OutputPlace.prepareFolder(study.output, origin: "output")
         let dir = URL(fileURLWithPath: study.output)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -60,25 +76,44 @@ public enum ParadoxCommand {
         let (train, test) = try loadSamples(kind: study.dataset, path: study.data, trainLimit: study.trainLimit,
                                             testLimit: study.testLimit)
         log("paradox: \(cells.count) cells (\(cells.count - todo.count) already in \(csvURL.path)), "
-            + "\(train.sampleCount) train / \(test.sampleCount) test samples, \(ComputeThreads.count) thread(s); "
+            + "\(train.sampleCount) train / \(test.sampleCount) test samples, \(ComputeThreads.count) thread(s)"
+            + (jobs > 1 ? " over \(jobs) concurrent cells" : "") + "; "
             + "privacy of the noise mechanisms: heuristic, no ε")
         let started = monotonicSeconds()
-        for (i, cell) in todo.enumerated() {
+        var finished = 0
+        let results = try await ConcurrentJobs.run(count: todo.count, limit: jobs, work: { i in
             let t0 = monotonicSeconds()
-            let r = try await ParadoxCellRun.run(cell, study: study, train: train, test: test)
-            lines.append(r.csvRow)
+            let r = try await ParadoxCellRun.run(todo[i], study: study, train: train, test: test)
+            return (r, monotonicSeconds() - t0)
+        }, finished: { i, result in
+            guard case .success(let (r, seconds)) = result else { return }
+            lines = inGridOrder(lines + [r.csvRow], cells: cells)
             // The whole file, atomically: an interruption leaves the previous complete file.
             let text = ([ParadoxCellResult.header] + lines).joined(separator: "\n") + "\n"
             try text.write(to: csvURL, atomically: true, encoding: .utf8)
+            finished += 1
             let elapsed = monotonicSeconds() - started
-            let eta = elapsed / Double(i + 1) * Double(todo.count - i - 1)
-            log("cell \(i + 1)/\(todo.count) [\(cell.key)]: test \(percent(r.testAccuracy)), gap "
+            let eta = elapsed / Double(finished) * Double(todo.count - finished)
+            log("cell \(finished)/\(todo.count) [\(todo[i].key)]: test \(percent(r.testAccuracy)), gap "
                 + "\(percent(r.trainAccuracy - r.testAccuracy)), SNR \(fixed(r.snr.powerDB, 1)) dB, MIA AUC "
-                + "\(fixed(r.attack.auc, 3)) | \(fixed(monotonicSeconds() - t0, 1)) s, ETA \(fixed(eta, 0)) s")
-        }
+                + "\(fixed(r.attack.auc, 3))\(r.epsilon.map { ", ε = \(fixed($0, 3))" } ?? "") | "
+                + "\(fixed(seconds, 1)) s, ETA \(fixed(eta, 0)) s")
+        })
+        for case .failure(let error)? in results { throw error }
         let rows = try ParadoxReport.parse(([ParadoxCellResult.header] + lines).joined(separator: "\n"))
         try ParadoxReport.write(rows, study: study, to: dir)
         log("wrote \(csvURL.path), prices.csv and the SVGs (\(fixed(monotonicSeconds() - started, 1)) s)")
+    }
+
+    /// `rows` sorted by their cell's place in the grid (rows of cells not in it last, in their order).
+    static func inGridOrder(_ rows: [String], cells: [ParadoxCell]) -> [String] {
+        var place: [String: Int] = [:]
+        for (i, c) in cells.enumerated() where place[c.key] == nil { place[c.key] = i }
+        return rows.enumerated().sorted { a, b in
+            let x = place[a.element.split(separator: ",").prefix(5).joined(separator: ",")] ?? Int.max
+            let y = place[b.element.split(separator: ",").prefix(5).joined(separator: ",")] ?? Int.max
+            return (x, a.offset) < (y, b.offset)
+        }.map(\.element)
     }
 
     /// The data rows of an earlier cells.csv (none when absent); a file with another header is refused.

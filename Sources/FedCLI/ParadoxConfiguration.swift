@@ -37,6 +37,8 @@ public struct ParadoxConfiguration: Codable, Sendable, Equatable {
         StudyMechanism(preset: .m5, levels: [0.01, 0.03, 0.1]),
         StudyMechanism(preset: .author, levels: [0.1, 0.5, 1]),
     ]
+    /// Real DP at matched accuracy: DP-SGD (centralised) and DP-FedAvg (federated) cells (`StudyDP`; none by default).
+    public var dp = StudyDP()
     public var seeds: [UInt64] = [1, 2, 3]
     /// Centralised: epochs. Federated: rounds of `localEpochs` each, `clients` IID clients, fraction C.
     public var epochs = 3
@@ -49,6 +51,9 @@ public struct ParadoxConfiguration: Codable, Sendable, Equatable {
     public var momentum = 0.9
     /// Members (first N training samples) and non-members (first N test samples) of the membership attack.
     public var attackSamples = 500
+    /// K: 0 (off) or 2…16 reference models per cell for the calibrated attack (offline LiRA; K extra trainings
+    /// per cell, on the training images after the members).
+    public var referenceModels = 0
     /// R: the stability figure is the std of test accuracy over the last R epochs or rounds.
     public var stabilityWindow = 3
     /// The admissible set of the prices: SNR (power, dB) ≤ this; nil: every noisy cell (or `levelAtLeast`).
@@ -95,6 +100,7 @@ public struct ParadoxConfiguration: Codable, Sendable, Equatable {
                 throw UsageError("'mechanisms[\(i)]': \(error.description)")
             }
         }
+        try dp.validate()
         try check(epochs >= 1 && epochs <= 1_000, "epochs", "must be in 1…1000, got \(epochs)")
         try check(rounds >= 1 && rounds <= 10_000, "rounds", "must be in 1…10000, got \(rounds)")
         try check(clients >= 1 && clients <= 10_000, "clients", "must be in 1…10000, got \(clients)")
@@ -105,6 +111,8 @@ public struct ParadoxConfiguration: Codable, Sendable, Equatable {
         try check(momentum >= 0 && momentum < 1, "momentum", "must be in [0, 1), got \(momentum)")
         try check(attackSamples >= 10 && attackSamples <= 100_000, "attackSamples",
                   "must be in 10…100000, got \(attackSamples)")
+        try check(referenceModels == 0 || (2...16).contains(referenceModels), "referenceModels",
+                  "must be 0 (off) or in 2…16, got \(referenceModels)")
         try check(stabilityWindow >= 1, "stabilityWindow", "must be ≥ 1, got \(stabilityWindow)")
         try check(tolerance >= 0 && tolerance < 1, "tolerance", "must be in [0, 1), got \(tolerance)")
         try check((trainLimit ?? 1) >= 1, "trainLimit", "must be ≥ 1")
@@ -113,7 +121,7 @@ public struct ParadoxConfiguration: Codable, Sendable, Equatable {
         try check(cells.count <= 100_000, "mechanisms", "the grid has \(cells.count) cells; at most 100000")
     }
 
-    /// Every cell in run order: per model, setting and seed, the baseline then each mechanism's levels.
+    /// Every cell in run order: per model, setting and seed, the baseline, each mechanism's levels, the DP cells.
     public var cells: [ParadoxCell] {
         var list: [ParadoxCell] = []
         for model in models {
@@ -126,6 +134,7 @@ public struct ParadoxConfiguration: Codable, Sendable, Equatable {
                                                     seed: seed))
                         }
                     }
+                    list += dp.cells(model: model, setting: setting, seed: seed)
                 }
             }
         }
@@ -141,10 +150,12 @@ public struct ParadoxCell: Sendable, Hashable {
     public var mechanism: NoisePreset?
     public var level: Double
     public var seed: UInt64
+    /// A real-DP cell (then `mechanism` is nil and `level` is σ or the per-round ε).
+    public var dp: StudyDPKind? = nil
 
     /// The CSV key columns (how a resumed study recognises a finished cell).
     public var key: String {
-        "\(model.rawValue),\(setting.rawValue),\(mechanism?.rawValue ?? "none"),\(level),\(seed)"
+        "\(model.rawValue),\(setting.rawValue),\(mechanism?.rawValue ?? dp?.rawValue ?? "none"),\(level),\(seed)"
     }
 
     public var noise: NoiseInfusion? { mechanism.map { NoiseInfusion(preset: $0, level: level) } }

@@ -36,7 +36,13 @@ enum ParadoxReport {
         }
     }
 
+    /// A heuristic noise mechanism (not the baseline, not a real-DP cell): the prices and level plots are theirs.
+    static func isHeuristic(_ mechanism: String) -> Bool {
+        mechanism != "none" && StudyDPKind(rawValue: mechanism) == nil
+    }
+
     static func write(_ rows: [Row], study: ParadoxConfiguration, to dir: URL) throws {
+        try ParadoxMatching.write(rows, to: dir)
         var prices = "model,setting,mechanism,admissible_cells,pos_accuracy,poa_accuracy,pos_loss,poa_loss,"
             + "baseline_test_accuracy,best_test_accuracy,optimal_level,optimal_snr_db,seed_std_test_accuracy\n"
         let groups = Dictionary(grouping: rows) { "\($0.model)|\($0.setting)" }
@@ -48,7 +54,7 @@ enum ParadoxReport {
             func cell(_ m: String, _ i: Int) -> (level: Double, acc: Double, loss: Double, snr: Double) {
                 (acc[m]![i].level, acc[m]![i].value, loss[m]![i].value, snr[m]![i].value)
             }
-            let mechanisms = acc.keys.filter { $0 != "none" }.sorted()
+            let mechanisms = acc.keys.filter(isHeuristic).sorted()
             var everyAdmissible: [(accuracy: Double, loss: Double)] = []
             var lines: [String] = []
             for m in mechanisms {
@@ -92,7 +98,9 @@ enum ParadoxReport {
                       snr: [String: [(level: Double, value: Double)]], baseline: Double, study: ParadoxConfiguration,
                       name: String, to dir: URL) throws {
         let gap = means(g, "generalization_gap"), auc = means(g, "mia_auc")
-        let mechanisms = acc.keys.filter { $0 != "none" }.sorted()
+        let mechanisms = acc.keys.filter(isHeuristic).sorted()
+        // The MIA plot also shows the real-DP cells and the baseline (their levels are on another scale).
+        let attacked = acc.keys.sorted()
         func withBaseline(_ table: [String: [(level: Double, value: Double)]], _ m: String) -> [(x: Double, y: Double)] {
             ((table["none"] ?? []) + (table[m] ?? [])).map { (x: $0.level, y: $0.value) }
         }
@@ -124,7 +132,7 @@ enum ParadoxReport {
                           series: snrSeries), "snr-vs-accuracy")
         try save(LinePlot(title: "\(name): membership-inference AUC vs test accuracy", xLabel: "test accuracy",
                           yLabel: "MIA AUC (loss threshold)",
-                          series: mechanisms.map { m in
+                          series: attacked.map { m in
                               PlotSeries(name: m, points: zip(acc[m] ?? [], auc[m] ?? [])
                                 .map { (x: $0.value, y: $1.value) }.sorted { $0.x < $1.x })
                           }), "mia-vs-accuracy")

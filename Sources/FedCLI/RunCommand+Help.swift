@@ -13,7 +13,9 @@ extension RunCommand {
            fednoise run --resume DIR [<config.json> [--set …]] [--threads N] [--quiet] [--allow-divergence]
 
     Runs a federation (FedAvg, DP-FedAvg or NISS; the parameter server, tracker and every client are actors talking
-    through an in-process transport) and writes rounds.csv, summary.json and rounds.svg into the config's output.
+    through an in-process transport) and writes rounds.csv, summary.json and rounds.svg into the config's output;
+    with noiseInfusion also snr.csv (per evaluated round, at every active site: σ, the clean tensor's RMS and the
+    SNR in power and amplitude, linear and dB).
 
     The config holds: name, seed, rounds, clients {count, fraction, sampling (fixed|poisson),
     partition (iid|shards|dirichlet),
@@ -28,8 +30,9 @@ extension RunCommand {
     collusionFraction, dropout (redo|accept)}}, evaluateEvery, accuracyTargets (rounds-to-target in summary.json),
     deadlineSeconds, diagnostics, checkpointEvery, continueAfterDivergence, output, noiseInfusion {preset
     (M1…M5|keras|author), level, mechanisms [{site, distribution, level, levelMode, afterLayers, depthLevels,
-    schedule, decay, trainOnly}]} (heuristic noise infusion, no ε; README "The paradox of noise"). Missing keys
-    keep their defaults; see config/*.json.
+    schedule, decay, trainOnly}]} (heuristic noise infusion, no ε; README "The paradox of noise"), batchNorm
+    (average | local: FedBN, each client keeps its BatchNorm coordinates; large-cnn only; not resumable).
+    Missing keys keep their defaults; see config/*.json.
 
     rounds.csv gains a row as each round completes. Every checkpointEvery rounds (default 1; 0: never) the full
     state goes to checkpoint.fnck (atomically). SIGINT or SIGTERM finishes the current round, writes the results

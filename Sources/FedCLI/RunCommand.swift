@@ -16,7 +16,8 @@ public enum RunCommand {
                                             "strategy.dp.totalEpsilon", "training.dpsgd.noiseMultiplier",
                                             "training.dpsgd.targetEpsilon", "training.dpsgd.expectedBatchSize",
                                             "training.dpsgd.samplingRate", "noiseInfusion",
-                                            "noiseInfusion.preset", "noiseInfusion.level", "noiseInfusion.mechanisms"]
+                                            "noiseInfusion.preset", "noiseInfusion.level", "noiseInfusion.mechanisms",
+                                            "batchNorm"]
 
     /// Example entries of the lists whose default is empty, so their entries' keys and types are checked.
     nonisolated(unsafe) static let arrayElements: [String: Any] = [
@@ -175,9 +176,12 @@ public enum RunCommand {
         let keepGoing = allowDivergence || config.continueAfterDivergence
         var summary: FederationSummary
         do {
-            let control = RunControl(
+            var control = RunControl(
                 resume: checkpoint, stop: stop, save: { try saving.write($0) }, completed: { try rows.append($0) },
                 continueAfterDivergence: keepGoing)
+            // Noise infusion: snr.csv, the SNR at every active site per evaluated round (RunSNRFile).
+            let snr = try RunSNRFile(config, train: train, resumeAfter: checkpoint?.round)
+            if let snr { control.evaluated = { round, weights in try snr.append(round: round, weights: weights) } }
             if let runner {
                 summary = try await runner(federation, control)
             } else {

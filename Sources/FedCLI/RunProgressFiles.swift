@@ -145,7 +145,7 @@ enum CheckpointFile {
 
     /// Removes the result files an earlier run left in `folder`, so none of them passes for this run's.
     static func removeStaleResults(folder: String) {
-        for file in ["rounds.csv", "summary.json", "rounds.svg", name] {
+        for file in ["rounds.csv", "summary.json", "rounds.svg", "snr.csv", name] {
             try? FileManager.default.removeItem(at: URL(fileURLWithPath: folder).appendingPathComponent(file))
         }
     }

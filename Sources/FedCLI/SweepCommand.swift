@@ -6,8 +6,8 @@ import Foundation
 
 enum SweepCommand {
     static let help = """
-    USAGE: fednoise sweep <config.json> [--tau2 LIST] [--set key.path=value …] [--threads N] [--quiet] [--replot]
-                         [--allow-divergence] [--resume]
+    USAGE: fednoise sweep <config.json> [--tau2 LIST] [--set key.path=value …] [--threads N] [--jobs N] [--quiet]
+                         [--replot] [--allow-divergence] [--resume]
 
     The NISS paper's experiment (Fig. 3): runs the config once per X = τ² with strategy.kind = niss and
     strategy.niss.tau2 = X (every other key as the config says: σ_k convention, σ², encoding…), then writes into
@@ -22,6 +22,8 @@ enum SweepCommand {
       --tau2 LIST            the X values, comma-separated (default 0,0.3,0.6,1)
       --set key.path=value   override one key of every run
       --threads N            compute threads (default: all cores)
+      --jobs N               X values run at once, 1…64 (default 1), each on ⌊threads / N⌋ threads (at least 1);
+                             every file is the same as a sequential sweep's (per-round lines interleave)
       --quiet                no per-round lines
       --allow-divergence     keep going when a run's loss or model becomes NaN or infinite (default: stop, status 1)
       --replot               run nothing: rebuild sweep.csv, sweep.json and sweep.svg from the X=<x>/summary.json
@@ -90,6 +92,7 @@ enum SweepCommand {
             }
         }
         let threads = try args.int("threads", in: 1...ComputeThreads.maximum)
+        let jobs = try args.int("jobs", in: ConcurrentJobs.range) ?? 1
         try args.finish(maxPositionals: 1)
         guard let path = args.positionals.first else {
             throw UsageError("give a config file, e.g. config/niss-mnist-mlp-iid.json")
@@ -119,35 +122,31 @@ enum SweepCommand {
         let watch = replot ? nil : InterruptWatch(label: base.name)
         if !replot && !resume { removeStaleTable(in: output) }
         defer { watch?.end() }
-        for (i, x) in values.enumerated() where !replot {
-            var config = base
-            config.strategy.niss.tau2 = x
-            config.output = output.appendingPathComponent("X=\(label(x))").path
-            if resume, let done = try finishedRun(x, in: output, matching: base) {
-                say("[\(base.name)] sweep \(i + 1)/\(values.count): X = τ² = \(label(x)) finished before: kept")
-                summaries.append((x, done))
-                continue
+        // --jobs: the X runs go N at a time (threads split between them); results are taken in X order, so the
+        // table and every X=<x> folder are a sequential sweep's.
+        let total = values.count, stop = watch?.stop
+        for chunk in stride(from: 0, to: replot ? 0 : total, by: jobs) {
+            let part = Array(values.enumerated())[chunk..<min(chunk + jobs, values.count)]
+            let results = try await ConcurrentJobs.run(count: part.count, limit: jobs) { j in
+                let (i, x) = part[part.startIndex + j]
+                return try await runOne(i, x, of: total, base: base, output: output, resume: resume,
+                                        quiet: quiet, allowDivergence: allowDivergence, stop: stop)
             }
-            let fromCheckpoint = resume && FileManager.default.fileExists(atPath: CheckpointFile.url(
-                in: config.output).path)
-            say("[\(base.name)] sweep \(i + 1)/\(values.count): X = τ² = \(label(x))"
-                  + (fromCheckpoint ? " (resumed)" : ""))
-            let summary: FederationSummary
-            do {
-                summary = try await RunCommand.execute(config, quiet: quiet, label: "\(base.name) X=\(label(x))",
-                                                       allowDivergence: allowDivergence, resume: fromCheckpoint,
-                                                       stop: watch?.stop)
-            } catch let error as ConfigurationError {
-                throw UsageError("\(origins.source(of: error.keyPath)): \(error.description)")
-            } catch var error as RunInterrupted {
-                if !summaries.isEmpty { try write(summaries, base: base, to: output) }
-                error.status = watch?.status ?? error.status
-                error.description += "\n[\(base.name)] sweep interrupted at X = \(label(x)); continue with the same "
-                    + "command and --resume"
-                throw error
+            for ((_, x), result) in zip(part, results) {
+                guard let result else { continue }
+                do {
+                    summaries.append((x, try result.get()))
+                } catch let error as ConfigurationError {
+                    throw UsageError("\(origins.source(of: error.keyPath)): \(error.description)")
+                } catch var error as RunInterrupted {
+                    if !summaries.isEmpty { try write(summaries, base: base, to: output) }
+                    error.status = watch?.status ?? error.status
+                    error.description += "\n[\(base.name)] sweep interrupted at X = \(label(x)); continue with the "
+                        + "same command and --resume"
+                    throw error
+                }
+                try write(summaries, base: base, to: output)  // after every run: a long sweep leaves partial results
             }
-            summaries.append((x, summary))
-            try write(summaries, base: base, to: output)  // after every run, so a long sweep leaves partial results
         }
         let doc = document(summaries, base: base)
         say("\n" + "X = τ²".padding(toLength: 8, withPad: " ", startingAt: 0) + "final accuracy".leftPad(15)

@@ -1,4 +1,4 @@
-// SweepResume: what `fednoise sweep --resume` keeps of an interrupted sweep, and what a fresh sweep clears.
+// SweepResume: one X run of `fednoise sweep` (kept, resumed or fresh), and what a fresh sweep clears.
 import FedRuntime
 import Foundation
 
@@ -20,5 +20,22 @@ extension SweepCommand {
         for file in ["sweep.csv", "sweep.json", "sweep.svg"] {
             try? FileManager.default.removeItem(at: output.appendingPathComponent(file))
         }
+    }
+
+    /// X's run: kept when `resume` finds it complete, resumed from its checkpoint, or run afresh.
+    static func runOne(_ i: Int, _ x: Double, of count: Int, base: FederationConfiguration, output: URL, resume: Bool,
+                       quiet: Bool, allowDivergence: Bool, stop: StopRequest?) async throws -> FederationSummary {
+        var config = base
+        config.strategy.niss.tau2 = x
+        config.output = output.appendingPathComponent("X=\(label(x))").path
+        if resume, let done = try finishedRun(x, in: output, matching: base) {
+            say("[\(base.name)] sweep \(i + 1)/\(count): X = τ² = \(label(x)) finished before: kept")
+            return done
+        }
+        let fromCheckpoint = resume && FileManager.default.fileExists(atPath: CheckpointFile.url(
+            in: config.output).path)
+        say("[\(base.name)] sweep \(i + 1)/\(count): X = τ² = \(label(x))" + (fromCheckpoint ? " (resumed)" : ""))
+        return try await RunCommand.execute(config, quiet: quiet, label: "\(base.name) X=\(label(x))",
+                                            allowDivergence: allowDivergence, resume: fromCheckpoint, stop: stop)
     }
 }

@@ -1,4 +1,5 @@
 // TrainCommand+Noise: `fednoise train --noise`: heuristic noise infusion's flag, config key, checks and hooks.
+import FedData
 import FedNN
 import FedTensor
 import Foundation
@@ -89,5 +90,16 @@ extension TrainCommand {
     /// The noise stream of a centralised run: gradient noise per epoch, the model after each epoch.
     static func noiseKey(_ config: TrainConfiguration, epoch: Int, _ what: UInt64) -> StreamKey {
         StreamKey(seed: config.seed, 2, what, UInt64(epoch))
+    }
+
+    /// The SNR at every active noise site after `epoch` (empty without noise), on the first 256 training samples
+    /// (`NoiseSiteSNR`): epochs.csv's SNR columns.
+    static func epochSNR(_ config: TrainConfiguration, train: DatasetSamples, parameters: [Float],
+                         epoch: Int) -> [SiteSNR] {
+        guard let noise = config.noise,
+              let base = try? config.model.network(inputShape: train.sampleShape, classes: train.classCount)
+        else { return [] }
+        return NoiseSiteSNR.measure(noise, base: base, parameters: parameters, data: train,
+                                    indices: Array(0..<min(256, train.sampleCount)), time: epoch)
     }
 }

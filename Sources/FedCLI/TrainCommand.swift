@@ -92,6 +92,8 @@ struct EpochRecord: Codable {
     var samplesPerSecond: Double
     /// Example-level ε at the configured δ after this epoch (DP-SGD runs only).
     var epsilon: Double? = nil
+    /// Noise infusion: the SNR at every active site after this epoch (`TrainCommand.epochSNR`).
+    var snr: [SiteSNR]? = nil
 }
 
 public enum TrainCommand {
@@ -215,7 +217,8 @@ public enum TrainCommand {
             line.clear()
             let record = EpochRecord(epoch: epoch + 1, trainLoss: loss, trainAccuracy: acc, testLoss: eval.loss,
                                      testAccuracy: eval.accuracy, seconds: seconds,
-                                     samplesPerSecond: Double(train.sampleCount) / seconds)
+                                     samplesPerSecond: Double(train.sampleCount) / seconds,
+                                     snr: epochSNR(config, train: train, parameters: parameters, epoch: epoch))
             records.append(record)
             say("epoch \(epoch + 1)/\(config.epochs): train loss \(fixed(loss)) acc \(percent(acc)) | "
                   + "test loss \(fixed(eval.loss)) acc \(percent(eval.accuracy)) | \(fixed(seconds, 1)) s, "
@@ -257,11 +260,12 @@ public enum TrainCommand {
         let dir = URL(fileURLWithPath: config.output)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let dp = privacy != nil
+        let snr = records.first?.snr ?? []
         var csv = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,seconds,samples_per_second"
-            + (dp ? ",epsilon\n" : "\n")
+            + NoiseSiteSNR.header(snr.map(\.label)) + (dp ? ",epsilon\n" : "\n")
         for r in records {
             csv += "\(r.epoch),\(r.trainLoss),\(r.trainAccuracy),\(r.testLoss),\(r.testAccuracy),"
-            csv += "\(fixed(r.seconds, 3)),\(fixed(r.samplesPerSecond, 1))"
+            csv += "\(fixed(r.seconds, 3)),\(fixed(r.samplesPerSecond, 1))" + NoiseSiteSNR.row(r.snr ?? [])
             csv += dp ? ",\(r.epsilon ?? .nan)\n" : "\n"
         }
         try csv.write(to: dir.appendingPathComponent("epochs.csv"), atomically: true, encoding: .utf8)

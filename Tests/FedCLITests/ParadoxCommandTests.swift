@@ -1,6 +1,7 @@
 // ParadoxCommandTests: `fednoise train --noise` and `fednoise paradox` end to end on the embedded data.
 import FedCLI
 import FedNN
+import FedPrivacy
 import Foundation
 import Testing
 
@@ -103,5 +104,99 @@ struct ParadoxCommandTests {
         for plot in ["accuracy-vs-level", "gap-vs-level", "snr-vs-accuracy", "mia-vs-accuracy"] {
             #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("small-cnn-centralized-\(plot).svg").path))
         }
+    }
+
+    /// A tiny grid: `small-cnn`, seed 1, 1 epoch or 1 round of 2 clients, the first 200 / 100 images, 50 attacked.
+    func tinyStudy(_ settings: [ParadoxSetting], _ mechanisms: [StudyMechanism]) -> ParadoxConfiguration {
+        var study = ParadoxConfiguration()
+        study.models = [.smallCNN]
+        study.settings = settings
+        study.mechanisms = mechanisms
+        study.seeds = [1]
+        study.epochs = 1
+        study.rounds = 1
+        study.clients = 2
+        study.trainLimit = 200
+        study.testLimit = 100
+        study.attackSamples = 50
+        return study
+    }
+
+    /// `--jobs 2`: the two cells of a grid (a federated baseline and M4) train at once on one thread each, and
+    /// cells.csv is byte for byte the sequential study's.
+    @Test func concurrentCellsWriteTheSequentialCSV() async throws {
+        var study = tinyStudy([.federated], [StudyMechanism(preset: .m4, levels: [0.1])])
+        var files: [String] = []
+        for jobs in [1, 2] {
+            let dir = temporary()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            study.output = dir.path
+            var logged: [String] = []
+            try await ParadoxCommand.runStudy(study, jobs: jobs) { logged.append($0) }
+            #expect(logged.filter { $0.hasPrefix("cell ") }.count == 2)
+            files.append(try String(contentsOf: dir.appendingPathComponent("cells.csv"), encoding: .utf8))
+        }
+        #expect(files[0].split(separator: "\n").count == 3)
+        #expect(files[0] == files[1])
+    }
+
+    @Test func jobsIsBounded() async throws {
+        #expect(await FedCommandLine.run(["paradox", "--jobs", "0"]) != 0)
+        #expect(await FedCommandLine.run(["paradox", "--jobs", "65"]) != 0)
+    }
+
+    /// DP cells: DP-SGD (centralised, σ = 1) and DP-FedAvg (federated, per-round ε = 10) beside M4. They print and
+    /// store the ε they spent (DP-SGD's equals the RDP accountant's for its ⌊1/q⌋ = 3 steps at q = 64/200); the
+    /// heuristic cells leave the field empty and never print one; matched.csv pairs each DP cell with a non-DP one.
+    @Test func dpCellsReportEpsilonAndAreMatched() async throws {
+        let dir = temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var study = tinyStudy([.centralized, .federated], [StudyMechanism(preset: .m4, levels: [0.1])])
+        study.dp.noiseMultipliers = [1]
+        study.dp.epsilons = [10]
+        study.output = dir.path
+        var logged: [String] = []
+        try await ParadoxCommand.runStudy(study) { logged.append($0) }
+        let rows = try String(contentsOf: dir.appendingPathComponent("cells.csv"), encoding: .utf8)
+            .split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let e = try #require(rows[0].firstIndex(of: "epsilon"))
+        #expect(rows.dropFirst().map { $0[2] } == ["none", "M4", "DP-SGD", "none", "M4", "DP-FedAvg"])
+        for r in rows.dropFirst() {
+            let isDP = r[2].hasPrefix("DP-")
+            #expect(isDP ? (Double(r[e]) ?? .nan) > 0 : r[e] == "", "\(r[2])")
+        }
+        var accountant = RDPAccountant()
+        try accountant.step(noiseMultiplier: 1, sampleRate: 64.0 / 200, count: 3)
+        let expected = try accountant.epsilon(delta: 1e-5).epsilon
+        #expect(abs(Double(rows[3][e])! - expected) < 1e-9 * expected)
+        let cellLines = logged.filter { $0.hasPrefix("cell ") }
+        #expect(cellLines.count == 6)
+        for line in cellLines { #expect(line.contains("[small-cnn,") && (line.contains(",DP-") == line.contains("ε ="))) }
+        let matched = try String(contentsOf: dir.appendingPathComponent("matched.csv"), encoding: .utf8)
+            .split(separator: "\n")
+        #expect(matched.count == 3)
+        #expect(matched[1].hasPrefix("small-cnn,centralized,1,DP-SGD,1.0,"))
+        #expect(matched[2].hasPrefix("small-cnn,federated,1,DP-FedAvg,10.0,"))
+        // Invalid DP values are refused naming the key.
+        #expect(throws: UsageError.self) { try ParadoxConfiguration.load(nil, overrides: ["dp.epsilons=[0]"]) }
+    }
+
+    /// referenceModels 2: a cell also gets the calibrated attack (offline LiRA, AUC and TPR at 1% FPR in [0, 1]);
+    /// without it the two fields stay empty; K = 1 is refused naming the key.
+    @Test func calibratedAttackColumns() async throws {
+        let dir = temporary()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var study = tinyStudy([.centralized], [])
+        study.referenceModels = 2
+        study.output = dir.path
+        try await ParadoxCommand.runStudy(study) { _ in }
+        let rows = try String(contentsOf: dir.appendingPathComponent("cells.csv"), encoding: .utf8)
+            .split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        #expect(rows.count == 2 && rows[0].suffix(2) == ["lira_auc", "lira_tpr_at_1pct_fpr"])
+        for v in rows[1].suffix(2) {
+            let x = try #require(Double(v))
+            #expect(x >= 0 && x <= 1)
+        }
+        #expect(throws: UsageError.self) { try ParadoxConfiguration.load(nil, overrides: ["referenceModels=1"]) }
     }
 }

@@ -44,4 +44,19 @@ struct SweepCommandTests {
         // Bad X values are usage errors.
         #expect(await FedCommandLine.run(["sweep", smoke, "--tau2", "0,-1"]) == 2)
     }
+
+    /// `--jobs 2` runs both X values at once (one thread each) and writes sweep.csv byte for byte as `--jobs 1`.
+    @Test func concurrentRunsWriteTheSequentialTable() async throws {
+        var tables: [String] = []
+        for jobs in ["1", "2"] {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fednoise-sweep-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            #expect(await FedCommandLine.run(["sweep", smoke, "--tau2", "0,1", "--quiet", "--jobs", jobs, "--set",
+                                              "model=logistic", "--set", "rounds=2", "--set", "output=\(dir.path)"]) == 0)
+            tables.append(try String(contentsOf: dir.appendingPathComponent("sweep.csv"), encoding: .utf8))
+        }
+        #expect(tables[0].split(separator: "\n").count == 5)
+        #expect(tables[0] == tables[1])
+        #expect(await FedCommandLine.run(["sweep", smoke, "--jobs", "0"]) == 2)
+    }
 }

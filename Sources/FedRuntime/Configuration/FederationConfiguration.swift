@@ -44,6 +44,9 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
     public var continueAfterDivergence = false
     /// Heuristic noise infusion (Part A): presets M1–M5 / author, or explicit mechanisms (nil: none).
     public var noiseInfusion: NoiseInfusion?
+    /// BatchNorm coordinates: averaged like weights (nil or `average`) or kept by each client (`local`, FedBN).
+    /// Optional so that a configuration without it keeps its resume digest.
+    public var batchNorm: BatchNormAggregation?
 
     public struct Clients: Codable, Sendable, Equatable {
         /// K

@@ -1,4 +1,4 @@
-// NoiseInfusionValidation: the checks of `noiseInfusion` and of large-cnn's strategies, each naming its key path.
+// NoiseInfusionValidation: the checks of `noiseInfusion`, large-cnn's strategies and `batchNorm`, each naming its key.
 import FedNN
 
 extension FederationConfiguration {
@@ -12,6 +12,10 @@ extension FederationConfiguration {
                 message: "large-cnn (BatchNorm) runs with FedAvg only: its running statistics travel in the "
                     + "parameter vector, which DP-FedAvg's or NISS's noise would corrupt, and DP-SGD's "
                     + "per-example gradients are undefined under batch statistics")
+        }
+        if batchNorm == .local && model != .largeCNN {
+            throw ConfigurationError(keyPath: "batchNorm", message: "local (FedBN) keeps BatchNorm coordinates per "
+                + "client, but \(model.rawValue) has no BatchNorm layer (large-cnn has); leave it out or use average")
         }
         guard let infusion = noiseInfusion else { return }
         do {

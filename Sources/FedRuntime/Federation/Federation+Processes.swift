@@ -96,6 +96,10 @@ extension Federation {
             sampling: config.clients.sampling, budget: config.privacyBudget, exampleDelta: dpsgdDelta)
         let machine: ServerMachine
         if let checkpoint = control.resume {
+            guard !(strategy is LocalBatchNormStrategy) else {
+                throw FederationError.invalidData("batchNorm local (FedBN): each client's BatchNorm coordinates are "
+                    + "in-process client state that checkpoints do not hold; such a run cannot be resumed")
+            }
             guard checkpoint.configurationDigest == config.resumeDigest,
                   checkpoint.weights.count == network.parameterCount else {
                 throw FederationError.invalidData(
@@ -117,7 +121,8 @@ extension Federation {
         let server = ParameterServer(machine: machine, network: network, test: test, transport: transport,
                                      mailbox: psMailbox, clock: clock, credits: credits,
                                      control: ServerControl(stop: control.stop, save: save,
-                                                            completed: control.completed),
+                                                            completed: control.completed,
+                                                            evaluated: control.evaluated),
                                      emit: { continuation.yield($0) })
         return (tracker, server)
     }

@@ -76,7 +76,9 @@ public final class Federation: Sendable {
         }
         // DP-SGD inside clients (training.dpsgd) wraps whichever strategy runs.
         let plan = try configuration.dpsgdPlan(samples: partitions.map(\.count))
-        self.strategy = plan.map { DPSGDClients(chosen, plan: $0) } ?? chosen
+        let trained = plan.map { DPSGDClients(chosen, plan: $0) } ?? chosen
+        // FedBN (`batchNorm: local`) outermost: it keeps the trained slices before any upload noise.
+        self.strategy = configuration.batchNorm == .local ? LocalBatchNormStrategy(trained, network: noisy) : trained
         dpsgdDelta = plan?.delta
         (events, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }

@@ -27,6 +27,10 @@ public struct RunControl: Sendable {
     /// Receives each round's report on the parameter server's task, before that round's checkpoint and before the
     /// next round starts (rounds.csv rows: a file never lags its checkpoint). An error ends the run.
     public var completed: (@Sendable (RoundReport) throws -> Void)?
+    /// Receives the global model of every evaluated round (after its evaluation, before its report), on the
+    /// parameter server's task: per-round measurements of the model itself (the SNR at noise sites). An error ends
+    /// the run.
+    public var evaluated: (@Sendable (_ round: Int, _ weights: [Float]) throws -> Void)?
     /// Overrides `configuration.continueAfterDivergence` (the CLI's `--allow-divergence`); nil: the configuration's.
     public var continueAfterDivergence: Bool?
 
@@ -46,4 +50,5 @@ struct ServerControl: Sendable {
     var stop: StopRequest?
     var save: (@Sendable (ServerMachine.Snapshot) throws -> Void)?
     var completed: (@Sendable (RoundReport) throws -> Void)?
+    var evaluated: (@Sendable (Int, [Float]) throws -> Void)?
 }

@@ -70,6 +70,7 @@ actor ParameterServer {
                     timers.cancel(round: round, attempt: attempt)
                 case .evaluate(let round, let weights):
                     let e = evaluate(network, parameters: weights, on: test, workspace: evaluation)
+                    try control.evaluated?(round, weights)
                     queue += try machine.handle(.evaluated(round: round, e), now: clock.now)
                 case .emit(let event):
                     if case .roundCompleted(let report) = event { try control.completed?(report) }

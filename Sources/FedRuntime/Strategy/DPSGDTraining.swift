@@ -70,7 +70,7 @@ public struct FederatedDPSGD: Sendable, Equatable {
 /// A strategy whose clients train with DP-SGD; everything else is the wrapped strategy's (FedAvg, DP-FedAvg,
 /// NISS, or a user's). With DP-FedAvg or NISS inside, the run has two guarantees for two relations, reported
 /// side by side and never combined.
-public struct DPSGDClients: FederatedStrategy {
+public struct DPSGDClients: WrappingStrategy {
     public let inner: any FederatedStrategy
     public let plan: FederatedDPSGD
 
@@ -80,28 +80,5 @@ public struct DPSGDClients: FederatedStrategy {
     }
 
     public var name: String { inner.name + " + DP-SGD" }
-    public var addsNoise: Bool { inner.addsNoise }
     public func localTrainer(client: Int, round: Int) -> any LocalTrainer { DPSGDTraining(dp: plan.clients[client]) }
-    public func roundParameters(round: Int, participants: [Int], samples: [Int]) throws -> RoundParameters {
-        try inner.roundParameters(round: round, participants: participants, samples: samples)
-    }
-    public func noiseExchange(_ context: ExchangeContext) throws -> NoiseExchangePlan? {
-        try inner.noiseExchange(context)
-    }
-    public func prepareUpload(_ context: UploadContext) throws -> PreparedUpload { try inner.prepareUpload(context) }
-    public func makeAggregator() -> any Aggregator { inner.makeAggregator() }
-    public func afterDropouts(_ dropped: [Int]) -> DropoutDecision { inner.afterDropouts(dropped) }
-    public func makeRoundObserver(_ context: RoundObserverContext) throws -> (any RoundObserver)? {
-        try inner.makeRoundObserver(context)
-    }
-    public func privacy(releases: [Int], samples: [Int], rounds: Int) throws -> PrivacyGuarantee {
-        try inner.privacy(releases: releases, samples: samples, rounds: rounds)
-    }
-    public func clientLevelNoise(client: Int, samples: Int, rounds: Int) throws -> ClientLevelNoise? {
-        try inner.clientLevelNoise(client: client, samples: samples, rounds: rounds)
-    }
-    public func privacy(ledger: ClientPrivacyLedger, samples: [Int], rounds: Int) throws -> PrivacyGuarantee {
-        try inner.privacy(ledger: ledger, samples: samples, rounds: rounds)
-    }
-    public var warnings: [String] { inner.warnings }
 }
