@@ -41,7 +41,11 @@ import Testing
                                                                           maximumDelay: 0.1))
         let accepted = accept(listener, nil, nil)
         let registration = Task { try await link.register(.client(0)) }
-        try answerRegistration(on: accepted)
+        // On a thread of its own: blocking a cooperative thread could starve the registering task.
+        let answered = await withCheckedContinuation { c in
+            DispatchQueue.global().async { c.resume(returning: Result { try answerRegistration(on: accepted) }) }
+        }
+        try answered.get()
         let mailbox = try await registration.value
         Glibc.close(accepted)
         Glibc.close(listener)
