@@ -52,7 +52,7 @@ import Testing
         // Then: after three failed attempts the mailbox ends and the reason names the attempts and the last error
         let t0 = ContinuousClock.now
         #expect(await drain(mailbox).isEmpty)
-        #expect(ContinuousClock.now - t0 < .seconds(5))
+        #expect(ContinuousClock.now - t0 < .seconds(20))  // bounded (waits of 0.05 + 0.1 + 0.1 s; loaded cores)
         let why = try #require(link.disconnection)
         #expect(why.contains("3 reconnection attempt(s) failed") && why.contains("Connection refused"), "\(why)")
         await #expect(throws: SocketTransportError.self) { try await link.send(.stop, from: .client(0), to: .tracker) }
