@@ -7,14 +7,18 @@ import Foundation
 public enum JoinCommand {
     static let help = """
     USAGE: fednoise join <config.json> --connect HOST:PORT --clients A..B --insecure [--set key.path=value …]
-                         [--retry-seconds S] [--threads N] [--quiet]
+                         [--retry-seconds S] [--reconnect-attempts N] [--threads N] [--quiet]
 
     Hosts clients A to B (inclusive) of the federation that fednoise serve runs at HOST:PORT: they load their data
     partitions from the same <config.json> (and --set), train locally on this machine's cores when sampled, and
     exchange their uploads and NISS shares through the server. Returns when the server ends the run (status 0), or
-    fails naming the reason if the connection is lost first.
+    fails naming the reason if the connection is lost for good first. A dropped connection is retried (waits of
+    0.2, 0.4, … up to 5 s) and the clients registered again; what was in flight meanwhile is lost, and the server's
+    deadline leaves these clients out of the rounds they missed. A process restarted with the same --clients
+    rejoins the same way.
 
-    The configuration must be the server's (its digest is checked: another one is refused). --insecure is required:
+    The configuration must be the server's (its digest is checked: another one is refused), and so must
+    FEDNOISE_SESSION_TOKEN in the environment if the server has one. --insecure is required:
     connections are plaintext TCP without authentication (no TLS yet); use loopback or a trusted network only.
 
     OPTIONS:
@@ -23,6 +27,7 @@ public enum JoinCommand {
       --insecure            use a plaintext, unauthenticated connection (required)
       --set key.path=value  override one key of the config (as the server did)
       --retry-seconds S     keep trying to connect for S seconds while the server is not up (default 30)
+      --reconnect-attempts N  connections tried after the connection drops mid-run, 0 to fail at once (default 5)
       --threads N           compute threads (default: all cores)
       --quiet               print only errors
       -h, --help            show this help
@@ -39,6 +44,7 @@ public enum JoinCommand {
         let server = try SocketCommandOptions.address(args.string("connect"), flag: "connect")
         let clientsText = args.string("clients")
         let retry = try args.double("retry-seconds", in: 0...3600) ?? 30
+        let reconnects = try args.int("reconnect-attempts", in: 0...1000) ?? 5
         let threads = try args.int("threads", in: 1...ComputeThreads.maximum)
         try args.finish(maxPositionals: 1)
         try SocketCommandOptions.requireInsecure(insecure)
@@ -49,7 +55,9 @@ public enum JoinCommand {
         let (train, test) = try RunCommand.loadData(config.dataset)
         try Preflight.checkPartition(config, trainCount: train.sampleCount)
         let federation = try Federation(configuration: config, train: train, test: test)
-        let link = try await connect(server, session: config.resumeDigest, retrySeconds: retry)
+        let link = try await connect(server, session: PrivateRunFiles.session(digest: config.resumeDigest),
+                                     retrySeconds: retry, reconnect: SocketReconnect(attempts: reconnects),
+                                     log: { if !quiet { writeError("fednoise join: \($0)\n") } })
         let tag = "[\(config.name)] clients \(ids.lowerBound)..\(ids.upperBound - 1)"
         if !quiet { say("\(tag): connected to \(server)") }
         do {
@@ -67,12 +75,16 @@ public enum JoinCommand {
     }
 
     /// A link to `server`, retrying a refused connection every 0.2 s for up to `retrySeconds`.
-    static func connect(_ server: SocketAddress, session: String,
-                        retrySeconds: Double) async throws -> SocketLink<FederationMessage> {
+    static func connect(_ server: SocketAddress, session: String, retrySeconds: Double,
+                        reconnect: SocketReconnect = SocketReconnect(),
+                        log: @escaping @Sendable (String) -> Void = { _ in }) async throws
+        -> SocketLink<FederationMessage>
+    {
         let deadline = ContinuousClock.now + .seconds(retrySeconds)
         while true {
             do {
-                return try SocketLink<FederationMessage>(connectingTo: server, session: session)
+                return try SocketLink<FederationMessage>(connectingTo: server, session: session, reconnect: reconnect,
+                                                         log: log)
             } catch let error as SocketError where ContinuousClock.now < deadline {
                 _ = error
                 try await Task.sleep(for: .milliseconds(200))

@@ -6,8 +6,9 @@ import Foundation
 
 /// Runs a federation across `processes` local processes: this one hosts the parameter server and the tracker on a
 /// loopback hub (ephemeral port), and `processes − 1` children (`fednoise join`) host contiguous ranges of clients,
-/// with the compute threads split between them. The children get the effective configuration as a JSON file, so
-/// `--set` and `--resume` apply to them too. Children are stopped on every way out; a child that exits early fails
+/// with the compute threads split between them. The children get the effective configuration as a JSON file in a
+/// private directory (removed at the end), so `--set` and `--resume` apply to them too, and a random session token
+/// in their environment (``PrivateRunFiles``). Children are stopped on every way out; a child that exits early fails
 /// the run with its status.
 enum LocalProcesses {
     /// The executable the children run: `FEDNOISE_EXECUTABLE` if set (tests), else this process's own binary.
@@ -19,15 +20,19 @@ enum LocalProcesses {
         let config = federation.configuration
         let k = config.clients.count
         let hosts = min(processes - 1, k)
+        let token = PrivateRunFiles.randomToken()
+        var environment = ProcessInfo.processInfo.environment
+        environment[PrivateRunFiles.tokenVariable] = token
         let hub = try SocketHub<FederationMessage>(listeningOn: SocketAddress(host: "127.0.0.1", port: 0),
-                                                   session: config.resumeDigest,
+                                                   session: PrivateRunFiles.session(digest: config.resumeDigest,
+                                                                                    environment: environment),
                                                    log: { writeError("fednoise run: \($0)\n") })
-        let file = FileManager.default.temporaryDirectory
-            .appendingPathComponent("fednoise-\(ProcessInfo.processInfo.processIdentifier)-\(hub.address.port).json")
+        let directory = try PrivateRunFiles.makePrivateDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("config.json")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try encoder.encode(config).write(to: file)
-        defer { try? FileManager.default.removeItem(at: file) }
         let threads = max(1, ComputeThreads.count / hosts)
         var children: [Child] = []
         defer { stop(children.map(\.process)) }
@@ -38,6 +43,7 @@ enum LocalProcesses {
             child.arguments = ["join", file.path, "--connect", hub.address.description, "--clients", range,
                                "--insecure", "--quiet", "--threads", String(threads)]
             child.standardOutput = FileHandle.nullDevice
+            child.environment = environment
             try child.run()
             children.append(Child(process: child, clients: range))
         }

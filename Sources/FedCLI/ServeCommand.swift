@@ -21,7 +21,8 @@ public enum ServeCommand {
     channels and a tracker independent of the PS; here the tracker runs beside the PS with its seed.)
 
     Every joining process must use the same configuration (the same file and --set): a process whose
-    configuration digest differs is refused and logged.
+    configuration digest differs is refused and logged. If FEDNOISE_SESSION_TOKEN is set in the environment, a joiner
+    must have the same token in its environment too (fednoise run --processes sets a random one for its children).
 
     OPTIONS:
       --listen HOST:PORT    where to listen (e.g. 127.0.0.1:7000; port 0 picks a free port and prints it)
@@ -52,7 +53,8 @@ public enum ServeCommand {
         guard let path = args.positionals.first else { throw UsageError("give a config file, e.g. config/smoke.json") }
         let (config, origins) = try RunCommand.loadConfigurationWithOrigins(path, overrides: overrides)
         if let threads { ComputeThreads.count = threads }
-        let hub = try SocketHub<FederationMessage>(listeningOn: listen, session: config.resumeDigest,
+        let hub = try SocketHub<FederationMessage>(listeningOn: listen,
+                                                   session: PrivateRunFiles.session(digest: config.resumeDigest),
                                                    log: { writeError("fednoise serve: \($0)\n") })
         let k = config.clients.count
         say("[\(config.name)] listening on \(hub.address) (plaintext, --insecure) for \(k) clients: "

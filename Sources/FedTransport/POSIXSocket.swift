@@ -119,8 +119,9 @@ enum POSIXSocket {
         return fd
     }
 
-    /// Waits for a connection; nil once the listening socket is shut down.
-    static func accept(_ listener: Int32) -> (fd: Int32, peer: String)? {
+    /// Waits for a connection.
+    /// - Throws: ``SocketError`` once the listening socket is shut down or fails (EINVAL after a shutdown).
+    static func accept(_ listener: Int32) throws(SocketError) -> (fd: Int32, peer: String) {
         while true {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -138,7 +139,7 @@ enum POSIXSocket {
                 if errno == EMFILE || errno == ENFILE { usleep(10_000) }
                 continue
             }
-            return nil
+            throw SocketError(operation: "accept a connection", reason: errorText())
         }
     }
 
@@ -177,6 +178,9 @@ enum POSIXSocket {
             }
             if n < 0 {
                 if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK {  // SO_SNDTIMEO passed with nothing written
+                    throw SocketError(operation: "write", reason: "the peer read nothing within the stall limit")
+                }
                 throw SocketError(operation: "write", reason: errorText())
             }
             done += n
@@ -191,6 +195,13 @@ enum POSIXSocket {
             if errno == EINTR { continue }
             throw SocketError(operation: "read", reason: errorText())
         }
+    }
+
+    /// A blocking write on `fd` that moves no byte for `seconds` fails (EAGAIN) instead of waiting forever.
+    static func setSendTimeout(_ fd: Int32, seconds: Double) {
+        let whole = min(seconds, 1e9)
+        var t = timeval(tv_sec: Int(whole), tv_usec: Int((whole - whole.rounded(.down)) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &t, socklen_t(MemoryLayout<timeval>.size))
     }
 
     static func shutdown(_ fd: Int32, writeOnly: Bool) {

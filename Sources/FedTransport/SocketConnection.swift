@@ -1,5 +1,6 @@
 // SocketConnection: one TCP connection: a reader thread decoding frames, a writer thread draining a bounded queue.
 import Foundation
+import Synchronization
 
 /// The limits of a socket transport: every value that could exhaust memory is bounded by one of these.
 public struct SocketLimits: Sendable {
@@ -10,24 +11,39 @@ public struct SocketLimits: Sendable {
     public var outboundQueueBytes: Int
     /// Connections a hub accepts at once (default 1024); later ones are refused and logged.
     public var maximumConnections: Int
+    /// The largest frame a hub accepts from a peer whose hello it has not yet accepted (default 4 KiB: a hello is a
+    /// few dozen bytes), so an unauthenticated peer cannot make the hub buffer a large frame.
+    public var helloFrameLength: Int
+    /// Seconds a hub waits for a peer's valid hello before closing the connection (default 5).
+    public var helloSeconds: Double
+    /// Seconds a connection may have bytes to write while its peer reads none of them (default 60); then the
+    /// connection is closed, so a peer that stops reading stalls only its own traffic, for a bounded time.
+    public var stallSeconds: Double
 
     public init(maximumFrameLength: Int = 256 << 20, outboundQueueBytes: Int = 64 << 20,
-                maximumConnections: Int = 1024) {
+                maximumConnections: Int = 1024, helloFrameLength: Int = 4096, helloSeconds: Double = 5,
+                stallSeconds: Double = 60) {
         precondition(maximumFrameLength >= 64 && outboundQueueBytes >= 1 && maximumConnections >= 1)
+        precondition(helloFrameLength >= 64 && helloSeconds > 0 && stallSeconds > 0)
         self.maximumFrameLength = maximumFrameLength
         self.outboundQueueBytes = outboundQueueBytes
         self.maximumConnections = maximumConnections
+        self.helloFrameLength = min(helloFrameLength, maximumFrameLength)
+        self.helloSeconds = helloSeconds
+        self.stallSeconds = stallSeconds
     }
 }
 
 /// One connected socket. Frames read are handed to `onFrame` on the reader thread, in order; frames to write wait in
 /// a queue bounded by ``SocketLimits/outboundQueueBytes`` (``send(_:)`` suspends, ``sendBlocking(_:)`` blocks, while
 /// it is full). `onClose` runs once, on the reader thread, with the reason (nil: the peer closed cleanly or
-/// ``close()`` was called).
+/// ``close()`` was called). Frames longer than ``frameLimit`` are refused (a hub starts a peer at
+/// ``SocketLimits/helloFrameLength`` and raises it once the hello is valid).
 final class SocketConnection: @unchecked Sendable {
     let peer: String
     private let fd: Int32
     private let limits: SocketLimits
+    private let frameLimit: Atomic<Int>
     private let condition = NSCondition()
     // Guarded by `condition`:
     private var queue: [[UInt8]] = []
@@ -38,11 +54,28 @@ final class SocketConnection: @unchecked Sendable {
     /// Set (under the lock) when the descriptor is closed: after that nobody may shut it down (it may be reused).
     private var fdClosed = false
     private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The most bytes the queue has held.
+    private(set) var peakQueuedBytes = 0
+    /// Why this side gave up on the peer (a write that timed out), reported as the close reason.
+    private var failure: (any Error)?
 
-    init(fd: Int32, peer: String, limits: SocketLimits) {
+    /// `frameLimit`: the largest frame read until ``allowFullFrames()`` (default: the limits' maximum).
+    init(fd: Int32, peer: String, limits: SocketLimits, frameLimit: Int? = nil) {
         self.fd = fd
         self.peer = peer
         self.limits = limits
+        self.frameLimit = Atomic(frameLimit ?? limits.maximumFrameLength)
+        POSIXSocket.setSendTimeout(fd, seconds: limits.stallSeconds)
+    }
+
+    /// Accepts frames up to ``SocketLimits/maximumFrameLength`` from now on (the next frame read).
+    func allowFullFrames() { frameLimit.store(limits.maximumFrameLength, ordering: .sequentiallyConsistent) }
+
+    /// The most bytes the outgoing queue has held so far.
+    var queuePeak: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return peakQueuedBytes
     }
 
     /// Starts the reader and writer threads.
@@ -52,7 +85,10 @@ final class SocketConnection: @unchecked Sendable {
         writer.name = "socket-writer \(peer)"
         writer.start()
         let reader = Thread { [self] in
-            let reason = readLoop(onFrame)
+            var reason = readLoop(onFrame)
+            condition.lock()
+            if let failure { reason = failure }
+            condition.unlock()
             close(abort: reason != nil)
             condition.lock()
             while !writerDone { condition.wait() }
@@ -67,6 +103,7 @@ final class SocketConnection: @unchecked Sendable {
 
     private func readLoop(_ onFrame: @Sendable (SocketFrame) throws -> Void) -> (any Error)? {
         var decoder = SocketFrameDecoder(maximumFrameLength: limits.maximumFrameLength)
+        decoder.limit = frameLimit.load(ordering: .sequentiallyConsistent)
         let chunk = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 1 << 18)
         defer { chunk.deallocate() }
         do {
@@ -77,7 +114,10 @@ final class SocketConnection: @unchecked Sendable {
                     return nil
                 }
                 try decoder.append(UnsafeBufferPointer(rebasing: chunk[0..<n]))
-                while let frame = try decoder.next() { try onFrame(frame) }
+                while let frame = try decoder.next() {
+                    try onFrame(frame)
+                    decoder.limit = frameLimit.load(ordering: .sequentiallyConsistent)
+                }
             }
         } catch {
             return error
@@ -109,6 +149,7 @@ final class SocketConnection: @unchecked Sendable {
                 try POSIXSocket.writeAll(fd, frame)
             } catch {
                 condition.lock()
+                failure = failure ?? error
                 closing = true
                 queue = []
                 head = 0
@@ -140,11 +181,21 @@ final class SocketConnection: @unchecked Sendable {
         }
     }
 
-    /// Queues `bytes`, blocking the calling thread while the queue is full (for the reader threads of a hub).
+    /// Queues `bytes`, blocking the calling thread while the queue is full (for the reader threads of a hub), for
+    /// at most ``SocketLimits/stallSeconds``: a peer that reads that slowly is disconnected, and false returned.
     @discardableResult
     func sendBlocking(_ bytes: [UInt8]) -> Bool {
+        let deadline = Date().addingTimeInterval(limits.stallSeconds)
         condition.lock()
-        while isFull(adding: bytes.count) { condition.wait() }
+        while isFull(adding: bytes.count) {
+            if !condition.wait(until: deadline) && isFull(adding: bytes.count) {
+                failure = failure ?? SocketError(operation: "write to \(peer)", reason: "its queue stayed full for "
+                                                 + "\(limits.stallSeconds) s (the peer reads too slowly)")
+                condition.unlock()
+                close(abort: true)
+                return false
+            }
+        }
         condition.unlock()
         return enqueue(bytes)
     }
@@ -169,8 +220,17 @@ final class SocketConnection: @unchecked Sendable {
         guard !closing else { return false }
         queue.append(bytes)
         queuedBytes += bytes.count
+        peakQueuedBytes = max(peakQueuedBytes, queuedBytes)
         condition.broadcast()
         return true
+    }
+
+    /// Blocks the calling thread while the queue holds ``SocketLimits/outboundQueueBytes`` or more (a hub's reader
+    /// waits here before taking a peer's next request, so replies to a peer that does not read stay bounded).
+    func waitForRoom() {
+        condition.lock()
+        while queuedBytes >= limits.outboundQueueBytes && !closing { condition.wait() }
+        condition.unlock()
     }
 
     /// Blocks (up to `seconds`) until the writer has written what was queued and stopped; call after ``close()``.

@@ -9,6 +9,11 @@
 public struct SocketFrameDecoder: Sendable {
     /// The largest frame body (after the 4-byte prefix) accepted.
     public let maximumFrameLength: Int
+    /// The largest frame body accepted now (at most ``maximumFrameLength``; a hub keeps it small until a peer's
+    /// hello is valid). Checked for each frame as its length prefix comes in.
+    public var limit: Int {
+        didSet { limit = min(max(limit, 1), maximumFrameLength) }
+    }
     private var buffer: [UInt8] = []
     private var start = 0
     private var failure: SocketFrameError?
@@ -17,6 +22,7 @@ public struct SocketFrameDecoder: Sendable {
     public init(maximumFrameLength: Int = WireFormat.maximumFrameLength) {
         precondition(maximumFrameLength >= 1 && maximumFrameLength <= Int(UInt32.max))
         self.maximumFrameLength = maximumFrameLength
+        limit = maximumFrameLength
     }
 
     /// Bytes held that are not yet part of a returned frame.
@@ -69,8 +75,8 @@ public struct SocketFrameDecoder: Sendable {
     private mutating func declaredLength() throws(SocketFrameError) -> Int? {
         guard bufferedBytes >= 4 else { return nil }
         let length = prefix()
-        if length > maximumFrameLength {
-            fail(.frameTooLarge(declared: length, limit: maximumFrameLength))
+        if length > limit {
+            fail(.frameTooLarge(declared: length, limit: limit))
         } else if length == 0 {
             fail(.emptyFrame)
         }

@@ -3,7 +3,8 @@ import Foundation
 
 extension SocketHub {
     func admit(_ fd: Int32, peer: String) {
-        let connection = SocketConnection(fd: fd, peer: peer, limits: limits)
+        // Until its hello is valid, a peer may send small frames only, for a few seconds only.
+        let connection = SocketConnection(fd: fd, peer: peer, limits: limits, frameLimit: limits.helloFrameLength)
         let admitted = state.withLock { s in
             guard !s.isShutDown, s.peers.count < limits.maximumConnections else { return false }
             s.peers[ObjectIdentifier(connection)] = (connection, false, false)
@@ -16,6 +17,14 @@ extension SocketHub {
         }
         connection.start(onFrame: { [weak self] frame in try self?.received(frame, on: connection) },
                          onClose: { [weak self] reason in self?.disconnected(connection, reason) })
+        DispatchQueue.global().asyncAfter(deadline: .now() + limits.helloSeconds) { [weak self, weak connection] in
+            guard let self, let connection else { return }
+            let silent = state.withLock { s in s.peers[ObjectIdentifier(connection)].map { !$0.greeted } ?? false }
+            if silent {
+                log("closed the connection from \(connection.peer): no valid hello within \(limits.helloSeconds) s")
+                connection.close(abort: true)
+            }
+        }
     }
 
     private func received(_ frame: SocketFrame, on connection: SocketConnection) throws {
@@ -36,9 +45,12 @@ extension SocketHub {
                 return
             }
             state.withLock { $0.peers[me]?.greeted = true }
+            connection.allowFullFrames()
             return
         }
         guard greeted else { throw SocketFrameError.malformed("\(frame.kindName) before hello") }
+        if case .register = frame { connection.waitForRoom() }  // a peer that does not read its replies waits
+        if case .route = frame { connection.waitForRoom() }
         switch frame {
         case .register(let request, let endpoint):
             let status = state.withLock { s -> SocketReply in
@@ -63,14 +75,15 @@ extension SocketHub {
                 guard s.relays[request]?.destination == me else { return nil }
                 return s.relays.removeValue(forKey: request)
             }
-            if let relay { answer(relay.waiter, status) }
+            if let relay { finish(relay, status) }
         case .hello, .deliver, .shutdown:
             throw SocketFrameError.malformed("a link does not send \(frame.kindName) frames")
         }
     }
 
     /// A link's message: into a mailbox here, or on to the link hosting `to` (blocking this reader while that
-    /// link's queue is full: backpressure reaches the sender's socket).
+    /// link's queue is full: backpressure reaches the sender's socket). Links always read, so the queue drains; one
+    /// that stops reading is dropped after ``SocketLimits/stallSeconds`` (its writes time out), which ends the wait.
     private func route(_ request: UInt64, from: EndpointID, to: EndpointID, sequence: UInt64?, payload: Data,
                        origin: SocketConnection) throws {
         let reply = { (status: SocketReply) throws in
@@ -115,9 +128,12 @@ extension SocketHub {
         }
     }
 
+    /// Answers `relay`.
+    func finish(_ relay: Relay, _ status: SocketReply) { answer(relay.waiter, status) }
+
     /// Answers relay `id` with `status` if it is still waiting.
     func settle(_ id: UInt64, _ status: SocketReply) {
-        if let relay = state.withLock({ $0.relays.removeValue(forKey: id) }) { answer(relay.waiter, status) }
+        if let relay = state.withLock({ $0.relays.removeValue(forKey: id) }) { finish(relay, status) }
     }
 
     func answer(_ waiter: Waiter, _ status: SocketReply) {
@@ -128,19 +144,29 @@ extension SocketHub {
         }
     }
 
+    /// A link's connection ended: its endpoints close (sends to them fail at once), relays waiting on it fail.
     private func disconnected(_ connection: SocketConnection, _ reason: (any Error)?) {
         let me = ObjectIdentifier(connection)
-        let orphans = state.withLock { s -> [Relay] in
-            s.peers[me] = nil
+        let (orphans, closed, quiet) = state.withLock { s -> ([Relay], [EndpointID], Bool) in
+            let peer = s.peers.removeValue(forKey: me)
+            s.largestPastQueue = max(s.largestPastQueue, connection.queuePeak)
+            var closed: [EndpointID] = []
             for (endpoint, owner) in s.remote where owner == me {
                 s.remote[endpoint] = nil
                 s.remoteClosed.insert(endpoint)
+                closed.append(endpoint)
             }
             let lost = s.relays.filter { $0.value.destination == me }
             for id in lost.keys { s.relays[id] = nil }
-            return Array(lost.values)
+            // Nothing to say about a refused peer (logged already) or the end of the run.
+            return (Array(lost.values), closed.sorted(), s.isShutDown || peer?.refused == true)
         }
-        for relay in orphans { answer(relay.waiter, .endpointClosed(relay.to)) }
-        if let reason { log("closed the connection from \(connection.peer): \(reason)") }
+        for relay in orphans { finish(relay, .endpointClosed(relay.to)) }
+        let endpoints = closed.isEmpty ? "" : "; closed its endpoints " + closed.map(\.description).joined(separator: ", ")
+        if let reason {
+            log("closed the connection from \(connection.peer): \(reason)\(endpoints)")
+        } else if !quiet && !closed.isEmpty {
+            log("the connection from \(connection.peer) ended\(endpoints)")
+        }
     }
 }

@@ -38,6 +38,8 @@ public final class SocketHub<Message: Codable & Sendable>: Transport {
         var nextRelay: UInt64 = 1
         var nextSequence: [EndpointID: UInt64] = [:]
         var isShutDown = false
+        /// The largest queue peak of the connections that have gone.
+        var largestPastQueue = 0
 
         func place(of endpoint: EndpointID) throws(TransportError) -> Place {
             if isShutDown { throw .shutDown }
@@ -62,8 +64,7 @@ public final class SocketHub<Message: Codable & Sendable>: Transport {
     let limits: SocketLimits
     let session: String
     let log: @Sendable (String) -> Void
-    private let listener: Int32
-    private let listenerShut = Mutex(false)
+    private let listener: ListeningSocket
     /// Where the hub listens (with the port the system chose if port 0 was asked for).
     public let address: SocketAddress
 
@@ -72,35 +73,34 @@ public final class SocketHub<Message: Codable & Sendable>: Transport {
     public init(listeningOn address: SocketAddress, session: String = "", limits: SocketLimits = SocketLimits(),
                 log: @escaping @Sendable (String) -> Void = { _ in }) throws {
         let (fd, port) = try POSIXSocket.listen(address)
-        listener = fd
+        let listener = ListeningSocket(fd: fd)
+        self.listener = listener
         self.address = SocketAddress(host: address.host, port: port)
         self.limits = limits
         self.session = session
         self.log = log
-        let thread = Thread { [weak self, fd] in
-            while let (client, peer) = POSIXSocket.accept(fd) {
-                guard let self else {
-                    POSIXSocket.close(client)
+        let name = self.address
+        let thread = Thread { [weak self, listener, log] in
+            while true {
+                do {
+                    let (client, peer) = try POSIXSocket.accept(listener.fd)
+                    guard let self else {
+                        POSIXSocket.close(client)
+                        break
+                    }
+                    self.admit(client, peer: peer)  // SocketHub+Peers
+                } catch {
+                    if !listener.isShut { log("stopped accepting connections on \(name): \(error)") }
                     break
                 }
-                self.admit(client, peer: peer)  // SocketHub+Peers
             }
-            POSIXSocket.close(fd)
+            listener.close()
         }
         thread.name = "socket-hub accept \(self.address)"
         thread.start()
     }
 
-    deinit { stopListening() }
-
-    /// Wakes the accept thread, which then closes the listening socket (once: the descriptor may be reused after).
-    private func stopListening() {
-        let first = listenerShut.withLock { shut in
-            defer { shut = true }
-            return !shut
-        }
-        if first { POSIXSocket.shutdown(listener, writeOnly: false) }
-    }
+    deinit { listener.shut() }
 
     /// Waits until every endpoint in `endpoints` is open (here or on a link).
     /// - Throws: ``SocketTransportError/endpointsMissing(_:seconds:)`` after `timeoutSeconds`;
@@ -185,17 +185,53 @@ public final class SocketHub<Message: Codable & Sendable>: Transport {
             return (s.mailboxes.closeAll(), Array(s.relays.values), s.peers.values.map(\.connection))
         }
         for c in continuations { c.finish() }
-        for r in relays { answer(r.waiter, .shutDown) }
+        for r in relays { finish(r, .shutDown) }
         let bye = try? SocketFrame.shutdown.encoded()
         for p in peers {
             if let bye { p.enqueue(bye) }
             p.close()
         }
-        stopListening()
+        listener.shut()
+    }
+
+    /// The most bytes any connection's outgoing queue has held so far (bounded by ``SocketLimits``; for tests).
+    public var largestOutboundQueue: Int {
+        let (peers, past) = state.withLock { s in (s.peers.values.map(\.connection), s.largestPastQueue) }
+        return peers.map(\.queuePeak).reduce(past, max)
     }
 
     /// The endpoints open here and on every link, sorted.
     public var registeredEndpoints: [EndpointID] {
         state.withLock { s in (Array(s.mailboxes.open.keys) + Array(s.remote.keys)).sorted() }
+    }
+}
+
+/// The hub's listening descriptor: shut down at most once, and never after it is closed (the number may then
+/// belong to another file).
+final class ListeningSocket: Sendable {
+    let fd: Int32
+    /// 0 listening, 1 shut down (the hub is stopping), 2 closed.
+    private let phase = Mutex(0)
+
+    init(fd: Int32) { self.fd = fd }
+
+    var isShut: Bool { phase.withLock { $0 == 1 } }
+
+    /// Wakes the accept thread (which then closes the descriptor), unless it is already closed.
+    func shut() {
+        phase.withLock { p in
+            if p == 0 {
+                POSIXSocket.shutdown(fd, writeOnly: false)
+                p = 1
+            }
+        }
+    }
+
+    /// Closes the descriptor (the accept thread, once it stops accepting).
+    func close() {
+        phase.withLock { p in
+            p = 2
+            POSIXSocket.close(fd)
+        }
     }
 }

@@ -11,47 +11,78 @@ import Synchronization
 /// processes as in one: no silent loss, FIFO per pair, errors for unknown and closed endpoints. Messages between two
 /// endpoints of the same link also go through the hub.
 ///
-/// If the connection is lost, every mailbox here ends (actors' loops return), waiting requests throw
-/// ``SocketTransportError/connectionLost(_:)``, and ``disconnection`` says why; there is no reconnection. Keep the
+/// If the connection drops, the link reconnects and registers its endpoints again (``SocketReconnect``); requests
+/// waiting meanwhile throw ``SocketTransportError/connectionLost(_:)``. If it cannot reconnect (or the hub refused
+/// it), every mailbox here ends (actors' loops return) and ``disconnection`` says why. Keep the
 /// link alive while its mailboxes are in use (the actors holding it as their transport do): deallocating it closes
 /// the connection.
 public final class SocketLink<Message: Codable & Sendable>: Transport {
-    private struct State {
+    struct State {
+        var connection: SocketConnection
         var mailboxes = LocalMailboxes<Message>()
         var pending: [UInt64: ReplySlot<Result<SocketReply, SocketTransportError>>] = [:]
         var nextRequest: UInt64 = 1
         var isShutDown = false
-        /// Why the connection ended; nil while it is up (or after a clean shutdown by the hub).
+        /// Why the connection ended for good; nil while it is up (or after a clean shutdown by the hub).
         var lost: String?
         var hubShutDown = false
+        /// Why the connection dropped, while the link is reconnecting.
+        var reconnecting: String?
+        /// A reconnect loop is running (it handles the end of the connections it makes).
+        var inReconnectLoop = false
+        var reconnections = 0
 
         func check() throws {
             if isShutDown { throw TransportError.shutDown }
             if let lost { throw SocketTransportError.connectionLost(lost) }
+            if let reconnecting { throw SocketTransportError.connectionLost("\(reconnecting); reconnecting") }
         }
     }
 
-    private let state = Mutex(State())
-    private let connection: SocketConnection
-    private let limits: SocketLimits
+    let state: Mutex<State>
+    let limits: SocketLimits
+    let session: String
+    let reconnect: SocketReconnect
+    let log: @Sendable (String) -> Void
     /// The hub's address.
     public let hub: SocketAddress
 
-    /// Connects to the hub at `hub` and asks to join `session` (the hub refuses a link whose session differs).
+    /// Connects to the hub at `hub` and asks to join `session` (the hub refuses a link whose session differs). If
+    /// the connection drops later, the link reconnects as `reconnect` says and registers its open endpoints again;
+    /// `log` hears about drops and reconnections.
     /// - Throws: ``SocketError`` if the connection cannot be made.
-    public init(connectingTo hub: SocketAddress, session: String = "", limits: SocketLimits = SocketLimits()) throws {
+    public init(connectingTo hub: SocketAddress, session: String = "", limits: SocketLimits = SocketLimits(),
+                reconnect: SocketReconnect = SocketReconnect(), log: @escaping @Sendable (String) -> Void = { _ in })
+        throws
+    {
         self.hub = hub
         self.limits = limits
-        connection = SocketConnection(fd: try POSIXSocket.connect(hub), peer: hub.description, limits: limits)
-        connection.start(onFrame: { [weak self] frame in try self?.received(frame) },
-                         onClose: { [weak self] reason in self?.ended(reason) })
+        self.session = session
+        self.reconnect = reconnect
+        self.log = log
+        let connection = SocketConnection(fd: try POSIXSocket.connect(hub), peer: hub.description, limits: limits)
+        state = Mutex(State(connection: connection))
+        try start(connection)
+    }
+
+    deinit { state.withLock { $0.connection }.close(abort: true) }
+
+    /// Starts `connection`'s threads and says hello on it.
+    func start(_ connection: SocketConnection) throws {
+        connection.start(onFrame: { [weak self] frame in try self?.received(frame, on: connection) },
+                         onClose: { [weak self] reason in self?.ended(connection, reason) })
         connection.enqueue(try SocketFrame.hello(version: SocketFrame.version, session: session).encoded())
     }
 
-    deinit { connection.close(abort: true) }
-
     /// Why the connection ended: nil while it is up, or when the hub shut the federation down normally.
     public var disconnection: String? { state.withLock { $0.hubShutDown ? nil : $0.lost } }
+
+    /// How many times the link has reconnected after a dropped connection.
+    public var reconnections: Int { state.withLock { $0.reconnections } }
+
+    /// Cuts the connection abruptly, as a network failure would (for fault-injection tests): the hub closes this
+    /// link's endpoints, and the link reconnects as configured.
+    public func dropConnection() { state.withLock { $0.connection }.close(abort: true) }
 
     public func register(_ endpoint: EndpointID) async throws -> Mailbox<Message> {
         let mailbox = try state.withLock { s throws -> Mailbox<Message> in
@@ -84,18 +115,20 @@ public final class SocketLink<Message: Codable & Sendable>: Transport {
     public func close(_ endpoint: EndpointID) async {
         guard let continuation = state.withLock({ $0.mailboxes.close(endpoint) }) else { return }
         continuation.finish()
-        if let bytes = try? SocketFrame.close(endpoint: endpoint).encoded() { await connection.send(bytes) }
+        if let bytes = try? SocketFrame.close(endpoint: endpoint).encoded() {
+            await state.withLock { $0.connection }.send(bytes)
+        }
     }
 
     public func shutdown() async {
-        let (continuations, pending) = state.withLock { s in
+        let (continuations, pending, connection) = state.withLock { s in
             guard !s.isShutDown else {
                 return ([AsyncStream<Envelope<Message>>.Continuation](),
-                        [ReplySlot<Result<SocketReply, SocketTransportError>>]())
+                        [ReplySlot<Result<SocketReply, SocketTransportError>>](), s.connection)
             }
             s.isShutDown = true
             defer { s.pending = [:] }
-            return (s.mailboxes.closeAll(), Array(s.pending.values))
+            return (s.mailboxes.closeAll(), Array(s.pending.values), s.connection)
         }
         for c in continuations { c.finish() }
         for p in pending { p.fulfil(.success(.shutDown)) }
@@ -104,13 +137,13 @@ public final class SocketLink<Message: Codable & Sendable>: Transport {
     }
 
     /// Sends the request numbered by `make` and waits for its reply; throws the error a non-ok reply stands for.
-    private func request(_ make: (UInt64) -> SocketFrame) async throws {
+    func request(_ make: (UInt64) -> SocketFrame) async throws {
         let slot = ReplySlot<Result<SocketReply, SocketTransportError>>()
-        let id = try state.withLock { s throws -> UInt64 in
+        let (id, connection) = try state.withLock { s throws -> (UInt64, SocketConnection) in
             try s.check()
             defer { s.nextRequest += 1 }
             s.pending[s.nextRequest] = slot
-            return s.nextRequest
+            return (s.nextRequest, s.connection)
         }
         let bytes: [UInt8]
         do {
@@ -129,7 +162,7 @@ public final class SocketLink<Message: Codable & Sendable>: Transport {
         if let error = try await slot.wait().get().error { throw error }
     }
 
-    private func received(_ frame: SocketFrame) throws {
+    private func received(_ frame: SocketFrame, on connection: SocketConnection) throws {
         switch frame {
         case .deliver(let request, let from, let to, let sequence, let payload):
             let decoded = Result { try WireFormat.decode(Message.self, from: payload) }
@@ -165,14 +198,49 @@ public final class SocketLink<Message: Codable & Sendable>: Transport {
     private func mailboxEnded(_ endpoint: EndpointID, generation: Int) {
         guard state.withLock({ $0.mailboxes.endIfCurrent(endpoint, generation: generation) }),
               let bytes = try? SocketFrame.close(endpoint: endpoint).encoded() else { return }
-        connection.enqueue(bytes)
+        state.withLock { $0.connection }.enqueue(bytes)
     }
 
-    private func ended(_ reason: (any Error)?) {
+    /// `connection` ended: reconnect (a drop while the run goes on), or end every mailbox here (for good).
+    private func ended(_ connection: SocketConnection, _ reason: (any Error)?) {
+        let why = reason.map { "\($0)" } ?? "the hub closed the connection"
+        let next = state.withLock { s -> AfterDrop in
+            guard s.connection === connection, s.reconnecting == nil else { return .ignore }  // an older one
+            guard reconnect.attempts > 0, s.lost == nil, !s.hubShutDown, !s.isShutDown else { return .end }
+            s.reconnecting = why
+            if s.inReconnectLoop { return .failPending }  // the loop tries again
+            s.inReconnectLoop = true
+            return .reconnect
+        }
+        switch next {
+        case .reconnect:
+            log("the connection to \(hub) dropped (\(why)); reconnecting")
+            failPending("\(why); reconnecting")
+            Task.detached { [weak self] in await self?.reconnectLoop(after: why) }
+        case .failPending:
+            failPending("\(why); reconnecting")
+        case .end:
+            end(why)
+        case .ignore:
+            break
+        }
+    }
+
+    /// Fails the requests waiting for a reply on a connection that is gone.
+    func failPending(_ why: String) {
+        let pending = state.withLock { s in
+            defer { s.pending = [:] }
+            return Array(s.pending.values)
+        }
+        for p in pending { p.fulfil(.failure(.connectionLost(why))) }
+    }
+
+    /// Ends every mailbox here and fails every waiting request: the connection is gone for good.
+    func end(_ reason: String) {
         let (continuations, pending, why) = state.withLock { s in
-            if s.lost == nil && !(s.isShutDown && reason == nil) {  // not when this side closed it
-                s.lost = reason.map { "\($0)" }
-                    ?? (s.hubShutDown ? "the hub shut down" : "the hub closed the connection")
+            s.reconnecting = nil
+            if s.lost == nil && !s.isShutDown {  // not when this side closed it
+                s.lost = s.hubShutDown ? "the hub shut down" : reason
             }
             defer { s.pending = [:] }
             return (s.mailboxes.closeAll(), Array(s.pending.values), s.lost ?? "this side shut down")
@@ -181,6 +249,9 @@ public final class SocketLink<Message: Codable & Sendable>: Transport {
         for p in pending { p.fulfil(.failure(.connectionLost(why))) }
     }
 }
+
+/// What a link does when one of its connections ends.
+enum AfterDrop { case ignore, end, failPending, reconnect }
 
 extension SocketFrame {
     /// The frame's kind in words, for errors.

@@ -67,49 +67,6 @@ struct SocketFederationTests {
         #expect(other.weights.map(\.bitPattern) != local.weights.map(\.bitPattern))
     }
 
-    /// A client process that dies after round 1: its clients are left out by the deadline from then on, the run
-    /// finishes, and the other process's clients carry on.
-    @Test func aDeadClientProcessIsLeftOutByTheDeadline() async throws {
-        var config = smallConfiguration(.fedAvg)
-        config.deadlineSeconds = 3
-        let hub = try SocketHub<FederationMessage>(listeningOn: SocketAddress(host: "127.0.0.1", port: 0))
-        let server = try Federation(configuration: config, train: smallMNIST.train, test: smallMNIST.test)
-        let links = try (0..<2).map { _ in try SocketLink<FederationMessage>(connectingTo: hub.address) }
-        let summary = try await ComputeThreads.$taskLimit.withValue(2) {
-            try await withThrowingTaskGroup(of: FederationSummary?.self) { group in
-                for (part, range) in [0..<5, 5..<10].enumerated() {
-                    let clients = try Federation(configuration: config, train: smallMNIST.train, test: smallMNIST.test)
-                    group.addTask {
-                        try await clients.join(clients: range, transport: links[part])
-                        return nil
-                    }
-                }
-                group.addTask {
-                    try await server.serve(transport: hub) {
-                        try await hub.waitForEndpoints((0..<10).map(EndpointID.client), timeoutSeconds: 20)
-                    }
-                }
-                // The process hosting clients 5…9 goes away once round 1 is complete.
-                for await event in server.events {
-                    if case .roundCompleted(let r) = event, r.round == 1 {
-                        await links[1].shutdown()
-                        break
-                    }
-                }
-                var summary: FederationSummary?
-                for try await s in group where s != nil { summary = s }
-                return try #require(summary)
-            }
-        }
-        #expect(summary.rounds.count == 3)
-        #expect(summary.rounds[0].dropped.isEmpty)
-        for r in summary.rounds.dropFirst() {
-            #expect(r.dropped == r.sampled.filter { $0 >= 5 })
-        }
-        // The control: somebody from the dead process was sampled after round 1 (else nothing was tested).
-        #expect(summary.rounds.dropFirst().contains { !$0.dropped.isEmpty })
-    }
-
     @Test func aJoinerOfAnotherConfigurationIsRefused() async throws {
         let config = smallConfiguration(.fedAvg)
         var other = config

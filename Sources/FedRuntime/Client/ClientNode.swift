@@ -65,7 +65,11 @@ actor ClientNode {
             while !queue.isEmpty {
                 switch queue.removeFirst() {
                 case .send(let message, let to):
-                    try await transport.send(message, from: .client(id), to: to)
+                    do {
+                        try await transport.send(message, from: .client(id), to: to)
+                    } catch where Self.isLost(error, to: to) {
+                        // Gone like a dead client's message: the server's deadline and dropout policy handle it.
+                    }
                 case .train(let start):
                     let result = try await trainLocally(start)
                     queue += try machine.trained(round: start.round, attempt: start.attempt, weights: result.weights,
@@ -74,6 +78,19 @@ actor ClientNode {
                     return
                 }
             }
+        }
+    }
+
+    /// Whether a failed send only lost its message (the receiving client's process is gone, or this process is
+    /// reconnecting to the server), rather than meaning this client cannot go on.
+    static func isLost(_ error: any Error, to receiver: EndpointID) -> Bool {
+        switch error {
+        case TransportError.endpointClosed(let id), TransportError.unknownEndpoint(let id):
+            return id == receiver && receiver.role == EndpointID.client(0).role
+        case SocketTransportError.connectionLost:
+            return true
+        default:
+            return false
         }
     }
 

@@ -19,7 +19,8 @@ actor ParameterServer {
     private let control: ServerControl
     private var timers = DeadlineTimers()
     /// Sends of round starts under way: the PS folds uploads meanwhile, so early clients' uploads never wait.
-    private var broadcasts: [Task<Void, any Error>] = []
+    /// Each attempt's broadcast, answering which participants it could not reach.
+    private var broadcasts: [Task<(round: Int, attempt: Int, unreachable: [Int]), any Error>] = []
 
     init(machine: ServerMachine, network: Network, test: any SampleSource, transport: any Transport<FederationMessage>,
          mailbox: Mailbox<FederationMessage>, clock: any FederationClock, credits: UploadCredits? = nil,
@@ -51,18 +52,20 @@ actor ParameterServer {
                         queue = try machine.handle(.stop, now: clock.now)
                         continue
                     }
-                    for b in broadcasts { try await b.value }  // a round never overtakes the last one's broadcast
+                    for b in broadcasts { _ = try await b.value }  // a round never overtakes the last one's broadcast
                     broadcasts = []
                     try await transport.send(.liveClientsRequest(round: round), from: .parameterServer, to: .tracker)
                 case .broadcast(let start, let clients):
                     broadcasts.append(Task { [transport] in
+                        var unreachable: [Int] = []
                         for c in clients {
                             do {
                                 try await transport.send(.roundStart(start), from: .parameterServer, to: .client(c))
                             } catch TransportError.endpointClosed {
-                                continue  // gone (its process died): like a silent client, the deadline leaves it out
+                                unreachable.append(c)  // its process died: the deadline leaves it out
                             }
                         }
+                        return (start.round, start.attempt, unreachable)
                     })
                 case .startDeadline(let round, let attempt, let seconds):
                     timers.start(round: round, attempt: attempt, seconds: seconds, clock: clock, transport: transport)
@@ -82,7 +85,7 @@ actor ParameterServer {
                 case .checkpoint(let snapshot):
                     try control.save?(snapshot)
                 case .finish(let summary):
-                    for b in broadcasts { try await b.value }
+                    for b in broadcasts { _ = try await b.value }
                     try await transport.send(.stop, from: .parameterServer, to: .tracker)
                     for client in 0..<machine.settings.clientCount {
                         do {
@@ -102,7 +105,15 @@ actor ParameterServer {
                 queue = try machine.handle(.upload(upload, diagnostics: diagnostics), now: clock.now)
                 await credits?.release()
             case .deadline(let round, let attempt):
-                queue = try machine.handle(.deadline(round: round, attempt: attempt), now: clock.now)
+                var unreachable: [Int] = []
+                for b in broadcasts {
+                    if let sent = try? await b.value, sent.round == round && sent.attempt == attempt {
+                        unreachable += sent.unreachable
+                    }
+                }
+                queue = unreachable.isEmpty ? [] : try machine.handle(
+                    .unreachable(round: round, attempt: attempt, clients: unreachable), now: clock.now)
+                queue += try machine.handle(.deadline(round: round, attempt: attempt), now: clock.now)
             default:
                 continue
             }

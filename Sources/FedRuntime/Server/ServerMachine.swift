@@ -63,6 +63,9 @@ public struct ServerMachine: Sendable {
         case liveClients(round: Int, clients: [Int])
         case upload(ClientUpload, diagnostics: UploadDiagnostics?)
         case deadline(round: Int, attempt: Int)
+        /// The attempt's round start could not reach `clients` (their endpoints are closed: their process is gone).
+        /// A redo then leaves out only these, not the live clients they kept from finishing (NISS shares).
+        case unreachable(round: Int, attempt: Int, clients: [Int])
         case evaluated(round: Int, Evaluation)
         /// Stop before the next round (SIGINT): honoured between rounds, i.e. while a round's live clients are
         /// awaited; ends the run with a checkpoint and an interrupted summary.
@@ -122,6 +125,8 @@ public struct ServerMachine: Sendable {
     private var sampled: [Int] = []
     private var participants: [Int] = []
     private var allDropped: [Int] = []
+    /// Participants of the open attempt known to be gone (``Event/unreachable(round:attempt:clients:)``).
+    private var unreachable: Set<Int> = []
     private var collection: RoundCollection?
     private var observer: (any RoundObserver)?
     private var pending: RoundReport?
@@ -184,6 +189,9 @@ public struct ServerMachine: Sendable {
             observer?.observe(upload, diagnostics: diagnostics)
             let received = Action.emit(.uploadReceived(round: round, client: upload.client))
             return collection!.isComplete ? [received] + (try closeAttempt(now: now)) : [received]
+        case (.unreachable(let r, let a, let clients), .collecting(let cr, let ca)) where r == cr && a == ca:
+            unreachable.formUnion(clients)
+            return []
         case (.deadline(let r, let a), .collecting(let cr, let ca)) where r == cr && a == ca:
             collection!.skipOutstanding()
             return try closeAttempt(now: now)
@@ -244,8 +252,12 @@ public struct ServerMachine: Sendable {
         // and adds fresh noise, so the PS sees w_k twice): all count for the accountant.
         for u in outcome.uploads { try recordUpload(u) }
         actions.append(.recordReleases(round: round, clients: outcome.uploads.map(\.client)))
+        let gone = unreachable.intersection(outcome.dropped)
+        unreachable = []
         if !outcome.dropped.isEmpty, case .redo(let minimum) = strategy.afterDropouts(outcome.dropped) {
-            let remaining = participants.filter { !outcome.dropped.contains($0) }
+            // Clients known gone are left out; if there are none, every client that did not upload is.
+            let remaining = participants.filter { gone.isEmpty ? !outcome.dropped.contains($0) : !gone.contains($0) }
+            if !gone.isEmpty { allDropped.removeAll { remaining.contains($0) } }  // they get another attempt
             guard remaining.count >= minimum else {
                 allDropped += remaining
                 return actions + (try finishRound(nil, skipped: true, now: now))
@@ -311,6 +323,7 @@ extension ServerMachine.Event {
         case .liveClients(let r, _): "live clients of round \(r)"
         case .upload(let u, _): "upload from client \(u.client) for round \(u.round) attempt \(u.attempt)"
         case .deadline(let r, let a): "deadline of round \(r) attempt \(a)"
+        case .unreachable(let r, let a, let c): "clients \(c) unreachable in round \(r) attempt \(a)"
         case .evaluated(let r, _): "evaluation of round \(r)"
         case .stop: "stop"
         }
