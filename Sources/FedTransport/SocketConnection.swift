@@ -1,4 +1,4 @@
-// SocketConnection: one TCP connection: a reader thread decoding frames, a writer thread draining a bounded queue.
+// SocketConnection: one TCP (or TLS) connection: a reader thread decoding frames, a writer thread draining a bounded queue.
 import Foundation
 
 /// The limits of a socket transport: every value that could exhaust memory is bounded by one of these.
@@ -26,7 +26,9 @@ public struct SocketLimits: Sendable {
 /// ``close()`` was called).
 final class SocketConnection: @unchecked Sendable {
     let peer: String
-    private let fd: Int32
+    /// What the peer's certificate lets it host; nil on a plaintext connection (`--insecure`).
+    let identity: PeerIdentity?
+    private let stream: any ByteStream
     private let limits: SocketLimits
     private let condition = NSCondition()
     // Guarded by `condition`:
@@ -39,10 +41,16 @@ final class SocketConnection: @unchecked Sendable {
     private var fdClosed = false
     private var spaceWaiters: [CheckedContinuation<Void, Never>] = []
 
-    init(fd: Int32, peer: String, limits: SocketLimits) {
-        self.fd = fd
+    init(stream: any ByteStream, peer: String, limits: SocketLimits, identity: PeerIdentity? = nil) {
+        self.stream = stream
         self.peer = peer
         self.limits = limits
+        self.identity = identity
+    }
+
+    /// A plaintext connection on `fd`.
+    convenience init(fd: Int32, peer: String, limits: SocketLimits) {
+        self.init(stream: PlainStream(fd: fd), peer: peer, limits: limits)
     }
 
     /// Starts the reader and writer threads.
@@ -57,7 +65,7 @@ final class SocketConnection: @unchecked Sendable {
             condition.lock()
             while !writerDone { condition.wait() }
             fdClosed = true
-            POSIXSocket.close(fd)
+            stream.close()
             condition.unlock()
             onClose(reason)
         }
@@ -71,7 +79,7 @@ final class SocketConnection: @unchecked Sendable {
         defer { chunk.deallocate() }
         do {
             while true {
-                let n = try POSIXSocket.read(fd, into: UnsafeMutableRawBufferPointer(chunk))
+                let n = try stream.read(into: UnsafeMutableRawBufferPointer(chunk))
                 if n == 0 {
                     try decoder.finish()
                     return nil
@@ -89,7 +97,7 @@ final class SocketConnection: @unchecked Sendable {
             condition.lock()
             while head == queue.count && !closing { condition.wait() }
             guard head < queue.count else {  // closing, and everything queued is written
-                POSIXSocket.shutdown(fd, writeOnly: true)  // under the lock: the reader closes the fd only after
+                stream.shutdown(writeOnly: true)  // under the lock: the reader closes the fd only after
                 writerDone = true
                 condition.broadcast()
                 condition.unlock()
@@ -106,14 +114,14 @@ final class SocketConnection: @unchecked Sendable {
             condition.unlock()
             for waiter in resumed { waiter.resume() }
             do {
-                try POSIXSocket.writeAll(fd, frame)
+                try stream.writeAll(frame)
             } catch {
                 condition.lock()
                 closing = true
                 queue = []
                 head = 0
                 queuedBytes = 0
-                POSIXSocket.shutdown(fd, writeOnly: false)  // wakes the reader, which reports the end
+                stream.shutdown(writeOnly: false)  // wakes the reader, which reports the end
                 writerDone = true
                 let waiters = spaceWaiters
                 spaceWaiters = []
@@ -191,7 +199,7 @@ final class SocketConnection: @unchecked Sendable {
             head = 0
             queuedBytes = 0
         }
-        if abort && !fdClosed { POSIXSocket.shutdown(fd, writeOnly: false) }
+        if abort && !fdClosed { stream.shutdown(writeOnly: false) }
         let waiters = spaceWaiters
         spaceWaiters = []
         condition.broadcast()

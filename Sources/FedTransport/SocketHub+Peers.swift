@@ -2,8 +2,8 @@
 import Foundation
 
 extension SocketHub {
-    func admit(_ fd: Int32, peer: String) {
-        let connection = SocketConnection(fd: fd, peer: peer, limits: limits)
+    func admit(_ stream: any ByteStream, peer: String, identity: PeerIdentity?) {
+        let connection = SocketConnection(stream: stream, peer: peer, limits: limits, identity: identity)
         let admitted = state.withLock { s in
             guard !s.isShutDown, s.peers.count < limits.maximumConnections else { return false }
             s.peers[ObjectIdentifier(connection)] = (connection, false, false)
@@ -11,7 +11,7 @@ extension SocketHub {
         }
         guard admitted else {
             log("refused a connection from \(peer): the hub is shut down or full (\(limits.maximumConnections) links)")
-            POSIXSocket.close(fd)
+            stream.close()
             return
         }
         connection.start(onFrame: { [weak self] frame in try self?.received(frame, on: connection) },
@@ -41,6 +41,10 @@ extension SocketHub {
         guard greeted else { throw SocketFrameError.malformed("\(frame.kindName) before hello") }
         switch frame {
         case .register(let request, let endpoint):
+            if let refusal = refusal(registering: endpoint, by: connection) {  // SocketHub+TLS
+                connection.enqueue(try SocketFrame.reply(request: request, status: refusal).encoded())
+                return
+            }
             let status = state.withLock { s -> SocketReply in
                 if s.isShutDown { return .shutDown }
                 if s.isOpen(endpoint) { return .alreadyRegistered(endpoint) }
@@ -57,6 +61,10 @@ extension SocketHub {
                 }
             }
         case .route(let request, let from, let to, let sequence, let payload):
+            if let refusal = refusal(sending: from, by: connection) {  // SocketHub+TLS
+                connection.enqueue(try SocketFrame.reply(request: request, status: refusal).encoded())
+                return
+            }
             try route(request, from: from, to: to, sequence: sequence, payload: payload, origin: connection)
         case .reply(let request, let status):
             let relay = state.withLock { s -> Relay? in

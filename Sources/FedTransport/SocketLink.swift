@@ -37,12 +37,24 @@ public final class SocketLink<Message: Codable & Sendable>: Transport {
     /// The hub's address.
     public let hub: SocketAddress
 
-    /// Connects to the hub at `hub` and asks to join `session` (the hub refuses a link whose session differs).
-    /// - Throws: ``SocketError`` if the connection cannot be made.
-    public init(connectingTo hub: SocketAddress, session: String = "", limits: SocketLimits = SocketLimits()) throws {
+    /// Connects to the hub at `hub` and asks to join `session` (the hub refuses a link whose session differs). With
+    /// `tls` (a ``TLSContext`` of role `.link`), completes a TLS 1.3 handshake first and accepts only a hub whose
+    /// certificate, signed by the same CA, names `hub`.
+    /// - Throws: ``SocketError`` if the connection cannot be made; ``TLSError`` if the handshake fails.
+    public init(connectingTo hub: SocketAddress, session: String = "", tls: TLSContext? = nil,
+                limits: SocketLimits = SocketLimits()) throws {
+        precondition(tls?.role != .hub, "a link needs a TLSContext of role .link")
         self.hub = hub
         self.limits = limits
-        connection = SocketConnection(fd: try POSIXSocket.connect(hub), peer: hub.description, limits: limits)
+        let fd = try POSIXSocket.connect(hub)
+        let stream: any ByteStream
+        do {
+            stream = try tls.map { try TLSStream.handshake(fd, context: $0, peer: hub.description) } ?? PlainStream(fd: fd)
+        } catch {
+            POSIXSocket.close(fd)
+            throw error
+        }
+        connection = SocketConnection(stream: stream, peer: hub.description, limits: limits)
         connection.start(onFrame: { [weak self] frame in try self?.received(frame) },
                          onClose: { [weak self] reason in self?.ended(reason) })
         connection.enqueue(try SocketFrame.hello(version: SocketFrame.version, session: session).encoded())
