@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "FedNNTests", dependencies: ["FedNN", "FedTestKit"], swiftSettings: common),
         .testTarget(name: "FedDataTests", dependencies: ["FedData", "FedTestKit"], swiftSettings: common),
         .testTarget(name: "FedPrivacyTests", dependencies: ["FedPrivacy", "FedTensor"], swiftSettings: common),
-        .testTarget(name: "FedTransportTests", dependencies: ["FedTransport", "FedTestKit", "FedMPI"], swiftSettings: common),
+        .testTarget(name: "FedTransportTests", dependencies: ["FedTransport", "FedTestKit", "FedMPI", "COpenSSL"], swiftSettings: common),
         .testTarget(name: "FedStrategyTests", dependencies: ["FedStrategy"], swiftSettings: common),
         .testTarget(name: "FedRuntimeTests",
                     dependencies: ["FedRuntime", "FedTestKit", "FedTransport", "FedStrategy", "FedNN", "FedData",

@@ -6,21 +6,23 @@ import Foundation
 
 public enum JoinCommand {
     static let help = """
-    USAGE: fednoise join <config.json> --connect HOST:PORT --clients A..B --insecure [--set key.path=value …]
-                         [--retry-seconds S] [--threads N] [--quiet]
+    USAGE: fednoise join <config.json> --connect HOST:PORT --clients A..B (--tls DIR | --ca F --cert F --key F |
+                         --insecure) [--set key.path=value …] [--retry-seconds S] [--threads N] [--quiet]
 
     Hosts clients A to B (inclusive) of the federation that fednoise serve runs at HOST:PORT: they load their data
     partitions from the same <config.json> (and --set), train locally on this machine's cores when sampled, and
     exchange their uploads and NISS shares through the server. Returns when the server ends the run (status 0), or
     fails naming the reason if the connection is lost first.
 
-    The configuration must be the server's (its digest is checked: another one is refused). --insecure is required:
-    connections are plaintext TCP without authentication (no TLS yet); use loopback or a trusted network only.
+    The configuration must be the server's (its digest is checked: another one is refused). With --tls DIR the
+    connection is TLS 1.3 with mutual authentication: this process presents DIR/clients-A-B.pem (fednoise certs),
+    whose name must allow every client A..B, and accepts only a server whose certificate, signed by DIR/ca.pem,
+    names 'hub'. --insecure instead connects over plaintext TCP without authentication (trusted networks only).
 
     OPTIONS:
       --connect HOST:PORT   the server (fednoise serve --listen)
       --clients A..B        the clients this process hosts (0-based, inclusive; e.g. 0..49)
-      --insecure            use a plaintext, unauthenticated connection (required)
+    \(TLSOptions.help)
       --set key.path=value  override one key of the config (as the server did)
       --retry-seconds S     keep trying to connect for S seconds while the server is not up (default 30)
       --threads N           compute threads (default: all cores)
@@ -35,21 +37,23 @@ public enum JoinCommand {
             return
         }
         let overrides = args.strings("set")
-        let quiet = args.flag("quiet"), insecure = args.flag("insecure")
+        let quiet = args.flag("quiet")
+        let security = try TLSOptions(&args)
         let server = try SocketCommandOptions.address(args.string("connect"), flag: "connect")
         let clientsText = args.string("clients")
         let retry = try args.double("retry-seconds", in: 0...3600) ?? 30
         let threads = try args.int("threads", in: 1...ComputeThreads.maximum)
         try args.finish(maxPositionals: 1)
-        try SocketCommandOptions.requireInsecure(insecure)
+        try security.requireChoice()
         guard let path = args.positionals.first else { throw UsageError("give the server's config file") }
         let config = try RunCommand.loadConfiguration(path, overrides: overrides)
         let ids = try SocketCommandOptions.clients(clientsText, count: config.clients.count)
+        let tls = try security.nodeContext(clients: ids)
         if let threads { ComputeThreads.count = threads }
         let (train, test) = try RunCommand.loadData(config.dataset)
         try Preflight.checkPartition(config, trainCount: train.sampleCount)
         let federation = try Federation(configuration: config, train: train, test: test)
-        let link = try await connect(server, session: config.resumeDigest, retrySeconds: retry)
+        let link = try await connect(server, session: config.resumeDigest, tls: tls, retrySeconds: retry)
         let tag = "[\(config.name)] clients \(ids.lowerBound)..\(ids.upperBound - 1)"
         if !quiet { say("\(tag): connected to \(server)") }
         do {
@@ -67,12 +71,14 @@ public enum JoinCommand {
     }
 
     /// A link to `server`, retrying a refused connection every 0.2 s for up to `retrySeconds`.
-    static func connect(_ server: SocketAddress, session: String,
+    static func connect(_ server: SocketAddress, session: String, tls: TLSContext?,
                         retrySeconds: Double) async throws -> SocketLink<FederationMessage> {
         let deadline = ContinuousClock.now + .seconds(retrySeconds)
         while true {
             do {
-                return try SocketLink<FederationMessage>(connectingTo: server, session: session)
+                return try SocketLink<FederationMessage>(connectingTo: server, session: session, tls: tls)
+            } catch let error as TLSError {
+                throw RunFailure(description: "\(error)")
             } catch let error as SocketError where ContinuousClock.now < deadline {
                 _ = error
                 try await Task.sleep(for: .milliseconds(200))

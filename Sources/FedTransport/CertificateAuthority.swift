@@ -20,7 +20,7 @@ public final class CertificateAuthority: @unchecked Sendable {  // immutable aft
     public let pem: PEMPair
 
     /// A new CA called `name`, valid for `days` from now.
-    public init(name: String = "FedNoise federation CA", days: Int = 30) throws(TLSError) {
+    public init(name: String = "FedNoise federation CA", days: Int = 30) throws {
         key = try Self.newKey()
         certificate = try Self.build(subject: name, key: key, issuer: nil, issuerKey: key, days: days, daysAgo: 0,
                                      extensions: [(NID_basic_constraints, "critical,CA:TRUE"),
@@ -36,7 +36,7 @@ public final class CertificateAuthority: @unchecked Sendable {  // immutable aft
 
     /// A certificate for `identity` (a ``PeerIdentity`` name: `hub`, `clients:0..9`, …), signed by this CA, valid
     /// from `daysAgo` days ago for `days` days (a negative end date makes an expired certificate, for tests).
-    public func issue(_ identity: String, days: Int = 30, daysAgo: Int = 0) throws(TLSError) -> PEMPair {
+    public func issue(_ identity: String, days: Int = 30, daysAgo: Int = 0) throws -> PEMPair {
         guard PeerIdentity(identity) != nil else { throw TLSError("'\(identity)' is not a federation identity") }
         let leafKey = try Self.newKey()
         defer { EVP_PKEY_free(leafKey) }

@@ -46,7 +46,7 @@ public final class TLSContext: @unchecked Sendable {  // SSL_CTX is safe to shar
 
     /// Loads and checks `files` for `role`.
     /// - Throws: ``TLSError`` naming the file at fault.
-    public init(_ role: Role, files: TLSFiles, handshakeSeconds: Double = 10) throws(TLSError) {
+    public init(_ role: Role, files: TLSFiles, handshakeSeconds: Double = 10) throws {
         precondition(handshakeSeconds > 0)
         signal(SIGPIPE, SIG_IGN)
         let authority = try PEMFile.certificate(files.authority, what: "CA certificate")
