@@ -8,6 +8,7 @@ public enum ServeCommand {
     static let help = """
     USAGE: fednoise serve <config.json> --listen HOST:PORT (--tls DIR | --ca F --cert F --key F | --insecure)
                           [--set key.path=value …] [--wait-seconds S] [--threads N] [--quiet] [--allow-divergence]
+                          [--independent-tracker]
 
     Runs the parameter server and the tracker of the federation in <config.json> and listens on HOST:PORT for the
     processes hosting its clients (fednoise join, on this machine or others). Once all K clients have joined (in
@@ -21,7 +22,9 @@ public enum ServeCommand {
     anything else is refused and logged. A peer that does not complete its handshake within 10 s is dropped.
     --insecure instead accepts plaintext TCP without authentication: anyone who can reach HOST:PORT can join as a
     client, read the global model and NISS noise shares, and send uploads; use it on loopback or a trusted network
-    only. (NISS also assumes a tracker independent of the PS; here the tracker runs beside the PS with its seed.)
+    only. NISS also assumes a tracker independent of the PS: here the tracker runs beside the PS and, by default,
+    draws neighbour lists from the run's seed (so the model is bit-identical to fednoise run); with
+    --independent-tracker its seed comes from the system's CSPRNG instead, never written anywhere.
 
     Every joining process must use the same configuration (the same file and --set): a process whose
     configuration digest differs is refused and logged.
@@ -34,11 +37,13 @@ public enum ServeCommand {
       --threads N           compute threads for evaluating the model (default: all cores)
       --quiet               no per-round lines
       --allow-divergence    as for fednoise run
+      --independent-tracker seed the tracker from the system's CSPRNG, not the run's seed (NISS neighbour lists
+                            then differ from the in-process run's, and so does the model)
       -h, --help            show this help
     """
 
     static func run(_ argv: [String]) async throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "quiet", "allow-divergence", "insecure"],
+        var args = try Arguments(argv, booleanFlags: ["help", "quiet", "allow-divergence", "insecure", "independent-tracker"],
                                  repeatable: ["set"])
         if args.flag("help") {
             say(help)
@@ -46,6 +51,9 @@ public enum ServeCommand {
         }
         let overrides = args.strings("set")
         let quiet = args.flag("quiet"), allowDivergence = args.flag("allow-divergence")
+        // getrandom(2) through the standard library's system generator: the operator's config cannot predict it.
+        var entropy = SystemRandomNumberGenerator()
+        let trackerSeed = args.flag("independent-tracker") ? UInt64.random(in: 0...UInt64.max, using: &entropy) : nil
         let security = try TLSOptions(&args)
         let listen = try SocketCommandOptions.address(args.string("listen"), flag: "listen")
         let wait = try args.double("wait-seconds", in: 0.1...86_400) ?? 600
@@ -69,7 +77,7 @@ public enum ServeCommand {
         do {
             _ = try await RunCommand.execute(config, quiet: quiet, allowDivergence: allowDivergence, stop: watch.stop) {
                 federation, control in
-                try await federation.serve(transport: hub, control: control) {
+                try await federation.serve(transport: hub, control: control, trackerSeed: trackerSeed) {
                     try await hub.waitForEndpoints(ids, timeoutSeconds: wait)
                 }
             }
