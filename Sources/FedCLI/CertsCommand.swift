@@ -46,9 +46,13 @@ public enum CertsCommand {
             throw UsageError("--out \(out) already holds a CA (\(directory.hub.authority)); pass --force to replace it")
         }
         let written = try directory.create(clients: clients, nodes: nodes, days: days)
-        say("wrote \(written.count) files into \(out) (CA, hub, \(nodes) node\(nodes == 1 ? "" : "s"); valid \(days) days):")
-        for range in TLSDirectory.ranges(clients: clients, nodes: nodes) {
-            say("  fednoise join CONFIG --connect HOST:PORT --clients \(range.lowerBound)..\(range.upperBound) --tls \(out)")
+        say("wrote \(written.count) files into \(out) (CA, hub, \(nodes) node\(nodes == 1 ? "" : "s"); "
+              + "valid \(days) days):")
+        let ranges = TLSDirectory.ranges(clients: clients, nodes: nodes)
+        for range in ranges.prefix(8) {
+            say("  fednoise join CONFIG --connect HOST:PORT --clients \(range.lowerBound)..\(range.upperBound) "
+                  + "--tls \(out)")
         }
+        if ranges.count > 8 { say("  … and \(ranges.count - 8) more nodes (clients-A-B.pem in \(out))") }
     }
 }

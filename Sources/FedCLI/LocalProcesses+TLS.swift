@@ -18,7 +18,9 @@ extension LocalProcesses {
             if (directory != nil || insecure) && processes == nil {
                 throw UsageError("--tls and --insecure apply to --processes N only")
             }
-            if directory != nil && insecure { throw UsageError("--insecure turns TLS off: do not combine it with --tls") }
+            if directory != nil && insecure {
+                throw UsageError("--insecure turns TLS off: do not combine it with --tls")
+            }
             if directory?.isEmpty == true { throw UsageError("--tls needs the folder fednoise certs wrote") }
             self = insecure ? .insecure : directory.map(Security.directory) ?? .throwaway
         }

@@ -43,7 +43,8 @@ public enum ServeCommand {
     """
 
     static func run(_ argv: [String]) async throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "quiet", "allow-divergence", "insecure", "independent-tracker"],
+        var args = try Arguments(argv,
+                                 booleanFlags: ["help", "quiet", "allow-divergence", "insecure", "independent-tracker"],
                                  repeatable: ["set"])
         if args.flag("help") {
             say(help)
@@ -70,7 +71,8 @@ public enum ServeCommand {
         let mode = tls == nil ? ("plaintext, --insecure", "--insecure")
             : ("TLS 1.3, mutual authentication", security.directory.map { "--tls \($0)" } ?? "--ca F --cert F --key F")
         say("[\(config.name)] listening on \(hub.address) (\(mode.0)) for \(k) clients: "
-              + "fednoise join \(path) --connect \(hub.address) --clients \(tls == nil ? "0..\(k - 1)" : "A..B") \(mode.1)")
+              + "fednoise join \(path) --connect \(hub.address) "
+              + "--clients \(tls == nil ? "0..\(k - 1)" : "A..B") \(mode.1)")
         let watch = InterruptWatch(label: config.name)
         defer { watch.end() }
         let ids = (0..<k).map(EndpointID.client)

@@ -64,7 +64,8 @@ public final class CertificateAuthority: @unchecked Sendable {  // immutable aft
 
     /// An X.509 v3 certificate for `subject` and `key`, signed by `issuerKey` (self-signed without `issuer`).
     private static func build(subject: String, key: OpaquePointer, issuer: OpaquePointer?, issuerKey: OpaquePointer,
-                              days: Int, daysAgo: Int, extensions: [(Int32, String)]) throws(TLSError) -> OpaquePointer {
+                              days: Int, daysAgo: Int,
+                              extensions: [(Int32, String)]) throws(TLSError) -> OpaquePointer {
         guard let x509 = X509_new() else { throw TLSError("out of memory") }
         var serial: UInt64 = 0
         _ = withUnsafeMutableBytes(of: &serial) { RAND_bytes($0.baseAddress, 8) }

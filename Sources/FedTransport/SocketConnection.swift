@@ -1,4 +1,4 @@
-// SocketConnection: one TCP (or TLS) connection: a reader thread decoding frames, a writer thread draining a bounded queue.
+// SocketConnection: one TCP or TLS connection: a reader thread decoding frames, a writer draining a bounded queue.
 import Foundation
 
 /// The limits of a socket transport: every value that could exhaust memory is bounded by one of these.

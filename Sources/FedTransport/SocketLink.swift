@@ -49,7 +49,8 @@ public final class SocketLink<Message: Codable & Sendable>: Transport {
         let fd = try POSIXSocket.connect(hub)
         let stream: any ByteStream
         do {
-            stream = try tls.map { try TLSStream.handshake(fd, context: $0, peer: hub.description) } ?? PlainStream(fd: fd)
+            stream = try tls.map { try TLSStream.handshake(fd, context: $0, peer: hub.description) }
+                ?? PlainStream(fd: fd)
         } catch {
             POSIXSocket.close(fd)
             throw error

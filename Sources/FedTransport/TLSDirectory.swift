@@ -61,7 +61,9 @@ public struct TLSDirectory: Sendable {
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw TLSError("cannot write \(path): \(POSIXSocket.errorText())") }
         defer { Glibc.close(fd) }
-        guard fchmod(fd, mode) == 0 else { throw TLSError("cannot set the mode of \(path): \(POSIXSocket.errorText())") }
+        guard fchmod(fd, mode) == 0 else {
+            throw TLSError("cannot set the mode of \(path): \(POSIXSocket.errorText())")
+        }
         let bytes = Array(text.utf8)
         var done = 0
         while done < bytes.count {

@@ -51,7 +51,8 @@ final class TLSStream: ByteStream, @unchecked Sendable {  // every use of `ssl` 
                 throw TLSError("the TLS handshake with \(peer) failed: \(why)")
             }
             let left = deadline - ContinuousClock.now
-            let ms = Int32(min(max(0, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000), 250))
+            let milliseconds = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
+            let ms = Int32(min(max(0, milliseconds), 250))
             if ms <= 0 {
                 throw TLSError("\(peer) did not complete the TLS handshake within \(context.handshakeSeconds) s")
             }

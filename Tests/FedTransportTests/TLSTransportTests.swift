@@ -15,17 +15,9 @@ func rawTLSClient(_ address: SocketAddress, presenting files: TLSFiles?) -> Bool
         guard SSL_CTX_use_certificate_file(context, files.certificate, SSL_FILETYPE_PEM) == 1,
               SSL_CTX_use_PrivateKey_file(context, files.key, SSL_FILETYPE_PEM) == 1 else { return false }
     }
-    var hints = addrinfo()
-    hints.ai_family = AF_INET
-    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-    var list: UnsafeMutablePointer<addrinfo>?
-    guard getaddrinfo(address.host, String(address.port), &hints, &list) == 0, let info = list else { return false }
-    defer { freeaddrinfo(info) }
-    let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, 0)
+    guard let fd = rawConnection(address) else { return false }
     defer { Glibc.close(fd) }
-    guard Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0, let ssl = SSL_new(context) else {
-        return false
-    }
+    guard let ssl = SSL_new(context) else { return false }
     defer { SSL_free(ssl) }
     SSL_set_fd(ssl, fd)
     guard SSL_connect(ssl) == 1 else { return false }  // TLS 1.3: the server judges the client after this
