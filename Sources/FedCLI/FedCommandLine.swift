@@ -25,7 +25,7 @@ public enum FedCommandLine {
       plot        overlay one column of several result CSVs (runs, references) in one SVG chart
       fairness    the synthetic DP-SGD fairness and robustness study (two-layer ReLU CNN): CSVs, plots, claims
       bench       measure GEMM GFLOPS, training throughput and noise generation; prints a table, writes JSON
-      mpi-check   under mpirun: the MPI transport across ranks, and broadcast GB/s (needs --traits MPI)
+      mpi-check   under mpirun: the MPI transport across ranks, broadcast and upload GB/s (needs --traits MPI)
       help        show this help
 
     Run 'fednoise COMMAND --help' for a command's options.
@@ -108,6 +108,7 @@ public enum FedCommandLine {
     }
 
     public static func main(_ arguments: [String]) async {
+        MemoryPolicy.apply()
         exit(await run(arguments))
     }
 }

@@ -14,10 +14,16 @@ final class InterruptWatch: Sendable {
     private final class Tally: Sendable {
         let received = Atomic<Int32>(0)
         let count = Atomic<Int>(0)
+        /// What the first signal's message says after the signal's name (set under MPI, where a SIGTERM usually
+        /// means `mpirun` is ending the job because a rank died, so the message says where the run was).
+        let context = Mutex<(@Sendable () -> String)?>(nil)
     }
     private let tally = Tally()
     // Created once in init and only cancelled in `end()`; Dispatch sources are thread-safe objects.
     nonisolated(unsafe) private let sources: [any DispatchSourceSignal]
+
+    /// Replaces what the first signal's message says after the signal's name (default: what the run will do).
+    func describe(_ text: @escaping @Sendable () -> String) { tally.context.withLock { $0 = text } }
 
     init(label: String) {
         let queue = DispatchQueue(label: "fednoise.signals")
@@ -29,8 +35,9 @@ final class InterruptWatch: Sendable {
                 if tally.count.add(1, ordering: .sequentiallyConsistent).newValue == 1 {
                     tally.received.store(number, ordering: .sequentiallyConsistent)
                     stop.request()
-                    writeError("\n[\(label)] \(name): finishing the current round, then writing rounds.csv, "
-                               + "summary.json and a checkpoint (\(name) again aborts at once)\n")
+                    let text = tally.context.withLock { $0 }?() ?? ": finishing the current round, then writing "
+                        + "rounds.csv, summary.json and a checkpoint"
+                    writeError("\n[\(label)] \(name)\(text) (\(name) again aborts at once)\n")
                 } else {
                     writeError("[\(label)] \(name) again: aborting without writing\n")
                     _exit(128 + number)  // no atexit handlers: other threads are still training

@@ -1,4 +1,4 @@
-// MPICheckCommand: `fednoise mpi-check`, run under mpirun: ordering and delivery across ranks, and model broadcast GB/s.
+// MPICheckCommand: `fednoise mpi-check`, run under mpirun: ordering and delivery across ranks, broadcast and upload GB/s.
 #if MPI
 import FedMPI
 #endif
@@ -9,20 +9,23 @@ enum MPICheckCommand {
     static let help = """
     USAGE: mpirun -np N fednoise mpi-check [--messages N] [--megabytes X] [--repeats N] [--timeout SECONDS]
 
-    Checks the MPI transport across the ranks mpirun (or srun) started, then measures model broadcast:
+    Checks the MPI transport across the ranks mpirun (or srun) started, then measures model broadcast and upload
+    collection:
       1. every rank sends --messages numbered messages to every rank (itself included) through MPITransport;
          each rank checks that all arrive, once, every sender's in order with increasing sequence numbers;
       2. rank 0 sends a payload of --megabytes (default 6.65: the McMahan CNN's 1,663,370 floats) to every other
          rank --repeats times, each rank answering every copy; rank 0 prints the aggregate GB/s (bytes delivered
-         over the time until the last answer: encoding, MPI, decoding, the answer's latency).
+         over the time until the last answer: encoding, MPI, decoding, the answer's latency);
+      3. every other rank sends rank 0 the same payload --repeats times at once; rank 0 prints the aggregate GB/s
+         until the last one is decoded.
     Each rank prints one line; the exit status is 0 only if every check passed on this rank. A rank that does not
     finish within --timeout seconds aborts every rank (MPI_Abort) with a message naming the step.
     Needs a build with the MPI trait: swift build -c release --traits MPI (Open MPI or MPICH development files).
 
     OPTIONS:
       --messages N         numbered messages per (sender, receiver) pair, 1…100000 (default 200)
-      --megabytes X        broadcast payload in MB (10⁶ bytes), 0.001…1024 (default 6.65)
-      --repeats N          broadcast rounds, 1…1000 (default 5)
+      --megabytes X        payload in MB (10⁶ bytes), 0.001…1024 (default 6.65)
+      --repeats N          broadcast and upload rounds, 1…1000 (default 5); megabytes × repeats ≤ 8192
       --timeout SECONDS    give up (all ranks) after this long, 1…86400 (default 120)
       -h, --help           show this help
     """
@@ -46,6 +49,10 @@ enum MPICheckCommand {
         options.repeats = try args.int("repeats", in: 1...1000) ?? options.repeats
         options.timeout = try args.double("timeout", in: 1...86_400) ?? options.timeout
         try args.finish()
+        guard options.megabytes * Double(options.repeats) <= 8192 else {
+            throw UsageError("--megabytes × --repeats is \(options.megabytes * Double(options.repeats)) MB; at most "
+                             + "8192 (every copy can be in flight at once, in a receiver's mailbox)")
+        }
         #if MPI
         try await MPICheck(options).run()
         #else
@@ -163,6 +170,32 @@ struct MPICheck {
                 try await transport.send(.received(round: r, count: ok ? floats : -1), from: me, to: .client(0))
             }
             line += "; \(options.repeats) broadcasts received whole"
+        }
+        // 3. Upload collection: every other rank sends rank 0 the same payload `repeats` times at once.
+        step.name = "waiting for every rank before the uploads"
+        try await world.barrier()
+        if rank == 0 {
+            step.name = "collecting uploads"
+            let start = ContinuousClock.now
+            for _ in 0..<((size - 1) * options.repeats) {
+                guard let envelope = await inbox.next(), case .payload(_, let packed) = envelope.message,
+                      packed.wrappedValue.count == floats else {
+                    throw Failed(description: "rank 0: an upload did not arrive whole")
+                }
+            }
+            let seconds = (ContinuousClock.now - start) / .seconds(1)
+            if size > 1 {
+                let bytes = Double(floats * 4 * (size - 1) * options.repeats)
+                line += "; collected \(fixed(bytes / 1e6, 1)) MB of uploads in \(fixed(seconds, 3)) s: "
+                    + "\(fixed(bytes / seconds / 1e9, 2)) GB/s"
+            }
+        } else {
+            step.name = "uploading"
+            let payload = (0..<floats).map { Float($0 % 1000) * 0.001 }
+            for round in 0..<options.repeats {
+                try await transport.send(.payload(round: round, floats: PackedFloats(wrappedValue: payload)),
+                                         from: me, to: .client(0))
+            }
         }
         step.name = "waiting for every rank to finish"
         try await world.barrier()

@@ -38,8 +38,13 @@ public struct MPIPlacement: Sendable, Equatable {
 extension RunCommand {
     /// Runs `config` as this rank's part of an MPI federation. Rank 0 writes every result file, exactly as an
     /// in-process run would (bit-identical rounds.csv with the same seed); the other ranks train their clients.
+    ///
+    /// A rank that dies makes `mpirun` end the job: it names the dead rank and sends the others SIGTERM, on which
+    /// rank 0 says the round it was in and the ranks whose clients had not uploaded yet, and each other rank says
+    /// which clients it hosts. A rank that fails with an error says so with its rank and clients, then aborts the
+    /// job (`MPI_Abort`) instead of leaving the others waiting.
     static func runOverMPI(_ config: FederationConfiguration, quiet: Bool, allowDivergence: Bool,
-                           stop: StopRequest?) async throws {
+                           interrupts: InterruptWatch) async throws {
         #if MPI
         let world = try MPIWorld.shared()
         guard world.size >= 2 else {
@@ -51,18 +56,31 @@ extension RunCommand {
         // Every rank has its transport before anyone sends; clients registered later receive what waited.
         try await world.barrier()
         if world.rank == 0 {
-            _ = try await execute(config, quiet: quiet, allowDivergence: allowDivergence, stop: stop) { fed, control in
-                try await fed.serve(transport: transport, control: control, clientsJoined: {})
+            let rounds = RoundWatch(rounds: config.rounds) { "rank \(placement.rank(of: .client($0)) ?? -1)" }
+            interrupts.describe {
+                " on rank 0 in \(rounds.summary); under mpirun this means a rank ended (mpirun names it): "
+                    + "finishing the round if every rank is alive, then writing rounds.csv, summary.json and a checkpoint"
             }
+            _ = try await execute(config, quiet: quiet, allowDivergence: allowDivergence, stop: interrupts.stop,
+                                  runner: { fed, control in
+                                      try await fed.serve(transport: transport, control: control, clientsJoined: {})
+                                  }, roundWatch: rounds)
         } else {
             let ids = placement.clients(of: world.rank)
-            let (train, test) = try loadData(config.dataset)
-            try Preflight.checkPartition(config, trainCount: train.sampleCount)
-            let federation = try Federation(configuration: config, train: train, test: test)
-            if !ids.isEmpty { try await federation.join(clients: ids, transport: transport) }
+            let hosted = ids.isEmpty ? "no clients" : "clients \(ids.lowerBound)..\(ids.upperBound - 1)"
+            interrupts.describe { " on rank \(world.rank) (\(hosted)): stopping when rank 0 does" }
+            do {
+                let (train, test) = try loadData(config.dataset)
+                try Preflight.checkPartition(config, trainCount: train.sampleCount)
+                let federation = try Federation(configuration: config, train: train, test: test)
+                if !ids.isEmpty { try await federation.join(clients: ids, transport: transport) }
+            } catch {
+                writeError("[\(config.name)] rank \(world.rank) (\(hosted)) failed: \(error); ending every rank\n")
+                world.abort(code: 1)
+            }
             if !quiet {
                 say("[\(config.name)] rank \(world.rank): "
-                    + (ids.isEmpty ? "no clients (more ranks than clients)" : "clients \(ids.lowerBound)..\(ids.upperBound - 1) done"))
+                    + (ids.isEmpty ? "no clients (more ranks than clients)" : "\(hosted) done"))
             }
         }
         world.finalize()

@@ -91,7 +91,7 @@ public enum RunCommand {
         defer { watch.end() }
         do {
             if overMPI {
-                try await runOverMPI(config, quiet: quiet, allowDivergence: allowDivergence, stop: watch.stop)
+                try await runOverMPI(config, quiet: quiet, allowDivergence: allowDivergence, interrupts: watch)
                 return
             }
             _ = try await execute(config, quiet: quiet, allowDivergence: allowDivergence, resume: resume != nil,
@@ -112,10 +112,12 @@ public enum RunCommand {
     /// infinite (it stops there unless `allowDivergence` or `continueAfterDivergence`), fails after writing its
     /// files. rounds.csv grows row by row; checkpoints go to checkpoint.fnck. `resume` continues from the
     /// checkpoint in `config.output`; `stop` ends the run after the current round (it throws `RunInterrupted`).
+    /// `roundWatch`, when given, follows the run's events (where it is, for a message if it is ended from outside).
     /// `runner` runs the federation built here (default: `run()`, everything in this process).
     public static func execute(_ config: FederationConfiguration, quiet: Bool = false, label: String? = nil,
                                allowDivergence: Bool = false, resume: Bool = false, stop: StopRequest? = nil,
-                               runner: FederationRunner? = nil) async throws -> FederationSummary
+                               runner: FederationRunner? = nil, roundWatch: RoundWatch? = nil)
+        async throws -> FederationSummary
     {
         do {
             try OutputPlace.prepareFolder(config.output, origin: "the folder")
@@ -151,6 +153,7 @@ public enum RunCommand {
         let observer = Task {
             var uploads = 0
             for await event in federation.events {
+                roundWatch?.observe(event)
                 switch event {
                 case .roundStarted(let round, _):
                     uploads = 0

@@ -272,12 +272,17 @@ public final class MPIWorld: Sendable {
         var flag: Int32 = 0, source: Int32 = 0, tag: Int32 = 0, count: Int32 = 0
         let probe = fednoise_mpi_iprobe(&flag, &source, &tag, &count)
         guard probe == fednoise_mpi_success(), flag != 0 else { return false }
-        var bytes = Data(count: Int(max(0, count)))
-        let code = bytes.withUnsafeMutableBytes { fednoise_mpi_recv($0.baseAddress, count, source, tag) }
+        // Received straight into an uninitialised buffer the Data then owns (zeroing it first would be one more pass
+        // over every byte of a model).
+        let length = Int(max(0, count))
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, length), alignment: 16)
+        let code = fednoise_mpi_recv(buffer, count, source, tag)
         if code != fednoise_mpi_success() {
+            buffer.deallocate()
             report("MPI_Recv from rank \(source) failed: \(MPIWorld.errorText(code))")
             return true
         }
+        let bytes = Data(bytesNoCopy: buffer, count: length, deallocator: .custom { pointer, _ in pointer.deallocate() })
         let handler = state.withLock { s -> Handler? in
             let h = s.handlers[tag]
             if h == nil { s.dropped += 1 }

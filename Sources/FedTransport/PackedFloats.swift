@@ -1,10 +1,11 @@
 // PackedFloats: a [Float] property that encodes as raw little-endian bytes (4 B per value on the wire).
 import Foundation
 
-/// Wraps a `[Float]` so `Codable` writes it as one `Data` blob of little-endian IEEE-754 bit patterns instead of an
-/// array of numbers: 4 bytes per value in a binary property list (``WireFormat``) against about 9 for `[Float]`,
-/// every bit kept (NaN payloads, −0, infinities). In memory it is the plain array; in-process transports never
-/// encode it. Decoding a blob whose length is not a multiple of 4 is a `DecodingError` naming the field.
+/// Wraps a `[Float]` so `Codable` writes it as one blob of little-endian IEEE-754 bit patterns instead of an
+/// array of numbers: 4 bytes per value against about 9 for `[Float]` in a binary property list, every bit kept (NaN
+/// payloads, −0, infinities). Under ``WireFormat`` the blob travels after the message's property list (see
+/// ``WireFormat``), elsewhere (JSON, a plain property list) inline as `Data`. In memory it is the plain array;
+/// in-process transports never encode it. Decoding a blob whose length is not a multiple of 4 is a `DecodingError` naming the field.
 /// `==` compares the arrays as floats (NaN ≠ NaN, −0 == 0), not their bits.
 ///
 /// ```swift
@@ -18,10 +19,19 @@ public struct PackedFloats: Codable, Sendable, Equatable {
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
-        try container.encode(Self.bytes(wrappedValue))
+        if let blobs = encoder.userInfo[WireBlobs.key] as? WireBlobs {
+            try container.encode(blobs.add(wrappedValue))  // the bytes travel after the property list
+        } else {
+            try container.encode(Self.bytes(wrappedValue))
+        }
     }
 
     public init(from decoder: any Decoder) throws {
+        if let blobs = decoder.userInfo[WireBlobs.key] as? WireBlobs {
+            let reference = try decoder.singleValueContainer().decode([Int].self)
+            wrappedValue = try blobs.floats(reference, codingPath: decoder.codingPath)
+            return
+        }
         let data = try decoder.singleValueContainer().decode(Data.self)
         guard data.count % 4 == 0 else {
             throw DecodingError.dataCorrupted(DecodingError.Context(
@@ -33,6 +43,9 @@ public struct PackedFloats: Codable, Sendable, Equatable {
 
     /// `values` as little-endian bit patterns.
     public static func bytes(_ values: [Float]) -> Data {
+        #if _endian(little)
+        return values.withUnsafeBytes { Data($0) }  // the in-memory bits are already little-endian: one memcpy
+        #else
         var data = Data(count: values.count * 4)
         data.withUnsafeMutableBytes { raw in
             for (i, v) in values.enumerated() {
@@ -40,6 +53,7 @@ public struct PackedFloats: Codable, Sendable, Equatable {
             }
         }
         return data
+        #endif
     }
 
     /// The values of little-endian bit patterns (`data.count` a multiple of 4).
@@ -47,10 +61,14 @@ public struct PackedFloats: Codable, Sendable, Equatable {
         let n = data.count / 4
         return data.withUnsafeBytes { raw in
             [Float](unsafeUninitializedCapacity: n) { out, count in
+                #if _endian(little)
+                UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<n * 4]))
+                #else
                 for i in 0..<n {
                     out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4,
                                                                                         as: UInt32.self)))
                 }
+                #endif
                 count = n
             }
         }

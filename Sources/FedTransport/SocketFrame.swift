@@ -24,8 +24,9 @@ public enum SocketFrame: Equatable, Sendable {
     /// Hub → link: the hub is shutting down; nothing more will be delivered.
     case shutdown
 
-    /// The protocol version this build speaks.
-    public static let version: UInt16 = 1
+    /// The protocol version this build speaks: 2 since message payloads carry their float vectors after the
+    /// property list (``WireFormat``), so a peer of version 1 is refused at hello instead of failing to decode.
+    public static let version: UInt16 = 2
 
     /// The frame's bytes, length prefix included.
     /// - Throws: ``SocketFrameError/frameTooLarge(declared:limit:)`` beyond `maximumLength` bytes after the prefix.

@@ -110,6 +110,19 @@ extension CorpusCase {
         ]
     }
 
+    /// mpi-check's bounds are checked before MPI is needed, so a build without the trait refuses them the same way.
+    static var mpiCheck: [CorpusCase] {
+        [
+            command(["mpi-check", "--messages", "0"], mentions: ["--messages"]),
+            command(["mpi-check", "--megabytes", "5000"], mentions: ["--megabytes"]),
+            command(["mpi-check", "--repeats", "1001"], mentions: ["--repeats"]),
+            command(["mpi-check", "--megabytes", "100", "--repeats", "100"], mentions: ["--megabytes × --repeats"],
+                    name: "mpi-check with 10 GB in flight"),
+            command(["mpi-check", "--timeout", "0"], mentions: ["--timeout"]),
+            command(["mpi-check", "--bogus"], mentions: ["--bogus"]),
+        ]
+    }
+
     static var topLevel: [CorpusCase] {
         var c = [
             command(["bogus"], mentions: ["unknown command 'bogus'"]),

@@ -153,7 +153,7 @@ extension CorpusCase {
     /// Every case of the corpus.
     static var all: [CorpusCase] {
         runValues + runKeys + runFiles + runFlags + sweep + privacy + train + bench + topLevel + dataFiles + plot
-            + sockets
+            + sockets + mpiCheck
             + running
     }
 }
