@@ -32,14 +32,18 @@ final class TestPKI: Sendable {
         return TLSFiles(authority: ca, certificate: certificate.path, key: key.path)
     }
 
-    /// The files of a link whose certificate names `identity` (issued once per identity).
+    /// The files of a link whose certificate names `identity` (issued once per identity, under the lock: two tests
+    /// asking at once must not write the same files).
     func files(_ identity: String) throws -> TLSFiles {
-        if let files = issued.withLock({ $0[identity] }) { return files }
-        let stem = "link-\(identity.unicodeScalars.map { $0.properties.isAlphabetic || ("0"..."9").contains($0) ? String($0) : "_" }.joined())"
-        let files = try Self.write(authority.issue(identity, days: 1), stem, in: directory,
-                                   ca: directory.appendingPathComponent("ca.pem").path)
-        issued.withLock { $0[identity] = files }
-        return files
+        try issued.withLock { issued in
+            if let files = issued[identity] { return files }
+            let stem = "link-" + identity.unicodeScalars
+                .map { $0.properties.isAlphabetic || ("0"..."9").contains($0) ? String($0) : "_" }.joined()
+            let files = try Self.write(authority.issue(identity, days: 1), stem, in: directory,
+                                       ca: directory.appendingPathComponent("ca.pem").path)
+            issued[identity] = files
+            return files
+        }
     }
 
     /// The hub's context and a link's for `identity`.
