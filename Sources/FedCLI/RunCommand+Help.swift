@@ -9,7 +9,8 @@ import Foundation
 extension RunCommand {
     static let help = """
     USAGE: fednoise run <config.json> [--set key.path=value …] [--threads N] [--quiet] [--allow-divergence]
-                        [--processes N [--tls DIR | --insecure] | --transport in-process|mpi]
+                        [--processes N [--tls DIR | --insecure] | --transport in-process |
+                         --transport mpi [--rank-timeout S]]
            fednoise run --resume DIR [<config.json> [--set …]] [--threads N] [--quiet] [--allow-divergence]
 
     Runs a federation (FedAvg, DP-FedAvg or NISS; the parameter server, tracker and every client are actors talking
@@ -54,6 +55,9 @@ extension RunCommand {
                              tracker and writes the results, ranks 1…N−1 host contiguous ranges of clients; every
                              message crosses MPI. Needs a build with --traits MPI; give mpirun --bind-to none
                              so each rank's training threads get its node's cores (see README, "MPI")
+      --rank-timeout S       with --transport mpi: ranks exchange a heartbeat every second; one not heard from for
+                             S seconds (2…86400, default 60) is named, with the round, and every rank is ended
+                             (for launchers such as srun that let a job run on after one of its processes died)
       --resume DIR           continue the run whose checkpoint.fnck is in DIR, to results bit-identical to an
                              uninterrupted run; with a config file (and --set), it must be the same configuration
                              (output, checkpointEvery and continueAfterDivergence may differ)

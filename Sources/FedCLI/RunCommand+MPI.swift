@@ -25,6 +25,12 @@ public struct MPIPlacement: Sendable, Equatable {
         return (clients * (rank - 1) / workers)..<(clients * rank / workers)
     }
 
+    /// `clients 5..9`, or `no clients`, for rank `rank`.
+    public func describe(rank: Int) -> String {
+        let ids = clients(of: rank)
+        return ids.isEmpty ? "no clients" : "clients \(ids.lowerBound)..\(ids.upperBound - 1)"
+    }
+
     /// The rank hosting `endpoint`, or nil for a name no rank hosts.
     public func rank(of endpoint: EndpointID) -> Int? {
         if endpoint == .parameterServer || endpoint == .tracker { return 0 }
@@ -41,10 +47,12 @@ extension RunCommand {
     ///
     /// A rank that dies makes `mpirun` end the job: it names the dead rank and sends the others SIGTERM, on which
     /// rank 0 says the round it was in and the ranks whose clients had not uploaded yet, and each other rank says
-    /// which clients it hosts. A rank that fails with an error says so with its rank and clients, then aborts the
-    /// job (`MPI_Abort`) instead of leaving the others waiting.
+    /// which clients it hosts. Where the launcher lets the others run on (`srun` without `--kill-on-bad-exit`),
+    /// the heartbeat does it: a rank not heard from for `rankTimeout` seconds is named, with the round, and every
+    /// rank is ended (`MPI_Abort`). A rank that fails with an error says so with its rank and clients, then aborts
+    /// the job instead of leaving the others waiting.
     static func runOverMPI(_ config: FederationConfiguration, quiet: Bool, allowDivergence: Bool,
-                           interrupts: InterruptWatch) async throws {
+                           interrupts: InterruptWatch, rankTimeout: Double) async throws {
         #if MPI
         let world = try MPIWorld.shared()
         guard world.size >= 2 else {
@@ -53,10 +61,18 @@ extension RunCommand {
         }
         let placement = MPIPlacement(ranks: world.size, clients: config.clients.count)
         let transport = try MPITransport<FederationMessage>(world: world) { placement.rank(of: $0) }
+        let rounds = RoundWatch(rounds: config.rounds) { "rank \(placement.rank(of: .client($0)) ?? -1)" }
+        let heartbeat = try RankHeartbeat(world: world, limit: rankTimeout) { rank, seconds in
+            let what = rank == 0 ? "rank 0 (the parameter server)" : "rank \(rank) (\(placement.describe(rank: rank)))"
+            let when = world.rank == 0 ? ", in \(rounds.summary)" : ""
+            writeError("[\(config.name)] rank \(world.rank): \(what) has not been heard from for \(Int(seconds)) s"
+                       + "\(when): ending every rank (--rank-timeout \(fixed(rankTimeout, 0)))\n")
+            world.abort(code: 1)
+        }
+        defer { heartbeat.stop() }
         // Every rank has its transport before anyone sends; clients registered later receive what waited.
         try await world.barrier()
         if world.rank == 0 {
-            let rounds = RoundWatch(rounds: config.rounds) { "rank \(placement.rank(of: .client($0)) ?? -1)" }
             interrupts.describe {
                 " on rank 0 in \(rounds.summary); under mpirun this means a rank ended (mpirun names it): "
                     + "finishing the round if every rank is alive, then writing rounds.csv, summary.json and a checkpoint"
@@ -65,15 +81,17 @@ extension RunCommand {
                                   runner: { fed, control in
                                       try await fed.serve(transport: transport, control: control, clientsJoined: {})
                                   }, roundWatch: rounds)
+            heartbeat.stop()
         } else {
             let ids = placement.clients(of: world.rank)
-            let hosted = ids.isEmpty ? "no clients" : "clients \(ids.lowerBound)..\(ids.upperBound - 1)"
+            let hosted = placement.describe(rank: world.rank)
             interrupts.describe { " on rank \(world.rank) (\(hosted)): stopping when rank 0 does" }
             do {
                 let (train, test) = try loadData(config.dataset)
                 try Preflight.checkPartition(config, trainCount: train.sampleCount)
                 let federation = try Federation(configuration: config, train: train, test: test)
                 if !ids.isEmpty { try await federation.join(clients: ids, transport: transport) }
+                heartbeat.stop()
             } catch {
                 writeError("[\(config.name)] rank \(world.rank) (\(hosted)) failed: \(error); ending every rank\n")
                 world.abort(code: 1)

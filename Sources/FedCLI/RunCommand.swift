@@ -59,11 +59,13 @@ public enum RunCommand {
         let processes = try args.int("processes", in: 2...64)
         let transportName = args.string("transport")
         let security = try LocalProcesses.Security(&args, processes: processes)
+        let rankTimeout = try args.double("rank-timeout", in: 2...86_400)
         try args.finish(maxPositionals: 1)
         guard transportName == nil || transportName == "mpi" || transportName == "in-process" else {
             throw UsageError("--transport must be in-process or mpi, got '\(transportName!)'")
         }
         let overMPI = transportName == "mpi"
+        if rankTimeout != nil && !overMPI { throw UsageError("--rank-timeout applies only with --transport mpi") }
         if overMPI && (processes != nil || resume != nil) {
             throw UsageError("--transport mpi cannot be combined with --processes or --resume")
         }
@@ -91,7 +93,8 @@ public enum RunCommand {
         defer { watch.end() }
         do {
             if overMPI {
-                try await runOverMPI(config, quiet: quiet, allowDivergence: allowDivergence, interrupts: watch)
+                try await runOverMPI(config, quiet: quiet, allowDivergence: allowDivergence, interrupts: watch,
+                                     rankTimeout: rankTimeout ?? 60)
                 return
             }
             _ = try await execute(config, quiet: quiet, allowDivergence: allowDivergence, resume: resume != nil,

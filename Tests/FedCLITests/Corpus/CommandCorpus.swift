@@ -110,7 +110,7 @@ extension CorpusCase {
         ]
     }
 
-    /// mpi-check's bounds are checked before MPI is needed, so a build without the trait refuses them the same way.
+    /// mpi-check's and run's MPI bounds are checked before MPI is needed, so a build without the trait refuses them too.
     static var mpiCheck: [CorpusCase] {
         [
             command(["mpi-check", "--messages", "0"], mentions: ["--messages"]),
@@ -120,6 +120,10 @@ extension CorpusCase {
                     name: "mpi-check with 10 GB in flight"),
             command(["mpi-check", "--timeout", "0"], mentions: ["--timeout"]),
             command(["mpi-check", "--bogus"], mentions: ["--bogus"]),
+            command(["run", "$CONFIG/smoke.json", "--rank-timeout", "5", "--set", "output=$DIR/o"],
+                    mentions: ["--rank-timeout", "--transport mpi"], name: "run --rank-timeout without MPI"),
+            command(["run", "$CONFIG/smoke.json", "--transport", "mpi", "--rank-timeout", "1"],
+                    mentions: ["--rank-timeout"], name: "run --rank-timeout below 2 s"),
         ]
     }
 

@@ -1,0 +1,78 @@
+// RankHeartbeat: ranks tell each other they are alive each second; a rank that falls silent is named.
+#if MPI
+import Foundation
+import Synchronization
+
+/// Liveness of the ranks of an MPI job, for launchers that do not end a job when one of its processes dies (Slurm's
+/// `srun` without `--kill-on-bad-exit`, `mpirun --mca orte_enable_recovery 1`): without it rank 0 would wait for
+/// the dead rank's clients for ever, or a client rank for a dead rank 0.
+///
+/// Rank 0 and every other rank exchange a one-byte frame every `interval`, each from a thread of its own (training
+/// never delays it; MPI's communication thread sends it): rank 0 with every rank, the others with rank 0 only. Each
+/// notes when it last heard from the ranks it exchanges with and, on that thread, calls `silent(rank, seconds)` once
+/// for the first of them not heard from for `limit` seconds. Every rank must create it at the same point (it opens
+/// an MPI channel, like a transport).
+public final class RankHeartbeat: Sendable {
+    private let stopped = Flag()
+
+    /// Starts the heartbeat (`limit` > `interval`, both in seconds).
+    public init(world: MPIWorld, interval: Double = 1, limit: Double,
+                silent: @escaping @Sendable (_ rank: Int, _ seconds: Double) -> Void) throws(MPIError) {
+        precondition(interval > 0 && limit > interval)
+        let peers = world.rank == 0 ? Array(1..<max(1, world.size)) : [0]
+        let heard = HeardFrom(peers: peers, start: .now)
+        let tag = try world.openChannel { source, _ in heard.note(source) }
+        let stopped = self.stopped
+        let thread = Thread {
+            while !stopped.isSet {
+                for peer in peers {
+                    do { try world.post(Data([1]), to: peer, tag: tag) } catch { return }  // finalized
+                }
+                Thread.sleep(forTimeInterval: interval)
+                if stopped.isSet { return }
+                if let (rank, seconds) = heard.silentLongest(now: .now), seconds >= limit {
+                    silent(rank, seconds)
+                    return
+                }
+            }
+        }
+        thread.name = "mpi-heartbeat"
+        thread.start()
+    }
+
+    /// Stops sending and watching: call it when this rank's part of the federation is over, before
+    /// ``MPIWorld/finalize()`` (the others may then stop hearing from it).
+    public func stop() { stopped.set() }
+
+    deinit { stop() }
+}
+
+/// A flag set once, read from any thread.
+private final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
+}
+
+/// When each peer was last heard from (written on the communication thread).
+private final class HeardFrom: Sendable {
+    private let last: Mutex<[Int: ContinuousClock.Instant]>
+
+    init(peers: [Int], start: ContinuousClock.Instant) {
+        last = Mutex(Dictionary(uniqueKeysWithValues: peers.map { ($0, start) }))
+    }
+
+    func note(_ rank: Int) {
+        let now = ContinuousClock.now
+        last.withLock { if $0[rank] != nil { $0[rank] = now } }
+    }
+
+    /// The peer heard from longest ago (the lowest such rank), and how many seconds ago.
+    func silentLongest(now: ContinuousClock.Instant) -> (Int, Double)? {
+        last.withLock { times in
+            guard let (rank, time) = times.min(by: { ($0.value, $0.key) < ($1.value, $1.key) }) else { return nil }
+            return (rank, (now - time) / .seconds(1))
+        }
+    }
+}
+#endif
