@@ -31,6 +31,13 @@ extension LocalProcesses {
             case .insecure:
                 return (nil, ["--insecure"], {})
             case .directory(let path):
+                let folder = TLSDirectory(URL(fileURLWithPath: path))
+                for range in TLSDirectory.ranges(clients: clients, nodes: hosts)
+                where !FileManager.default.fileExists(atPath: folder.node(range).certificate) {
+                    throw UsageError("--tls \(path): no certificate for clients "
+                                     + "\(range.lowerBound)..\(range.upperBound) (expected \(folder.node(range).certificate)); make them with fednoise certs "
+                                     + "--out \(path) --clients \(clients) --nodes \(hosts) --force")
+                }
                 return (try TLSOptions.hub(directory: path), ["--tls", path], {})
             case .throwaway:
                 let folder = FileManager.default.temporaryDirectory
