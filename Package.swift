@@ -1,5 +1,5 @@
 // swift-tools-version: 6.1
-// FedNoise: a Swift runtime for private federated learning. No package dependencies: toolchain and system zlib only.
+// FedNoise: a Swift runtime for private federated learning. No package dependencies: toolchain, system zlib and OpenSSL.
 import Foundation
 import PackageDescription
 
@@ -47,6 +47,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
         .target(name: "CFedCPU"),
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "mpi",
                        providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]),
@@ -55,7 +57,7 @@ let package = Package(
         .target(name: "FedData", dependencies: ["FedTensor", "CZlib"],
                 resources: [.copy("Resources/mnist-small")], swiftSettings: common),
         .target(name: "FedPrivacy", dependencies: ["FedTensor"], swiftSettings: common),
-        .target(name: "FedTransport", swiftSettings: common),
+        .target(name: "FedTransport", dependencies: ["COpenSSL"], swiftSettings: common),
         .target(name: "FedStrategy", dependencies: ["FedPrivacy"], swiftSettings: common),
         .target(name: "FedMPI",
                 dependencies: ["FedTransport", .target(name: "CMPI", condition: .when(traits: ["MPI"]))],
@@ -76,7 +78,7 @@ let package = Package(
         .testTarget(name: "FedNNTests", dependencies: ["FedNN", "FedTestKit"], swiftSettings: common),
         .testTarget(name: "FedDataTests", dependencies: ["FedData", "FedTestKit"], swiftSettings: common),
         .testTarget(name: "FedPrivacyTests", dependencies: ["FedPrivacy", "FedTensor"], swiftSettings: common),
-        .testTarget(name: "FedTransportTests", dependencies: ["FedTransport", "FedTestKit", "FedMPI"], swiftSettings: common),
+        .testTarget(name: "FedTransportTests", dependencies: ["FedTransport", "FedTestKit", "FedMPI", "COpenSSL"], swiftSettings: common),
         .testTarget(name: "FedStrategyTests", dependencies: ["FedStrategy"], swiftSettings: common),
         .testTarget(name: "FedRuntimeTests",
                     dependencies: ["FedRuntime", "FedTestKit", "FedTransport", "FedStrategy", "FedNN", "FedData",

@@ -14,8 +14,9 @@ public enum FedCommandLine {
     COMMANDS:
       (none)      the main job: FedAvg, DP-FedAvg and NISS, CNN, on the embedded MNIST subset (under a minute)
       run         run a federation from a config file (config/*.json); per-round metrics and result files
-      serve       the parameter server and tracker of a federation whose clients join over TCP (--insecure)
-      join        host a range of a served federation's clients in this process (--insecure)
+      serve       the parameter server and tracker of a federation whose clients join over TLS (or --insecure TCP)
+      join        host a range of a served federation's clients in this process
+      certs       a CA and certificates for a federation's hub and nodes (TLS for serve, join)
       sweep       the NISS experiment: one federation per X = τ², a table and a plot of accuracy per round
       attack      DLG gradient leakage: what a curious server reconstructs from each strategy's uploads
       privacy     ε for a noise multiplier, or the noise multiplier for a target ε (RDP accountant)
@@ -31,7 +32,7 @@ public enum FedCommandLine {
     """
 
     static let commands: Set<String> = ["serve", "join", "run", "sweep", "attack", "privacy", "train", "bench", "plot",
-                                         "paradox", "fairness", "mpi-check"]
+                                         "paradox", "fairness", "mpi-check", "certs"]
 
     /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error, 130/143 a run
     /// interrupted by SIGINT/SIGTERM after writing its results and checkpoint).
@@ -58,6 +59,7 @@ public enum FedCommandLine {
             case "run": try await RunCommand.run(rest)
             case "serve": try await ServeCommand.run(rest)
             case "join": try await JoinCommand.run(rest)
+            case "certs": try CertsCommand.run(rest)
             case "sweep": try await SweepCommand.run(rest)
             case "attack": try AttackCommand.run(rest)
             case "privacy": try PrivacyCommand.run(rest)

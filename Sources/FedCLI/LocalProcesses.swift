@@ -16,16 +16,20 @@ enum LocalProcesses {
         URL(fileURLWithPath: ProcessInfo.processInfo.environment["FEDNOISE_EXECUTABLE"] ?? "/proc/self/exe")
     }
 
-    static func run(_ federation: Federation, control: RunControl, processes: Int) async throws -> FederationSummary {
+    static func run(_ federation: Federation, control: RunControl, processes: Int,
+                    security: Security = .insecure) async throws -> FederationSummary {
         let config = federation.configuration
         let k = config.clients.count
         let hosts = min(processes - 1, k)
         let token = PrivateRunFiles.randomToken()
         var environment = ProcessInfo.processInfo.environment
         environment[PrivateRunFiles.tokenVariable] = token
+        let (tls, tlsArguments, tlsCleanup) = try security.prepare(clients: k, hosts: hosts)  // LocalProcesses+TLS
+        defer { tlsCleanup() }
         let hub = try SocketHub<FederationMessage>(listeningOn: SocketAddress(host: "127.0.0.1", port: 0),
                                                    session: PrivateRunFiles.session(digest: config.resumeDigest,
                                                                                     environment: environment),
+                                                   tls: tls,
                                                    log: { writeError("fednoise run: \($0)\n") })
         let directory = try PrivateRunFiles.makePrivateDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -41,7 +45,7 @@ enum LocalProcesses {
             let child = Process()
             child.executableURL = executable
             child.arguments = ["join", file.path, "--connect", hub.address.description, "--clients", range,
-                               "--insecure", "--quiet", "--threads", String(threads)]
+                               "--quiet", "--threads", String(threads)] + tlsArguments
             child.standardOutput = FileHandle.nullDevice
             child.environment = environment
             try child.run()

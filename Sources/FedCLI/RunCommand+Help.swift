@@ -9,7 +9,8 @@ import Foundation
 extension RunCommand {
     static let help = """
     USAGE: fednoise run <config.json> [--set key.path=value …] [--threads N] [--quiet] [--allow-divergence]
-                        [--processes N | --transport in-process | --transport mpi [--rank-timeout S]]
+                        [--processes N [--tls DIR | --insecure] | --transport in-process |
+                         --transport mpi [--rank-timeout S]]
            fednoise run --resume DIR [<config.json> [--set …]] [--threads N] [--quiet] [--allow-divergence]
 
     Runs a federation (FedAvg, DP-FedAvg or NISS; the parameter server, tracker and every client are actors talking
@@ -48,7 +49,10 @@ extension RunCommand {
       --processes N          run across N local processes (2…64) over loopback TCP: this one hosts the parameter
                              server and the tracker, N − 1 children (fednoise join) host contiguous ranges of
                              clients and share the compute threads; bit-identical to the in-process run.
-                             Plaintext, on 127.0.0.1 only (see fednoise serve --help)
+                             On 127.0.0.1 only, over TLS 1.3 with mutual authentication: a throwaway CA and
+                             certificates are made in a private temporary folder and removed after the run
+      --tls DIR              with --processes: use the certificates fednoise certs --nodes N−1 wrote in DIR
+      --insecure             with --processes: plaintext TCP instead of TLS
       --transport in-process the default: every actor in this process
       --transport mpi        under mpirun -np N (or srun -n N), N ≥ 2: rank 0 runs the parameter server and the
                              tracker and writes the results, ranks 1…N−1 host contiguous ranges of clients; every

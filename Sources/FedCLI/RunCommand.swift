@@ -46,7 +46,8 @@ public enum RunCommand {
     }
 
     static func run(_ argv: [String]) async throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "quiet", "allow-divergence"], repeatable: ["set"])
+        var args = try Arguments(argv, booleanFlags: ["help", "quiet", "allow-divergence", "insecure"],
+                                 repeatable: ["set"])
         let resume = args.string("resume")
         if args.flag("help") {
             say(help)
@@ -58,6 +59,7 @@ public enum RunCommand {
         let threads = try args.int("threads", in: 1...ComputeThreads.maximum)
         let processes = try args.int("processes", in: 2...64)
         let transportName = args.string("transport")
+        let security = try LocalProcesses.Security(&args, processes: processes)
         let rankTimeout = try args.double("rank-timeout", in: 2...86_400)
         try args.finish(maxPositionals: 1)
         guard transportName == nil || transportName == "mpi" || transportName == "in-process" else {
@@ -98,7 +100,7 @@ public enum RunCommand {
             }
             _ = try await execute(config, quiet: quiet, allowDivergence: allowDivergence, resume: resume != nil,
                                   stop: watch.stop, runner: processes.map { n -> FederationRunner in
-                                      { try await LocalProcesses.run($0, control: $1, processes: n) }
+                                      { try await LocalProcesses.run($0, control: $1, processes: n, security: security) }
                                   })
         } catch let error as ConfigurationError {
             throw UsageError("\(origins?.source(of: error.keyPath) ?? "the checkpoint"): \(error.description)")

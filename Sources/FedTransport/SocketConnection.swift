@@ -1,4 +1,4 @@
-// SocketConnection: one TCP connection: a reader thread decoding frames, a writer thread draining a bounded queue.
+// SocketConnection: one TCP or TLS connection: a reader thread decoding frames, a writer draining a bounded queue.
 import Foundation
 import Synchronization
 
@@ -41,7 +41,9 @@ public struct SocketLimits: Sendable {
 /// ``SocketLimits/helloFrameLength`` and raises it once the hello is valid).
 final class SocketConnection: @unchecked Sendable {
     let peer: String
-    private let fd: Int32
+    /// What the peer's certificate lets it host; nil on a plaintext connection (`--insecure`).
+    let identity: PeerIdentity?
+    private let stream: any ByteStream
     private let limits: SocketLimits
     private let frameLimit: Atomic<Int>
     private let condition = NSCondition()
@@ -60,12 +62,19 @@ final class SocketConnection: @unchecked Sendable {
     private var failure: (any Error)?
 
     /// `frameLimit`: the largest frame read until ``allowFullFrames()`` (default: the limits' maximum).
-    init(fd: Int32, peer: String, limits: SocketLimits, frameLimit: Int? = nil) {
-        self.fd = fd
+    init(stream: any ByteStream, peer: String, limits: SocketLimits, identity: PeerIdentity? = nil,
+         frameLimit: Int? = nil) {
+        self.stream = stream
         self.peer = peer
         self.limits = limits
+        self.identity = identity
         self.frameLimit = Atomic(frameLimit ?? limits.maximumFrameLength)
-        POSIXSocket.setSendTimeout(fd, seconds: limits.stallSeconds)
+        stream.limitStalledWrites(seconds: limits.stallSeconds)
+    }
+
+    /// A plaintext connection on `fd`.
+    convenience init(fd: Int32, peer: String, limits: SocketLimits, frameLimit: Int? = nil) {
+        self.init(stream: PlainStream(fd: fd), peer: peer, limits: limits, frameLimit: frameLimit)
     }
 
     /// Accepts frames up to ``SocketLimits/maximumFrameLength`` from now on (the next frame read).
@@ -93,7 +102,7 @@ final class SocketConnection: @unchecked Sendable {
             condition.lock()
             while !writerDone { condition.wait() }
             fdClosed = true
-            POSIXSocket.close(fd)
+            stream.close()
             condition.unlock()
             onClose(reason)
         }
@@ -108,7 +117,7 @@ final class SocketConnection: @unchecked Sendable {
         defer { chunk.deallocate() }
         do {
             while true {
-                let n = try POSIXSocket.read(fd, into: UnsafeMutableRawBufferPointer(chunk))
+                let n = try stream.read(into: UnsafeMutableRawBufferPointer(chunk))
                 if n == 0 {
                     try decoder.finish()
                     return nil
@@ -129,7 +138,7 @@ final class SocketConnection: @unchecked Sendable {
             condition.lock()
             while head == queue.count && !closing { condition.wait() }
             guard head < queue.count else {  // closing, and everything queued is written
-                POSIXSocket.shutdown(fd, writeOnly: true)  // under the lock: the reader closes the fd only after
+                stream.shutdown(writeOnly: true)  // under the lock: the reader closes the fd only after
                 writerDone = true
                 condition.broadcast()
                 condition.unlock()
@@ -146,7 +155,7 @@ final class SocketConnection: @unchecked Sendable {
             condition.unlock()
             for waiter in resumed { waiter.resume() }
             do {
-                try POSIXSocket.writeAll(fd, frame)
+                try stream.writeAll(frame)
             } catch {
                 condition.lock()
                 failure = failure ?? error
@@ -154,7 +163,7 @@ final class SocketConnection: @unchecked Sendable {
                 queue = []
                 head = 0
                 queuedBytes = 0
-                POSIXSocket.shutdown(fd, writeOnly: false)  // wakes the reader, which reports the end
+                stream.shutdown(writeOnly: false)  // wakes the reader, which reports the end
                 writerDone = true
                 let waiters = spaceWaiters
                 spaceWaiters = []
@@ -251,7 +260,7 @@ final class SocketConnection: @unchecked Sendable {
             head = 0
             queuedBytes = 0
         }
-        if abort && !fdClosed { POSIXSocket.shutdown(fd, writeOnly: false) }
+        if abort && !fdClosed { stream.shutdown(writeOnly: false) }
         let waiters = spaceWaiters
         spaceWaiters = []
         condition.broadcast()

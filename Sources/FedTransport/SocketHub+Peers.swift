@@ -2,9 +2,10 @@
 import Foundation
 
 extension SocketHub {
-    func admit(_ fd: Int32, peer: String) {
+    func admit(_ stream: any ByteStream, peer: String, identity: PeerIdentity?) {
         // Until its hello is valid, a peer may send small frames only, for a few seconds only.
-        let connection = SocketConnection(fd: fd, peer: peer, limits: limits, frameLimit: limits.helloFrameLength)
+        let connection = SocketConnection(stream: stream, peer: peer, limits: limits, identity: identity,
+                                          frameLimit: limits.helloFrameLength)
         let admitted = state.withLock { s in
             guard !s.isShutDown, s.peers.count < limits.maximumConnections else { return false }
             s.peers[ObjectIdentifier(connection)] = (connection, false, false)
@@ -12,7 +13,7 @@ extension SocketHub {
         }
         guard admitted else {
             log("refused a connection from \(peer): the hub is shut down or full (\(limits.maximumConnections) links)")
-            POSIXSocket.close(fd)
+            stream.close()
             return
         }
         connection.start(onFrame: { [weak self] frame in try self?.received(frame, on: connection) },
@@ -53,6 +54,10 @@ extension SocketHub {
         if case .route = frame { connection.waitForRoom() }
         switch frame {
         case .register(let request, let endpoint):
+            if let refusal = refusal(registering: endpoint, by: connection) {  // SocketHub+TLS
+                connection.enqueue(try SocketFrame.reply(request: request, status: refusal).encoded())
+                return
+            }
             let status = state.withLock { s -> SocketReply in
                 if s.isShutDown { return .shutDown }
                 if s.isOpen(endpoint) { return .alreadyRegistered(endpoint) }
@@ -69,6 +74,10 @@ extension SocketHub {
                 }
             }
         case .route(let request, let from, let to, let sequence, let payload):
+            if let refusal = refusal(sending: from, by: connection) {  // SocketHub+TLS
+                connection.enqueue(try SocketFrame.reply(request: request, status: refusal).encoded())
+                return
+            }
             try route(request, from: from, to: to, sequence: sequence, payload: payload, origin: connection)
         case .reply(let request, let status):
             let relay = state.withLock { s -> Relay? in

@@ -12,7 +12,10 @@ import Synchronization
 /// delivers them). A peer that sends bad bytes, speaks another version or names another session is disconnected and
 /// logged; nothing a peer sends can crash the hub. Memory per connection is bounded by ``SocketLimits``.
 ///
-/// Plaintext TCP: run it on loopback or a trusted network only (there is no TLS yet).
+/// With a ``TLSContext`` every link completes a TLS 1.3 handshake with mutual authentication first (within the
+/// context's deadline; a peer that fails or stalls is dropped and logged), and the hub enforces the identity its
+/// certificate carries: a link registers only endpoints its ``PeerIdentity`` allows, and sends only from endpoints
+/// it registered. Without one, connections are plaintext TCP: use that on loopback or a trusted network only.
 public final class SocketHub<Message: Codable & Sendable>: Transport {
     typealias Slot = ReplySlot<Result<SocketReply, SocketTransportError>>
     enum Waiter {
@@ -64,14 +67,19 @@ public final class SocketHub<Message: Codable & Sendable>: Transport {
     let limits: SocketLimits
     let session: String
     let log: @Sendable (String) -> Void
+    /// The TLS set-up, if links must use TLS (SocketHub+TLS).
+    let tls: TLSAdmission?
     private let listener: ListeningSocket
     /// Where the hub listens (with the port the system chose if port 0 was asked for).
     public let address: SocketAddress
 
-    /// Listens on `address` for links of `session`; `log` hears about refused and failed peers.
+    /// Listens on `address` for links of `session` (over TLS with `tls`, a ``TLSContext`` of role `.hub`); `log`
+    /// hears about refused and failed peers.
     /// - Throws: ``SocketError`` if the address cannot be resolved or bound.
-    public init(listeningOn address: SocketAddress, session: String = "", limits: SocketLimits = SocketLimits(),
-                log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+    public init(listeningOn address: SocketAddress, session: String = "", tls: TLSContext? = nil,
+                limits: SocketLimits = SocketLimits(), log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        precondition(tls?.role != .link, "a hub needs a TLSContext of role .hub")
+        self.tls = tls.map(TLSAdmission.init)
         let (fd, port) = try POSIXSocket.listen(address)
         let listener = ListeningSocket(fd: fd)
         self.listener = listener
@@ -88,7 +96,7 @@ public final class SocketHub<Message: Codable & Sendable>: Transport {
                         POSIXSocket.close(client)
                         break
                     }
-                    self.admit(client, peer: peer)  // SocketHub+Peers
+                    self.accepted(client, peer: peer)  // SocketHub+TLS
                 } catch {
                     if !listener.isShut { log("stopped accepting connections on \(name): \(error)") }
                     break

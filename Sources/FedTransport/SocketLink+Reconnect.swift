@@ -36,7 +36,7 @@ extension SocketLink {
             if state.withLock({ $0.isShutDown || $0.lost != nil }) { break }
             let connection: SocketConnection
             do {
-                connection = SocketConnection(fd: try POSIXSocket.connect(hub), peer: hub.description, limits: limits)
+                connection = try Self.connect(hub, tls: tls, limits: limits)
                 state.withLock { s in
                     s.connection = connection
                     s.reconnecting = nil

@@ -43,26 +43,45 @@ public final class SocketLink<Message: Codable & Sendable>: Transport {
     let limits: SocketLimits
     let session: String
     let reconnect: SocketReconnect
+    /// The TLS set-up every connection (the first and each reconnection) uses; nil: plaintext.
+    let tls: TLSContext?
     let log: @Sendable (String) -> Void
     /// The hub's address.
     public let hub: SocketAddress
 
-    /// Connects to the hub at `hub` and asks to join `session` (the hub refuses a link whose session differs). If
-    /// the connection drops later, the link reconnects as `reconnect` says and registers its open endpoints again;
-    /// `log` hears about drops and reconnections.
-    /// - Throws: ``SocketError`` if the connection cannot be made.
-    public init(connectingTo hub: SocketAddress, session: String = "", limits: SocketLimits = SocketLimits(),
-                reconnect: SocketReconnect = SocketReconnect(), log: @escaping @Sendable (String) -> Void = { _ in })
-        throws
-    {
+    /// Connects to the hub at `hub` and asks to join `session` (the hub refuses a link whose session differs). With
+    /// `tls` (a ``TLSContext`` of role `.link`), completes a TLS 1.3 handshake first and accepts only a hub whose
+    /// certificate, signed by the same CA, names `hub`. If the connection drops later, the link reconnects (with
+    /// the same TLS set-up) as `reconnect` says and registers its open endpoints again; `log` hears about drops and
+    /// reconnections.
+    /// - Throws: ``SocketError`` if the connection cannot be made; ``TLSError`` if the handshake fails.
+    public init(connectingTo hub: SocketAddress, session: String = "", tls: TLSContext? = nil,
+                limits: SocketLimits = SocketLimits(), reconnect: SocketReconnect = SocketReconnect(),
+                log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        precondition(tls?.role != .hub, "a link needs a TLSContext of role .link")
         self.hub = hub
         self.limits = limits
         self.session = session
+        self.tls = tls
         self.reconnect = reconnect
         self.log = log
-        let connection = SocketConnection(fd: try POSIXSocket.connect(hub), peer: hub.description, limits: limits)
+        let connection = try Self.connect(hub, tls: tls, limits: limits)
         state = Mutex(State(connection: connection))
         try start(connection)
+    }
+
+    /// A new connection to `hub`, through a TLS handshake when `tls` is given.
+    static func connect(_ hub: SocketAddress, tls: TLSContext?, limits: SocketLimits) throws -> SocketConnection {
+        let fd = try POSIXSocket.connect(hub)
+        let stream: any ByteStream
+        do {
+            stream = try tls.map { try TLSStream.handshake(fd, context: $0, peer: hub.description) }
+                ?? PlainStream(fd: fd)
+        } catch {
+            POSIXSocket.close(fd)
+            throw error
+        }
+        return SocketConnection(stream: stream, peer: hub.description, limits: limits)
     }
 
     deinit { state.withLock { $0.connection }.close(abort: true) }

@@ -82,15 +82,24 @@ struct SocketFederationTests {
 }
 
 /// A measurement, not a check (run with FEDNOISE_MEASURE=1): the CNN model (1,663,370 floats, 6.65 MB) broadcast from
-/// the hub to 30 clients on two links over loopback, as the PS broadcasts a round start; prints the aggregate rate.
+/// the hub to 30 clients on two links over loopback (plaintext, then TLS 1.3), as the PS broadcasts a round start;
+/// prints the aggregate rate.
 @Suite("Socket broadcast throughput", .serialized)
 struct SocketBroadcastMeasurement {
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["FEDNOISE_MEASURE"] == "1"))
-    func broadcastTheCNNModelToThirtyClients() async throws {
-        let hub = try SocketHub<FederationMessage>(listeningOn: SocketAddress(host: "127.0.0.1", port: 0))
-        let links = try (0..<2).map { _ in try SocketLink<FederationMessage>(connectingTo: hub.address) }
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["FEDNOISE_MEASURE"] == "1"), arguments: [false, true])
+    func broadcastTheCNNModelToThirtyClients(tls: Bool) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fednoise-bench-\(UInt32.random(in: 0...UInt32.max))")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let pki = TLSDirectory(folder)
+        if tls { try pki.create(clients: 30, nodes: 2, days: 1) }
+        let hub = try SocketHub<FederationMessage>(listeningOn: SocketAddress(host: "127.0.0.1", port: 0),
+                                                   tls: tls ? TLSContext(.hub, files: pki.hub) : nil)
+        let links = try TLSDirectory.ranges(clients: 30, nodes: 2).map { range in
+            try SocketLink<FederationMessage>(connectingTo: hub.address,
+                                              tls: tls ? TLSContext(.link, files: pki.node(range)) : nil)
+        }
         var mailboxes: [Mailbox<FederationMessage>] = []
-        for c in 0..<30 { mailboxes.append(try await links[c % 2].register(.client(c))) }
+        for c in 0..<30 { mailboxes.append(try await links[c / 15].register(.client(c))) }
         let consumers = mailboxes.map { mailbox in
             Task { var n = 0; for await _ in mailbox { n += 1 }; return n }
         }
@@ -109,7 +118,7 @@ struct SocketBroadcastMeasurement {
                 try await group.waitForAll()
             }
             let concurrent = (ContinuousClock.now - t1) / .seconds(1)
-            print("broadcast trial \(trial): \(Int(bytes / 30)) B × 30 clients: sequential \(sequential) s "
+            print("broadcast \(tls ? "TLS" : "plaintext") trial \(trial): \(Int(bytes / 30)) B × 30 clients: sequential \(sequential) s "
                   + "(\(bytes / sequential / 1e9) GB/s), concurrent \(concurrent) s (\(bytes / concurrent / 1e9) GB/s)")
         }
         await hub.shutdown()

@@ -12,6 +12,8 @@ enum TransportKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case serializing
     /// A ``SocketLink`` to a ``SocketHub`` over loopback TCP: every message crosses the socket twice.
     case socket
+    /// The same over TLS 1.3 with mutual authentication (the link's certificate grants every endpoint, `*`).
+    case socketTLS
     #if MPI
     /// Every endpoint on this rank, every envelope through MPI as bytes (`swift test --traits MPI`).
     case mpi
@@ -28,6 +30,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomStringConvertible {
         case .faultInjectingWithoutRules: FaultInjectingTransport(wrapping: InProcessTransport<TestMessage>(), seed: 1)
         case .serializing: SerializingTransport(wrapping: InProcessTransport<TestMessage>())
         case .socket: LoopbackSockets()
+        case .socketTLS: LoopbackSockets(tls: TestPKI.shared.contexts(link: "*"))
         #if MPI
         case .mpi: try! MPITransport<TestMessage> { _ in 0 }  // a world of one rank under `swift test`
         #endif
@@ -91,11 +94,11 @@ final class LoopbackSockets: Transport {
     let hub: SocketHub<TestMessage>
     let link: SocketLink<TestMessage>
 
-    init(limits: SocketLimits = SocketLimits()) {
+    init(limits: SocketLimits = SocketLimits(), tls: (hub: TLSContext, link: TLSContext)? = nil) {
         // Loopback with an ephemeral port cannot fail on a working machine; a failure here is the test's failure.
         hub = try! SocketHub(listeningOn: SocketAddress(host: "127.0.0.1", port: 0), session: "contract",
-                             limits: limits)
-        link = try! SocketLink(connectingTo: hub.address, session: "contract", limits: limits)
+                             tls: tls?.hub, limits: limits)
+        link = try! SocketLink(connectingTo: hub.address, session: "contract", tls: tls?.link, limits: limits)
     }
 
     func register(_ endpoint: EndpointID) async throws -> Mailbox<TestMessage> { try await link.register(endpoint) }

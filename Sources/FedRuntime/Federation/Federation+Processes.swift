@@ -11,9 +11,15 @@ extension Federation {
     /// Then each client is announced to the tracker in id order, exactly as ``run(transport:control:)`` does, so
     /// with the same configuration and seed the rounds, and the final model, are bit-identical to an in-process run.
     /// The transport is shut down at the end, which ends the joined processes' mailboxes.
+    ///
+    /// `trackerSeed` (default: the run's seed) seeds the tracker's neighbour lists; another one (from the system's
+    /// CSPRNG, say: `fednoise serve --independent-tracker`) keeps them unknown to whoever knows the configuration,
+    /// as NISS's Theorem 3 assumes, at the price of bit-identity with the in-process run for NISS.
     public func serve(transport: any Transport<FederationMessage>, control: RunControl = RunControl(),
+                      trackerSeed: UInt64? = nil,
                       clientsJoined: @Sendable () async throws -> Void) async throws -> FederationSummary {
-        let (tracker, server) = try await makeServer(transport: transport, control: control, credits: nil)
+        let (tracker, server) = try await makeServer(transport: transport, control: control, credits: nil,
+                                                     trackerSeed: trackerSeed)
         do {
             try await clientsJoined()
             for id in 0..<configuration.clients.count {
@@ -81,11 +87,11 @@ extension Federation {
 
     /// Registers the parameter server and the tracker and builds both (from the checkpoint in `control`, if any).
     func makeServer(transport: any Transport<FederationMessage>, control: RunControl,
-                    credits: UploadCredits?) async throws -> (Tracker, ParameterServer) {
+                    credits: UploadCredits?, trackerSeed: UInt64? = nil) async throws -> (Tracker, ParameterServer) {
         let config = configuration
         let psMailbox = try await transport.register(.parameterServer)
         let trackerMailbox = try await transport.register(.tracker)
-        let tracker = Tracker(seed: config.seed, transport: transport, mailbox: trackerMailbox)
+        let tracker = Tracker(seed: trackerSeed ?? config.seed, transport: transport, mailbox: trackerMailbox)
         let continuation = self.continuation
         let settings = ServerMachine.Settings(
             name: config.name, seed: config.seed, rounds: config.rounds, clientCount: config.clients.count,
