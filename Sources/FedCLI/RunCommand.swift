@@ -198,6 +198,10 @@ public enum RunCommand {
         }
         for w in summary.warnings.dropFirst(federation.warnings.count) { say("[\(tag)] warning: \(w)") }
         try ResultFiles.write(summary, configuration: config)
+        if let weights = federation.globalWeights, !summary.rounds.isEmpty {
+            try writeGroupReport(network: federation.network, weights: weights, test: test, folder: config.output,
+                                 tag: tag)
+        }
         let written = "wrote \(config.output)/rounds.csv, summary.json, rounds.svg"
         if summary.interrupted {
             throw RunInterrupted(
