@@ -12,6 +12,7 @@ public typealias FederationRunner = @Sendable (Federation, RunControl) async thr
 public enum RunCommand {
 
     static let optionalKeys: Set<String> = ["deadlineSeconds", "dataset.path", "dataset.trainLimit",
+                                            "dataset.minorityClass",
                                             "dataset.testLimit", "strategy.niss.unitNoiseVariance",
                                             "strategy.dp.totalEpsilon", "training.dpsgd.noiseMultiplier",
                                             "training.dpsgd.targetEpsilon", "training.dpsgd.expectedBatchSize",

@@ -1,5 +1,6 @@
 // RunGroupsTests: `fednoise run` writes groups.csv for the final global model, consistent with its test accuracy.
 import FedCLI
+import FedData
 import FedRuntime
 import FedTestKit
 import Foundation
@@ -24,5 +25,28 @@ import Testing
         let weighted = zip(counts, accuracies).reduce(0.0) { $0 + Double($1.0) * $1.1 } / Double(total)
         let final = try #require(summary.finalTestAccuracy)
         #expect(abs(weighted - final) < 1e-9, "\(weighted) vs \(final)")
+    }
+
+    /// dataset.minorityClass 3 at 10%: the clients together keep round(0.1·n₃) of class 3's training examples and
+    /// every other example (checked against the labels of the loaded training set); a bad class or fraction is
+    /// named by its key path.
+    @Test func minorityClassIsSubsampledAcrossClients() async throws {
+        var config = try RunCommand.loadConfiguration(NoiseScaleTests.smoke,
+                                                      overrides: ["dataset.minorityClass=3", "dataset.minorityFraction=0.1"])
+        var (trainSet, testSet) = try DatasetLoader.embeddedMNIST()
+        trainSet = trainSet.subset(indices: 0..<600)  // the smoke config's dataset.trainLimit
+        testSet = testSet.subset(indices: 0..<200)
+        let (train, test) = (DatasetSamples(trainSet), DatasetSamples(testSet))
+        let federation = try Federation(configuration: config, train: train, test: test)
+        let kept = federation.partitions.flatMap { $0 }
+        let n3 = train.labels.filter { $0 == 3 }.count
+        #expect(kept.filter { train.labels[$0] == 3 }.count == Int((0.1 * Double(n3)).rounded()))
+        #expect(kept.filter { train.labels[$0] != 3 }.count == train.sampleCount - n3)
+        #expect(Set(kept).count == kept.count)
+        config.dataset.minorityClass = 10
+        #expect(throws: ConfigurationError.self) { try Federation(configuration: config, train: train, test: test) }
+        #expect(throws: (any Error).self) {
+            try RunCommand.loadConfiguration(NoiseScaleTests.smoke, overrides: ["dataset.minorityFraction=0.5"])
+        }
     }
 }
