@@ -12,10 +12,14 @@ enum FairnessCommand {
     long-tail (10%, ‖u‖ ∈ {1, 2, 5}) subpopulation per class, 500 training examples, trained by DP-SGD (C = 1,
     expected batch 50, lr 0.1, 300 steps) at σ ∈ {0, 0.5, 1, 2, 4}; then public pre-training (300 steps, σ = 0) on
     the source features and short private fine-tuning (σ = 4, 50 steps) on targets rotated by
-    θ ∈ {0, 22.5, 45, 67.5, 90}°, against the same 50 steps from scratch. Evaluated per group on 2,000 test examples:
+    θ ∈ {0, 22.5, 45, 67.5, 90}°, against the same 50 steps from scratch; then the mitigations at σ = 2, tail
+    ‖u‖ = 2: 50% and 75% of each class's filters frozen (no noise on them, ε unchanged) and augmentation
+    multiplicity k ∈ {4, 16} (fresh noise patches, gradients averaged before clipping). Evaluated per group on
+    2,000 test examples:
     accuracy, loss, PGD-10 L2 (ε = 1) robust accuracy and adversarial loss, the paper-style FNR ‖u‖/σ_n and the
-    effective FNR (every 50 steps). One seed per run; the whole grid takes about a minute.
-    Writes runs.csv (one row per run and group), fnr.csv, finetune.csv, claims.md and four SVG plots into DIR.
+    effective FNR (every 50 steps). One seed per run; the whole grid takes a few minutes.
+    Writes runs.csv (one row per run and group), fnr.csv, finetune.csv, mitigations.csv, claims.md and five SVG
+    plots into DIR.
 
     OPTIONS:
       --output DIR   result folder (default results/dp-fairness)
@@ -46,7 +50,8 @@ enum FairnessCommand {
         let started = monotonicSeconds()
         var runs: [FairnessRun] = []
         var stream: UInt64 = 100
-        let total = s.tailNorms.count * s.sigmas.count + 1 + 2 * s.rotations.count
+        let total = s.tailNorms.count * s.sigmas.count + 1 + 2 * s.rotations.count + 1 + s.freezeFractions.count
+            + s.augmentCopies.count
         var done = 0
         func progress(_ what: String) {
             done += 1
@@ -84,12 +89,26 @@ enum FairnessCommand {
                                                 steps: s.fineTuneSteps, stream: 1000 + UInt64(k))
             fineTune.append((theta, pre, scratch))
         }
-        try write(runs: runs, fineTune: fineTune, settings: s, to: dir)
-        say("wrote \(output)/runs.csv, fnr.csv, finetune.csv, claims.md and 4 SVGs (\(fixed(monotonicSeconds() - started, 1)) s)")
+        // Claim 5: the same data, initialisation and noise streams, with filters frozen or k augmented copies.
+        var mitigations: [FairnessRun] = []
+        let variants = [(0.0, 1)] + s.freezeFractions.map { ($0, 1) } + s.augmentCopies.map { (0.0, $0) }
+        for (fraction, copies) in variants {
+            progress("mitigation: \(Int(fraction * 100))% of filters frozen, \(copies) cop\(copies == 1 ? "y" : "ies")")
+            mitigations.append(try FairnessStudy.run(s, data: FairnessStudy.data(s, tail: s.mitigationTailNorm),
+                                                     sigma: s.mitigationSigma, tailNorm: s.mitigationTailNorm,
+                                                     stream: 2000, frozenFraction: fraction, copies: copies))
+            let r = mitigations.last!
+            say("  accuracy \(percent(r.groups.accuracy)) (tail \(percent(r.subgroups.groups[1].accuracy))), robust "
+                + "\(percent(r.robust.adversarial.accuracy)), mean effective FNR at start "
+                + "\(fixed(r.effectiveFNRStart.reduce(0, +) / Double(r.effectiveFNRStart.count), 4))")
+        }
+        try write(runs: runs, fineTune: fineTune, mitigations: mitigations, settings: s, to: dir)
+        say("wrote \(output)/runs.csv, fnr.csv, finetune.csv, mitigations.csv, claims.md and 5 SVGs "
+            + "(\(fixed(monotonicSeconds() - started, 1)) s)")
     }
 
     static func write(runs: [FairnessRun], fineTune: [(theta: Double, pretrained: FairnessRun, scratch: FairnessRun)],
-                      settings s: FairnessSettings, to dir: URL) throws {
+                      mitigations: [FairnessRun], settings s: FairnessSettings, to dir: URL) throws {
         var csv = "sigma,tail_norm,epsilon,group,class,subgroup,count,accuracy,loss,robust_accuracy,adversarial_loss,"
             + "paper_fnr,effective_fnr_start,effective_fnr_end,disparate_impact\n"
         let S = s.data.subgroups
@@ -119,7 +138,8 @@ enum FairnessCommand {
         }
         try ft.write(to: dir.appendingPathComponent("finetune.csv"), atomically: true, encoding: .utf8)
         try plots(runs: runs, fineTune: fineTune, to: dir)
-        try claims(runs: runs, fineTune: fineTune, settings: s)
+        try writeMitigations(mitigations, to: dir)
+        try claims(runs: runs, fineTune: fineTune, mitigations: mitigations, settings: s)
             .write(to: dir.appendingPathComponent("claims.md"), atomically: true, encoding: .utf8)
     }
 

@@ -31,6 +31,11 @@ struct FairnessSettings: Codable {
     var seed: UInt64 = 1
     /// Effective FNR logged every this many steps.
     var fnrEvery = 50
+    /// Claim 5 (mitigations) at this σ and tail norm: frozen filter fractions and augmentation copies.
+    var mitigationSigma = 2.0
+    var mitigationTailNorm = 2.0
+    var freezeFractions = [0.5, 0.75]
+    var augmentCopies = [4, 16]
 
     static var quick: FairnessSettings {
         var s = FairnessSettings()
@@ -45,6 +50,8 @@ struct FairnessSettings: Codable {
         s.rotations = [0, 90]
         s.fnrEvery = 10
         s.fineTuneSteps = 10
+        s.freezeFractions = [0.5]
+        s.augmentCopies = [2]
         return s
     }
 }
@@ -66,25 +73,36 @@ struct FairnessRun {
     /// (step, effective FNR per group) every `fnrEvery` steps, from step 0 to the end.
     var fnrTrace: [(step: Int, fnr: [Double])]
     var parameters: [Float]
+    /// Claim 5: the fraction of filters frozen and the augmentation copies k (1: none).
+    var frozenFraction = 0.0
+    var copies = 1
 }
 
 enum FairnessStudy {
-    static func network(_ s: FairnessSettings) throws -> Network {
+    static func network(_ s: FairnessSettings, frozenFraction: Double = 0) throws -> Network {
         try Network(inputShape: [s.data.patches, s.data.dimension],
                     layers: [TwoLayerReLUCNN(classes: s.data.classes, filtersPerClass: s.filtersPerClass,
-                                             initialStd: Float(s.initialStd))])
+                                             initialStd: Float(s.initialStd),
+                                             frozenFiltersPerClass: Int((frozenFraction * Double(s.filtersPerClass))
+                                                .rounded()))])
     }
 
     /// Trains from `start` (nil: N(0, σ₀²)) with DP-SGD at σ on data drawn with `data`, then evaluates.
     static func run(_ s: FairnessSettings, data: SyntheticPatchSettings, sigma: Double, tailNorm: Double,
-                    start: [Float]? = nil, steps: Int? = nil, stream: UInt64) throws -> FairnessRun {
+                    start: [Float]? = nil, steps: Int? = nil, stream: UInt64, frozenFraction: Double = 0,
+                    copies: Int = 1) throws -> FairnessRun {
         let steps = steps ?? s.steps
         let key = StreamKey(seed: s.seed, stream)
         // Train and test sets share the features (same settings) and differ in their draws.
         let train = try SyntheticPatches(settings: data, count: s.trainCount, key: StreamKey(seed: s.seed, 1, stream))
         let test = try SyntheticPatches(settings: data, count: s.testCount, key: StreamKey(seed: s.seed, 2, stream))
-        let net = try network(s)
+        let net = try network(s, frozenFraction: frozenFraction)
         var parameters = start ?? net.initialParameters(key: key.child(3))
+        // Claim 5's augmentation: k copies of each example with fresh noise patches, redrawn every step.
+        func augmented(_ step: Int) -> AugmentedSamples<ArraySamples> {
+            AugmentedSamples(train.samples, augmentation: .freshNoise(data), copies: copies,
+                             key: key.child(6, UInt64(step)))
+        }
         let q = Double(s.expectedBatch) / Double(s.trainCount)
         let dp = DPSGDSettings(noiseMultiplier: sigma, maxGradientNorm: s.maxGradNorm, sampleRate: q)
         var trainer = DPSGDTrainer(network: net, settings: TrainingSettings(learningRate: Float(s.learningRate)),
@@ -94,12 +112,20 @@ enum FairnessStudy {
         var trace: [(step: Int, fnr: [Double])] = []
         for step in 0...steps {
             if step % s.fnrEvery == 0 || step == steps {
-                trace.append((step, FeatureToNoise.effective(trainer: &trainer, parameters: &parameters,
-                                                             on: train.samples, indices: indices, groups: train.groups,
-                                                             groupCount: groupCount, workspace: workspace)))
+                trace.append((step, copies == 1
+                    ? FeatureToNoise.effective(trainer: &trainer, parameters: &parameters, on: train.samples,
+                                               indices: indices, groups: train.groups, groupCount: groupCount,
+                                               workspace: workspace)
+                    : effectiveWithCopies(&trainer, parameters, augmented(step), train.groups, groupCount, copies,
+                                          workspace)))
             }
             if step < steps {
-                trainer.step(parameters: &parameters, on: train.samples, indices: indices, workspace: workspace)
+                if copies == 1 {
+                    trainer.step(parameters: &parameters, on: train.samples, indices: indices, workspace: workspace)
+                } else {
+                    trainer.step(parameters: &parameters, on: augmented(step), indices: indices, workspace: workspace,
+                                 copies: copies)
+                }
             }
         }
         let epsilon = sigma > 0 ? (try? trainer.epsilon(delta: s.delta)) ?? .infinity : .infinity
@@ -126,7 +152,28 @@ enum FairnessStudy {
             robust: robust,
             paperFNR: (0..<groupCount).map { data.norm(class: $0 / S, subgroup: $0 % S) / sigmaN },
             effectiveFNRStart: trace.first!.fnr, effectiveFNREnd: trace.last!.fnr, fnrTrace: trace,
-            parameters: parameters)
+            parameters: parameters, frozenFraction: frozenFraction, copies: copies)
+    }
+
+    /// `FeatureToNoise.effective` under augmentation multiplicity: each group's mean clipped *averaged* gradient
+    /// (the k copies' mean, clipped as one: what a step adds), over up to 256 members.
+    static func effectiveWithCopies(_ trainer: inout DPSGDTrainer, _ parameters: [Float],
+                                    _ data: AugmentedSamples<ArraySamples>, _ groups: [Int], _ groupCount: Int,
+                                    _ copies: Int, _ workspace: Workspace) -> [Double] {
+        let dp = trainer.dp
+        let noiseNorm = dp.noiseMultiplier * dp.maxGradientNorm
+            * Double(trainer.network.trainableCount(frozen: trainer.frozen)).squareRoot()
+        return (0..<groupCount).map { g in
+            let members = groups.indices.filter { groups[$0] == g }
+            guard !members.isEmpty else { return .nan }
+            let picked = Array(members.prefix(256))
+            var sum = [Float](repeating: 0, count: trainer.network.parameterCount)
+            _ = trainer.multiplicityClippedSum(parameters: parameters, on: data, batch: picked, copies: copies,
+                                               workspace: workspace, into: &sum)
+            let norm = sum.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            let expected = dp.sampleRate * Double(members.count) * norm / Double(picked.count)
+            return noiseNorm > 0 ? expected / noiseNorm : .infinity
+        }
     }
 
     /// The data settings of the grid cell with tail-subpopulation feature norm `tail`, rotated by θ degrees.

@@ -14,14 +14,16 @@ extension RunCommand {
            fednoise run --resume DIR [<config.json> [--set …]] [--threads N] [--quiet] [--allow-divergence]
 
     Runs a federation (FedAvg, DP-FedAvg or NISS; the parameter server, tracker and every client are actors talking
-    through an in-process transport) and writes rounds.csv, summary.json and rounds.svg into the config's output;
-    with noiseInfusion also snr.csv (per evaluated round, at every active site: σ, the clean tensor's RMS and the
-    SNR in power and amplitude, linear and dB).
+    through an in-process transport) and writes rounds.csv, summary.json and rounds.svg into the config's output,
+    and groups.csv (the final global model's per-class test accuracy and loss); with noiseInfusion also snr.csv (per
+    evaluated round, at every active site: σ, the clean tensor's RMS and the SNR in power and amplitude, linear and
+    dB).
 
     The config holds: name, seed, rounds, clients {count, fraction, sampling (fixed|poisson),
     partition (iid|shards|dirichlet),
     shardsPerClient, dirichletAlpha}, model (cnn|mlp|logistic|small-cnn|large-cnn…), initialization (uniform|he|glorot),
-    dataset {kind, path, trainLimit, testLimit}, training {localEpochs, batchSize, learningRate, momentum,
+    dataset {kind, path, trainLimit, testLimit, minorityClass, minorityFraction (keep that share of the class's
+    training examples across all clients)}, training {localEpochs, batchSize, learningRate, momentum,
     dpsgd {noiseMultiplier | targetEpsilon, maxGradNorm, delta, expectedBatchSize | samplingRate}},
     strategy {kind (fedAvg|dpFedAvg|niss), dp {clipTarget (update|parameters), clippingThreshold, epsilon, delta,
     sensitivity (clientLevel|clientLevelReplace|nbafl), composition (rdp|nbaflLinear), clientBudgets,

@@ -12,6 +12,7 @@ public typealias FederationRunner = @Sendable (Federation, RunControl) async thr
 public enum RunCommand {
 
     static let optionalKeys: Set<String> = ["deadlineSeconds", "dataset.path", "dataset.trainLimit",
+                                            "dataset.minorityClass",
                                             "dataset.testLimit", "strategy.niss.unitNoiseVariance",
                                             "strategy.dp.totalEpsilon", "training.dpsgd.noiseMultiplier",
                                             "training.dpsgd.targetEpsilon", "training.dpsgd.expectedBatchSize",
@@ -210,6 +211,10 @@ public enum RunCommand {
         }
         for w in summary.warnings.dropFirst(federation.warnings.count) { say("[\(tag)] warning: \(w)") }
         try ResultFiles.write(summary, configuration: config)
+        if let weights = federation.globalWeights, !summary.rounds.isEmpty {
+            try writeGroupReport(network: federation.network, weights: weights, test: test, folder: config.output,
+                                 tag: tag)
+        }
         let written = "wrote \(config.output)/rounds.csv, summary.json, rounds.svg"
         if summary.interrupted {
             throw RunInterrupted(

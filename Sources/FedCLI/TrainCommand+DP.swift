@@ -122,7 +122,8 @@ extension TrainCommand {
                                         learningRate: Float(config.learningRate), momentum: Float(config.momentum),
                                         weightDecay: Float(config.weightDecay),
                                         learningRateDecay: Float(config.learningRateDecay))
-        var trainer = DPSGDTrainer(network: network, settings: settings, dp: dp, key: StreamKey(seed: config.seed, 1))
+        var trainer = DPSGDTrainer(network: network, settings: settings, dp: dp, key: StreamKey(seed: config.seed, 1),
+                                   frozen: try frozenLayers(config, network))
         let capacity = min(max(config.batchSize, Int(expected + 4 * expected.squareRoot()) + 1), 2048)
         let workspace = Workspace(network: network, capacity: capacity)
         let line = ProgressLine()
@@ -131,8 +132,9 @@ extension TrainCommand {
         var spent = (epsilon: 0.0, bestOrder: 0.0)
         for epoch in 0..<config.epochs {
             let t0 = monotonicSeconds()
-            let (loss, acc, _) = trainer.runEpoch(epoch, parameters: &parameters, on: train, indices: indices,
-                                                  workspace: workspace) { p in
+            let (loss, acc, _) = trainer.runEpoch(epoch, parameters: &parameters,
+                                                  on: augmented(config, train, epoch: epoch), indices: indices,
+                                                  workspace: workspace, copies: config.augmentCopies) { p in
                 let rate = Double(p.samplesSeen) / max(monotonicSeconds() - t0, 1e-9)
                 line.update("epoch \(epoch + 1)/\(config.epochs)  step \(p.step)/\(p.stepsPerEpoch)  "
                             + "loss \(fixed(p.meanLoss))  acc \(percent(p.meanAccuracy, digits: 1))  "

@@ -30,6 +30,7 @@ extension TrainCommand {
     \(dpHelp)
     \(noiseHelp)
     \(weightsHelp + "\n" + groupsHelp)
+    \(mitigationsHelp)
       --output DIR         result folder (default runs/train; checked before training starts)
       --allow-divergence   keep training after a NaN or infinite loss or weight (default: stop at that epoch
                            with status 1 and a message naming it; the epochs so far are written)

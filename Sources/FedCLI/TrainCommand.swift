@@ -45,6 +45,8 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
     /// Weights files to start from / write (`TrainCommand+Weights.swift`); keep only `minorityFraction` of class
     /// `minorityClass`'s training examples (`TrainCommand+Groups.swift`).
     public var initFrom: String?, saveWeights: String?, minorityClass: Int?, minorityFraction = 1.0
+    /// Layers kept fixed, and data augmentation (`TrainCommand+Mitigations.swift`).
+    public var freeze: [String]?, augmentShift = 0, augmentFlip = false, augmentCopies = 1
 
     public init() {}
 
@@ -53,7 +55,7 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
         try ConfigurationFile.load(TrainConfiguration.self, defaults: TrainConfiguration(), path: path,
                                    optionalKeys: ["data", "trainLimit", "testLimit", "noiseMultiplier", "targetEpsilon",
                                                   "sampleRate", "expectedBatchSize", "noise", "initFrom", "saveWeights",
-                                                  "minorityClass"])
+                                                  "minorityClass", "freeze"])
     }
 
     /// Checks ranges; the error names the key.
@@ -78,6 +80,7 @@ public struct TrainConfiguration: Codable, Sendable, Equatable {
                   "\(dataset.rawValue) needs a directory (data / --data); the embedded subset is MNIST only")
         try validateDP()
         try validateNoise()
+        try validateMitigations()
     }
 }
 
@@ -99,7 +102,8 @@ struct EpochRecord: Codable {
 public enum TrainCommand {
 
     static func run(_ argv: [String]) throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "allow-divergence", "dp", "per-layer-clipping"])
+        var args = try Arguments(argv, booleanFlags: ["help", "allow-divergence", "dp", "per-layer-clipping",
+                                                                   "augment-flip"])
         if args.flag("help") {
             say(help)
             return
@@ -162,6 +166,7 @@ public enum TrainCommand {
         try applyNoiseFlags(&args, to: &c, note: &given)
         applyWeightFlags(&args, to: &c, note: &given)
         try applyGroupFlags(&args, to: &c, note: &given)
+        try applyMitigationFlags(&args, to: &c, note: &given)
         return given
     }
 
@@ -191,7 +196,8 @@ public enum TrainCommand {
                                         learningRate: Float(config.learningRate), momentum: Float(config.momentum),
                                         weightDecay: Float(config.weightDecay),
                                         learningRateDecay: Float(config.learningRateDecay))
-        var trainer = Trainer(network: network, settings: settings, key: StreamKey(seed: config.seed, 1))
+        var trainer = Trainer(network: network, settings: settings, key: StreamKey(seed: config.seed, 1),
+                              frozen: try frozenLayers(config, network))
         let workspace = Workspace(network: network, capacity: capacity)
         let line = ProgressLine()
         var records: [EpochRecord] = []
@@ -203,7 +209,8 @@ public enum TrainCommand {
             trainer.gradientTransform = config.noise?.gradientTransform(network: network,
                                                                         key: noiseKey(config, epoch: epoch, 1),
                                                                         time: epoch)
-            let (loss, acc) = trainer.runEpoch(epoch, parameters: &parameters, on: train, indices: indices,
+            let (loss, acc) = trainer.runEpoch(epoch, parameters: &parameters,
+                                               on: augmented(config, train, epoch: epoch), indices: indices,
                                                workspace: workspace) { p in
                 let rate = Double(p.samplesSeen - epoch * train.sampleCount) / max(monotonicSeconds() - t0, 1e-9)
                 line.update("epoch \(epoch + 1)/\(config.epochs)  step \(p.step)/\(p.stepsPerEpoch)  "

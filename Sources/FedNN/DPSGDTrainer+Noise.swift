@@ -1,7 +1,8 @@
 // DPSGDTrainer+Noise: DP-SGD's Gaussian noise and division by the expected batch, on any block of coordinates.
 import FedTensor
 
-/// What step t adds to the clipped sum: N(0, σ²C²) on every coordinate of the trainable layers, coordinate j's
+/// What step t adds to the clipped sum: N(0, σ²C²) on every trainable coordinate (`Network.trainableRanges`: not in
+/// a frozen layer, not a frozen filter), coordinate j's
 /// value being element j of the Philox stream `key.child("NOIS", t)`, then the division by the expected batch
 /// (frozen coordinates are left as they are). A value depends only on its coordinate, so any split of the vector
 /// into blocks, any order and any thread count give the same bits.
@@ -9,7 +10,7 @@ struct DPNoise {
     let key: StreamKey
     let std: Float
     let inverse: Float
-    /// The trainable layers' coordinate ranges, in order.
+    /// The trainable coordinate ranges, in order.
     let ranges: [Range<Int>]
     /// σC, the noise's standard deviation before the division (in Float64, for callers that fold in other factors).
     let spread: Double
@@ -55,7 +56,7 @@ extension DPSGDTrainer {
     func noiseSpec(expectedBatch: Double, step t: UInt64) -> DPNoise {
         DPNoise(key: key.child(0x4E4F_4953, t),  // "NOIS"
                 std: Float(dp.noiseMultiplier * dp.maxGradientNorm), inverse: Float(1 / expectedBatch),
-                ranges: trainableLayers.map { network.parameterRanges[$0] },
+                ranges: network.trainableRanges(frozen: frozen),
                 spread: dp.noiseMultiplier * dp.maxGradientNorm)
     }
 

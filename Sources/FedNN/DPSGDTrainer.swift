@@ -11,7 +11,10 @@ import Foundation
 ///    c_i = min(1, C/‖g_i‖) (pass 2), which yields Σ_i c_i g_i because every layer's parameter gradient is linear in
 ///    its per-example output gradient (ghost clipping: Li et al. 2022, Sec. 4; Bu et al. 2023). With
 ///    `perLayerClipping`, one pass clips each layer to C/√K (`Workspace.addPerLayerClippedGradients`);
-/// 3. adds N(0, σ²C²) to every coordinate of the trainable layers (frozen layers get neither gradient nor noise),
+/// 3. adds N(0, σ²C²) to every trainable coordinate (frozen layers and frozen filters get neither gradient nor
+///    noise, and their coordinates are left out of the per-example norm ‖g_i‖ that is clipped: pitfalls §1.1 takes it
+///    over the trainable tensors; spec C.1 item 7 and C.4: freezing shrinks the noise's dimension, not the
+///    sensitivity C, so the accountant is unchanged),
 ///    divides by the expected batch size q·N and takes the optimiser step (post-processing). With plain SGD
 ///    (momentum and weight decay 0) and the batch in one chunk, the clipped sum never reaches memory as a vector:
 ///    each layer's step w ← w − (η/B)·Σ c_i g_i is applied inside the book-keeping backward (Linear: one GEMM straight
@@ -28,8 +31,8 @@ public struct DPSGDTrainer {
     /// Every step taken so far (σ, q per step), for ε; `spend` says the same in three numbers.
     /// (`settings.batchSize` is not used: the expected batch is q·N, and the workspace's capacity bounds how many
     /// examples run at once.)
-    public private(set) var accountant = RDPAccountant()
-    private var sgd: SGD
+    public internal(set) var accountant = RDPAccountant()
+    var sgd: SGD
     private var rows: [Float] = []
     private var norms: [Double] = []
     private var factors: [Float] = []
@@ -64,17 +67,20 @@ public struct DPSGDTrainer {
     }
 
     /// One epoch of `dp.stepsPerEpoch` steps over `indices` (N = indices.count, expected batch q·N). Returns the
-    /// mean training loss and accuracy over the sampled examples (NaN if none) and the steps taken.
+    /// mean training loss and accuracy over the sampled examples (NaN if none) and the steps taken. With
+    /// `copies` k > 1, `data` holds k augmented copies of each example (`AugmentedSamples` layout: example i's at
+    /// rows i·k ..< (i + 1)·k) and each step is `step(… copies:)`, augmentation multiplicity.
     public mutating func runEpoch(
         _ epoch: Int, parameters: inout [Float], on data: some SampleSource, indices: [Int], workspace: Workspace,
-        progress: ((TrainingProgress) -> Void)? = nil
+        copies: Int = 1, progress: ((TrainingProgress) -> Void)? = nil
     ) -> (loss: Double, accuracy: Double, steps: Int) {
         guard !indices.isEmpty else { return (.nan, .nan, 0) }
         sgd.learningRate = settings.learningRate * pow(settings.learningRateDecay, Float(epoch))
         let steps = dp.stepsPerEpoch
         var lossSum = 0.0, correct = 0, count = 0
         for s in 0..<steps {
-            let r = step(parameters: &parameters, on: data, indices: indices, workspace: workspace)
+            let r = copies == 1 ? step(parameters: &parameters, on: data, indices: indices, workspace: workspace)
+                : step(parameters: &parameters, on: data, indices: indices, workspace: workspace, copies: copies)
             lossSum += r.lossSum
             correct += r.correct
             count += r.batch
@@ -104,9 +110,13 @@ public struct DPSGDTrainer {
             parameters.withUnsafeMutableBufferPointer { noise.addScaled(to: $0, scale: Float(-stepSize * noise.spread)) }
         } else {
             result = clippedSum(parameters: &parameters, on: data, batch: batch, workspace: workspace, noiseStep: t)
+            // Weight decay would move frozen coordinates (their gradient is 0, λ·w is not): put them back.
+            var keep = FrozenSnapshot(network: network, frozen: frozen)
+            if sgd.weightDecay != 0 && !keep.isEmpty { keep.take(parameters) }
             // Noise, division and SGD step fused block by block (`privatize` then `SGD.step`, bit for bit).
             let g = workspace.gradient.baseAddress!
             sgd.step(parameters: &parameters, gradient: workspace.gradient) { block in noise.apply(g, block) }
+            if sgd.weightDecay != 0 && !keep.isEmpty { keep.restore(&parameters) }
         }
         try! accountant.step(noiseMultiplier: dp.noiseMultiplier, sampleRate: dp.sampleRate)
         return (result.lossSum, result.correct, picked.count)

@@ -31,8 +31,7 @@ public enum FeatureToNoise {
                                  workspace: Workspace) -> [Double] {
         precondition(indices.count == groups.count, "indices and groups differ in length")
         let dp = trainer.dp
-        let d = trainer.network.parameterRanges.enumerated()
-            .filter { !trainer.frozen.contains($0.offset) }.reduce(0) { $0 + $1.element.count }
+        let d = trainer.network.trainableCount(frozen: trainer.frozen)
         let noiseNorm = dp.noiseMultiplier * dp.maxGradientNorm * Double(d).squareRoot()
         var out: [Double] = []
         for g in 0..<groupCount {

@@ -100,6 +100,10 @@ public protocol Layer: Sendable, CustomStringConvertible {
     /// second `backward` on the same forward pass is valid (DP-SGD's reweighted pass). Default: true only for
     /// layers without a workspace.
     func inputGradientPreservesWorkspace(input: Shape) -> Bool
+    /// Coordinate ranges of this layer's slice that never train (frozen filters, `Freezing.swift`): `backward`
+    /// writes 0 to their gradient (or leaves it when accumulating) and the per-example norms leave them out.
+    /// Default: none.
+    func frozenParameters(input: Shape) -> [Range<Int>]
 }
 
 /// How a layer's output may share its input's buffer.

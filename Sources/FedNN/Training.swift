@@ -96,7 +96,11 @@ public struct Trainer {
         let b = settings.batchSize
         let steps = batches.count
         var lossSum = 0.0, correct = 0, count = 0
+        // Frozen coordinates get a zero gradient; weight decay and the hooks could still move them: put them back.
+        var keep = FrozenSnapshot(network: network, frozen: frozen)
+        let guardFrozen = !keep.isEmpty && (sgd.weightDecay != 0 || gradientTransform != nil || optimizerStep != nil)
         for stepIndex in 0..<steps {
+            if guardFrozen { keep.take(parameters) }
             let lo = stepIndex * b, hi = min(lo + b, order.count)
             order.withUnsafeBufferPointer { o in
                 labels.withUnsafeMutableBufferPointer { l in
@@ -108,6 +112,7 @@ public struct Trainer {
                                  workspace: workspace, sgd: &sgd, frozen: frozen,
                                  noise: NoiseSource(key: key, step: UInt64(samplesSeen), time: noiseTime ?? epoch),
                                  fusedUpdate: fusedUpdate, gradientTransform: gradientTransform, optimizerStep: optimizerStep)
+            if guardFrozen { keep.restore(&parameters) }
             lossSum += r.loss * Double(hi - lo)
             correct += r.correct
             count += hi - lo

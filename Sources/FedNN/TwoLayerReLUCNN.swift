@@ -12,18 +12,32 @@ public struct TwoLayerReLUCNN: Layer {
     public let classes: Int
     public let filtersPerClass: Int
     public let initialStd: Float
+    /// Filters r < this in every class stay at their initial values (filter freezing, spec C.1 item 7): no
+    /// gradient, no DP noise, left out of the per-example norms (`frozenParameters`).
+    public let frozenFiltersPerClass: Int
 
-    public init(classes: Int, filtersPerClass: Int, initialStd: Float = 0.01) {
+    public init(classes: Int, filtersPerClass: Int, initialStd: Float = 0.01, frozenFiltersPerClass: Int = 0) {
         precondition(classes >= 2 && filtersPerClass >= 1 && initialStd >= 0, "TwoLayerReLUCNN: bad sizes")
+        precondition(frozenFiltersPerClass >= 0 && frozenFiltersPerClass <= filtersPerClass,
+                     "TwoLayerReLUCNN: frozen filters must be in 0…m")
         self.classes = classes
         self.filtersPerClass = filtersPerClass
         self.initialStd = initialStd
+        self.frozenFiltersPerClass = frozenFiltersPerClass
     }
 
     var filters: Int { classes * filtersPerClass }
 
     public var description: String {
-        "TwoLayerReLUCNN(K \(classes), m \(filtersPerClass), σ₀ \(initialStd))"
+        "TwoLayerReLUCNN(K \(classes), m \(filtersPerClass), σ₀ \(initialStd)"
+            + (frozenFiltersPerClass > 0 ? ", \(frozenFiltersPerClass) frozen per class)" : ")")
+    }
+
+    /// Rows w_{j,r}, r < frozenFiltersPerClass, of every class j.
+    public func frozenParameters(input: Shape) -> [Range<Int>] {
+        let d = input.last ?? 0
+        guard frozenFiltersPerClass > 0 else { return [] }
+        return (0..<classes).map { j in (j * filtersPerClass * d)..<((j * filtersPerClass + frozenFiltersPerClass) * d) }
     }
 
     public func parameterCount(input: Shape) -> Int { filters * (input.last ?? 0) }
@@ -86,15 +100,26 @@ public struct TwoLayerReLUCNN: Layer {
                      c: dx + b * patches * d, ldc: d)
             }
             if let dw = c.parameterGradient {
-                // dW (K·m × d) (+)= Gᵀ · X
-                gemm(.transposed, .none, m: f, n: d, k: patches, a: g, lda: f, b: c.input + b * patches * d, ldb: d,
-                     beta: c.accumulate || b > 0 ? 1 : 0, c: dw, ldc: d)
+                // dW (K·m × d) (+)= Gᵀ · X, over the trainable rows r ≥ k₀ of each class (frozen rows are 0).
+                let k0 = frozenFiltersPerClass, beta: Float = c.accumulate || b > 0 ? 1 : 0
+                if k0 == 0 {
+                    gemm(.transposed, .none, m: f, n: d, k: patches, a: g, lda: f, b: c.input + b * patches * d,
+                         ldb: d, beta: beta, c: dw, ldc: d)
+                } else {
+                    for j in 0..<classes {
+                        if b == 0 && !c.accumulate { (dw + j * m * d).update(repeating: 0, count: k0 * d) }
+                        guard k0 < m else { continue }
+                        gemm(.transposed, .none, m: m - k0, n: d, k: patches, a: g + j * m + k0, lda: f,
+                             b: c.input + b * patches * d, ldb: d, beta: beta, c: dw + (j * m + k0) * d, ldc: d)
+                    }
+                }
             }
         }
     }
 
     /// Exact per-example ‖∇_W ℓ_i‖² without forming the gradient (pitfalls §6, the T = P ghost norm):
-    /// Σ_{p,p'} ⟨x^(p), x^(p')⟩ · Σ_f g_{p,f}·g_{p',f}, with g_{p,(j,r)} = (∂ℓ/∂F_j)/m · 1[z_{p,(j,r)} > 0].
+    /// Σ_{p,p'} ⟨x^(p), x^(p')⟩ · Σ_f g_{p,f}·g_{p',f}, with g_{p,(j,r)} = (∂ℓ/∂F_j)/m · 1[z_{p,(j,r)} > 0], f over
+    /// the trainable filters only (the norm DP-SGD clips is over the trainable coordinates: pitfalls §1.1).
     public func addPerExampleGradientNorms(_ c: BackwardContext, input: Shape,
                                            into norms: UnsafeMutablePointer<Double>) {
         let (patches, d, f, m) = (input[0], input[1], filters, filtersPerClass)
@@ -107,7 +132,7 @@ public struct TwoLayerReLUCNN: Layer {
                     for j in 0..<classes {
                         let dj = Double(c.outputGradient[b * classes + j]) / Double(m)
                         var both = 0
-                        for r in 0..<m where z[p * f + j * m + r] > 0 && z[q * f + j * m + r] > 0 { both += 1 }
+                        for r in frozenFiltersPerClass..<m where z[p * f + j * m + r] > 0 && z[q * f + j * m + r] > 0 { both += 1 }
                         gg += dj * dj * Double(both)
                     }
                     guard gg != 0 else { continue }

@@ -134,7 +134,7 @@ final class TLSStream: ByteStream, @unchecked Sendable {  // every use of `ssl` 
                 case SSL_ERROR_WANT_READ: Self.wait(fd, Int16(POLLIN), milliseconds: 250)
                 default: return SocketError(operation: "write (TLS)", reason: detail)
                 }
-                do { try checkStall(since: progress) } catch { return error }
+                do throws(SocketError) { try checkStall(since: progress) } catch { return error }
             }
             return nil
         }

@@ -68,6 +68,10 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
         public var path: String?
         public var trainLimit: Int?
         public var testLimit: Int?
+        /// Keep only `minorityFraction` of this class's training examples, across all clients (seeded subsample,
+        /// applied after partitioning; nil: every example).
+        public var minorityClass: Int?
+        public var minorityFraction = 1.0
         public init() {}
     }
 
@@ -172,6 +176,11 @@ public struct FederationConfiguration: Codable, Sendable, Equatable {
                   "must be in (0, \(Limits.dirichletAlpha)], got \(clients.dirichletAlpha)")
         try check((dataset.trainLimit ?? 1) >= 1, "dataset.trainLimit", "must be ≥ 1, got \(dataset.trainLimit ?? 0)")
         try check((dataset.testLimit ?? 1) >= 1, "dataset.testLimit", "must be ≥ 1, got \(dataset.testLimit ?? 0)")
+        try check(dataset.minorityFraction > 0 && dataset.minorityFraction <= 1, "dataset.minorityFraction",
+                  "must be in (0, 1], got \(dataset.minorityFraction)")
+        try check(dataset.minorityClass != nil || dataset.minorityFraction == 1, "dataset.minorityFraction",
+                  "needs dataset.minorityClass")
+        try check((dataset.minorityClass ?? 0) >= 0, "dataset.minorityClass", "must be ≥ 0")
         try check(dataset.path.map { !$0.isEmpty } ?? true, "dataset.path", "is empty; give a folder or leave it out")
         // Blamed on the dataset choice: it is what needs a directory (the embedded subset is MNIST).
         try check(dataset.path != nil || dataset.kind == .mnist, "dataset.kind",

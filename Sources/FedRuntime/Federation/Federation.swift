@@ -64,16 +64,32 @@ public final class Federation: Sendable {
         } ?? base
         var rng = Philox(StreamPurpose.partition.key(seed: configuration.seed))
         let k = configuration.clients.count
+        var parts: [[Int]]
         switch configuration.clients.partition {
         case .iid:
-            partitions = try Partition.iid(count: train.sampleCount, clients: k, rng: &rng)
+            parts = try Partition.iid(count: train.sampleCount, clients: k, rng: &rng)
         case .shards:
-            partitions = try Partition.shards(labels: train.labels, clients: k,
-                                              shardsPerClient: configuration.clients.shardsPerClient, rng: &rng)
+            parts = try Partition.shards(labels: train.labels, clients: k,
+                                         shardsPerClient: configuration.clients.shardsPerClient, rng: &rng)
         case .dirichlet:
-            partitions = try Partition.dirichlet(labels: train.labels, clients: k,
-                                                 alpha: configuration.clients.dirichletAlpha, rng: &rng)
+            parts = try Partition.dirichlet(labels: train.labels, clients: k,
+                                            alpha: configuration.clients.dirichletAlpha, rng: &rng)
         }
+        if let minority = configuration.dataset.minorityClass {
+            guard minority < train.classCount else {
+                throw ConfigurationError(keyPath: "dataset.minorityClass",
+                                         message: "\(minority) is not a class of the data (0…\(train.classCount - 1))")
+            }
+            let kept = Set(ClassSubsampling.indices(labels: train.labels, minorityClass: minority,
+                                                    fraction: configuration.dataset.minorityFraction,
+                                                    key: StreamPurpose.minoritySubsampling.key(seed: configuration.seed)))
+            parts = parts.map { $0.filter(kept.contains) }
+            if let empty = parts.firstIndex(where: \.isEmpty) {
+                throw ConfigurationError(keyPath: "dataset.minorityFraction",
+                                         message: "client \(empty) keeps no training example after subsampling")
+            }
+        }
+        partitions = parts
         // DP-SGD inside clients (training.dpsgd) wraps whichever strategy runs.
         let plan = try configuration.dpsgdPlan(samples: partitions.map(\.count))
         let trained = plan.map { DPSGDClients(chosen, plan: $0) } ?? chosen

@@ -19,6 +19,8 @@ public enum StreamPurpose: UInt64, Sendable {
     /// Noise infusion (Part A) on parameter vectors: client uploads (client, round, attempt) and the global
     /// model (−1, round, 0). Layer and gradient noise derive from the client's local-training stream.
     case noiseInfusion = 10
+    /// Which training examples of `dataset.minorityClass` a federation keeps (issue 15's class imbalance).
+    case minoritySubsampling = 15
 
     public func key(seed: UInt64, _ ids: Int...) -> StreamKey {
         StreamKey(seed: seed, path: [rawValue] + ids.map { UInt64(bitPattern: Int64($0)) })
