@@ -114,13 +114,14 @@ func rawTLSClient(_ address: SocketAddress, presenting files: TLSFiles?) -> Bool
         // Given: a hub with a 2 s handshake deadline, and a peer that connects and says nothing
         let log = LogLines()
         let hub = try SocketHub<TestMessage>(listeningOn: loopback, tls: pki.hub, log: log.add)
-        let started = ContinuousClock.now
         let staller = try #require(rawConnection(hub.address))
         defer { Glibc.close(staller) }
         // When: a good link joins meanwhile
         let link = try SocketLink<TestMessage>(connectingTo: hub.address, tls: pki.contexts(link: "*").link)
         _ = try await link.register(.client(0))
-        #expect(ContinuousClock.now - started < .seconds(1.9))  // not held up until the staller is dropped (2 s)
+        // Not held up until the staller is dropped: served while its handshake is still pending (an order, not a
+        // wall-clock bound, which a loaded machine can stretch).
+        #expect(!log.all.contains { $0.contains("did not complete the TLS handshake") }, "log: \(log.all)")
         // Then: the staller is dropped and logged within the deadline (plus slack)
         #expect(try await eventually(4) { log.all.contains { $0.contains("did not complete the TLS handshake within 2") } },
                 "log: \(log.all)")
