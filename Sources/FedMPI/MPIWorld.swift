@@ -22,8 +22,7 @@ public final class MPIWorld: Sendable {
     typealias Handler = @Sendable (Int, Data) -> Void
 
     private struct Outgoing {
-        var tag: Int32
-        var destination: Int32
+        var tag: Int32, destination: Int32
         var bytes: Data
     }
 
@@ -31,8 +30,7 @@ public final class MPIWorld: Sendable {
         var outgoing: [Outgoing] = []
         var handlers: [Int32: Handler] = [:]
         var nextTag: Int32 = 1
-        var stopRequested = false
-        var dropped = 0
+        var stopRequested = false, dropped = 0
         /// Tasks waiting in ``MPIWorld/barrier()``, first one served first (one MPI barrier at a time).
         var barrierWaiters: [CheckedContinuation<Void, any Error>] = []
     }
@@ -272,8 +270,7 @@ public final class MPIWorld: Sendable {
         var flag: Int32 = 0, source: Int32 = 0, tag: Int32 = 0, count: Int32 = 0
         let probe = fednoise_mpi_iprobe(&flag, &source, &tag, &count)
         guard probe == fednoise_mpi_success(), flag != 0 else { return false }
-        // Received straight into an uninitialised buffer the Data then owns (zeroing it first would be one more pass
-        // over every byte of a model).
+        // Into an uninitialised buffer the Data then owns (zeroing it would be one more pass over a whole model).
         let length = Int(max(0, count))
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, length), alignment: 16)
         let code = fednoise_mpi_recv(buffer, count, source, tag)
