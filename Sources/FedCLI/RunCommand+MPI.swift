@@ -62,7 +62,11 @@ extension RunCommand {
         let placement = MPIPlacement(ranks: world.size, clients: config.clients.count)
         let transport = try MPITransport<FederationMessage>(world: world) { placement.rank(of: $0) }
         let rounds = RoundWatch(rounds: config.rounds) { "rank \(placement.rank(of: .client($0)) ?? -1)" }
-        let heartbeat = try RankHeartbeat(world: world, limit: rankTimeout) { rank, seconds in
+        // Rank 0 watches the ranks that host clients and they watch it; a rank without clients has nothing to wait
+        // for and goes straight to finalize, so nobody watches it.
+        let workers = (1..<world.size).filter { !placement.clients(of: $0).isEmpty }
+        let peers = world.rank == 0 ? workers : workers.contains(world.rank) ? [0] : []
+        let heartbeat = try RankHeartbeat(world: world, peers: peers, limit: rankTimeout) { rank, seconds in
             let what = rank == 0 ? "rank 0 (the parameter server)" : "rank \(rank) (\(placement.describe(rank: rank)))"
             let when = world.rank == 0 ? ", in \(rounds.summary)" : ""
             writeError("[\(config.name)] rank \(world.rank): \(what) has not been heard from for \(Int(seconds)) s"

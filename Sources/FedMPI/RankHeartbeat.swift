@@ -7,19 +7,18 @@ import Synchronization
 /// `srun` without `--kill-on-bad-exit`, `mpirun --mca orte_enable_recovery 1`): without it rank 0 would wait for
 /// the dead rank's clients for ever, or a client rank for a dead rank 0.
 ///
-/// Rank 0 and every other rank exchange a one-byte frame every `interval`, each from a thread of its own (training
-/// never delays it; MPI's communication thread sends it): rank 0 with every rank, the others with rank 0 only. Each
-/// notes when it last heard from the ranks it exchanges with and, on that thread, calls `silent(rank, seconds)` once
-/// for the first of them not heard from for `limit` seconds. Every rank must create it at the same point (it opens
-/// an MPI channel, like a transport).
+/// A rank sends a one-byte frame to each of its `peers` every `interval`, from a thread of its own (training never
+/// delays it; MPI's communication thread sends it), notes when it last heard from each, and, on that thread, calls
+/// `silent(rank, seconds)` once for the first peer not heard from for `limit` seconds. Peers must be symmetric
+/// (rank 0 lists the ranks that host clients, each of those lists rank 0; a rank with nothing to do lists none).
+/// Every rank must create it at the same point (it opens an MPI channel, like a transport).
 public final class RankHeartbeat: Sendable {
     private let stopped = Flag()
 
     /// Starts the heartbeat (`limit` > `interval`, both in seconds).
-    public init(world: MPIWorld, interval: Double = 1, limit: Double,
+    public init(world: MPIWorld, peers: [Int], interval: Double = 1, limit: Double,
                 silent: @escaping @Sendable (_ rank: Int, _ seconds: Double) -> Void) throws(MPIError) {
         precondition(interval > 0 && limit > interval)
-        let peers = world.rank == 0 ? Array(1..<max(1, world.size)) : [0]
         let heard = HeardFrom(peers: peers, start: .now)
         let tag = try world.openChannel { source, _ in heard.note(source) }
         let stopped = self.stopped
