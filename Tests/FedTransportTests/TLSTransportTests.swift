@@ -15,11 +15,11 @@ func rawTLSClient(_ address: SocketAddress, presenting files: TLSFiles?) -> Bool
         guard SSL_CTX_use_certificate_file(context, files.certificate, SSL_FILETYPE_PEM) == 1,
               SSL_CTX_use_PrivateKey_file(context, files.key, SSL_FILETYPE_PEM) == 1 else { return false }
     }
-    guard let fd = rawConnection(address) else { return false }
-    defer { Glibc.close(fd) }
+    guard let peer = RawPeer(address) else { return false }
+    defer { withExtendedLifetime(peer) {} }  // its descriptor stays open until the session is freed
     guard let ssl = SSL_new(context) else { return false }
     defer { SSL_free(ssl) }
-    SSL_set_fd(ssl, fd)
+    SSL_set_fd(ssl, peer.fd)
     guard SSL_connect(ssl) == 1 else { return false }  // TLS 1.3: the server judges the client after this
     let hello = try! SocketFrame.hello(version: SocketFrame.version, session: "").encoded()
     _ = hello.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
@@ -114,15 +114,10 @@ func rawTLSClient(_ address: SocketAddress, presenting files: TLSFiles?) -> Bool
         // Given: a hub with a 5 s handshake deadline (long enough for the good link below to be served first even
         // while the rest of the suite loads both cores), and a peer that connects and says nothing
         let log = LogLines()
-        let dir = pki.directory
-        let hubFiles = TLSFiles(authority: dir.appendingPathComponent("ca.pem").path,
-                                certificate: dir.appendingPathComponent("hub.pem").path,
-                                key: dir.appendingPathComponent("hub-key.pem").path)
-        let hub = try SocketHub<TestMessage>(listeningOn: loopback, tls: TLSContext(.hub, files: hubFiles,
-                                                                                     handshakeSeconds: 5),
+        let hub = try SocketHub<TestMessage>(listeningOn: loopback,
+                                             tls: TLSContext(.hub, files: pki.hubFiles, handshakeSeconds: 5),
                                              log: log.add)
-        let staller = try #require(rawConnection(hub.address))
-        defer { Glibc.close(staller) }
+        let staller = try #require(RawPeer(hub.address))
         // When: a good link joins meanwhile
         let link = try SocketLink<TestMessage>(connectingTo: hub.address, tls: pki.contexts(link: "*").link)
         _ = try await link.register(.client(0))
@@ -133,7 +128,7 @@ func rawTLSClient(_ address: SocketAddress, presenting files: TLSFiles?) -> Bool
         #expect(try await eventually(10) { log.all.contains { $0.contains("did not complete the TLS handshake within 5") } },
                 "log: \(log.all)")
         var byte: UInt8 = 0
-        #expect(Glibc.recv(staller, &byte, 1, 0) == 0)  // the hub closed it
+        #expect(Glibc.recv(staller.fd, &byte, 1, 0) == 0)  // the hub closed it
         await hub.shutdown()
     }
 
@@ -191,15 +186,3 @@ func rawTLSClient(_ address: SocketAddress, presenting files: TLSFiles?) -> Bool
     }
 }
 
-/// A TCP connection to `address` that sends nothing (its descriptor), or nil.
-func rawConnection(_ address: SocketAddress) -> Int32? {
-    var hints = addrinfo()
-    hints.ai_family = AF_INET
-    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-    var list: UnsafeMutablePointer<addrinfo>?
-    guard getaddrinfo(address.host, String(address.port), &hints, &list) == 0, let info = list else { return nil }
-    defer { freeaddrinfo(info) }
-    let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, 0)
-    guard fd >= 0, Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else { return nil }
-    return fd
-}

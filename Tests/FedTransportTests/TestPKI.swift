@@ -9,6 +9,8 @@ final class TestPKI: Sendable {
 
     let directory: URL
     let authority: CertificateAuthority
+    /// The hub's files (for a hub context with other settings than `hub`'s).
+    let hubFiles: TLSFiles
     let hub: TLSContext
     private let issued = Mutex<[String: TLSFiles]>([:])
 
@@ -19,9 +21,9 @@ final class TestPKI: Sendable {
         authority = try CertificateAuthority(days: 1)
         try authority.pem.certificate.write(to: directory.appendingPathComponent("ca.pem"), atomically: true,
                                             encoding: .utf8)
-        hub = try TLSContext(.hub, files: try Self.write(authority.issue("hub", days: 1), "hub", in: directory,
-                                                          ca: directory.appendingPathComponent("ca.pem").path),
-                             handshakeSeconds: 2)
+        hubFiles = try Self.write(authority.issue("hub", days: 1), "hub", in: directory,
+                                  ca: directory.appendingPathComponent("ca.pem").path)
+        hub = try TLSContext(.hub, files: hubFiles, handshakeSeconds: 2)
     }
 
     /// Writes `pair` as `stem.pem` and `stem-key.pem` in `directory`.
