@@ -9,7 +9,7 @@ import Testing
 
 /// Serves `config` on a loopback hub with clients 0…4 on one link and 5…9 on another (separate `Federation`s, as
 /// separate processes). When round `faultRound` starts, `fault` runs with the second link (it may cut it, and
-/// return a link to rejoin clients 5…9 on). Returns the server's summary.
+/// return a link on which clients 5…9 rejoin once that round is over). Returns the server's summary.
 func runWithFault(_ config: FederationConfiguration, faultRound: Int,
                   fault: @escaping @Sendable (SocketLink<FederationMessage>, SocketAddress) async throws
                       -> SocketLink<FederationMessage>?) async throws -> FederationSummary
@@ -33,16 +33,19 @@ func runWithFault(_ config: FederationConfiguration, faultRound: Int,
                     try await hub.waitForEndpoints((0..<10).map(EndpointID.client), timeoutSeconds: 20)
                 }
             }
+            var rejoin: SocketLink<FederationMessage>?
             for await event in server.events {
                 if case .roundStarted(let r, _) = event, r == faultRound {
-                    if let again = try await fault(links[1], hub.address) {
-                        // The restarted process: a fresh Federation joining the same clients.
-                        let clients = try Federation(configuration: config, train: smallMNIST.train,
-                                                     test: smallMNIST.test)
-                        group.addTask {
-                            try await clients.join(clients: 5..<10, transport: again)
-                            return nil
-                        }
+                    rejoin = try await fault(links[1], hub.address)
+                    if rejoin == nil { break }
+                } else if case .roundCompleted(let report) = event, report.round == faultRound, let again = rejoin {
+                    // The restarted process, a fresh Federation joining the same clients, once the round it died
+                    // in is over: joining earlier it could beat that round's broadcast, and the death not show.
+                    let clients = try Federation(configuration: config, train: smallMNIST.train,
+                                                 test: smallMNIST.test)
+                    group.addTask {
+                        try await clients.join(clients: 5..<10, transport: again)
+                        return nil
                     }
                     break
                 }
