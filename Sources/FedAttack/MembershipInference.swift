@@ -56,32 +56,6 @@ public enum MembershipInference {
     /// computed in Float64 with the max logit subtracted.
     public static func perExampleLosses(_ network: Network, parameters: [Float], on data: some SampleSource,
                                         indices: [Int], workspace: Workspace) -> [Double] {
-        var losses: [Double] = []
-        losses.reserveCapacity(indices.count)
-        var labels = [Int32](repeating: 0, count: workspace.capacity)
-        let classes = network.outputSize
-        parameters.withUnsafeBufferPointer { p in
-            indices.withUnsafeBufferPointer { idx in
-                var lo = 0
-                while lo < indices.count {
-                    let hi = min(lo + workspace.capacity, indices.count)
-                    labels.withUnsafeMutableBufferPointer { l in
-                        data.gather(UnsafeBufferPointer(rebasing: idx[lo..<hi]), inputs: workspace.input,
-                                    labels: l.baseAddress!)
-                    }
-                    workspace.forward(parameters: p.baseAddress!, batch: hi - lo, training: false)
-                    for i in 0..<(hi - lo) {
-                        let z = workspace.output + i * classes
-                        var top = -Double.infinity
-                        for k in 0..<classes { top = max(top, Double(z[k])) }
-                        var sum = 0.0
-                        for k in 0..<classes { sum += exp(Double(z[k]) - top) }
-                        losses.append(top + log(sum) - Double(z[Int(labels[i])]))
-                    }
-                    lo = hi
-                }
-            }
-        }
-        return losses
+        evaluateWithLosses(network, parameters: parameters, on: data, indices: indices, workspace: workspace).losses
     }
 }

@@ -9,6 +9,7 @@ extension BenchCommand {
            fednoise bench --dpsgd [--quick] [--json FILE] [--threads LIST]
            fednoise bench --layers [--model NAME] [--batch-size N] [--threads LIST] [--json FILE]
            fednoise bench --pgd [--data DIR] [--batch-size N] [--quick] [--json FILE]
+           fednoise bench --noise [--model NAME] [--batch-size N] [--steps N] [--quick] [--threads LIST] [--json FILE]
 
     Measures, on random data of the right shapes:
       GEMM GFLOPS at 512³ and at the McMahan CNN's own shapes (batch 10 and 64),
@@ -35,9 +36,17 @@ extension BenchCommand {
       --pgd            instead: seconds of one clean evaluation pass and of PGD-10 (L∞, ε = 0.1, α = ε/4, random
                        start) of the McMahan CNN over the 10,000 MNIST test images of --data DIR (without it:
                        10,000 random images), and their ratio; --batch-size (default 100), median of 3 (--quick: 1)
+      --noise          instead: ms per training step of --model (default cnn) at --batch-size (default 64) with
+                       no noise, each preset M1–M5 and author, and one mechanism for each other site and law
+                       (salt-and-pepper, speckle, uniform, multiplicative, client update, global model), and each
+                       one's overhead against no noise. An epoch is --steps steps (1…10000, default 20: one
+                       paradox-grid client's local epoch) of the trainer on random data, then the per-epoch
+                       client-side noise and the global-model noise, so those sites are amortised over --steps;
+                       every repetition times each case in turn; median of 7 (--quick: 3)
       --threads LIST   thread counts to measure, comma-separated, each 1…1024 (default "1,2" capped at the
-                       core count; with --layers and --pgd: the current count; with --dpsgd: 2)
-      --json FILE      where to write the results (default runs/bench.json; with --pgd: runs/bench-pgd.json; with --layers: no
+                       core count; with --layers, --pgd and --noise: the current count; with --dpsgd: 2)
+      --json FILE      where to write the results (default runs/bench.json; with --pgd: runs/bench-pgd.json; with --noise:
+                       runs/bench-noise.json; with --layers: no
                        file unless given)
       -h, --help       show this help
     """

@@ -17,7 +17,7 @@ enum BenchCommand {
     }
 
     static func run(_ argv: [String]) throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "quick", "layers", "dpsgd", "pgd"])
+        var args = try Arguments(argv, booleanFlags: ["help", "quick", "layers", "dpsgd", "pgd", "noise"])
         if args.flag("help") {
             say(help)
             return
@@ -31,9 +31,23 @@ enum BenchCommand {
         let dpsgd = args.flag("dpsgd")
         let pgd = args.flag("pgd")
         let data = pgd ? args.string("data") : nil
+        let noise = args.flag("noise")
+        let steps = noise ? try args.int("steps", in: 1...10_000) : nil
         try args.finish()
-        if [layers, dpsgd, pgd].filter({ $0 }).count > 1 {
-            throw UsageError("--dpsgd, --layers and --pgd are separate benchmarks: give one")
+        if [layers, dpsgd, pgd, noise].filter({ $0 }).count > 1 {
+            throw UsageError("--dpsgd, --layers, --pgd and --noise are separate benchmarks: give one")
+        }
+        if noise {
+            let jsonPath = json ?? "runs/bench-noise.json"
+            try OutputPlace.prepareFile(jsonPath, origin: json == nil ? "the results file" : "--json")
+            say("CPU: \(HostCPU.current.summary)")
+            var rows: [Row] = []
+            for t in threadList ?? [ComputeThreads.count] {
+                rows += try ComputeThreads.with(t) {
+                    try benchNoise(model ?? .cnn, batch: batch ?? 64, steps: steps ?? 20, repeats: quick ? 3 : 7)
+                }
+            }
+            return try writeRows(rows, to: jsonPath, cpu: HostCPU.current)
         }
         if pgd {
             if model != nil { throw UsageError("--model is an option of --layers") }

@@ -44,38 +44,68 @@ public struct ParadoxCellResult: Sendable, Equatable {
     }
 }
 
+/// Where one cell's wall time went: training (with its per-epoch or per-round test evaluation, as `train` and `run`
+/// do it) and the study's own measurement afterwards (final evaluations, the attacks, SNR). Not in cells.csv, whose
+/// bytes must not depend on timing; `timing.csv` holds it.
+struct ParadoxCellTiming: Sendable {
+    var trainSeconds: Double
+    /// Everything after training except the calibrated attack's reference models.
+    var measureSeconds: Double
+    /// Training and scoring the offline-LiRA reference models (0 without `referenceModels`): K more trainings,
+    /// the price of that optional attack, reported apart from the study's overhead.
+    var calibrationSeconds: Double
+}
+
 enum ParadoxCellRun {
     /// Trains `cell` and measures it. Deterministic for the cell (its seed), whatever the thread count.
     static func run(_ cell: ParadoxCell, study: ParadoxConfiguration, train: DatasetSamples,
                     test: DatasetSamples) async throws -> ParadoxCellResult {
+        try await timedRun(cell, study: study, train: train, test: test).result
+    }
+
+    /// `run`, with the wall time of training and of the measurement after it.
+    static func timedRun(_ cell: ParadoxCell, study: ParadoxConfiguration, train: DatasetSamples,
+                         test: DatasetSamples) async throws -> (result: ParadoxCellResult, timing: ParadoxCellTiming) {
         let base = try cell.model.network(inputShape: train.sampleShape, classes: train.classCount)
         let noise = cell.noise
         let network = try noise?.network(base) ?? base
+        let t0 = monotonicSeconds()
         let (parameters, series, epsilon) = try await trainModel(cell, network: network, study: study, train: train,
                                                                  test: test)
+        let t1 = monotonicSeconds()
         let workspace = Workspace(network: network, capacity: min(256, max(train.sampleCount, test.sampleCount)))
         let n = study.attackSamples
         let members = Array(0..<min(n, train.sampleCount)), others = Array(0..<min(n, test.sampleCount))
-        let trainEval = evaluate(network, parameters: parameters, on: train, indices: members, workspace: workspace)
-        let testEval = evaluate(network, parameters: parameters, on: test, workspace: workspace)
-        let memberLosses = MembershipInference.perExampleLosses(network, parameters: parameters, on: train,
-                                                                indices: members, workspace: workspace)
-        let nonMemberLosses = MembershipInference.perExampleLosses(network, parameters: parameters, on: test,
-                                                                   indices: others, workspace: workspace)
+        // One evaluation pass gives both the accuracy and loss and the attack's per-example losses.
+        let (trainEval, memberLosses) = evaluateWithLosses(network, parameters: parameters, on: train,
+                                                           indices: members, workspace: workspace)
+        let (testEval, testLosses) = evaluateWithLosses(network, parameters: parameters, on: test,
+                                                        workspace: workspace)
+        // The non-members are the first test examples; a pass of its own when they are not all of them, so that
+        // their batches (and bits) are those of `perExampleLosses` on them.
+        let nonMemberLosses = others.count == test.sampleCount ? testLosses
+            : MembershipInference.perExampleLosses(network, parameters: parameters, on: test, indices: others,
+                                                   workspace: workspace)
         let attack = MembershipInference.lossThreshold(memberLosses: memberLosses, nonMemberLosses: nonMemberLosses)
+        let t2 = monotonicSeconds()
         let calibrated = study.referenceModels >= 2 ? try await calibratedAttack(
             cell, network: network, study: study, train: train, test: test, members: members, others: others,
             memberLosses: memberLosses, nonMemberLosses: nonMemberLosses) : nil
+        let t3 = monotonicSeconds()
         let time = cell.setting == .centralized ? study.epochs - 1 : study.rounds
         let (sigma, rms) = siteSignal(noise, base: base, parameters: parameters, train: train, members: members,
                                       time: time)
-        return ParadoxCellResult(
+        let result = ParadoxCellResult(
             cell: cell, parameters: ParadoxCNN.trainableCount(base), trainAccuracy: trainEval.accuracy,
             trainLoss: trainEval.loss, testAccuracy: testEval.accuracy, testLoss: testEval.loss,
             stabilityStd: StabilityMetrics.lastWindowStd(series, window: study.stabilityWindow),
             meanAbsoluteChange: StabilityMetrics.meanAbsoluteChange(series), sigma: sigma, signalRMS: rms,
             snr: SignalToNoise(signalRMS: rms, noiseStd: sigma), attack: attack, epsilon: epsilon,
             calibrated: calibrated)
+        let calibration = calibrated == nil ? 0 : t3 - t2
+        let timing = ParadoxCellTiming(trainSeconds: t1 - t0, measureSeconds: monotonicSeconds() - t1 - calibration,
+                                       calibrationSeconds: calibration)
+        return (result, timing)
     }
 
     /// Trains the cell's model on `train`: centrally (with its noise, or DP-SGD) or by a federation (FedAvg with

@@ -26,7 +26,9 @@ public enum ParadoxCommand {
     loss forms, never clamped, over the admissible cells; and the optimum level), and per model × setting the SVGs
     accuracy-vs-level, gap-vs-level, snr-vs-accuracy (optimum marked) and mia-vs-accuracy (with the DP cells);
     matched.csv pairs every DP cell with the non-DP cell of the same model, setting and seed closest in test
-    accuracy, both attacks side by side.
+    accuracy, both attacks side by side. timing.csv (appended per cell, wall seconds: not reproducible) splits each
+    cell's time into training and the study's own overhead (final evaluations, attacks, SNR, files; LiRA's
+    reference models apart), and the last line prints the overhead in percent of training time.
 
     OPTIONS:
       --config FILE     JSON with any key of the grid (see config/paradox-smoke.json, config/paradox-full.json):
@@ -79,29 +81,36 @@ public enum ParadoxCommand {
             + "\(train.sampleCount) train / \(test.sampleCount) test samples, \(ComputeThreads.count) thread(s)"
             + (jobs > 1 ? " over \(jobs) concurrent cells" : "") + "; "
             + "privacy of the noise mechanisms: heuristic, no ε")
+        var ledger = try ParadoxTimingLedger(url: dir.appendingPathComponent("timing.csv"))
         let started = monotonicSeconds()
         var finished = 0
         let results = try await ConcurrentJobs.run(count: todo.count, limit: jobs, work: { i in
             let t0 = monotonicSeconds()
-            let r = try await ParadoxCellRun.run(todo[i], study: study, train: train, test: test)
-            return (r, monotonicSeconds() - t0)
+            let (r, timing) = try await ParadoxCellRun.timedRun(todo[i], study: study, train: train, test: test)
+            return (r, timing, monotonicSeconds() - t0)
         }, finished: { i, result in
-            guard case .success(let (r, seconds)) = result else { return }
+            guard case .success(let (r, timing, seconds)) = result else { return }
+            let writing = monotonicSeconds()
             lines = inGridOrder(lines + [r.csvRow], cells: cells)
             // The whole file, atomically: an interruption leaves the previous complete file.
             let text = ([ParadoxCellResult.header] + lines).joined(separator: "\n") + "\n"
             try text.write(to: csvURL, atomically: true, encoding: .utf8)
+            let filesSeconds = monotonicSeconds() - writing
+            try ledger.record(todo[i].key, timing, filesSeconds: filesSeconds)
             finished += 1
             let elapsed = monotonicSeconds() - started
             let eta = elapsed / Double(finished) * Double(todo.count - finished)
             log("cell \(finished)/\(todo.count) [\(todo[i].key)]: test \(percent(r.testAccuracy)), gap "
                 + "\(percent(r.trainAccuracy - r.testAccuracy)), SNR \(fixed(r.snr.powerDB, 1)) dB, MIA AUC "
                 + "\(fixed(r.attack.auc, 3))\(r.epsilon.map { ", ε = \(fixed($0, 3))" } ?? "") | "
-                + "\(fixed(seconds, 1)) s, ETA \(fixed(eta, 0)) s")
+                + "\(fixed(seconds, 1)) s (study overhead "
+                + "\(fixed(ParadoxTimingLedger.overheadPercent(timing, filesSeconds: filesSeconds), 1))%), ETA \(fixed(eta, 0)) s")
         })
         for case .failure(let error)? in results { throw error }
+        let reporting = monotonicSeconds()
         let rows = try ParadoxReport.parse(([ParadoxCellResult.header] + lines).joined(separator: "\n"))
         try ParadoxReport.write(rows, study: study, to: dir)
+        log(ledger.summary(reportSeconds: monotonicSeconds() - reporting))
         log("wrote \(csvURL.path), prices.csv and the SVGs (\(fixed(monotonicSeconds() - started, 1)) s)")
     }
 

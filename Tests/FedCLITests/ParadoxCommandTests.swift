@@ -99,6 +99,21 @@ struct ParadoxCommandTests {
         try await ParadoxCommand.runStudy(study) { logged.append($0) }
         #expect(try String(contentsOf: csv, encoding: .utf8) == full)
         #expect(logged.filter { $0.hasPrefix("cell ") }.count == 1)
+        // timing.csv: one row per cell trained (2 in the first run, 1 more on resume), each cell's seconds and its
+        // overhead in percent of its training time as the ledger computes it; the study's closing line says it.
+        let timing = try String(contentsOf: dir.appendingPathComponent("timing.csv"), encoding: .utf8)
+            .split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        #expect(timing.count == 4)
+        #expect(timing[0].joined(separator: ",") == "model,setting,mechanism,level,seed,train_seconds,"
+                + "measure_seconds,files_seconds,overhead_percent,calibration_seconds")
+        #expect(timing.dropFirst().map { $0.prefix(5).joined(separator: ",") }
+                == ["small-cnn,centralized,none,0.0,1", "small-cnn,centralized,M1,0.3,1", "small-cnn,centralized,M1,0.3,1"])
+        for row in timing.dropFirst() {
+            let v = row.dropFirst(5).compactMap { Double($0) }
+            #expect(v.count == 5 && v[0] > 0 && v[1] > 0 && v[2] >= 0 && v[4] == 0)
+            #expect(abs(v[3] - 100 * (v[1] + v[2]) / v[0]) <= 1e-3 * max(1, v[3]))
+        }
+        #expect(logged.contains { $0.hasPrefix("study overhead: ") && $0.contains("% of ") })
         let prices = try String(contentsOf: dir.appendingPathComponent("prices.csv"), encoding: .utf8)
         #expect(prices.split(separator: "\n").count == 3)  // header, M1, any
         for plot in ["accuracy-vs-level", "gap-vs-level", "snr-vs-accuracy", "mia-vs-accuracy"] {
@@ -197,6 +212,10 @@ struct ParadoxCommandTests {
             let x = try #require(Double(v))
             #expect(x >= 0 && x <= 1)
         }
+        // The reference models' training is timed apart from the study's overhead (timing.csv's last column).
+        let timing = try String(contentsOf: dir.appendingPathComponent("timing.csv"), encoding: .utf8)
+            .split(separator: "\n").map { $0.split(separator: ",") }
+        #expect(timing.count == 2 && (Double(timing[1][9]) ?? 0) > 0)
         #expect(throws: UsageError.self) { try ParadoxConfiguration.load(nil, overrides: ["referenceModels=1"]) }
     }
 }

@@ -107,6 +107,9 @@ extension CorpusCase {
                 .with(files: ["f": Data("x")]),
             b(["--json", "$DIR", "--quick"], ["--json", "is a folder"]), b(["--frob"], ["--frob"]),
             b(["--layers", "--threads", "0"], ["--threads"]), b(["extra"], ["extra"]),
+            b(["--noise", "--steps", "0"], ["--steps"]), b(["--noise", "--steps", "10001"], ["--steps"]),
+            b(["--noise", "--pgd"], ["--noise", "--pgd"]), b(["--steps", "5"], ["--steps"]),
+            b(["--noise", "--model", "resnet"], ["--model"]), b(["--noise", "--batch-size", "0"], ["--batch-size"]),
         ]
     }
 

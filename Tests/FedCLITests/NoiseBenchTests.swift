@@ -1,0 +1,33 @@
+// NoiseBenchTests: `fednoise bench --noise` times every site and law, and checks each one infused noise.
+import FedCLI
+import Foundation
+import Testing
+
+@Suite("bench --noise")
+struct NoiseBenchTests {
+    /// The logistic model, one step per epoch, one thread: every case gets an ms/step row and, except `none`, an
+    /// overhead row equal to its ms/step against none's. The command itself refuses to time a case whose epoch left
+    /// the model where `none` left it, so exit 0 also says every mechanism changed the model.
+    @Test func everyCaseIsTimedAgainstNone() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bench-noise-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: path) }
+        let status = await FedCommandLine.run(["bench", "--noise", "--model", "mlp", "--batch-size", "8",
+                                               "--steps", "2", "--quick", "--threads", "1", "--json", path.path])
+        #expect(status == 0)
+        struct Row: Decodable { var benchmark: String; var value: Double; var unit: String; var threads: Int }
+        let rows = try JSONDecoder().decode([Row].self, from: Data(contentsOf: path))
+        let times = rows.filter { $0.unit == "ms/step" }, overheads = rows.filter { $0.unit == "%" }
+        #expect(times.count == 13 && overheads.count == 12)
+        #expect(times.allSatisfy { $0.value > 0 && $0.threads == 1 && $0.benchmark.hasPrefix("noise mlp batch 8 ") })
+        let none = try #require(times.first { $0.benchmark == "noise mlp batch 8 none" })
+        for o in overheads {
+            let name = String(o.benchmark.dropFirst("noise overhead mlp batch 8 ".count))
+            let t = try #require(times.first { $0.benchmark == "noise mlp batch 8 \(name)" })
+            #expect(abs(o.value - 100 * (t.value / none.value - 1)) < 1e-9 * max(1, abs(o.value)))
+        }
+        for name in ["M1 input gaussian", "M3 gradient gaussian rel.", "global model gaussian rel.",
+                     "input salt-and-pepper"] {
+            #expect(times.contains { $0.benchmark == "noise mlp batch 8 \(name)" })
+        }
+    }
+}
