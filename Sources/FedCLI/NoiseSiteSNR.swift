@@ -78,13 +78,22 @@ enum NoiseSiteSNR {
                          indices: [Int]) -> Double {
         let batch = min(indices.count, 256)
         guard batch > 0 else { return .nan }
-        let prefix = upTo.flatMap { try? Network(inputShape: base.inputShape, layers: Array(base.layers[0...$0])) }
-        let ws = Workspace(network: prefix ?? base, capacity: batch)
         var labels = [Int32](repeating: 0, count: batch)
+        guard let prefix = upTo.flatMap({ try? Network(inputShape: base.inputShape, layers: Array(base.layers[0...$0])) })
+        else {
+            // The input site: the gathered inputs themselves (no workspace: a whole network's buffers for nothing).
+            var inputs = [Float](repeating: 0, count: batch * base.inputSize)
+            indices.prefix(batch).withUnsafeBufferPointer { idx in
+                labels.withUnsafeMutableBufferPointer { l in
+                    inputs.withUnsafeMutableBufferPointer { data.gather(idx, inputs: $0.baseAddress!, labels: l.baseAddress!) }
+                }
+            }
+            return inputs.withUnsafeBufferPointer { rootMeanSquare($0.baseAddress!, count: $0.count) }
+        }
+        let ws = Workspace(network: prefix, capacity: batch)
         indices.prefix(batch).withUnsafeBufferPointer { idx in
             labels.withUnsafeMutableBufferPointer { data.gather(idx, inputs: ws.input, labels: $0.baseAddress!) }
         }
-        guard let prefix else { return rootMeanSquare(ws.input, count: batch * base.inputSize) }
         parameters.withUnsafeBufferPointer { ws.forward(parameters: $0.baseAddress!, batch: batch, training: false) }
         return rootMeanSquare(ws.output, count: batch * prefix.outputSize)
     }

@@ -20,7 +20,7 @@ extension ParadoxCellRun {
             throw UsageError("referenceModels: the reference models train on the training images after the first "
                              + "attackSamples (\(members.count)), and there are none; raise trainLimit")
         }
-        let workspace = Workspace(network: network, capacity: min(256, max(train.sampleCount, test.sampleCount)))
+        let workspace = Workspace(network: network, capacity: evaluationCapacity(study, train: train))
         var referenceMembers: [[Double]] = [], referenceOthers: [[Double]] = []
         for j in 0..<study.referenceModels {
             var reference = cell

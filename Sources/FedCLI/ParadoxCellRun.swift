@@ -70,17 +70,19 @@ enum ParadoxCellRun {
         let noise = cell.noise
         let network = try noise?.network(base) ?? base
         let t0 = monotonicSeconds()
-        let (parameters, series, epsilon) = try await trainModel(cell, network: network, study: study, train: train,
-                                                                 test: test)
+        let (parameters, series, epsilon, lastTest) = try await trainModel(cell, network: network, study: study,
+                                                                           train: train, test: test)
         let t1 = monotonicSeconds()
-        let workspace = Workspace(network: network, capacity: min(256, max(train.sampleCount, test.sampleCount)))
+        let workspace = Workspace(network: network, capacity: evaluationCapacity(study, train: train))
         let n = study.attackSamples
         let members = Array(0..<min(n, train.sampleCount)), others = Array(0..<min(n, test.sampleCount))
         // One evaluation pass gives both the accuracy and loss and the attack's per-example losses.
         let (trainEval, memberLosses) = evaluateWithLosses(network, parameters: parameters, on: train,
                                                            indices: members, workspace: workspace)
-        let (testEval, testLosses) = evaluateWithLosses(network, parameters: parameters, on: test,
-                                                        workspace: workspace)
+        // Centralised training's last epoch already evaluated the final model on the test set in batches of this
+        // capacity: the same numbers, kept rather than computed again.
+        let (testEval, testLosses) = lastTest ?? evaluateWithLosses(network, parameters: parameters, on: test,
+                                                                    workspace: workspace)
         // The non-members are the first test examples; a pass of its own when they are not all of them, so that
         // their batches (and bits) are those of `perExampleLosses` on them.
         let nonMemberLosses = others.count == test.sampleCount ? testLosses
@@ -108,38 +110,48 @@ enum ParadoxCellRun {
         return (result, timing)
     }
 
+    /// The batch of every evaluation pass of a cell: the training batch, at least 64, as centralised training's
+    /// per-epoch evaluation uses (so its last one is the cell's test evaluation), and small enough for the
+    /// activations to stay in cache (at 256 a `small-cnn` evaluation ran slower per image than training).
+    static func evaluationCapacity(_ study: ParadoxConfiguration, train: DatasetSamples) -> Int {
+        max(min(study.batchSize, train.sampleCount), 64)
+    }
+
     /// Trains the cell's model on `train`: centrally (with its noise, or DP-SGD) or by a federation (FedAvg with
-    /// its noise, or DP-FedAvg). The final model, its per-epoch or per-round test accuracies, and a DP cell's ε.
+    /// its noise, or DP-FedAvg). The final model, its per-epoch or per-round test accuracies, a DP cell's ε, and
+    /// (centralised heuristic cells) the last epoch's test evaluation with its per-example losses.
     static func trainModel(_ cell: ParadoxCell, network: Network, study: ParadoxConfiguration, train: DatasetSamples,
-                           test: DatasetSamples) async throws -> (parameters: [Float], series: [Double], epsilon: Double?) {
+                           test: DatasetSamples) async throws
+        -> (parameters: [Float], series: [Double], epsilon: Double?, lastTest: (Evaluation, [Double])?) {
         switch cell.setting {
         case .centralized where cell.dp == .dpSGD:
             let r = try dpSGD(cell, network: network, study: study, train: train, test: test)
-            return (r.parameters, r.series, r.epsilon)
+            return (r.parameters, r.series, r.epsilon, nil)
         case .centralized:
-            let (parameters, series) = centralized(cell, network: network, noise: cell.noise, study: study,
-                                                   train: train, test: test)
-            return (parameters, series, nil)
+            let r = centralized(cell, network: network, noise: cell.noise, study: study, train: train, test: test)
+            return (r.parameters, r.series, nil, r.lastTest)
         case .federated:
             let federation = try Federation(configuration: federationConfiguration(cell, study: study), train: train,
                                             test: test)
             let summary = try await federation.run()
             return (federation.globalWeights ?? [], summary.rounds.compactMap(\.testAccuracy),
-                    cell.dp != nil ? summary.privacy.epsilon ?? .nan : nil)
+                    cell.dp != nil ? summary.privacy.epsilon ?? .nan : nil, nil)
         }
     }
 
     /// Centralised training: the noise of `TrainCommand` (layers, gradient per step, client sites per epoch).
     static func centralized(_ cell: ParadoxCell, network: Network, noise: NoiseInfusion?, study: ParadoxConfiguration,
-                            train: DatasetSamples, test: DatasetSamples) -> ([Float], [Double]) {
+                            train: DatasetSamples, test: DatasetSamples)
+        -> (parameters: [Float], series: [Double], lastTest: (Evaluation, [Double])?) {
         var parameters = network.initialParameters(key: StreamKey(seed: cell.seed, 0))
         let batch = min(study.batchSize, train.sampleCount)
         let settings = TrainingSettings(epochs: study.epochs, batchSize: batch,
                                         learningRate: Float(study.learningRate), momentum: Float(study.momentum))
         var trainer = Trainer(network: network, settings: settings, key: StreamKey(seed: cell.seed, 1))
-        let workspace = Workspace(network: network, capacity: max(batch, 64))
+        let workspace = Workspace(network: network, capacity: evaluationCapacity(study, train: train))
         let indices = Array(0..<train.sampleCount)
         var series: [Double] = []
+        var lastTest: (Evaluation, [Double])? = nil
         for epoch in 0..<study.epochs {
             let start = parameters
             trainer.gradientTransform = noise?.gradientTransform(network: network,
@@ -148,9 +160,12 @@ enum ParadoxCellRun {
             _ = trainer.runEpoch(epoch, parameters: &parameters, on: train, indices: indices, workspace: workspace)
             noise?.perturbClient(&parameters, start: start, ranges: NoiseInfusion.noiseRanges(network),
                                  key: StreamKey(seed: cell.seed, 2, 2, UInt64(epoch)), time: epoch)
-            series.append(evaluate(network, parameters: parameters, on: test, workspace: workspace).accuracy)
+            // `evaluate`'s numbers either way; the last epoch also keeps the per-example losses for the attack.
+            let r = evaluateWithLosses(network, parameters: parameters, on: test, workspace: workspace)
+            series.append(r.evaluation.accuracy)
+            lastTest = r
         }
-        return (parameters, series)
+        return (parameters, series, lastTest)
     }
 
     /// σ of the first mechanism at its first site and RMS of the clean tensor there, on the final model
