@@ -9,6 +9,8 @@ extension BenchCommand {
            fednoise bench --dpsgd [--quick] [--json FILE] [--threads LIST]
            fednoise bench --layers [--model NAME] [--batch-size N] [--threads LIST] [--json FILE]
            fednoise bench --pgd [--data DIR] [--batch-size N] [--quick] [--json FILE]
+           fednoise bench --broadcast [--tls | --plaintext] [--clients N] [--links L] [--megabytes M]
+                          [--repeats R] [--json FILE]
 
     Measures, on random data of the right shapes:
       GEMM GFLOPS at 512³ and at the McMahan CNN's own shapes (batch 10 and 64),
@@ -35,6 +37,15 @@ extension BenchCommand {
       --pgd            instead: seconds of one clean evaluation pass and of PGD-10 (L∞, ε = 0.1, α = ε/4, random
                        start) of the McMahan CNN over the 10,000 MNIST test images of --data DIR (without it:
                        10,000 random images), and their ratio; --batch-size (default 100), median of 3 (--quick: 1)
+      --broadcast      instead: a hub and --links L (1…64, default 2) links in this process over loopback, hosting
+                       --clients N (1…256, default 30) clients split as `run --processes L` splits them; the hub
+                       broadcasts a round start of --megabytes M (default: the McMahan CNN, 6.65 MB) to all of
+                       them, as the parameter server does (encoded once, every link written at once), --repeats R
+                       times (1…100, default 5) after one untimed broadcast whose bits every client checks; prints
+                       each repeat's aggregate GB/s (N × message bytes / wall time until every mailbox holds it),
+                       the median, the TLS cipher suite and the load average; N × M at most 4000 MB.
+                       --tls (default): TLS 1.3 with mutual authentication under a throwaway CA;
+                       --plaintext: plain TCP. JSON default runs/bench-broadcast.json
       --threads LIST   thread counts to measure, comma-separated, each 1…1024 (default "1,2" capped at the
                        core count; with --layers and --pgd: the current count; with --dpsgd: 2)
       --json FILE      where to write the results (default runs/bench.json; with --pgd: runs/bench-pgd.json; with --layers: no
