@@ -33,6 +33,9 @@ public struct BroadcastBench: Sendable {
         public var messageBytes: Int
         /// Wall seconds of each timed broadcast, from the call until every client's mailbox holds the message.
         public var seconds: [Double]
+        /// CPU seconds this process used during each timed broadcast (all threads: the hub's and the links'), a
+        /// figure that a busy machine disturbs less than the wall time.
+        public var cpuSeconds: [Double]
         /// The TLS cipher suite the links negotiated (nil: plaintext).
         public var cipherSuite: String?
         /// Clients whose untimed first message had exactly the weights sent (bit for bit).
@@ -46,9 +49,13 @@ public struct BroadcastBench: Sendable {
         }
     }
 
-    /// The weights broadcast: every 32-bit pattern class (NaNs with payloads, infinities, subnormals, −0) occurs.
+    /// The weights broadcast: scattered 32-bit patterns (NaNs with payloads, subnormals among them), led by the
+    /// infinities, −0 and a signalling NaN, so that a copy is checked bit for bit.
     public static func weights(count: Int) -> [Float] {
-        (0..<count).map { Float(bitPattern: UInt32(truncatingIfNeeded: UInt64($0) &* 2_654_435_761)) }
+        let special: [Float] = [.infinity, -.infinity, -0.0, Float(bitPattern: 0x7FA0_0001), .leastNonzeroMagnitude]
+        return (0..<count).map { i in
+            i < special.count ? special[i] : Float(bitPattern: UInt32(truncatingIfNeeded: UInt64(i) &* 2_654_435_761))
+        }
     }
 
     /// Runs the benchmark; `progress` hears each timed repeat's seconds.
@@ -92,20 +99,24 @@ public struct BroadcastBench: Sendable {
         let receivers = (0..<clients).map { EndpointID.client($0) }
         let participants = Array(0..<clients)
         var seconds: [Double] = []
+        var cpuSeconds: [Double] = []
         var messageBytes = 0
         do {
             for round in 0...repeats {
                 let start = RoundStart(round: round, weights: sent, sampledSamples: clients, participants: participants)
                 if round == 0 { messageBytes = try WireFormat.encode(FederationMessage.roundStart(start)).count }
+                let cpu0 = Self.processCPUSeconds()
                 let t0 = ContinuousClock.now
                 let closed = try await hub.broadcast(.roundStart(start), from: .parameterServer, to: receivers)
                 let elapsed = (ContinuousClock.now - t0) / .seconds(1)
+                let cpu = Self.processCPUSeconds() - cpu0
                 guard closed.isEmpty else {
                     throw RunFailure(description: "broadcast: clients \(closed.map(\.description).joined(separator: ", ")) are "
                                      + "closed")
                 }
                 if round > 0 {
                     seconds.append(elapsed)
+                    cpuSeconds.append(cpu)
                     progress(round, elapsed)
                 }
             }
@@ -118,8 +129,16 @@ public struct BroadcastBench: Sendable {
         for consumer in consumers { await consumer.value }
         withExtendedLifetime(nodes) {}
         let (exact, deliveries) = received.counts.withLock { ($0.exact, $0.deliveries) }
-        return Report(messageBytes: messageBytes, seconds: seconds, cipherSuite: cipher, exactCopies: exact,
-                      deliveries: deliveries)
+        return Report(messageBytes: messageBytes, seconds: seconds, cpuSeconds: cpuSeconds, cipherSuite: cipher,
+                      exactCopies: exact, deliveries: deliveries)
+    }
+
+    /// User and system CPU seconds of this process so far.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }
 
@@ -167,21 +186,26 @@ extension BenchCommand {
                              + "deliveries per client \(report.deliveries)")
         }
         let rates = report.gigabytesPerSecond(clients: clients)
+        let gigabytes = Double(clients * report.messageBytes) / 1e9
+        let perCPU = report.cpuSeconds.map { gigabytes / $0 }.sorted()[rates.count / 2]
         let median = rates.sorted()[rates.count / 2]
         let mode = plaintext ? "plaintext" : "tls"
         if let suite = report.cipherSuite { say("cipher suite: \(suite)") }
         say("checked: all \(clients) clients received the exact \(report.messageBytes.formatted()) bytes")
         for (i, rate) in rates.enumerated() {
-            say("repeat \(i + 1): \(fixed(report.seconds[i], 4)) s  \(fixed(rate, 3)) GB/s")
+            say("repeat \(i + 1): \(fixed(report.seconds[i], 4)) s  \(fixed(rate, 3)) GB/s   CPU "
+                  + "\(fixed(report.cpuSeconds[i], 4)) s (\(fixed(gigabytes / report.cpuSeconds[i], 3)) GB per CPU second)")
         }
         say("median: \(fixed(median, 3)) GB/s aggregate (clients × message bytes / wall time, until every mailbox "
-              + "holds it)")
+              + "holds it); \(fixed(perCPU, 3)) GB per CPU second of this process")
         let name = "broadcast \(mode) \(clients) clients \(links) links \(report.messageBytes) B"
         let threads = ProcessInfo.processInfo.activeProcessorCount
         var rows = rates.enumerated().map { i, rate in
             Row(benchmark: "\(name) repeat \(i + 1)", threads: threads, value: rate, unit: "GB/s")
         }
         rows.append(Row(benchmark: "\(name) median", threads: threads, value: median, unit: "GB/s"))
+        rows.append(Row(benchmark: "\(name) median per CPU second", threads: threads, value: perCPU,
+                        unit: "GB/CPU-s"))
         try writeRows(rows, to: jsonPath, cpu: cpu)
     }
 

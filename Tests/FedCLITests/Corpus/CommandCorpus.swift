@@ -107,6 +107,11 @@ extension CorpusCase {
                 .with(files: ["f": Data("x")]),
             b(["--json", "$DIR", "--quick"], ["--json", "is a folder"]), b(["--frob"], ["--frob"]),
             b(["--layers", "--threads", "0"], ["--threads"]), b(["extra"], ["extra"]),
+            b(["--broadcast", "--clients", "0"], ["--clients"]), b(["--broadcast", "--repeats", "101"], ["--repeats"]),
+            b(["--broadcast", "--megabytes", "600"], ["--megabytes"]), b(["--broadcast", "--links", "65"], ["--links"]),
+            b(["--broadcast", "--tls", "--plaintext"], ["--tls", "--plaintext"]),
+            b(["--broadcast", "--clients", "2", "--links", "3"], ["--links", "--clients"]),
+            b(["--broadcast", "--clients", "256", "--megabytes", "100"], ["--clients × --megabytes"]),
         ]
     }
 
