@@ -49,6 +49,7 @@ static inline int fednoise_ssl_set_buffered_fd(SSL *ssl, int fd) {
         return 0;
     }
     SSL_set_bio(ssl, reading, BIO_push(buffer, writing));
+    SSL_set_default_read_buffer_len(ssl, 1 << 18);  /* read-ahead: up to 256 kB of records per read(2) */
     return 1;
 }
 
