@@ -10,6 +10,8 @@ extension BenchCommand {
            fednoise bench --layers [--model NAME] [--batch-size N] [--threads LIST] [--json FILE]
            fednoise bench --pgd [--data DIR] [--batch-size N] [--quick] [--json FILE]
            fednoise bench --noise [--model NAME] [--batch-size N] [--steps N] [--quick] [--threads LIST] [--json FILE]
+           fednoise bench --broadcast [--tls | --plaintext] [--clients N] [--links L] [--megabytes M]
+                          [--repeats R] [--json FILE]
 
     Measures, on random data of the right shapes:
       GEMM GFLOPS at 512³ and at the McMahan CNN's own shapes (batch 10 and 64),
@@ -43,6 +45,15 @@ extension BenchCommand {
                        paradox-grid client's local epoch) of the trainer on random data, then the per-epoch
                        client-side noise and the global-model noise, so those sites are amortised over --steps;
                        every repetition times each case in turn; median of 7 (--quick: 3)
+      --broadcast      instead: a hub and --links L (1…64, default 2) links in this process over loopback, hosting
+                       --clients N (1…256, default 30) clients split as `run --processes L` splits them; the hub
+                       broadcasts a round start of --megabytes M (default: the McMahan CNN, 6.65 MB) to all of
+                       them, as the parameter server does (encoded once, every link written at once), --repeats R
+                       times (1…100, default 5) after one untimed broadcast whose bits every client checks; prints
+                       each repeat's aggregate GB/s (N × message bytes / wall time until every mailbox holds it),
+                       the median, the TLS cipher suite and the load average; N × M at most 4000 MB.
+                       --tls (default): TLS 1.3 with mutual authentication under a throwaway CA;
+                       --plaintext: plain TCP. JSON default runs/bench-broadcast.json
       --threads LIST   thread counts to measure, comma-separated, each 1…1024 (default "1,2" capped at the
                        core count; with --layers, --pgd and --noise: the current count; with --dpsgd: 2)
       --json FILE      where to write the results (default runs/bench.json; with --pgd: runs/bench-pgd.json; with --noise:

@@ -16,12 +16,14 @@ enum BenchCommand {
         var cpu: String? = nil
     }
 
-    static func run(_ argv: [String]) throws {
-        var args = try Arguments(argv, booleanFlags: ["help", "quick", "layers", "dpsgd", "pgd", "noise"])
+    static func run(_ argv: [String]) async throws {
+        var args = try Arguments(argv, booleanFlags: ["help", "quick", "layers", "dpsgd", "pgd", "noise",
+                                                      "broadcast", "tls", "plaintext"])
         if args.flag("help") {
             say(help)
             return
         }
+        if args.flag("broadcast") { return try await runBroadcast(&args) }  // BenchCommand+Broadcast
         let layers = args.flag("layers")
         let quick = args.flag("quick")
         let batch = try args.int("batch-size", in: 1...65_536)

@@ -65,7 +65,7 @@ public enum FedCommandLine {
             case "privacy": try PrivacyCommand.run(rest)
             case "train": try TrainCommand.run(rest)
             case "paradox": try await ParadoxCommand.run(rest)
-            case "bench": try BenchCommand.run(rest)
+            case "bench": try await BenchCommand.run(rest)
             case "plot": try PlotCommand.run(rest)
             case "fairness": try FairnessCommand.run(rest)
             case "mpi-check": try await MPICheckCommand.run(rest)

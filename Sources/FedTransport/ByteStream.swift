@@ -2,13 +2,14 @@
 import Glibc
 
 /// A connected byte stream owned by one ``SocketConnection``: one reader thread calls ``read(into:)``, one writer
-/// thread calls ``writeAll(_:)``, at the same time. ``shutdown(writeOnly:)`` may be called from any thread while the
+/// thread calls ``write(_:)``, at the same time. ``shutdown(writeOnly:)`` may be called from any thread while the
 /// stream is open (it wakes a blocked reader or writer); ``close()`` is called once, when neither thread uses it.
 protocol ByteStream: AnyObject, Sendable {
     /// Reads what is available into `buffer`, blocking until something is; 0 at the end of the stream.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> Int
-    /// Writes every byte of `bytes`, blocking while the peer is slow.
-    func writeAll(_ bytes: [UInt8]) throws(SocketError)
+    /// Writes every byte of `frame` (its header, then its payload, each from its own storage), blocking while the
+    /// peer is slow.
+    func write(_ frame: OutgoingFrame) throws(SocketError)
     /// Makes a write that moves no byte for `seconds` fail instead of waiting for ever (a peer that stopped reading).
     func limitStalledWrites(seconds: Double)
     /// Ends the write side (`writeOnly`, after what was written: the peer reads the end of the stream) or both.
@@ -26,7 +27,15 @@ final class PlainStream: ByteStream {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(SocketError) -> Int {
         try POSIXSocket.read(fd, into: buffer)
     }
-    func writeAll(_ bytes: [UInt8]) throws(SocketError) { try POSIXSocket.writeAll(fd, bytes) }
+    func write(_ frame: OutgoingFrame) throws(SocketError) {
+        let failure = frame.header.withUnsafeBytes { header in
+            frame.payload.withUnsafeBytes { payload -> SocketError? in
+                do throws(SocketError) { try POSIXSocket.writeAll(fd, header, payload) } catch { return error }
+                return nil
+            }
+        }
+        if let failure { throw failure }
+    }
     func limitStalledWrites(seconds: Double) { POSIXSocket.setSendTimeout(fd, seconds: seconds) }
     func shutdown(writeOnly: Bool) { POSIXSocket.shutdown(fd, writeOnly: writeOnly) }
     func close() { POSIXSocket.close(fd) }

@@ -169,12 +169,24 @@ enum POSIXSocket {
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    /// Writes every byte (retrying short writes and EINTR); never raises SIGPIPE.
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(SocketError) {
+    /// Writes every byte of `first` then `second` with `sendmsg` (one system call for both while the socket takes
+    /// them; retrying short writes and EINTR); never raises SIGPIPE.
+    static func writeAll(_ fd: Int32, _ first: UnsafeRawBufferPointer,
+                         _ second: UnsafeRawBufferPointer) throws(SocketError) {
         var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { raw in
-                Glibc.send(fd, raw.baseAddress! + done, raw.count - done, Int32(MSG_NOSIGNAL))
+        let total = first.count + second.count
+        while done < total {
+            let n = withUnsafeTemporaryAllocation(of: iovec.self, capacity: 2) { vectors -> Int in
+                var count = 0
+                for (part, skip) in [(first, done), (second, max(0, done - first.count))] where skip < part.count {
+                    vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: part.baseAddress! + skip),
+                                           iov_len: part.count - skip)
+                    count += 1
+                }
+                var message = msghdr()
+                message.msg_iov = vectors.baseAddress
+                message.msg_iovlen = count
+                return sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
             }
             if n < 0 {
                 if errno == EINTR { continue }

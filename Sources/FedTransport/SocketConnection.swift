@@ -48,7 +48,7 @@ final class SocketConnection: @unchecked Sendable {
     private let frameLimit: Atomic<Int>
     private let condition = NSCondition()
     // Guarded by `condition`:
-    private var queue: [[UInt8]] = []
+    private var queue: [OutgoingFrame] = []
     private var head = 0
     private var queuedBytes = 0
     private var closing = false
@@ -76,6 +76,9 @@ final class SocketConnection: @unchecked Sendable {
     convenience init(fd: Int32, peer: String, limits: SocketLimits, frameLimit: Int? = nil) {
         self.init(stream: PlainStream(fd: fd), peer: peer, limits: limits, frameLimit: frameLimit)
     }
+
+    /// The TLS cipher suite in use; nil on a plaintext connection.
+    var cipherSuite: String? { (stream as? TLSStream)?.cipherSuite }
 
     /// Accepts frames up to ``SocketLimits/maximumFrameLength`` from now on (the next frame read).
     func allowFullFrames() { frameLimit.store(limits.maximumFrameLength, ordering: .sequentiallyConsistent) }
@@ -117,12 +120,20 @@ final class SocketConnection: @unchecked Sendable {
         defer { chunk.deallocate() }
         do {
             while true {
-                let n = try stream.read(into: UnsafeMutableRawBufferPointer(chunk))
-                if n == 0 {
-                    try decoder.finish()
-                    return nil
+                // The rest of a large frame goes straight into the decoder's allocation for it (no copy).
+                if let n = try decoder.readBody({ try stream.read(into: $0) }) {
+                    if n == 0 {
+                        try decoder.finish()
+                        return nil
+                    }
+                } else {
+                    let n = try stream.read(into: UnsafeMutableRawBufferPointer(chunk))
+                    if n == 0 {
+                        try decoder.finish()
+                        return nil
+                    }
+                    try decoder.append(UnsafeBufferPointer(rebasing: chunk[0..<n]))
                 }
-                try decoder.append(UnsafeBufferPointer(rebasing: chunk[0..<n]))
                 while let frame = try decoder.next() {
                     try onFrame(frame)
                     decoder.limit = frameLimit.load(ordering: .sequentiallyConsistent)
@@ -145,7 +156,7 @@ final class SocketConnection: @unchecked Sendable {
                 return
             }
             let frame = queue[head]
-            queue[head] = []
+            queue[head] = OutgoingFrame(header: [])
             head += 1
             if head == queue.count { queue.removeAll(keepingCapacity: true); head = 0 }
             queuedBytes -= frame.count
@@ -155,7 +166,7 @@ final class SocketConnection: @unchecked Sendable {
             condition.unlock()
             for waiter in resumed { waiter.resume() }
             do {
-                try stream.writeAll(frame)
+                try stream.write(frame)
             } catch {
                 condition.lock()
                 failure = failure ?? error
@@ -177,7 +188,12 @@ final class SocketConnection: @unchecked Sendable {
 
     /// Queues `bytes`, waiting (suspended) while the queue is full. False if the connection is closing.
     @discardableResult
-    func send(_ bytes: [UInt8]) async -> Bool {
+    func send(_ bytes: [UInt8]) async -> Bool { await send(OutgoingFrame(header: bytes)) }
+
+    /// Queues `bytes` (a frame's header and payload), waiting (suspended) while the queue is full. False if the
+    /// connection is closing.
+    @discardableResult
+    func send(_ bytes: OutgoingFrame) async -> Bool {
         while true {
             if !mustWait(bytes.count) { return enqueue(bytes) }
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
@@ -193,7 +209,7 @@ final class SocketConnection: @unchecked Sendable {
     /// Queues `bytes`, blocking the calling thread while the queue is full (for the reader threads of a hub), for
     /// at most ``SocketLimits/stallSeconds``: a peer that reads that slowly is disconnected, and false returned.
     @discardableResult
-    func sendBlocking(_ bytes: [UInt8]) -> Bool {
+    func sendBlocking(_ bytes: OutgoingFrame) -> Bool {
         let deadline = Date().addingTimeInterval(limits.stallSeconds)
         condition.lock()
         while isFull(adding: bytes.count) {
@@ -223,7 +239,11 @@ final class SocketConnection: @unchecked Sendable {
 
     /// Queues `bytes` whatever the queue holds (small control frames); false if closing.
     @discardableResult
-    func enqueue(_ bytes: [UInt8]) -> Bool {
+    func enqueue(_ bytes: [UInt8]) -> Bool { enqueue(OutgoingFrame(header: bytes)) }
+
+    /// Queues a frame whatever the queue holds; false if closing.
+    @discardableResult
+    func enqueue(_ bytes: OutgoingFrame) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         guard !closing else { return false }

@@ -31,8 +31,20 @@ public enum SocketFrame: Equatable, Sendable {
     /// The frame's bytes, length prefix included.
     /// - Throws: ``SocketFrameError/frameTooLarge(declared:limit:)`` beyond `maximumLength` bytes after the prefix.
     public func encoded(maximumLength: Int = WireFormat.maximumFrameLength) throws(SocketFrameError) -> [UInt8] {
+        let frame = try outgoing(maximumLength: maximumLength)
+        var bytes = frame.header
+        bytes.reserveCapacity(frame.count)
+        frame.payload.withUnsafeBytes { bytes.append(contentsOf: $0.bindMemory(to: UInt8.self)) }
+        return bytes
+    }
+
+    /// The frame ready to write: the same bytes as ``encoded(maximumLength:)``, as a header (length prefix and
+    /// fields) and the message payload, which is shared, not copied (a broadcast writes one payload to every link).
+    /// - Throws: ``SocketFrameError/frameTooLarge(declared:limit:)`` beyond `maximumLength` bytes after the prefix.
+    func outgoing(maximumLength: Int = WireFormat.maximumFrameLength) throws(SocketFrameError) -> OutgoingFrame {
         var w = ByteWriter()
         w.bytes = [0, 0, 0, 0]
+        var payload = Data()
         switch self {
         case .hello(let version, let session):
             w.u8(0); w.u16(version); w.text(session)
@@ -40,25 +52,27 @@ public enum SocketFrame: Equatable, Sendable {
             w.u8(1); w.u64(request); w.text(endpoint.description)
         case .close(let endpoint):
             w.u8(2); w.text(endpoint.description)
-        case .route(let request, let from, let to, let sequence, let payload):
+        case .route(let request, let from, let to, let sequence, let body):
             w.u8(3); w.u64(request); w.text(from.description); w.text(to.description)
-            w.u8(sequence == nil ? 0 : 1); w.u64(sequence ?? 0); w.data(payload)
-        case .deliver(let request, let from, let to, let sequence, let payload):
+            w.u8(sequence == nil ? 0 : 1); w.u64(sequence ?? 0)
+            payload = body
+        case .deliver(let request, let from, let to, let sequence, let body):
             w.u8(4); w.u64(request); w.text(from.description); w.text(to.description); w.u64(sequence)
-            w.data(payload)
+            payload = body
         case .reply(let request, let status):
             w.u8(5); w.u64(request); status.write(to: &w)
         case .shutdown:
             w.u8(6)
         }
-        let length = w.bytes.count - 4
+        let length = w.bytes.count - 4 + payload.count
         guard length <= maximumLength else { throw .frameTooLarge(declared: length, limit: maximumLength) }
         for i in 0..<4 { w.bytes[i] = UInt8(truncatingIfNeeded: length >> (24 - 8 * i)) }
-        return w.bytes
+        return OutgoingFrame(header: w.bytes, payload: payload)
     }
 
-    /// Parses one frame's body (the bytes after the length prefix).
-    static func parse(_ body: ArraySlice<UInt8>) throws(SocketFrameError) -> SocketFrame {
+    /// Parses one frame's body (the bytes after the length prefix). A message payload is a slice of `body`, not a
+    /// copy.
+    static func parse(_ body: Data) throws(SocketFrameError) -> SocketFrame {
         var r = ByteReader(body)
         let kind = try r.u8("kind")
         let frame: SocketFrame
@@ -177,21 +191,17 @@ struct ByteWriter {
         u16(UInt16(utf8.count))
         bytes += utf8
     }
-    mutating func data(_ d: Data) {
-        bytes.reserveCapacity(bytes.count + d.count)
-        d.withUnsafeBytes { bytes.append(contentsOf: $0.bindMemory(to: UInt8.self)) }
-    }
 }
 
 struct ByteReader {
-    private let bytes: ArraySlice<UInt8>
+    private let bytes: Data
     private var at: Int
-    init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes; at = bytes.startIndex }
+    init(_ bytes: Data) { self.bytes = bytes; at = bytes.startIndex }
 
     var isAtEnd: Bool { at == bytes.endIndex }
     var remaining: Int { bytes.endIndex - at }
 
-    private mutating func take(_ n: Int, _ field: String) throws(SocketFrameError) -> ArraySlice<UInt8> {
+    private mutating func take(_ n: Int, _ field: String) throws(SocketFrameError) -> Data {
         guard remaining >= n else { throw .malformed("field \(field) needs \(n) bytes, \(remaining) left") }
         defer { at += n }
         return bytes[at..<at + n]
@@ -218,8 +228,19 @@ struct ByteReader {
         }
         return id
     }
+    /// The bytes left, as a slice sharing `bytes`' storage (no copy).
     mutating func rest() -> Data {
         defer { at = bytes.endIndex }
-        return Data(bytes[at...])
+        return bytes[at...]
     }
+}
+
+/// A frame ready to write: `header` (the length prefix and the fields), then `payload` (message bytes, possibly
+/// shared by the frames of a broadcast). Written with two writes from their own storage, never concatenated.
+struct OutgoingFrame: Sendable {
+    var header: [UInt8]
+    var payload = Data()
+
+    /// Bytes on the wire.
+    var count: Int { header.count + payload.count }
 }

@@ -132,7 +132,7 @@ extension SocketHub {
                 return (s.nextRelay, s.stamp(from, sequence))
             }
             let bytes = try SocketFrame.deliver(request: id, from: from, to: to, sequence: stamped, payload: payload)
-                .encoded(maximumLength: limits.maximumFrameLength)
+                .outgoing(maximumLength: limits.maximumFrameLength)
             if !destination.sendBlocking(bytes) { settle(id, .endpointClosed(to)) }
         }
     }

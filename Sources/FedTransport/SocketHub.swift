@@ -61,6 +61,27 @@ public final class SocketHub<Message: Codable & Sendable>: Transport {
             defer { nextSequence[sender, default: 0] += 1 }
             return nextSequence[sender, default: 0]
         }
+
+        /// Puts `envelope` (`stamped`: keeping its sequence number) in its mailbox if the receiver is here (nil), or
+        /// files a relay answered into `slot` and returns the connection to send it on, the relay number and the
+        /// sequence number given.
+        mutating func take(_ envelope: Envelope<Message>, stamped: Bool,
+                           _ slot: Slot) throws(TransportError) -> (SocketConnection, UInt64, UInt64)? {
+            switch try place(of: envelope.to) {
+            case .local:
+                var e = envelope
+                e.sequence = nextSequence[e.from, default: 0]
+                if stamped { e.sequence = envelope.sequence }
+                try mailboxes.deliver(e)
+                if !stamped { nextSequence[e.from] = e.sequence + 1 }
+                return nil
+            case .remote(let connection):
+                let id = nextRelay
+                nextRelay += 1
+                relays[id] = Relay(waiter: .local(slot), destination: ObjectIdentifier(connection), to: envelope.to)
+                return (connection, id, stamp(envelope.from, stamped ? envelope.sequence : nil))
+            }
+        }
     }
 
     let state = Mutex(State())
@@ -149,34 +170,33 @@ public final class SocketHub<Message: Codable & Sendable>: Transport {
     /// Delivers here, or relays to the link hosting the receiver and waits for its reply.
     private func dispatch(_ envelope: Envelope<Message>, stamped: Bool) async throws {
         let slot = Slot()
-        let relay = try state.withLock { s throws(TransportError) -> (SocketConnection, UInt64, UInt64)? in
-            switch try s.place(of: envelope.to) {
-            case .local:
-                var e = envelope
-                e.sequence = s.nextSequence[e.from, default: 0]
-                if stamped { e.sequence = envelope.sequence }
-                try s.mailboxes.deliver(e)
-                if !stamped { s.nextSequence[e.from] = e.sequence + 1 }
-                return nil
-            case .remote(let connection):
-                let id = s.nextRelay
-                s.nextRelay += 1
-                s.relays[id] = Relay(waiter: .local(slot), destination: ObjectIdentifier(connection), to: envelope.to)
-                return (connection, id, s.stamp(envelope.from, stamped ? envelope.sequence : nil))
-            }
-        }
+        let relay = try state.withLock { s throws(TransportError) in try s.take(envelope, stamped: stamped, slot) }
         guard let (connection, id, sequence) = relay else { return }
-        let bytes: [UInt8]
+        let payload: Data
         do {
-            bytes = try SocketFrame.deliver(request: id, from: envelope.from, to: envelope.to, sequence: sequence,
-                                            payload: try WireFormat.encode(envelope.message))
-                .encoded(maximumLength: limits.maximumFrameLength)
+            payload = try WireFormat.encode(envelope.message)
         } catch {
             _ = state.withLock { $0.relays.removeValue(forKey: id) }
             throw error
         }
-        if !(await connection.send(bytes)) { settle(id, .endpointClosed(envelope.to)) }
+        try await self.relay(id, on: connection, envelope.from, envelope.to, sequence, payload)
         if let error = try await slot.wait().get().error { throw error }
+    }
+
+    /// Queues relay `id`'s deliver frame on `connection` (waiting while its queue is full); a connection that is
+    /// closing answers the relay with `endpointClosed`.
+    /// - Throws: ``SocketFrameError/frameTooLarge(declared:limit:)`` (the relay is then dropped).
+    func relay(_ id: UInt64, on connection: SocketConnection, _ from: EndpointID, _ to: EndpointID,
+               _ sequence: UInt64, _ payload: Data) async throws {
+        let frame: OutgoingFrame
+        do {
+            frame = try SocketFrame.deliver(request: id, from: from, to: to, sequence: sequence, payload: payload)
+                .outgoing(maximumLength: limits.maximumFrameLength)
+        } catch {
+            _ = state.withLock { $0.relays.removeValue(forKey: id) }
+            throw error
+        }
+        if !(await connection.send(frame)) { settle(id, .endpointClosed(to)) }
     }
 
     public func close(_ endpoint: EndpointID) async {

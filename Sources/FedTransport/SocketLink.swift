@@ -96,6 +96,10 @@ public final class SocketLink<Message: Codable & Sendable>: Transport {
     /// Why the connection ended: nil while it is up, or when the hub shut the federation down normally.
     public var disconnection: String? { state.withLock { $0.hubShutDown ? nil : $0.lost } }
 
+    /// The TLS 1.3 cipher suite of the current connection (`TLS_AES_128_GCM_SHA256` between FedNoise peers);
+    /// nil over plaintext.
+    public var cipherSuite: String? { state.withLock { $0.connection }.cipherSuite }
+
     /// How many times the link has reconnected after a dropped connection.
     public var reconnections: Int { state.withLock { $0.reconnections } }
 
@@ -164,9 +168,9 @@ public final class SocketLink<Message: Codable & Sendable>: Transport {
             s.pending[s.nextRequest] = slot
             return (s.nextRequest, s.connection)
         }
-        let bytes: [UInt8]
+        let bytes: OutgoingFrame
         do {
-            bytes = try make(id).encoded(maximumLength: limits.maximumFrameLength)
+            bytes = try make(id).outgoing(maximumLength: limits.maximumFrameLength)
         } catch {
             _ = state.withLock { $0.pending.removeValue(forKey: id) }
             throw error

@@ -26,6 +26,13 @@ final class TLSStream: ByteStream, @unchecked Sendable {  // every use of `ssl` 
 
     func limitStalledWrites(seconds: Double) { stallSeconds = seconds }
 
+    /// The cipher suite the handshake agreed on (`TLS_AES_128_GCM_SHA256` between two FedNoise peers).
+    var cipherSuite: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return SSL_get_current_cipher(ssl).flatMap { SSL_CIPHER_get_name($0) }.map { String(cString: $0) } ?? "none"
+    }
+
     /// Throws when no byte has moved since `progress` for longer than the stall limit.
     private func checkStall(since progress: ContinuousClock.Instant) throws(SocketError) {
         guard let stallSeconds, ContinuousClock.now - progress > .seconds(stallSeconds) else { return }
@@ -121,25 +128,46 @@ final class TLSStream: ByteStream, @unchecked Sendable {  // every use of `ssl` 
         }
     }
 
-    func writeAll(_ bytes: [UInt8]) throws(SocketError) {
-        let failure = bytes.withUnsafeBytes { raw -> SocketError? in
-            var done = 0
-            var progress = ContinuousClock.now
-            while done < raw.count {
-                var n = 0
-                let (code, detail) = call { SSL_write_ex($0, raw.baseAddress! + done, raw.count - done, &n) }
-                switch code {
-                case SSL_ERROR_NONE: done += n; progress = .now
-                case SSL_ERROR_WANT_WRITE: Self.wait(fd, Int16(POLLOUT), milliseconds: 250)
-                case SSL_ERROR_WANT_READ: Self.wait(fd, Int16(POLLIN), milliseconds: 250)
-                default: return SocketError(operation: "write (TLS)", reason: detail)
-                }
-                do throws(SocketError) { try checkStall(since: progress) } catch { return error }
+    /// Writes the frame's header and payload from their own storage, the header sharing the first record with the
+    /// payload's start (so records are as full as if they were one buffer), then flushes.
+    func write(_ frame: OutgoingFrame) throws(SocketError) {
+        let failure = frame.header.withUnsafeBytes { header in
+            frame.payload.withUnsafeBytes { payload -> SocketError? in
+                if payload.isEmpty || header.count >= Self.record { return writeAll(header) ?? writeAll(payload) }
+                let head = min(payload.count, Self.record - header.count)
+                let first = UnsafeMutableRawBufferPointer(start: scratch, count: header.count + head)
+                first.copyMemory(from: header)
+                UnsafeMutableRawBufferPointer(rebasing: first[header.count...])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[..<head]))
+                return writeAll(UnsafeRawBufferPointer(first))
+                    ?? writeAll(UnsafeRawBufferPointer(rebasing: payload[head...]))
             }
-            return nil
         }
         if let failure { throw failure }
         try flush()
+    }
+
+    /// The largest TLS record's plaintext: the header and the start of the payload are gathered into one.
+    private static let record = 16_384
+    /// Where the writer gathers a frame's header with the start of its payload (only the writer thread uses it).
+    private let scratch = UnsafeMutableRawPointer.allocate(byteCount: record, alignment: 16)
+
+    /// Writes every byte of `raw` through the session (into its write buffer); the error if it fails.
+    private func writeAll(_ raw: UnsafeRawBufferPointer) -> SocketError? {
+        var done = 0
+        var progress = ContinuousClock.now
+        while done < raw.count {
+            var n = 0
+            let (code, detail) = call { SSL_write_ex($0, raw.baseAddress! + done, raw.count - done, &n) }
+            switch code {
+            case SSL_ERROR_NONE: done += n; progress = .now
+            case SSL_ERROR_WANT_WRITE: Self.wait(fd, Int16(POLLOUT), milliseconds: 250)
+            case SSL_ERROR_WANT_READ: Self.wait(fd, Int16(POLLIN), milliseconds: 250)
+            default: return SocketError(operation: "write (TLS)", reason: detail)
+            }
+            do throws(SocketError) { try checkStall(since: progress) } catch { return error }
+        }
+        return nil
     }
 
     /// Writes out the session's write buffer (whole records; see `fednoise_ssl_set_buffered_fd`).
@@ -180,4 +208,6 @@ final class TLSStream: ByteStream, @unchecked Sendable {  // every use of `ssl` 
         lock.unlock()
         POSIXSocket.close(fd)
     }
+
+    deinit { scratch.deallocate() }
 }

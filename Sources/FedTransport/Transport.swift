@@ -48,6 +48,14 @@ public protocol Transport<Message>: Sendable {
     ///   ``TransportError/endpointClosed(_:)`` if it was closed or its consumer has gone; ``TransportError/shutDown``.
     func send(_ message: Message, from sender: EndpointID, to receiver: EndpointID) async throws
 
+    /// Sends `message` from `sender` to each of `receivers`, as one ``send(_:from:to:)`` per receiver in that order
+    /// would (each stamped with the sender's next sequence number), except that a receiver that is closed is
+    /// returned instead of thrown for. A transport that serialises messages may encode `message` once for all
+    /// receivers and send to several at once (``SocketHub`` does); the default is that loop of sends.
+    /// - Returns: the receivers that were closed (``TransportError/endpointClosed(_:)``), in the order given.
+    /// - Throws: the first other error, in receiver order (the receivers after it may or may not have the message).
+    func broadcast(_ message: Message, from sender: EndpointID, to receivers: [EndpointID]) async throws -> [EndpointID]
+
     /// Delivers an envelope that already carries its sequence number, unchanged, to `envelope.to`. For wrappers and
     /// relays (``FaultInjectingTransport``, a socket transport's receiving side); endpoints use ``send(_:from:to:)``.
     /// - Throws: as ``send(_:from:to:)``.
@@ -60,6 +68,23 @@ public protocol Transport<Message>: Sendable {
     /// Closes every endpoint and refuses all later registrations and sends (``TransportError/shutDown``).
     /// Idempotent.
     func shutdown() async
+}
+
+extension Transport {
+    /// One ``send(_:from:to:)`` per receiver, in order; closed receivers are collected, any other error is thrown
+    /// at once (the later receivers are not sent to).
+    public func broadcast(_ message: Message, from sender: EndpointID,
+                          to receivers: [EndpointID]) async throws -> [EndpointID] {
+        var closed: [EndpointID] = []
+        for receiver in receivers {
+            do {
+                try await send(message, from: sender, to: receiver)
+            } catch TransportError.endpointClosed {
+                closed.append(receiver)
+            }
+        }
+        return closed
+    }
 }
 
 /// Why a ``Transport`` refused a registration or a send.

@@ -146,6 +146,36 @@ import Testing
         #expect(storageAddress(received) == storageAddress(weights))
     }
 
+    /// A broadcast is one send per receiver (over sockets: the hub's, encoded once, every link written at once).
+    @Test(arguments: TransportKind.allCases)
+    func broadcastIsOneSendPerReceiver(_ kind: TransportKind) async throws {
+        // Given: three open clients and a closed one
+        let sut = kind.make()
+        var boxes: [Mailbox<TestMessage>] = []
+        for c in 0..<3 { boxes.append(try await sut.register(.client(c))) }
+        let gone = try await sut.register(.client(3))
+        await sut.close(.client(3))
+        _ = await drain(gone)
+        // When: a 280 kB model goes to all four, then a number to client 0
+        let model = (0..<70_000).map { Float($0) * 0.37 - 9_000 }
+        let closed = try await sut.broadcast(.weights(model), from: .parameterServer,
+                                             to: [.client(0), .client(3), .client(1), .client(2)])
+        try await sut.send(.number(1), from: .parameterServer, to: .client(0))
+        await #expect(throws: TransportError.unknownEndpoint(.client(9))) {
+            _ = try await sut.broadcast(.stop, from: .parameterServer, to: [.client(9)])
+        }
+        for c in 0..<3 { await sut.close(.client(c)) }
+        var got: [[Envelope<TestMessage>]] = []
+        for box in boxes { got.append(await drain(box)) }
+        await sut.shutdown()
+        // Then: the closed one is named; each open one got the model once, stamped in receiver order
+        #expect(closed == [.client(3)])
+        #expect(got.map { $0.map(\.message) } == [[.weights(model), .number(1)], [.weights(model)], [.weights(model)]])
+        let stamps = [got[0][0].sequence, got[1][0].sequence, got[2][0].sequence]
+        #expect(stamps == stamps.sorted() && Set(stamps).count == 3 && got[0][1].sequence > stamps[2])
+        #expect(got.allSatisfy { $0.first?.from == .parameterServer })
+    }
+
     @Test(arguments: TransportKind.allCases)
     func actorRegistersLoopsAndReplies(_ kind: TransportKind) async throws {
         // Given: a server actor and a client endpoint

@@ -106,6 +106,11 @@ final class LoopbackSockets: Transport {
         try await link.send(message, from: sender, to: receiver)
     }
     func forward(_ envelope: Envelope<TestMessage>) async throws { try await link.forward(envelope) }
+    /// The hub's broadcast, as the parameter server's (hub → link; the other calls go link → hub → link).
+    func broadcast(_ message: TestMessage, from sender: EndpointID,
+                   to receivers: [EndpointID]) async throws -> [EndpointID] {
+        try await hub.broadcast(message, from: sender, to: receivers)
+    }
     func close(_ endpoint: EndpointID) async { await link.close(endpoint) }
     func shutdown() async {
         await link.shutdown()

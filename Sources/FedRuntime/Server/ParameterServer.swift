@@ -57,15 +57,11 @@ actor ParameterServer {
                     try await transport.send(.liveClientsRequest(round: round), from: .parameterServer, to: .tracker)
                 case .broadcast(let start, let clients):
                     broadcasts.append(Task { [transport] in
-                        var unreachable: [Int] = []
-                        for c in clients {
-                            do {
-                                try await transport.send(.roundStart(start), from: .parameterServer, to: .client(c))
-                            } catch TransportError.endpointClosed {
-                                unreachable.append(c)  // its process died: the deadline leaves it out
-                            }
-                        }
-                        return (start.round, start.attempt, unreachable)
+                        // Encoded once for every client by transports that serialise (SocketHub).
+                        let closed = Set(try await transport.broadcast(.roundStart(start), from: .parameterServer,
+                                                                       to: clients.map { .client($0) }))
+                        // A closed client's process died: the deadline leaves it out.
+                        return (start.round, start.attempt, clients.filter { closed.contains(.client($0)) })
                     })
                 case .startDeadline(let round, let attempt, let seconds):
                     timers.start(round: round, attempt: attempt, seconds: seconds, clock: clock, transport: transport)

@@ -110,6 +110,11 @@ extension CorpusCase {
             b(["--noise", "--steps", "0"], ["--steps"]), b(["--noise", "--steps", "10001"], ["--steps"]),
             b(["--noise", "--pgd"], ["--noise", "--pgd"]), b(["--steps", "5"], ["--steps"]),
             b(["--noise", "--model", "resnet"], ["--model"]), b(["--noise", "--batch-size", "0"], ["--batch-size"]),
+            b(["--broadcast", "--clients", "0"], ["--clients"]), b(["--broadcast", "--repeats", "101"], ["--repeats"]),
+            b(["--broadcast", "--megabytes", "600"], ["--megabytes"]), b(["--broadcast", "--links", "65"], ["--links"]),
+            b(["--broadcast", "--tls", "--plaintext"], ["--tls", "--plaintext"]),
+            b(["--broadcast", "--clients", "2", "--links", "3"], ["--links", "--clients"]),
+            b(["--broadcast", "--clients", "256", "--megabytes", "100"], ["--clients × --megabytes"]),
         ]
     }
 
