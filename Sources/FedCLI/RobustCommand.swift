@@ -192,8 +192,10 @@ enum RobustCommand {
                 }
             }
             line.clear()
+            // α as the Float it is (0.0125, not 0.012500000186264515).
             let row = RobustRow(attack: s.attack, norm: s.norm.rawValue, epsilon: eps, steps: attack.steps,
-                                stepSize: Double(attack.stepSize), restarts: attack.restarts,
+                                stepSize: Double("\(attack.stepSize)") ?? Double(attack.stepSize),
+                                restarts: attack.restarts,
                                 examples: result.clean.count, cleanAccuracy: result.clean.accuracy,
                                 cleanLoss: result.clean.loss, robustAccuracy: result.adversarial.accuracy,
                                 adversarialLoss: result.adversarial.loss, seconds: monotonicSeconds() - t0)
