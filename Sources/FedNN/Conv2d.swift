@@ -116,15 +116,7 @@ public struct Conv2d: Layer {
             accumulateColumnSums(c.outputGradient, into: dw + outputChannels * g.patchSize, rows: rows,
                                  n: outputChannels)
         }
-        if let dx = c.inputGradient, c.parameterGradient == nil,
-           sparseConvInputGradientPays(nonzeros: nonzeroCount(c.outputGradient, count: rows * outputChannels),
-                                       outputCount: rows * outputChannels) {
-            // Input gradient only (a frozen layer, as adversarial attacks run every layer): behind ReLU and
-            // max-pool most of dY is zero, so scatter the nonzeros instead of the dense pass. Only without a weight
-            // gradient, so training's numerics are untouched.
-            sparseConvInputGradient(c.outputGradient, weights: c.parameters, dx, g, outputChannels: outputChannels,
-                                    batch: c.batch)
-        } else if let dx = c.inputGradient, convInputGradientSupported(g) {
+        if let dx = c.inputGradient, convInputGradientSupported(g) {
             // Straight from dY and the flipped filters. Implicit layers keep their padded inputs (a second backward
             // on the same forward, as DP-SGD runs, reads them): the scratch starts at the dY frames after them.
             // Otherwise the saved columns are no longer needed, so their space is the scratch.

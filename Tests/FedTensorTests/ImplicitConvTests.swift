@@ -17,10 +17,31 @@ struct ImplicitConvTests {
         ImplicitConvCase(h: 3, w: 17, c: 64, oc: 9, k: 1, p: 0, batch: 2),   // 1×1, rows of 6 + remainder
     ]
 
-    /// dX by the definition (Float64): the strided oracle of `SparseConvGradientTests` at stride 1.
+    /// dX by the definition: every output position scatters dY·W back to the pixels its window covers (Float64).
     func naive(_ t: ImplicitConvCase, _ dy: [Float], _ wt: [Float]) -> [Double] {
-        SparseConvGradientTests().naive(SparseConvCase(h: t.h, w: t.w, c: t.c, oc: t.oc, k: t.k, s: 1, p: t.p,
-                                                       batch: t.batch), dy, wt)
+        let g = ConvGeometry(height: t.h, width: t.w, channels: t.c, kernel: t.k, padding: t.p)
+        let (oh, ow) = (g.outputHeight, g.outputWidth)
+        var dx = [Double](repeating: 0, count: t.batch * t.h * t.w * t.c)
+        for n in 0..<t.batch {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    for o in 0..<t.oc {
+                        let d = Double(dy[((n * oh + oy) * ow + ox) * t.oc + o])
+                        for ky in 0..<t.k {
+                            for kx in 0..<t.k {
+                                let iy = oy - t.p + ky, ix = ox - t.p + kx
+                                guard iy >= 0, iy < t.h, ix >= 0, ix < t.w else { continue }
+                                for ch in 0..<t.c {
+                                    dx[((n * t.h + iy) * t.w + ix) * t.c + ch] +=
+                                        d * Double(wt[o * g.patchSize + (ky * t.k + kx) * t.c + ch])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dx
     }
 
     func implicit(_ t: ImplicitConvCase, _ dy: [Float], _ wt: [Float], threads: Int) -> [Float] {
