@@ -3,10 +3,20 @@ import FedNN
 import Foundation
 
 extension FairnessCommand {
-    /// claims.md: one row per claim of spec C.3, with the statistic the verdict rests on.
-    static func claims(runs: [FairnessRun], fineTune: [(theta: Double, pretrained: FairnessRun, scratch: FairnessRun)],
-                       mitigations: [FairnessRun] = [], settings s: FairnessSettings) -> String {
-        func verdict(_ ok: Bool) -> String { ok ? "reproduced" : "not reproduced" }
+    /// The statistics each claim's verdict rests on, for one seed's grid.
+    struct ClaimNumbers {
+        var rho = 0.0, rhoPaper = 0.0, rhoWithin = 0.0, pairs = 0, withinGroups = 0
+        var positive = 0, impacts = 0, meanImpact = 0.0
+        var rhoAdv = 0.0, rhoRobust = 0.0
+        var benefit: [Double] = [], band = 0.0
+        var mitigation: [MitigationEffect] = []
+        /// Claims 1–5: reproduced, not, or not measured (nil).
+        var verdicts: [Bool?] = []
+    }
+
+    static func claimNumbers(runs: [FairnessRun], fineTune: [(theta: Double, pretrained: FairnessRun, scratch: FairnessRun)],
+                             mitigations: [FairnessRun], settings s: FairnessSettings) -> ClaimNumbers {
+        var c = ClaimNumbers()
         let noisy = runs.filter { $0.sigma > 0 }
         // 1. Group test loss against FNR (effective at initialisation, and the paper-style ratio).
         var fnr: [Double] = [], paper: [Double] = [], loss: [Double] = []
@@ -17,7 +27,7 @@ extension FairnessCommand {
                 loss.append(t.meanLoss)
             }
         }
-        let rho = spearman(fnr, loss), rhoPaper = spearman(paper, loss)
+        (c.rho, c.rhoPaper, c.pairs) = (spearman(fnr, loss), spearman(paper, loss), loss.count)
         // Within one group (fixed feature norm and frequency) across σ: the part of the correlation due to DP alone.
         var within: [Double] = []
         for tail in Set(noisy.map(\.tailNorm)).sorted() {
@@ -27,28 +37,42 @@ extension FairnessCommand {
                 if r.isFinite { within.append(r) }
             }
         }
-        let rhoWithin = within.isEmpty ? .nan : within.reduce(0, +) / Double(within.count)
+        (c.rhoWithin, c.withinGroups) = (within.isEmpty ? .nan : mean(within), within.count)
         // 2. Disparate impact of DP on the tail subpopulation (against σ = 0 at the same tail norm).
         let impacts: [Double] = noisy.compactMap { r in
             runs.first { $0.tailNorm == r.tailNorm && $0.sigma == 0 }.map {
                 disparateImpact(nonDP: $0.subgroups, dp: r.subgroups, majority: 0, minority: 1)
             }
         }
-        let positive = impacts.filter { $0 > 0 }.count
-        let meanImpact = impacts.isEmpty ? .nan : impacts.reduce(0, +) / Double(impacts.count)
+        (c.positive, c.impacts, c.meanImpact) = (impacts.filter { $0 > 0 }.count, impacts.count, mean(impacts))
         // 3. Robustness: the adversarial loss increase (adversarial − clean) against σ.
         let sigmas = runs.map(\.sigma)
-        let advGap = runs.map { $0.robust.adversarial.loss - $0.robust.clean.loss }
-        let robustGap = runs.map { $0.robust.clean.accuracy - $0.robust.adversarial.accuracy }
-        let rhoAdv = spearman(sigmas, advGap), rhoRobust = spearman(sigmas, robustGap)
-        // 4. Pre-training benefit against θ.
-        let benefit = fineTune.map { $0.pretrained.groups.accuracy - $0.scratch.groups.accuracy }
-        let aligned = benefit.first ?? .nan, shifted = benefit.last ?? .nan
-        // The sd of a difference of two test accuracies (independent binomials) at θ = 0: the noise band.
-        let band = fineTune.first.map { f -> Double in
+        c.rhoAdv = spearman(sigmas, runs.map { $0.robust.adversarial.loss - $0.robust.clean.loss })
+        c.rhoRobust = spearman(sigmas, runs.map { $0.robust.clean.accuracy - $0.robust.adversarial.accuracy })
+        // 4. Pre-training benefit against θ, and the sd of a difference of two test accuracies (independent
+        // binomials) at θ = 0: the noise band.
+        c.benefit = fineTune.map { $0.pretrained.groups.accuracy - $0.scratch.groups.accuracy }
+        c.band = fineTune.first.map { f -> Double in
             let (a, b, n) = (f.pretrained.groups.accuracy, f.scratch.groups.accuracy, Double(s.testCount))
             return (a * (1 - a) / n + b * (1 - b) / n).squareRoot()
         } ?? .nan
+        let aligned = c.benefit.first ?? .nan, shifted = c.benefit.last ?? .nan
+        c.mitigation = mitigationEffects(mitigations, testCount: s.testCount)
+        c.verdicts = [c.rho < 0 && c.rhoWithin < 0,
+                      impacts.isEmpty ? nil : c.meanImpact > 0 && c.positive * 2 > impacts.count,
+                      c.rhoAdv > 0,
+                      c.benefit.isEmpty ? nil : aligned > 2 * c.band && shifted < aligned - 2 * c.band,
+                      c.mitigation.isEmpty ? nil : c.mitigation.allSatisfy { $0.fnr > 1 && $0.gain > 2 * $0.sd }]
+        return c
+    }
+
+    /// claims.md: one row per claim of spec C.3, with the statistic the verdict rests on.
+    static func claims(runs: [FairnessRun], fineTune: [(theta: Double, pretrained: FairnessRun, scratch: FairnessRun)],
+                       mitigations: [FairnessRun] = [], settings s: FairnessSettings) -> String {
+        func verdict(_ ok: Bool) -> String { ok ? "reproduced" : "not reproduced" }
+        let c = claimNumbers(runs: runs, fineTune: fineTune, mitigations: mitigations, settings: s)
+        let (rho, rhoPaper, rhoWithin, rhoAdv, rhoRobust) = (c.rho, c.rhoPaper, c.rhoWithin, c.rhoAdv, c.rhoRobust)
+        let (benefit, band, shifted) = (c.benefit, c.band, c.benefit.last ?? .nan)
         let row = { (claim: String, measured: String, ok: Bool?) in
             "| \(claim) | \(measured) | \(ok.map(verdict) ?? "not measured") |\n"
         }
@@ -61,29 +85,28 @@ extension FairnessCommand {
         md += "| claim (C.3) | what we measured | verdict |\n| --- | --- | --- |\n"
         md += row("Test loss rises as FNR falls",
                   "Spearman ρ(group effective FNR at initialisation, group test loss) = \(fixed(rho, 3)) over "
-                  + "\(loss.count) (run, group) pairs with σ > 0 (across groups: feature norm and frequency differ too); "
+                  + "\(c.pairs) (run, group) pairs with σ > 0 (across groups: feature norm and frequency differ too); "
                   + "with the paper-style ‖u‖/σ_n: ρ = \(fixed(rhoPaper, 3)); within each group across σ, mean ρ = "
-                  + "\(fixed(rhoWithin, 3)) over \(within.count) groups",
-                  rho < 0 && rhoWithin < 0)
+                  + "\(fixed(rhoWithin, 3)) over \(c.withinGroups) groups",
+                  c.verdicts[0])
         md += row("Minority / long-tail groups lose more accuracy under DP",
-                  "disparate impact (tail drop − common drop vs σ = 0) > 0 in \(positive) of \(impacts.count) runs, "
-                  + "mean \(fixed(meanImpact * 100, 2)) points",
-                  impacts.isEmpty ? nil : meanImpact > 0 && positive * 2 > impacts.count)
+                  "disparate impact (tail drop − common drop vs σ = 0) > 0 in \(c.positive) of \(c.impacts) runs, "
+                  + "mean \(fixed(c.meanImpact * 100, 2)) points",
+                  c.verdicts[1])
         md += row("Adversarial loss / robust error worse under DP",
                   "Spearman ρ(σ, adversarial − clean loss) = \(fixed(rhoAdv, 3)); ρ(σ, clean − robust accuracy) = "
                   + "\(fixed(rhoRobust, 3)) (PGD-10 L2, ε = \(s.attackEpsilon)); not at matched clean accuracy",
-                  rhoAdv > 0)
+                  c.verdicts[2])
         md += row("Pre-training helps only when source and target align; can hurt under large shift",
                   "accuracy benefit of pre-training (fine-tuned − scratch, σ = \(s.fineTuneSigma), \(s.fineTuneSteps) "
                   + "steps) at θ = " + fineTune.map { "\($0.theta)°" }.joined(separator: ", ") + ": "
                   + benefit.map { fixed($0 * 100, 2) }.joined(separator: ", ") + " points (noise band: sd "
                   + "\(fixed(band * 100, 2)) points; reproduced only if the aligned benefit exceeds 2 sd and the "
                   + "largest shift's is 2 sd below it)",
-                  benefit.isEmpty ? nil : aligned > 2 * band && shifted < aligned - 2 * band)
-        let five = mitigationRow(mitigations, testCount: s.testCount)
+                  c.verdicts[3])
         md += row("Augmentation and freezing raise FNR and improve accuracy and robustness",
                   "σ = \(s.mitigationSigma), tail ‖u‖ = \(s.mitigationTailNorm), same data, initialisation and noise "
-                  + "streams; " + five.measured, five.ok)
+                  + "streams; " + mitigationText(c.mitigation, mitigations), c.verdicts[4])
         md += "\nThe large-shift part of claim 4 (\"can hurt\") holds here only if the benefit at the largest θ is "
         md += "negative: \(fixed(shifted * 100, 2)) points.\n"
         return md

@@ -5,7 +5,7 @@ import Foundation
 
 enum FairnessCommand {
     static let help = """
-    USAGE: fednoise fairness [--output DIR] [--quick] [--seed N] [--steps N] [--threads N]
+    USAGE: fednoise fairness [--output DIR] [--quick] [--seed N | --seeds LIST] [--steps N] [--threads N]
 
     The synthetic study of "How DP-SGD harms fairness and robustness" (spec C): a two-layer ReLU CNN (K = 2 classes,
     m = 20 filters per class, second layer fixed) on 2-patch data in d = 1000 with a common (90%, ‖u‖ = 5) and a
@@ -17,14 +17,16 @@ enum FairnessCommand {
     multiplicity k ∈ {4, 16} (fresh noise patches, gradients averaged before clipping). Evaluated per group on
     2,000 test examples:
     accuracy, loss, PGD-10 L2 (ε = 1) robust accuracy and adversarial loss, the paper-style FNR ‖u‖/σ_n and the
-    effective FNR (every 50 steps). One seed per run; the whole grid takes a few minutes.
+    effective FNR (every 50 steps). One seed per grid; the whole grid takes a few minutes per seed.
     Writes runs.csv (one row per run and group), fnr.csv, finetune.csv, mitigations.csv, claims.md and five SVG
-    plots into DIR.
+    plots into DIR; with several --seeds, each seed's into DIR/seed-S/, and into DIR claims.md (each claim's
+    statistics as mean ± sd over the seeds, and in how many seeds it is reproduced) and seeds.csv.
 
     OPTIONS:
       --output DIR   result folder (default results/dp-fairness)
       --quick        a tiny grid (d = 64, 20 steps, σ ∈ {0, 2}), seconds: for smoke tests
       --seed N       data, initialisation and noise seed (default 1)
+      --seeds LIST   comma-separated seeds, e.g. 1,2,3: the grid once per seed, then the claims over the seeds
       --steps N      DP-SGD steps per run, 1…100000 (default 300)
       --threads N    compute threads (default: all cores)
       -h, --help     show this help
@@ -41,22 +43,68 @@ enum FairnessCommand {
         }
         var s = args.flag("quick") ? FairnessSettings.quick : FairnessSettings()
         let output = args.string("output") ?? "results/dp-fairness"
-        if let seed = try args.int("seed", in: 0...Int.max) { s.seed = UInt64(seed) }
+        let seed = try args.int("seed", in: 0...Int.max)
+        let seedList = args.string("seeds")
         if let steps = try args.int("steps", in: 1...100_000) { s.steps = steps }
         let threads = try args.int("threads", in: 1...ComputeThreads.maximum)
         try args.finish()
+        if seed != nil && seedList != nil { throw UsageError("--seed and --seeds: give one of them") }
+        let seeds = try seedList.map(parseSeeds) ?? [seed.map(UInt64.init) ?? s.seed]
         if let threads { ComputeThreads.count = threads }
         let dir = try OutputPlace.prepareFolder(output, origin: "--output")
         let started = monotonicSeconds()
-        var runs: [FairnessRun] = []
-        var stream: UInt64 = 100
-        let total = s.tailNorms.count * s.sigmas.count + 1 + 2 * s.rotations.count + 1 + s.freezeFractions.count
-            + s.augmentCopies.count
+        let total = seeds.count * (s.tailNorms.count * s.sigmas.count + 1 + 2 * s.rotations.count + 1
+            + s.freezeFractions.count + s.augmentCopies.count)
         var done = 0
-        func progress(_ what: String) {
+        let progress = { (what: String) in
             done += 1
             say("[\(done)/\(total)] \(what)  (\(fixed(monotonicSeconds() - started, 1)) s)")
         }
+        if seeds.count == 1 {
+            s.seed = seeds[0]
+            let g = try grid(s, progress: progress)
+            try write(runs: g.runs, fineTune: g.fineTune, mitigations: g.mitigations, settings: s, to: dir)
+            say("wrote \(output)/runs.csv, fnr.csv, finetune.csv, mitigations.csv, claims.md and 5 SVGs "
+                + "(\(fixed(monotonicSeconds() - started, 1)) s)")
+            return
+        }
+        var numbers: [(seed: UInt64, claims: ClaimNumbers)] = []
+        for seed in seeds {
+            s.seed = seed
+            say("seed \(seed)")
+            let sub = try OutputPlace.prepareFolder(dir.appendingPathComponent("seed-\(seed)").path, origin: "--output")
+            let g = try grid(s, progress: progress)
+            try write(runs: g.runs, fineTune: g.fineTune, mitigations: g.mitigations, settings: s, to: sub)
+            numbers.append((seed, claimNumbers(runs: g.runs, fineTune: g.fineTune, mitigations: g.mitigations,
+                                               settings: s)))
+        }
+        try writeSeeds(numbers, settings: s, to: dir)
+        say("wrote \(output)/seed-S/ for S in \(seeds.map(String.init).joined(separator: ", ")), and "
+            + "\(output)/claims.md, seeds.csv (\(fixed(monotonicSeconds() - started, 1)) s)")
+    }
+
+    /// "1,2,3" → [1, 2, 3]: 1…100 distinct seeds; the error names the flag and the bad item.
+    static func parseSeeds(_ text: String) throws(UsageError) -> [UInt64] {
+        var out: [UInt64] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let t = item.trimmingCharacters(in: .whitespaces)
+            guard let v = UInt64(t), v <= UInt64(Int.max) else {
+                throw UsageError("--seeds: '\(t)' is not a whole number ≥ 0 (give e.g. 1,2,3)")
+            }
+            guard !out.contains(v) else { throw UsageError("--seeds: \(v) is given twice") }
+            out.append(v)
+        }
+        guard out.count <= 100 else { throw UsageError("--seeds: at most 100 seeds, got \(out.count)") }
+        return out
+    }
+
+    /// The whole grid for `s.seed`: the σ × tail-norm runs, pre-training and fine-tuning per θ, the mitigations.
+    static func grid(_ s: FairnessSettings, progress: (String) -> Void) throws
+        -> (runs: [FairnessRun], fineTune: [(theta: Double, pretrained: FairnessRun, scratch: FairnessRun)],
+            mitigations: [FairnessRun])
+    {
+        var runs: [FairnessRun] = []
+        var stream: UInt64 = 100
         for tail in s.tailNorms {
             for sigma in s.sigmas {
                 progress("σ = \(sigma), tail ‖u‖ = \(tail)")
@@ -102,9 +150,7 @@ enum FairnessCommand {
                 + "\(percent(r.robust.adversarial.accuracy)), mean effective FNR at start "
                 + "\(fixed(r.effectiveFNRStart.reduce(0, +) / Double(r.effectiveFNRStart.count), 4))")
         }
-        try write(runs: runs, fineTune: fineTune, mitigations: mitigations, settings: s, to: dir)
-        say("wrote \(output)/runs.csv, fnr.csv, finetune.csv, mitigations.csv, claims.md and 5 SVGs "
-            + "(\(fixed(monotonicSeconds() - started, 1)) s)")
+        return (runs, fineTune, mitigations)
     }
 
     static func write(runs: [FairnessRun], fineTune: [(theta: Double, pretrained: FairnessRun, scratch: FairnessRun)],

@@ -24,6 +24,7 @@ public enum FedCommandLine {
       paradox     the noise-infusion study: mechanisms × levels × CNNs × {centralized, federated}; PoS/PoA, MIA
       plot        overlay one column of several result CSVs (runs, references) in one SVG chart
       fairness    the synthetic DP-SGD fairness and robustness study (two-layer ReLU CNN): CSVs, plots, claims
+      robust      clean and FGSM/PGD robust accuracy and adversarial loss of saved weights per budget ε
       bench       measure GEMM GFLOPS, training throughput and noise generation; prints a table, writes JSON
       mpi-check   under mpirun: the MPI transport across ranks, broadcast and upload GB/s (needs --traits MPI)
       help        show this help
@@ -32,7 +33,7 @@ public enum FedCommandLine {
     """
 
     static let commands: Set<String> = ["serve", "join", "run", "sweep", "attack", "privacy", "train", "bench", "plot",
-                                         "paradox", "fairness", "mpi-check", "certs"]
+                                         "paradox", "fairness", "mpi-check", "certs", "robust"]
 
     /// Runs the command line and returns the process exit status (0 ok, 1 failure, 2 usage error, 130/143 a run
     /// interrupted by SIGINT/SIGTERM after writing its results and checkpoint).
@@ -68,12 +69,13 @@ public enum FedCommandLine {
             case "bench": try await BenchCommand.run(rest)
             case "plot": try PlotCommand.run(rest)
             case "fairness": try FairnessCommand.run(rest)
+            case "robust": try RobustCommand.run(rest)
             case "mpi-check": try await MPICheckCommand.run(rest)
             case "help", "--help", "-h": say(help)
             default:
                 throw UsageError(
                     "unknown command '\(command)' (commands: run, serve, join, sweep, attack, privacy, train, paradox, "
-                        + "bench, plot, fairness, mpi-check, help)")
+                        + "bench, plot, fairness, robust, mpi-check, help)")
             }
             return 0
         } catch let error as UsageError {
