@@ -79,8 +79,7 @@ enum ParadoxCellRun {
         // One evaluation pass gives both the accuracy and loss and the attack's per-example losses.
         let (trainEval, memberLosses) = evaluateWithLosses(network, parameters: parameters, on: train,
                                                            indices: members, workspace: workspace)
-        // Centralised training's last epoch already evaluated the final model on the test set in batches of this
-        // capacity: the same numbers, kept rather than computed again.
+        // Training's last epoch or round already evaluated the final model on the test set: kept, not recomputed.
         let (testEval, testLosses) = lastTest ?? evaluateWithLosses(network, parameters: parameters, on: test,
                                                                     workspace: workspace)
         // The non-members are the first test examples; a pass of its own when they are not all of them, so that
@@ -119,7 +118,8 @@ enum ParadoxCellRun {
 
     /// Trains the cell's model on `train`: centrally (with its noise, or DP-SGD) or by a federation (FedAvg with
     /// its noise, or DP-FedAvg). The final model, its per-epoch or per-round test accuracies, a DP cell's ε, and
-    /// (centralised heuristic cells) the last epoch's test evaluation with its per-example losses.
+    /// (heuristic centralised cells and every federated one) the final model's test evaluation with its
+    /// per-example losses, as training computed it.
     static func trainModel(_ cell: ParadoxCell, network: Network, study: ParadoxConfiguration, train: DatasetSamples,
                            test: DatasetSamples) async throws
         -> (parameters: [Float], series: [Double], epsilon: Double?, lastTest: (Evaluation, [Double])?) {
@@ -134,8 +134,14 @@ enum ParadoxCellRun {
             let federation = try Federation(configuration: federationConfiguration(cell, study: study), train: train,
                                             test: test)
             let summary = try await federation.run()
+            // The server evaluated the final model on the test set in its last round: keep those numbers.
+            let last = summary.rounds.last
+            let lastTest = federation.finalTestLosses.flatMap { losses -> (Evaluation, [Double])? in
+                guard let accuracy = last?.testAccuracy, let loss = last?.testLoss else { return nil }
+                return (Evaluation(loss: loss, accuracy: accuracy, count: test.sampleCount), losses)
+            }
             return (federation.globalWeights ?? [], summary.rounds.compactMap(\.testAccuracy),
-                    cell.dp != nil ? summary.privacy.epsilon ?? .nan : nil, nil)
+                    cell.dp != nil ? summary.privacy.epsilon ?? .nan : nil, lastTest)
         }
     }
 

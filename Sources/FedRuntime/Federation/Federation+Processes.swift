@@ -155,6 +155,8 @@ extension Federation {
         guard let server, let summary else { return nil }
         let weights = await server.globalWeights
         finalWeights.withLock { $0 = weights }
+        let losses = await server.finalTestLosses
+        finalLosses.withLock { $0 = losses }
         continuation.yield(.finished(summary))
         continuation.finish()
         return summary

@@ -32,6 +32,12 @@ public final class Federation: Sendable {
 
     /// The global model after the last completed `run()` (nil before), as one flat vector.
     public var globalWeights: [Float]? { finalWeights.withLock { $0 } }
+    let finalLosses = Mutex<[Double]?>(nil)
+
+    /// Every test example's cross-entropy (−log softmax(z)_y, Float64) under `globalWeights`, from the server's
+    /// evaluation of the last round (in its evaluation batches); nil before a run, or when the last round was not
+    /// evaluated.
+    public var finalTestLosses: [Double]? { finalLosses.withLock { $0 } }
 
     /// The algorithm: the configuration's, or one given at init.
     public let strategy: any FederatedStrategy

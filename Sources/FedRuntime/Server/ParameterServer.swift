@@ -38,6 +38,16 @@ actor ParameterServer {
 
     var globalWeights: [Float] { machine.weights }
 
+    /// The weights of the last evaluation and every test example's loss under them (`evaluateWithLosses`).
+    private var lastEvaluation: (weights: [Float], losses: [Double])?
+
+    /// Every test example's cross-entropy under the final global model, when the last evaluation was of it (nil
+    /// otherwise): what the evaluation computed anyway, for a caller that attacks or analyses the final model.
+    var finalTestLosses: [Double]? {
+        guard let last = lastEvaluation, last.weights == machine.weights else { return nil }
+        return last.losses
+    }
+
     /// Runs every round, then tells everyone to stop. Returns the run's summary.
     func run() async throws -> FederationSummary {
         defer { timers.cancelAll(); for b in broadcasts { b.cancel() } }
@@ -68,7 +78,9 @@ actor ParameterServer {
                 case .cancelDeadline(let round, let attempt):
                     timers.cancel(round: round, attempt: attempt)
                 case .evaluate(let round, let weights):
-                    let e = evaluate(network, parameters: weights, on: test, workspace: evaluation)
+                    let (e, losses) = evaluateWithLosses(network, parameters: weights, on: test,
+                                                         workspace: evaluation)
+                    lastEvaluation = (weights, losses)
                     try control.evaluated?(round, weights)
                     queue += try machine.handle(.evaluated(round: round, e), now: clock.now)
                 case .emit(let event):
