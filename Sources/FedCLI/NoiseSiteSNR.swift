@@ -54,9 +54,11 @@ enum NoiseSiteSNR {
     /// give SNR = 1/λ² exactly. The gradient's RMS is not measured: relative gradient noise is in units of it (RMS
     /// 1), absolute gradient noise and salt-and-pepper (no std) get NaN rather than a figure against the wrong
     /// tensor.
+    /// `limit` measures only the first sites (a study cell reports the first one; each activation site costs a
+    /// forward pass).
     static func measure(_ noise: NoiseInfusion, base: Network, parameters: [Float], data: any SampleSource,
-                        indices: [Int], time: Int) -> [SiteSNR] {
-        sites(noise, base: base).map { label, m, level, layer in
+                        indices: [Int], time: Int, limit: Int = .max) -> [SiteSNR] {
+        sites(noise, base: base).prefix(limit).map { label, m, level, layer in
             let scheduled = level * m.scheduleFactor(at: time)
             let relative = m.levelMode == .relative || m.distribution.isMultiplicative
             var rms: Double

@@ -179,7 +179,7 @@ enum ParadoxCellRun {
     static func siteSignal(_ noise: NoiseInfusion?, base: Network, parameters: [Float], train: DatasetSamples,
                            members: [Int], time: Int) -> (sigma: Double, rms: Double) {
         guard let noise, let first = NoiseSiteSNR.measure(noise, base: base, parameters: parameters, data: train,
-                                                          indices: members, time: time).first
+                                                          indices: members, time: time, limit: 1).first
         else { return (0, .nan) }
         return (first.sigma, first.rms)
     }

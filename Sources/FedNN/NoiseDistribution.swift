@@ -41,12 +41,39 @@ public func applyNoise(
     startIndex: UInt64 = 0, factor: UnsafeMutablePointer<Float>? = nil, low: Float = 0, high: Float = 1
 ) {
     guard count > 0 else { return }
+    // Chunk c covers [c·noiseChunk, (c + 1)·noiseChunk) whatever thread runs it, so the split cannot change a bit;
+    // large tensors (an activation batch, a gradient) spread their chunks over the compute threads.
+    let chunks = (count + noiseChunk - 1) / noiseChunk
+    let pieces = count < parallelNoiseThreshold ? 1 : min(ComputeThreads.count, chunks / 4)
+    if pieces <= 1 {
+        applyNoiseChunks(x, count: count, chunks: 0..<chunks, distribution: distribution, level: level, key: key,
+                         startIndex: startIndex, factor: factor, low: low, high: high)
+        return
+    }
+    nonisolated(unsafe) let x = x, factor = factor
+    parallelFor(pieces, threads: pieces) { w in
+        applyNoiseChunks(x, count: count, chunks: (chunks * w / pieces)..<(chunks * (w + 1) / pieces),
+                         distribution: distribution, level: level, key: key, startIndex: startIndex, factor: factor,
+                         low: low, high: high)
+    }
+}
+
+/// Tensors at least this long are noised on several threads (below it the threads cost more than they save).
+let parallelNoiseThreshold = 1 << 15
+
+/// `applyNoise` on chunks `chunks` of x[0..<count] (chunk c: [c·noiseChunk, min((c + 1)·noiseChunk, count))).
+func applyNoiseChunks(
+    _ x: UnsafeMutablePointer<Float>, count: Int, chunks: Range<Int>, distribution: NoiseDistribution, level: Float,
+    key: StreamKey, startIndex: UInt64, factor: UnsafeMutablePointer<Float>?, low: Float, high: Float
+) {
+    guard !chunks.isEmpty else { return }
     let uniformKey = key.child(1)
     withUnsafeTemporaryAllocation(of: Float.self, capacity: noiseChunk) { tmp in
         let t = tmp.baseAddress!
-        var i = 0
-        while i < count {
-            let m = min(noiseChunk, count - i)
+        var i = chunks.lowerBound * noiseChunk
+        let end = min(chunks.upperBound * noiseChunk, count)
+        while i < end {
+            let m = min(noiseChunk, end - i)
             let chunk = UnsafeMutableBufferPointer(start: t, count: m)
             let start = startIndex &+ UInt64(i)
             let xi = x + i

@@ -62,6 +62,38 @@ struct NoiseInfusionTests {
     }
 
     /// A fraction p of entries replaced, half by the low value and half by the high one; the rest untouched.
+    /// A tensor large enough to be noised on several threads gives the same bits on 1, 2 and 3 threads, and the
+    /// same bits as noising it in small independent pieces (each piece its own call at its global start index,
+    /// the oracle of "a pure function of (key, index)"); the factors of the multiplicative laws too. Negative
+    /// control: another key changes most entries.
+    @Test(arguments: NoiseDistribution.allCases)
+    func largeTensorsAreThreadAndSplitInvariant(law: NoiseDistribution) {
+        let n = 3 * 65_536 + 777
+        let clean = (0..<n).map { Float(($0 % 97) - 48) / 16 }
+        func noised(threads: Int, pieces: Int = 1, seed: UInt64 = 21) -> ([Float], [Float]) {
+            var x = clean, f = [Float](repeating: 0, count: n)
+            ComputeThreads.$taskLimit.withValue(threads) {
+                x.withUnsafeMutableBufferPointer { xb in
+                    f.withUnsafeMutableBufferPointer { fb in
+                        for p in 0..<pieces {
+                            let lo = n * p / pieces, hi = n * (p + 1) / pieces
+                            applyNoise(xb.baseAddress! + lo, count: hi - lo, distribution: law, level: 0.3,
+                                       key: StreamKey(seed: seed), startIndex: UInt64(lo),
+                                       factor: fb.baseAddress! + lo, low: -3, high: 3)
+                        }
+                    }
+                }
+            }
+            return (x, f)
+        }
+        let one = noised(threads: 1)
+        #expect(one.0 != clean)
+        for threads in [2, 3] { #expect(noised(threads: threads) == one) }
+        #expect(noised(threads: 2, pieces: 97) == one)
+        let other = noised(threads: 2, seed: 22).0
+        #expect(zip(other, one.0).filter { $0 != $1 }.count > (law == .saltAndPepper ? n / 5 : n / 2))
+    }
+
     @Test func saltAndPepperCorruptsTheGivenFraction() {
         let p: Float = 0.2
         var x = [Float](repeating: 0.5, count: Self.n)
