@@ -40,29 +40,15 @@ enum BenchCommand {
             throw UsageError("--dpsgd, --layers, --pgd and --noise are separate benchmarks: give one")
         }
         if noise {
-            let jsonPath = json ?? "runs/bench-noise.json"
-            try OutputPlace.prepareFile(jsonPath, origin: json == nil ? "the results file" : "--json")
-            say("CPU: \(HostCPU.current.summary)")
-            var rows: [Row] = []
-            for t in threadList ?? [ComputeThreads.count] {
-                rows += try ComputeThreads.with(t) {
-                    try benchNoise(model ?? .cnn, batch: batch ?? 64, steps: steps ?? 20, repeats: quick ? 3 : 7)
-                }
+            return try atEachThreadCount(threadList, json: json, defaultJSON: "runs/bench-noise.json") {
+                try benchNoise(model ?? .cnn, batch: batch ?? 64, steps: steps ?? 20, repeats: quick ? 3 : 7)
             }
-            return try writeRows(rows, to: jsonPath, cpu: HostCPU.current)
         }
         if pgd {
             if model != nil { throw UsageError("--model is an option of --layers") }
-            let jsonPath = json ?? "runs/bench-pgd.json"
-            try OutputPlace.prepareFile(jsonPath, origin: json == nil ? "the results file" : "--json")
-            say("CPU: \(HostCPU.current.summary)")
-            var rows: [Row] = []
-            for t in threadList ?? [ComputeThreads.count] {
-                rows += try ComputeThreads.with(t) {
-                    try benchPGD(data: data, batch: batch ?? 100, repeats: quick ? 1 : 3)
-                }
+            return try atEachThreadCount(threadList, json: json, defaultJSON: "runs/bench-pgd.json") {
+                try benchPGD(data: data, batch: batch ?? 100, repeats: quick ? 1 : 3)
             }
-            return try writeRows(rows, to: jsonPath, cpu: HostCPU.current)
         }
         if !layers {
             if batch != nil { throw UsageError("--batch-size is an option of --layers") }
@@ -138,6 +124,18 @@ enum BenchCommand {
     }
 
     /// Writes the rows as a JSON array, each naming `cpu`.
+    /// A benchmark of its own (`--noise`, `--pgd`): checks the results file first, prints the CPU, runs `measure`
+    /// at each thread count (default: the current count) and writes every row.
+    static func atEachThreadCount(_ threadList: [Int]?, json: String?, defaultJSON: String,
+                                  _ measure: () throws -> [Row]) throws {
+        let jsonPath = json ?? defaultJSON
+        try OutputPlace.prepareFile(jsonPath, origin: json == nil ? "the results file" : "--json")
+        say("CPU: \(HostCPU.current.summary)")
+        var rows: [Row] = []
+        for t in threadList ?? [ComputeThreads.count] { rows += try ComputeThreads.with(t) { try measure() } }
+        try writeRows(rows, to: jsonPath, cpu: HostCPU.current)
+    }
+
     static func writeRows(_ rows: [Row], to path: String, cpu: HostCPU) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
