@@ -43,8 +43,10 @@ extension BenchCommand {
                        (salt-and-pepper, speckle, uniform, multiplicative, client update, global model), and each
                        one's overhead against no noise. An epoch is --steps steps (1…10000, default 20: one
                        paradox-grid client's local epoch) of the trainer on random data, then the per-epoch
-                       client-side noise and the global-model noise, so those sites are amortised over --steps;
-                       every repetition times each case in turn; median of 7 (--quick: 3)
+                       client-side noise and the global-model noise, so those sites are amortised over --steps.
+                       Each timed epoch of a case follows an epoch without noise; a case's overhead is the median
+                       of those paired ratios, its ms/step the median of its epochs; 7 pairs (--quick: 3). Longer
+                       epochs (e.g. --steps 50) scatter less
       --broadcast      instead: a hub and --links L (1…64, default 2) links in this process over loopback, hosting
                        --clients N (1…256, default 30) clients split as `run --processes L` splits them; the hub
                        broadcasts a round start of --megabytes M (default: the McMahan CNN, 6.65 MB) to all of

@@ -32,8 +32,9 @@ extension BenchCommand {
     /// Milliseconds per training step of `kind` at `batch` for every `noiseCases` entry, and the overhead against
     /// none. One "epoch" is `steps` steps of `Trainer.runEpoch` on random MNIST-shaped data followed by the
     /// per-epoch client-side noise (as `fednoise train` and a federation's client apply it) and the global-model
-    /// noise (once per round at the server): the per-epoch sites are amortised over `steps` steps. Each repetition
-    /// times every case once, in turn, so drift in the machine's speed hits all cases alike; the median is kept.
+    /// noise (once per round at the server): the per-epoch sites are amortised over `steps` steps. Each timed
+    /// epoch of a case follows an epoch of no noise, and its overhead is the median of those paired ratios (drift
+    /// in the machine's speed between cases cancels); ms/step is the median of a case's epochs.
     /// After the warm-up epoch every case's model must differ from the noise-free one's (same weights, batches and
     /// streams otherwise), or the benchmark stops: it never times a mechanism that did nothing.
     static func benchNoise(_ kind: ModelKind, batch: Int, steps: Int, repeats: Int) throws -> [Row] {
@@ -48,27 +49,39 @@ extension BenchCommand {
         for (_, noise) in noiseCases {
             runs.append(try NoiseEpochRun(base: base, noise: noise, batch: batch))
         }
+        // Warm-up: every case once, in turn.
+        for i in runs.indices { runs[i].epoch(0, on: data, indices: indices) }
+        // Every case starts from the same weights and batches as `none`: a case whose epoch leaves the model
+        // exactly where `none` left it infused no noise, and its timing would be a lie.
+        if let idle = runs.indices.dropFirst().first(where: { runs[$0].parameters == runs[0].parameters }) {
+            throw UsageError("bench --noise: '\(noiseCases[idle].name)' left the model bit-identical to no noise")
+        }
+        // Timed: each case right after an epoch of `none`, so each ratio compares two epochs a second apart and
+        // the machine's drift between cases cancels; the overhead is the median of a case's ratios.
         var seconds = [[Double]](repeating: [], count: runs.count)
-        for r in 0..<(repeats + 1) {
-            for i in runs.indices {
-                let t0 = monotonicSeconds()
-                runs[i].epoch(r, on: data, indices: indices)
-                if r > 0 { seconds[i].append(monotonicSeconds() - t0) }  // repetition 0 warms up
-            }
-            // Every case starts from the same weights and batches as `none`: a case whose epoch leaves the model
-            // exactly where `none` left it infused no noise, and its timing would be a lie.
-            if r == 0, let idle = runs.indices.dropFirst().first(where: { runs[$0].parameters == runs[0].parameters }) {
-                throw UsageError("bench --noise: '\(noiseCases[idle].name)' left the model bit-identical to no noise")
+        var ratios = [[Double]](repeating: [], count: runs.count)
+        func timed(_ i: Int, _ r: Int) -> Double {
+            let t0 = monotonicSeconds()
+            runs[i].epoch(r, on: data, indices: indices)
+            return monotonicSeconds() - t0
+        }
+        for r in 1...repeats {
+            for i in runs.indices.dropFirst() {
+                let reference = timed(0, r), t = timed(i, r)
+                seconds[0].append(reference)
+                seconds[i].append(t)
+                ratios[i].append(t / reference)
             }
         }
         let perStep = seconds.map { 1000 * $0.sorted()[$0.count / 2] / Double(steps) }
         say("\(kind.rawValue), batch \(batch), \(ComputeThreads.count) thread(s), \(steps) steps per epoch "
-            + "(per-epoch sites amortised over them), median of \(repeats)")
+            + "(per-epoch sites amortised over them), median of \(repeats); overhead: median of each case's time over "
+            + "the no-noise epoch just before it")
         say("site and law".padding(toLength: 32, withPad: " ", startingAt: 0) + "ms/step".leftPad(10)
             + "overhead".leftPad(10))
         var rows: [Row] = []
         for (i, c) in noiseCases.enumerated() {
-            let overhead = 100 * (perStep[i] / perStep[0] - 1)
+            let overhead = i == 0 ? 0 : 100 * (ratios[i].sorted()[ratios[i].count / 2] - 1)
             say(c.name.padding(toLength: 32, withPad: " ", startingAt: 0) + fixed(perStep[i], 3).leftPad(10)
                 + (i == 0 ? "" : (fixed(overhead, 1) + "%").leftPad(10)))
             rows.append(Row(benchmark: "noise \(kind.rawValue) batch \(batch) \(c.name)", threads: ComputeThreads.count,

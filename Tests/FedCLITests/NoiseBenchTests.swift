@@ -5,9 +5,10 @@ import Testing
 
 @Suite("bench --noise")
 struct NoiseBenchTests {
-    /// The logistic model, one step per epoch, one thread: every case gets an ms/step row and, except `none`, an
-    /// overhead row equal to its ms/step against none's. The command itself refuses to time a case whose epoch left
-    /// the model where `none` left it, so exit 0 also says every mechanism changed the model.
+    /// The MLP, two steps per epoch, one thread: every case gets an ms/step row and, except `none`, an overhead row
+    /// (the median of its epochs' times over the no-noise epoch before each, so > −100% and finite). The command
+    /// itself refuses to time a case whose epoch left the model where `none` left it, so exit 0 also says every
+    /// mechanism changed the model.
     @Test func everyCaseIsTimedAgainstNone() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bench-noise-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: path) }
@@ -19,11 +20,11 @@ struct NoiseBenchTests {
         let times = rows.filter { $0.unit == "ms/step" }, overheads = rows.filter { $0.unit == "%" }
         #expect(times.count == 13 && overheads.count == 12)
         #expect(times.allSatisfy { $0.value > 0 && $0.threads == 1 && $0.benchmark.hasPrefix("noise mlp batch 8 ") })
-        let none = try #require(times.first { $0.benchmark == "noise mlp batch 8 none" })
+        #expect(times.contains { $0.benchmark == "noise mlp batch 8 none" })
         for o in overheads {
             let name = String(o.benchmark.dropFirst("noise overhead mlp batch 8 ".count))
-            let t = try #require(times.first { $0.benchmark == "noise mlp batch 8 \(name)" })
-            #expect(abs(o.value - 100 * (t.value / none.value - 1)) < 1e-9 * max(1, abs(o.value)))
+            #expect(times.contains { $0.benchmark == "noise mlp batch 8 \(name)" })
+            #expect(o.value.isFinite && o.value > -100)
         }
         for name in ["M1 input gaussian", "M3 gradient gaussian rel.", "global model gaussian rel.",
                      "input salt-and-pepper"] {
