@@ -66,6 +66,12 @@ extension FairnessCommand {
         return c
     }
 
+    /// The five claims of spec C.3, in order: the first column of both claims.md tables (one seed, several seeds).
+    static let claimNames = ["Test loss rises as FNR falls", "Minority / long-tail groups lose more accuracy under DP",
+                             "Adversarial loss / robust error worse under DP",
+                             "Pre-training helps only when source and target align; can hurt under large shift",
+                             "Augmentation and freezing raise FNR and improve accuracy and robustness"]
+
     /// claims.md: one row per claim of spec C.3, with the statistic the verdict rests on.
     static func claims(runs: [FairnessRun], fineTune: [(theta: Double, pretrained: FairnessRun, scratch: FairnessRun)],
                        mitigations: [FairnessRun] = [], settings s: FairnessSettings) -> String {
@@ -83,28 +89,28 @@ extension FairnessCommand {
         md += "common ‖u‖ = \(s.commonNorm), tail ‖u‖ ∈ \(s.tailNorms), tail prior \(s.data.subgroupPriors.last ?? 0), "
         md += "seed \(s.seed). One seed: the verdicts are directions on one draw, not significance tests.\n\n"
         md += "| claim (C.3) | what we measured | verdict |\n| --- | --- | --- |\n"
-        md += row("Test loss rises as FNR falls",
+        md += row(claimNames[0],
                   "Spearman ρ(group effective FNR at initialisation, group test loss) = \(fixed(rho, 3)) over "
                   + "\(c.pairs) (run, group) pairs with σ > 0 (across groups: feature norm and frequency differ too); "
                   + "with the paper-style ‖u‖/σ_n: ρ = \(fixed(rhoPaper, 3)); within each group across σ, mean ρ = "
                   + "\(fixed(rhoWithin, 3)) over \(c.withinGroups) groups",
                   c.verdicts[0])
-        md += row("Minority / long-tail groups lose more accuracy under DP",
+        md += row(claimNames[1],
                   "disparate impact (tail drop − common drop vs σ = 0) > 0 in \(c.positive) of \(c.impacts) runs, "
                   + "mean \(fixed(c.meanImpact * 100, 2)) points",
                   c.verdicts[1])
-        md += row("Adversarial loss / robust error worse under DP",
+        md += row(claimNames[2],
                   "Spearman ρ(σ, adversarial − clean loss) = \(fixed(rhoAdv, 3)); ρ(σ, clean − robust accuracy) = "
                   + "\(fixed(rhoRobust, 3)) (PGD-10 L2, ε = \(s.attackEpsilon)); not at matched clean accuracy",
                   c.verdicts[2])
-        md += row("Pre-training helps only when source and target align; can hurt under large shift",
+        md += row(claimNames[3],
                   "accuracy benefit of pre-training (fine-tuned − scratch, σ = \(s.fineTuneSigma), \(s.fineTuneSteps) "
                   + "steps) at θ = " + fineTune.map { "\($0.theta)°" }.joined(separator: ", ") + ": "
                   + benefit.map { fixed($0 * 100, 2) }.joined(separator: ", ") + " points (noise band: sd "
                   + "\(fixed(band * 100, 2)) points; reproduced only if the aligned benefit exceeds 2 sd and the "
                   + "largest shift's is 2 sd below it)",
                   c.verdicts[3])
-        md += row("Augmentation and freezing raise FNR and improve accuracy and robustness",
+        md += row(claimNames[4],
                   "σ = \(s.mitigationSigma), tail ‖u‖ = \(s.mitigationTailNorm), same data, initialisation and noise "
                   + "streams; " + mitigationText(c.mitigation, mitigations), c.verdicts[4])
         md += "\nThe large-shift part of claim 4 (\"can hurt\") holds here only if the benefit at the largest θ is "

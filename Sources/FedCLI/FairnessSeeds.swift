@@ -32,10 +32,6 @@ extension FairnessCommand {
             for t in p.stats { csv += "\(p.seed),\(t.claim),\(t.name),\(t.value)\n" }
         }
         try csv.write(to: dir.appendingPathComponent("seeds.csv"), atomically: true, encoding: .utf8)
-        let names = ["Test loss rises as FNR falls", "Minority / long-tail groups lose more accuracy under DP",
-                     "Adversarial loss / robust error worse under DP",
-                     "Pre-training helps only when source and target align; can hurt under large shift",
-                     "Augmentation and freezing raise FNR and improve accuracy and robustness"]
         let seeds = numbers.map { String($0.seed) }.joined(separator: ", ")
         var md = "# DP-SGD fairness and robustness: the synthetic study over \(numbers.count) seeds (spec C.3)\n\n"
         md += "Seeds \(seeds); each seed's full results and single-seed claims.md are in seed-S/. Settings as there "
@@ -43,7 +39,7 @@ extension FairnessCommand {
         md += "\(s.sigmas), tail ‖u‖ ∈ \(s.tailNorms)). Each statistic: mean ± sd over the seeds (sample sd); "
         md += "the verdict counts the seeds whose single-seed verdict (the rule in seed-S/claims.md) is reproduced.\n\n"
         md += "| claim (C.3) | statistics, mean ± sd over seeds | reproduced in |\n| --- | --- | --- |\n"
-        for (k, name) in names.enumerated() {
+        for (k, name) in claimNames.enumerated() {
             let stats = perSeed[0].stats.indices.filter { perSeed[0].stats[$0].claim == k + 1 }.map { i in
                 let values = perSeed.map { $0.stats[i].value }
                 return "\(perSeed[0].stats[i].name) = \(fixed(mean(values), 3)) ± \(fixed(sampleSD(values), 3))"
