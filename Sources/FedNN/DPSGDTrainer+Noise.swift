@@ -40,13 +40,17 @@ extension DPNoise {
         let w = weights.baseAddress!, n = weights.count, blockSize = 4096
         guard a != 0 else { return }
         parallelFor((n + blockSize - 1) / blockSize, threads: n >= 1 << 15 ? nil : 1) { b in
-            let block = (b * blockSize)..<min(n, (b + 1) * blockSize)
-            for r in ranges {
-                let lo = max(r.lowerBound, block.lowerBound), hi = min(r.upperBound, block.upperBound)
-                guard lo < hi else { continue }
-                addGaussian(UnsafeMutableBufferPointer(start: w + lo, count: hi - lo), key: key, std: a,
-                            startIndex: UInt64(lo))
-            }
+            addScaled(to: w, scale: a, (b * blockSize)..<min(n, (b + 1) * blockSize))
+        }
+    }
+
+    /// The same for the trainable coordinates in `block`, on this thread.
+    func addScaled(to w: UnsafeMutablePointer<Float>, scale a: Float, _ block: Range<Int>) {
+        for r in ranges {
+            let lo = max(r.lowerBound, block.lowerBound), hi = min(r.upperBound, block.upperBound)
+            guard lo < hi else { continue }
+            addGaussian(UnsafeMutableBufferPointer(start: w + lo, count: hi - lo), key: key, std: a,
+                        startIndex: UInt64(lo))
         }
     }
 }

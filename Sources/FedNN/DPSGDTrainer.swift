@@ -38,6 +38,12 @@ public struct DPSGDTrainer {
     private var factors: [Float] = []
     private var saved: [Float] = []
     private var labels: [Int32] = []
+    /// A step's standard normals when they are drawn beside the clipped pass (DPSGDTrainer+Overlap.swift).
+    var normals: [Float] = []
+    /// Whether a plain-SGD step draws its noise on a second thread beside the clipped pass: nil (the default) lets
+    /// a cost model decide (`drawsNoiseBesidePass`), true or false forces it (tests, benchmarks). Speed only: the
+    /// parameters come out bit for bit the same either way.
+    public var noiseBesidePass: Bool?
 
     public init(network: Network, settings: TrainingSettings, dp: DPSGDSettings, key: StreamKey,
                 frozen: Set<Int> = []) {
@@ -104,10 +110,16 @@ public struct DPSGDTrainer {
         let result: (lossSum: Double, correct: Int)
         if sgd.isPlain && !dp.perLayerClipping && batch.count <= workspace.capacity {
             // Plain SGD on one chunk: w ← w − (η/B)·Σ c_i g_i inside the clipped backward, then w ← w − (η/B)·σC·z.
-            let stepSize = Double(sgd.learningRate) / expected
-            result = clippedPass(parameters: &parameters, on: data, batch: batch, workspace: workspace,
-                                 noiseStep: t, fusedStep: Float(stepSize))
-            parameters.withUnsafeMutableBufferPointer { noise.addScaled(to: $0, scale: Float(-stepSize * noise.spread)) }
+            let stepSize = Double(sgd.learningRate) / expected, a = Float(-stepSize * noise.spread)
+            if a != 0 && drawsNoiseBesidePass(batch: batch.count, noise: noise) {
+                // The same bits, the noise drawn on a second thread meanwhile (DPSGDTrainer+Overlap.swift).
+                result = clippedPassBesideNoise(parameters: &parameters, on: data, batch: batch, workspace: workspace,
+                                                noiseStep: t, fusedStep: Float(stepSize), noise: noise, scale: a)
+            } else {
+                result = clippedPass(parameters: &parameters, on: data, batch: batch, workspace: workspace,
+                                     noiseStep: t, fusedStep: Float(stepSize))
+                parameters.withUnsafeMutableBufferPointer { noise.addScaled(to: $0, scale: a) }
+            }
         } else {
             result = clippedSum(parameters: &parameters, on: data, batch: batch, workspace: workspace, noiseStep: t)
             // Weight decay would move frozen coordinates (their gradient is 0, λ·w is not): put them back.
@@ -135,6 +147,18 @@ public struct DPSGDTrainer {
     /// into the weights where the layer supports it, `FusedUpdate`); `workspace.gradient` is then scratch.
     mutating func clippedPass(parameters: inout [Float], on data: some SampleSource, batch: [Int],
                               workspace: Workspace, noiseStep: UInt64, fusedStep: Float?) -> (lossSum: Double, correct: Int) {
+        precondition(parameters.count == network.parameterCount, "clippedPass: wrong parameter count")
+        return parameters.withUnsafeMutableBufferPointer { p in
+            clippedPass(parameters: p.baseAddress!, count: p.count, on: data, batch: batch, workspace: workspace,
+                        noiseStep: noiseStep, fusedStep: fusedStep)
+        }
+    }
+
+    /// `clippedPass` on the parameter vector at `mutableW` (`count` = the network's parameter count).
+    mutating func clippedPass(parameters mutableW: UnsafeMutablePointer<Float>, count: Int, on data: some SampleSource,
+                              batch: [Int], workspace: Workspace, noiseStep: UInt64,
+                              fusedStep: Float?) -> (lossSum: Double, correct: Int) {
+        precondition(count == network.parameterCount)
         precondition(fusedStep == nil || (!dp.perLayerClipping && batch.count <= workspace.capacity))
         if fusedStep == nil { workspace.zeroGradient() }
         let capacity = workspace.capacity, classes = network.outputSize, layerCount = network.layers.count
@@ -158,8 +182,8 @@ public struct DPSGDTrainer {
                 }
             }
             let noiseSource = NoiseSource(key: key, step: noiseStep)
-            parameters.withUnsafeMutableBufferPointer { p in
-                let mutableW = p.baseAddress!, w = UnsafePointer(mutableW)
+            do {
+                let w = UnsafePointer(mutableW)
                 workspace.forward(parameters: w, batch: n, training: true, noise: noiseSource)
                 // Per-example (sum-reduced) loss gradients: one row at a time, so row i is exactly ∂ℓ_i/∂logits.
                 let g = rows.withUnsafeMutableBufferPointer { r in

@@ -111,22 +111,29 @@ typealias GroupRows = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float
 
 /// `mean + std · z` for the group whose first global index is `first` (a multiple of 64).
 @_transparent
-func gaussianRows(_ key: StreamKey, _ first: UInt64, _ std: SIMD16<Float>, _ mean: SIMD16<Float>) -> GroupRows {
+func gaussianRows(_ key: PhiloxSchedule, _ first: UInt64, _ std: SIMD16<Float>, _ mean: SIMD16<Float>) -> GroupRows {
     gaussianRows(key, first, std, (mean, mean, mean, mean))
 }
 
 /// The same with a mean per element: row k's lane i gets `mean.k[i] + std · z`.
 @_transparent
-func gaussianRows(_ key: StreamKey, _ first: UInt64, _ std: SIMD16<Float>, _ mean: GroupRows) -> GroupRows {
+func gaussianRows(_ key: PhiloxSchedule, _ first: UInt64, _ std: SIMD16<Float>, _ mean: GroupRows) -> GroupRows {
+    let z = normalRows(key, first)
+    return (mean.0.addingProduct(std, z.0), mean.1.addingProduct(std, z.1),
+            mean.2.addingProduct(std, z.2), mean.3.addingProduct(std, z.3))
+}
+
+/// The group's 64 standard normals z themselves (no multiply-add).
+@_transparent
+func normalRows(_ key: PhiloxSchedule, _ first: UInt64) -> GroupRows {
     let w = philox16(key, firstBlock: first >> 2)
     let (c0, s0) = boxMuller16(w.w0, w.w1)
     let (c1, s1) = boxMuller16(w.w2, w.w3)
-    return (mean.0.addingProduct(std, c0), mean.1.addingProduct(std, s0),
-            mean.2.addingProduct(std, c1), mean.3.addingProduct(std, s1))
+    return (c0, s0, c1, s1)
 }
 
 @_transparent
-func uniformRows(_ key: StreamKey, _ first: UInt64) -> GroupRows {
+func uniformRows(_ key: PhiloxSchedule, _ first: UInt64) -> GroupRows {
     let w = philox16(key, firstBlock: first >> 2)
     return (unitFloat16(w.w0), unitFloat16(w.w1), unitFloat16(w.w2), unitFloat16(w.w3))
 }
@@ -152,6 +159,7 @@ func store(_ rows: GroupRows, from: Int, count: Int, to out: UnsafeMutablePointe
 /// on where a span starts or ends; whole groups are stored straight to memory.
 func gaussianSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey, std: Float, mean: Float,
                   start: UInt64) {
+    let key = PhiloxSchedule(key)
     let std = SIMD16<Float>(repeating: std), mean = SIMD16<Float>(repeating: mean)
     var j = min(count, Int(truncatingIfNeeded: (64 &- (start & 63)) & 63))
     if j > 0 {
@@ -167,6 +175,7 @@ func gaussianSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey
 /// `addGaussian`'s serial kernel: each group's rows take the current values as their mean, so every lane runs the
 /// same SIMD16 operations whether its group is whole or ragged (the first and last of a span).
 func addGaussianSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey, std: Float, start: UInt64) {
+    let key = PhiloxSchedule(key)
     let std = SIMD16<Float>(repeating: std)
     var j = min(count, Int(truncatingIfNeeded: (64 &- (start & 63)) & 63))
     if j > 0 {
@@ -185,7 +194,7 @@ func addGaussianSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: Stream
 }
 
 /// Elements `from ..< from + count` of the group starting at global index `first`, at `p`: through a 64-float copy.
-func addGaussianRagged(_ p: UnsafeMutablePointer<Float>, from: Int, count: Int, key: StreamKey, first: UInt64,
+func addGaussianRagged(_ p: UnsafeMutablePointer<Float>, from: Int, count: Int, key: PhiloxSchedule, first: UInt64,
                        std: SIMD16<Float>) {
     var mean: GroupRows = (.zero, .zero, .zero, .zero)
     withUnsafeMutableBytes(of: &mean) { raw in
@@ -198,6 +207,7 @@ func addGaussianRagged(_ p: UnsafeMutablePointer<Float>, from: Int, count: Int, 
 }
 
 func uniformSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey, start: UInt64) {
+    let key = PhiloxSchedule(key)
     var j = min(count, Int(truncatingIfNeeded: (64 &- (start & 63)) & 63))
     if j > 0 { store(uniformRows(key, start & ~63), from: Int(truncatingIfNeeded: start & 63), count: j, to: out) }
     while count &- j >= 64 {

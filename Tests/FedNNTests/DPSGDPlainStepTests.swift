@@ -50,7 +50,8 @@ struct DPSGDPlainStepTests {
 
     /// With noise: the fused step equals `clippedSum`, `privatize` and `SGD.step` up to Float32 rounding (the
     /// order of the additions differs), the frozen layer stays as it was, and the result is bit-identical on 1 and
-    /// 2 threads. A batch larger than the workspace (chunks) takes the unfused path, bit for bit.
+    /// 2 threads, with the noise drawn beside the clipped pass or after it. A batch larger than the workspace
+    /// (chunks) takes the unfused path, bit for bit.
     @Test("with noise: ≈ clippedSum + privatize + SGD.step; bit-identical on 1 and 2 threads; chunks unfused",
           arguments: [Set<Int>(), [0]])
     func noisyStepMatchesUnfused(frozen: Set<Int>) throws {
@@ -61,10 +62,11 @@ struct DPSGDPlainStepTests {
                                 labels: (0..<n).map { Int32($0 % 130) }, sampleShape: [255], classCount: 130)
         let dp = DPSGDSettings(noiseMultiplier: 1.1, maxGradientNorm: 0.5, sampleRate: 1)
         let start = net.initialParameters(key: StreamKey(seed: 4))
-        func fused(threads: Int, capacity: Int) -> [Float] {
+        func fused(threads: Int, capacity: Int, beside: Bool? = nil) -> [Float] {
             ComputeThreads.with(threads) {
                 var trainer = DPSGDTrainer(network: net, settings: TrainingSettings(learningRate: 0.3), dp: dp,
                                            key: StreamKey(seed: 5), frozen: frozen)
+                trainer.noiseBesidePass = beside
                 let ws = Workspace(network: net, capacity: capacity)
                 var p = start
                 for _ in 0..<2 { trainer.step(parameters: &p, on: data, indices: Array(0..<n), workspace: ws) }
@@ -84,6 +86,12 @@ struct DPSGDPlainStepTests {
         }
         let one = fused(threads: 1, capacity: n)
         #expect(one == fused(threads: 2, capacity: n))
+        // The noise drawn on a second thread beside the clipped pass (DPSGDTrainer+Overlap.swift), forced on and
+        // off: the same bits.
+        for threads in [1, 2] {
+            #expect(one == fused(threads: threads, capacity: n, beside: true), "beside, \(threads) threads")
+            #expect(one == fused(threads: threads, capacity: n, beside: false), "not beside, \(threads) threads")
+        }
         #expect(fused(threads: 1, capacity: 5) == unfused)   // chunked: the unfused path
         let moved = zip(start, unfused).map { abs($0 - $1) }.max()!
         let worst = zip(one, unfused).map { abs($0 - $1) }.max()!
