@@ -4,14 +4,14 @@ import Synchronization
 
 /// With plain SGD the step is w ← w − s·Σ_i clip(g_i), then w ← fma(a, z, w) with a = −s·σC (DPSGDTrainer.swift).
 /// The standard normals z do not depend on the gradient, so on two threads one can draw them (in blocks of 4,096
-/// coordinates, `fillStandardNormal`) while the other runs the clipped pass; the pass's thread then helps draw
-/// what is left, and both add a·z block by block (`addScaledNormals`, the same fused multiply-add as
-/// `addGaussian`). The update happens in the same order with the same operations: the bits are those of the serial
-/// step, whatever the thread count (DPSGDFusedStepTests checks it).
+/// coordinates, `fillStandardNormal`) while the other runs the clipped pass; the blocks drawn meanwhile are added
+/// once the pass is over (`addScaledNormals`, the same fused multiply-add as `addGaussian`), and the blocks left
+/// are drawn and added in one go by both threads. Every coordinate gets the same operations in the same order as
+/// in the serial step, so the bits are the same whatever the thread count (DPSGDPlainStepTests checks it).
 extension DPSGDTrainer {
     /// Whether a step on `batch` examples should draw its noise beside the clipped pass: two threads or more, a
-    /// vector long enough to be worth a second thread (2¹⁵ trainable coordinates), and noise that costs about as much as the pass
-    /// does on one thread. A Gaussian costs about 1 ns on an AVX-512 core, a pass about 1 ns per 100 FLOPs at
+    /// vector long enough to be worth a second thread (2¹⁵ trainable coordinates), and noise that costs about as
+    /// much as the pass does on one thread. A Gaussian costs about 1 ns on an AVX-512 core, a pass about 1 ns per 100 FLOPs at
     /// small batches, so the test is 100·(trainable coordinates) ≥ ¾·batch·(training FLOPs per sample): MLP
     /// (199,210 parameters) at batch 10 yes, at batch 64 no; the CNN at batch 10 no (its pass uses both cores
     /// well, the noise is a fifth of it). Speed only: either way the bits are the same.
