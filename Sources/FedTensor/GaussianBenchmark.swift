@@ -7,6 +7,10 @@
 // process CPU time then equals wall time, i.e. one core's worth (likely `concurrentPerform`'s caller running both
 // halves before the worker thread gets scheduled; not verified further). With FEDNOISE_TARGET_CPU=generic (SSE2,
 // every fused multiply-add a libm `fmaf` call) the same bits come out at about 33 M/s on one thread.
+// With the round keys computed once per fill (`PhiloxSchedule`, 0.4.0), a standalone build of these kernels
+// (`swiftc -O -wmo -target-cpu native`, 199,210 normals a fill, best of 7×20) went from 764–767 to 846–931 M/s
+// on one core in two alternated comparisons on 2026-12-03 (+11–22%, same digest); `fednoise bench --quick` then
+// printed 801 M/s for one thread (the host's speed drifts by ±10% over a day).
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

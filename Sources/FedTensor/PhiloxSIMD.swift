@@ -36,8 +36,8 @@ func mulHiLo16(_ a: SIMD16<UInt32>, _ m: UInt32) -> (hi: SIMD16<UInt32>, lo: SIM
 
 /// A key's Philox4x32-10 round keys (the Weyl schedule k_r = k + r·(0x9E3779B9, 0xBB67AE85), r = 0…9) and its
 /// two stream words, computed once per fill rather than once per block: with the ten rounds written out, the
-/// round keys are loop invariants of a fill's block loop (`fillGaussian` on one Zen 4 core: 767 → 905 M normals
-/// per second, uniforms 1,375 → 1,640 M/s, same bits).
+/// round keys are loop invariants of a fill's block loop (`fillGaussian` on one Zen 4 core: 764–767 → 846–931 M
+/// normals per second, uniforms 1,374 → 1,604–1,657 M/s, same bits).
 public struct PhiloxSchedule: Sendable {
     @usableFromInline let k0: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
     @usableFromInline let k1: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
