@@ -5,7 +5,8 @@ import Foundation
 ///
 /// Pure: no I/O, so tests can fuzz it. Memory is bounded: it never holds more than one frame (at most
 /// `maximumFrameLength` bytes after its prefix) plus the last piece appended, because a length prefix above the
-/// limit is refused as soon as its 4 bytes are in, before any of the body is buffered. After an error the decoder is
+/// limit is refused as soon as its 4 bytes are in, before any of the body is buffered (with `vectorsApart`, it also
+/// keeps the last vectors it handed out, which the message that took them shares). After an error the decoder is
 /// spent: every later call throws the same error.
 ///
 /// A frame whose body is at least ``directBodyLength`` bytes (a model) is gathered in an allocation of exactly its
@@ -34,6 +35,9 @@ public struct SocketFrameDecoder: Sendable {
     public let vectorsApart: Bool
     /// The trailing vectors of the large deliver frame being gathered, if they are received apart.
     private var floats: FloatBody?
+    /// The vectors of the last deliver frame received apart: the next one of the same size is compared with them
+    /// first (a broadcast's copies are identical), see ``FloatBody``.
+    private var lastVectors: [Float]?
     private var failure: SocketFrameError?
 
     /// A decoder refusing frames longer than `maximumFrameLength` bytes (after the prefix); bodies of
@@ -115,6 +119,7 @@ public struct SocketFrameDecoder: Sendable {
             guard body.space == 0, (floats?.space ?? 0) == 0 else { return nil }
             frameBody = body.handOff()
             vectors = floats?.values
+            if let vectors { lastVectors = vectors }
             self.body = nil
             floats = nil
         } else {
@@ -170,10 +175,15 @@ public struct SocketFrameDecoder: Sendable {
                 gathered.filled = min(have, gathered.count)
                 gathered.bytes.copyMemory(from: from, byteCount: gathered.filled)
                 guard let split else { return }
-                let vectors = FloatBody(floats: (length - split) / 4)
-                _ = vectors.read { space in
-                    space.copyMemory(from: UnsafeRawBufferPointer(start: from + split, count: max(0, have - split)))
-                    return max(0, have - split)
+                let count = (length - split) / 4
+                let vectors = lastVectors.flatMap { $0.count == count ? FloatBody(repeating: $0) : nil }
+                    ?? FloatBody(floats: count)
+                while vectors.filled < have - split {
+                    _ = vectors.read { space in
+                        let n = min(space.count, have - split - vectors.filled)
+                        space.copyMemory(from: UnsafeRawBufferPointer(start: from + split + vectors.filled, count: n))
+                        return n
+                    }
                 }
                 floats = vectors
             }
@@ -196,8 +206,8 @@ public struct SocketFrameDecoder: Sendable {
     /// Where a deliver frame's trailing vectors start in its body of `length` bytes, of which the first `have` are
     /// in `buffer`: after the frame's fields, the message's 4-byte property-list length and its property list.
     /// Nil (receive the body whole) unless the frame is a deliver, its fields and that length are in, and what
-    /// follows is at least ``directBodyLength`` bytes and whole 4-byte values (and the machine little-endian). A body whose fields are malformed
-    /// is gathered whole too, and ``next()`` reports it as before.
+    /// follows is at least ``directBodyLength`` bytes and whole 4-byte values (and the machine little-endian). A
+    /// body whose fields are malformed is gathered whole too, and ``next()`` reports it as before.
     private func vectorsOffset(length: Int, have: Int) -> Int? {
         #if !_endian(little)
         return nil  // the vectors' bytes are little-endian: received as they are, they are floats only here
@@ -223,5 +233,6 @@ public struct SocketFrameDecoder: Sendable {
         start = 0
         body = nil
         floats = nil
+        lastVectors = nil
     }
 }

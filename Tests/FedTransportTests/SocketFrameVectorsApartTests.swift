@@ -150,4 +150,82 @@ import Testing
         // The control: the same bytes decode whole.
         #expect(try WireFormat.decode(Model.self, from: payload).weights == [1, 2])
     }
+
+    /// A model frame to `client`, read in pieces of at most `piece` bytes by `decoder`, decoded.
+    static func receive(_ model: Model, to client: Int, by decoder: inout SocketFrameDecoder,
+                        piece: Int) throws -> (model: Model, vectors: [Float]?) {
+        let bytes = try SocketFrame.deliver(request: UInt64(client), from: "ps", to: .client(client), sequence: 0,
+                                            payload: try WireFormat.encode(model)).encoded()
+        var at = 0
+        var got: (frame: SocketFrame, vectors: [Float]?)?
+        while at < bytes.count {
+            let want = min(piece, bytes.count - at)
+            if let n = decoder.readBody({ space in
+                let n = min(want, space.count)
+                bytes.withUnsafeBytes { space.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[at..<at + n])) }
+                return n
+            }) { at += n } else {
+                try decoder.append(bytes[at..<at + want])
+                at += want
+            }
+            if let f = try decoder.nextWithVectors() { got = f }
+        }
+        guard let got, case .deliver(_, _, _, _, let payload) = got.frame else { throw SocketFrameError.emptyFrame }
+        return (try WireFormat.decode(Model.self, from: payload, trailingVectors: got.vectors), got.vectors)
+    }
+
+    static func base(_ v: [Float]) -> UnsafeRawPointer? { v.withUnsafeBytes { $0.baseAddress } }
+
+    @Test func aRepeatedModelIsSharedAndAChangedOneIsExact() throws {
+        var rng = FuzzBytes(state: 0x2E9E)
+        let model = Model(round: 1, participants: [0, 1], weights: Self.floats(90_000, &rng), extra: nil)
+        for piece in [977, 16_384, 70_000] {
+            var decoder = SocketFrameDecoder(vectorsApart: true)
+            let one = try Self.receive(model, to: 0, by: &decoder, piece: piece)
+            let two = try Self.receive(model, to: 1, by: &decoder, piece: piece)
+            // The same bytes again: the second message holds the first one's vector itself, every bit as sent.
+            #expect(Self.bits(two.model.weights) == Self.bits(model.weights))
+            #expect(Self.base(two.model.weights) == Self.base(one.model.weights), "piece \(piece)")
+            // Changed at the first, a middle and the last value (same size): exact, and a vector of its own; the
+            // shared one keeps its bits (the control: a repeat would leave the changed bits out).
+            for changed in [0, 45_001, 89_999] {
+                var other = model
+                other.weights[changed] = Float(bitPattern: other.weights[changed].bitPattern ^ 1)
+                let three = try Self.receive(other, to: 2, by: &decoder, piece: piece)
+                #expect(Self.bits(three.model.weights) == Self.bits(other.weights), "changed \(changed)")
+                #expect(Self.base(three.model.weights) != Self.base(one.model.weights))
+                #expect(Self.bits(one.model.weights) == Self.bits(model.weights))
+                #expect(Self.bits(two.model.weights) == Self.bits(model.weights))
+                _ = try Self.receive(model, to: 3, by: &decoder, piece: piece)  // back to the model for the next
+            }
+        }
+    }
+
+    @Test func aCopiedDecoderKeepsItsOwnRepeat() throws {
+        var rng = FuzzBytes(state: 0xD0C0)
+        let model = Model(round: 1, participants: [], weights: Self.floats(40_000, &rng), extra: nil)
+        var decoder = SocketFrameDecoder(vectorsApart: true)
+        _ = try Self.receive(model, to: 0, by: &decoder, piece: 20_000)
+        // Given: halfway through a repeat, a copy of the decoder
+        var other = model
+        other.weights[39_000] = .nan
+        let bytes = try SocketFrame.deliver(request: 1, from: "ps", to: "client-1", sequence: 0,
+                                            payload: try WireFormat.encode(model)).encoded()
+        let changed = try SocketFrame.deliver(request: 1, from: "ps", to: "client-1", sequence: 0,
+                                              payload: try WireFormat.encode(other)).encoded()
+        try decoder.append(bytes[..<80_000])
+        var copy = decoder
+        // When: each gets a different rest
+        try decoder.append(bytes[80_000...])
+        try copy.append(changed[80_000...])
+        // Then: each decodes its own bytes
+        func weights(_ d: inout SocketFrameDecoder) throws -> [UInt32]? {
+            guard let (frame, vectors) = try d.nextWithVectors(), case .deliver(_, _, _, _, let p) = frame else {
+                return nil
+            }
+            return Self.bits(try WireFormat.decode(Model.self, from: p, trailingVectors: vectors).weights)
+        }
+        #expect(try weights(&decoder) == Self.bits(model.weights))
+        #expect(try weights(&copy) == Self.bits(other.weights))
+    }
 }
