@@ -102,7 +102,7 @@ final class TLSStream: ByteStream, @unchecked Sendable {  // every use of `ssl` 
     private func call(_ body: (OpaquePointer) -> Int32) -> (code: Int32, detail: String) {
         lock.lock()
         defer { lock.unlock() }
-        ERR_clear_error()
+        if ERR_peek_error() != 0 { ERR_clear_error() }  // SSL_get_error needs it empty; clearing costs per record
         errno = 0
         let r = body(ssl)
         if r == 1 { return (SSL_ERROR_NONE, "") }
@@ -175,7 +175,7 @@ final class TLSStream: ByteStream, @unchecked Sendable {  // every use of `ssl` 
         let start = ContinuousClock.now
         while true {
             lock.lock()
-            ERR_clear_error()
+            if ERR_peek_error() != 0 { ERR_clear_error() }
             errno = 0
             let done = fednoise_ssl_flush(ssl) == 1
             let retry = !done && fednoise_ssl_flush_should_retry(ssl) != 0
