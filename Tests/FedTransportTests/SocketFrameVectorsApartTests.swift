@@ -39,28 +39,11 @@ import Testing
         return (frames, models, try frames.flatMap { try $0.encoded() })
     }
 
-    /// Reads as a SocketConnection does (`readBody` while a body is open, else a chunk and `append`), in pieces of
-    /// `piece` bytes; returns each frame with its vectors.
+    /// Reads as a SocketConnection does, in pieces of `piece` bytes; each frame with its vectors.
     static func decode(_ bytes: [UInt8], apart: Bool,
                        piece: (Int) -> Int) throws -> [(frame: SocketFrame, vectors: [Float]?)] {
         var decoder = SocketFrameDecoder(vectorsApart: apart)
-        var decoded: [(SocketFrame, [Float]?)] = []
-        var at = 0
-        while at < bytes.count {
-            let want = piece(bytes.count - at)
-            let direct = decoder.readBody { space in
-                let n = min(want, space.count)
-                bytes.withUnsafeBytes { space.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[at..<at + n])) }
-                return n
-            }
-            if let direct { at += direct } else {
-                try decoder.append(bytes[at..<at + want])
-                at += want
-            }
-            while let f = try decoder.nextWithVectors() { decoded.append(f) }
-        }
-        try decoder.finish()
-        return decoded
+        return try SocketFrameDirectBodyTests.read(bytes, into: &decoder, piece: piece)
     }
 
     @Test func modelVectorsArriveApartAndDecodeBitForBit() throws {
@@ -91,15 +74,9 @@ import Testing
         let (frames, _, bytes) = try Self.stream()
         var rng = FuzzBytes(state: 0x1017)
         var decoder = SocketFrameDecoder(vectorsApart: true)
-        var joined: [SocketFrame] = []
-        var at = 0
-        while at < bytes.count {
-            let n = min(bytes.count - at, 1 + rng.below(50_000))
-            try decoder.append(bytes[at..<at + n])
-            at += n
-            while let f = try decoder.next() { joined.append(f) }
-        }
-        try decoder.finish()
+        let joined = try SocketFrameDirectBodyTests.read(bytes, into: &decoder, joined: true) {
+            min($0, 1 + rng.below(50_000))
+        }.map(\.frame)
         #expect(joined == frames)
         // The negative control: the split payload alone is not the frame sent.
         let split = try Self.decode(bytes, apart: true) { min($0, 65_536) }
@@ -156,20 +133,7 @@ import Testing
                         piece: Int) throws -> (model: Model, vectors: [Float]?) {
         let bytes = try SocketFrame.deliver(request: UInt64(client), from: "ps", to: .client(client), sequence: 0,
                                             payload: try WireFormat.encode(model)).encoded()
-        var at = 0
-        var got: (frame: SocketFrame, vectors: [Float]?)?
-        while at < bytes.count {
-            let want = min(piece, bytes.count - at)
-            if let n = decoder.readBody({ space in
-                let n = min(want, space.count)
-                bytes.withUnsafeBytes { space.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[at..<at + n])) }
-                return n
-            }) { at += n } else {
-                try decoder.append(bytes[at..<at + want])
-                at += want
-            }
-            if let f = try decoder.nextWithVectors() { got = f }
-        }
+        let got = try SocketFrameDirectBodyTests.read(bytes, into: &decoder, piece: { min($0, piece) }).last
         guard let got, case .deliver(_, _, _, _, let payload) = got.frame else { throw SocketFrameError.emptyFrame }
         return (try WireFormat.decode(Model.self, from: payload, trailingVectors: got.vectors), got.vectors)
     }
