@@ -13,8 +13,9 @@ import Glibc
 /// Polls wake at least every 250 ms to retry anyway, so a record consumed by the other thread's call can never leave
 /// a thread waiting for good; ``shutdown(writeOnly:)`` wakes both at once. TLS 1.3 has no renegotiation and session
 /// tickets are off, so a read only reads and a write only writes, apart from a KeyUpdate's reply, which OpenSSL
-/// queues for the next write. Writes go through a 256 kB buffer in front of the socket, flushed after each frame: a
-/// model leaves in a few system calls, not one per 16 kB record.
+/// queues for the next write. Writes go through a 256 kB buffer in front of the socket, flushed after each frame, and
+/// reads come through another (`fednoise_ssl_set_buffered_fd`): a model moves in a few system calls, not one or two
+/// per 16 kB record.
 final class TLSStream: ByteStream, @unchecked Sendable {  // every use of `ssl` is under `lock`
     private let ssl: OpaquePointer
     private let fd: Int32
