@@ -42,6 +42,9 @@ public struct BroadcastBench: Sendable {
         public var exactCopies: Int
         /// Messages each client received (`repeats + 1` when nothing was lost).
         public var deliveries: [Int]
+        /// Distinct arrays holding the clients' copies of the last broadcast: a link shares one among its clients
+        /// when their copies arrive byte for byte the same (``SocketFrameDecoder``), so as few as one per link.
+        public var lastCopyArrays: Int
 
         /// Aggregate GB/s of each timed broadcast: clients × message bytes / seconds.
         public func gigabytesPerSecond(clients: Int) -> [Double] {
@@ -132,12 +135,12 @@ public struct BroadcastBench: Sendable {
         for consumer in consumers { await consumer.value }
         withExtendedLifetime(nodes) {}
         let last = Self.weights(count: floats, round: repeats)
-        let (exact, deliveries) = received.counts.withLock { r in
+        let (exact, deliveries, arrays) = received.counts.withLock { r in
             (r.last.indices.filter { c in r.firstExact[c] && r.last[c].map { Self.same($0, last) } == true }.count,
-             r.deliveries)
+             r.deliveries, Set(r.last.compactMap { $0?.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) } }).count)
         }
         return Report(messageBytes: messageBytes, seconds: seconds, cpuSeconds: cpuSeconds, cipherSuite: cipher,
-                      exactCopies: exact, deliveries: deliveries)
+                      exactCopies: exact, deliveries: deliveries, lastCopyArrays: arrays)
     }
 
     /// Whether `a` and `b` hold the same bits.
@@ -211,7 +214,8 @@ extension BenchCommand {
         let mode = plaintext ? "plaintext" : "tls"
         if let suite = report.cipherSuite { say("cipher suite: \(suite)") }
         say("checked: all \(clients) clients received the exact \(report.messageBytes.formatted()) bytes of the first "
-              + "and of the last broadcast")
+              + "and of the last broadcast; the last one's copies are in \(report.lastCopyArrays) array(s) on "
+              + "\(links) link(s)")
         for (i, rate) in rates.enumerated() {
             say("repeat \(i + 1): \(fixed(report.seconds[i], 4)) s  \(fixed(rate, 3)) GB/s   CPU "
                   + "\(fixed(report.cpuSeconds[i], 4)) s (\(fixed(gigabytes / report.cpuSeconds[i], 3)) GB per CPU second)")
