@@ -35,9 +35,9 @@ public struct SocketLimits: Sendable {
 }
 
 /// One connected socket. Frames read are handed to `onFrame` on the reader thread, in order (with a deliver frame's
-/// float vectors apart when made with `vectorsApart`: ``SocketFrameDecoder/nextWithVectors()``); frames to write wait in
-/// a queue bounded by ``SocketLimits/outboundQueueBytes`` (``send(_:)`` suspends, ``sendBlocking(_:)`` blocks, while
-/// it is full). `onClose` runs once, on the reader thread, with the reason (nil: the peer closed cleanly or
+/// float vectors apart when made with `vectorsApart`: ``SocketFrameDecoder/nextWithVectors()``); frames to write
+/// wait in a queue bounded by ``SocketLimits/outboundQueueBytes`` (``send(_:)`` suspends, ``sendBlocking(_:)``
+/// blocks, while it is full). `onClose` runs once, on the reader thread, with the reason (nil: the peer closed cleanly or
 /// ``close()`` was called). Frames longer than ``frameLimit`` are refused (a hub starts a peer at
 /// ``SocketLimits/helloFrameLength`` and raises it once the hello is valid).
 final class SocketConnection: @unchecked Sendable {

@@ -92,10 +92,9 @@ public struct SocketFrameDecoder: Sendable {
         return try floats!.read(read)
     }
 
-    /// The next complete frame, or `nil` until more bytes arrive.
+    /// The next complete frame, or `nil` until more bytes arrive. A frame whose vectors were received apart is
+    /// joined again here (one copy); a reader of a `vectorsApart` decoder calls ``nextWithVectors()`` instead.
     /// - Throws: a ``SocketFrameError`` naming what is wrong; the decoder is then spent.
-    /// A frame whose vectors were received apart is joined again here (one copy); a reader of a `vectorsApart`
-    /// decoder calls ``nextWithVectors()`` instead.
     public mutating func next() throws(SocketFrameError) -> SocketFrame? {
         guard let (frame, vectors) = try nextWithVectors() else { return nil }
         guard let vectors, case .deliver(let request, let from, let to, let sequence, let payload) = frame else {
