@@ -14,9 +14,6 @@ static inline int fednoise_ssl_ctx_tls13_only(SSL_CTX *ctx) {
     if (SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) return 0;
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_read_ahead(ctx, 1);
-    /* With read-ahead, each read(2) may take up to 256 kB of records (16 of them) instead of about one. */
-    SSL_CTX_set_default_read_buffer_len(ctx, 1 << 18);
     /* AES-128-GCM first: with AES-NI/VAES the fastest suite, and 128-bit security is the federation's level. */
     if (SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256") != 1)
         return 0;
@@ -37,19 +34,23 @@ static inline int fednoise_x509_add_ext(X509 *cert, X509 *issuer, int nid, const
     return ok;
 }
 
-/// Reads of `ssl` go to the socket `fd` directly; writes go through a 256 kB buffer in front of it, so that a large
-/// message leaves in a few system calls instead of one per 16 kB record (flush with fednoise_ssl_flush).
+/// Reads and writes of `ssl` go through 256 kB buffers in front of the socket `fd`, so that a large message leaves
+/// and arrives in a few system calls instead of one or two per 16 kB record (flush writes with fednoise_ssl_flush).
+/// Reads are buffered here rather than with OpenSSL's read-ahead: with read-ahead OpenSSL 3.0 moves every byte
+/// still buffered to the front of its buffer before each record (ssl3_read_n's payload alignment), which costs as
+/// much as copying the records several times over; here each record is copied out of the buffer once.
 static inline int fednoise_ssl_set_buffered_fd(SSL *ssl, int fd) {
     BIO *reading = BIO_new_socket(fd, BIO_NOCLOSE), *writing = BIO_new_socket(fd, BIO_NOCLOSE);
-    BIO *buffer = BIO_new(BIO_f_buffer());
-    if (!reading || !writing || !buffer || BIO_set_write_buffer_size(buffer, 1 << 18) != 1) {
+    BIO *in = BIO_new(BIO_f_buffer()), *out = BIO_new(BIO_f_buffer());
+    if (!reading || !writing || !in || !out || BIO_set_read_buffer_size(in, 1 << 18) != 1
+        || BIO_set_write_buffer_size(out, 1 << 18) != 1) {
         BIO_free(reading);
         BIO_free(writing);
-        BIO_free(buffer);
+        BIO_free(in);
+        BIO_free(out);
         return 0;
     }
-    SSL_set_bio(ssl, reading, BIO_push(buffer, writing));
-    SSL_set_default_read_buffer_len(ssl, 1 << 18);  /* read-ahead: up to 256 kB of records per read(2) */
+    SSL_set_bio(ssl, BIO_push(in, reading), BIO_push(out, writing));
     return 1;
 }
 

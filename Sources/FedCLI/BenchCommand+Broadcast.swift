@@ -9,8 +9,8 @@ import Synchronization
 /// One run of the broadcast benchmark: a ``SocketHub`` and `links` ``SocketLink``s in this process over loopback
 /// (TLS 1.3 with mutual authentication under a throwaway CA, or plaintext), `clients` clients split over the links
 /// as `fednoise run --processes` splits them, and a ``RoundStart`` of `floats` weights broadcast `repeats` times
-/// with ``SocketHub/broadcast(_:from:to:)``, the parameter server's path. An untimed first broadcast checks that
-/// every client received the exact bits sent.
+/// with ``SocketHub/broadcast(_:from:to:)``, the parameter server's path, with new weights each round as a real
+/// federation has. Every client's copy of the untimed first broadcast and of the last one is checked bit for bit.
 public struct BroadcastBench: Sendable {
     public var clients: Int
     public var links: Int
@@ -38,10 +38,13 @@ public struct BroadcastBench: Sendable {
         public var cpuSeconds: [Double]
         /// The TLS cipher suite the links negotiated (nil: plaintext).
         public var cipherSuite: String?
-        /// Clients whose untimed first message had exactly the weights sent (bit for bit).
+        /// Clients whose untimed first message and last message each had exactly the weights sent (bit for bit).
         public var exactCopies: Int
         /// Messages each client received (`repeats + 1` when nothing was lost).
         public var deliveries: [Int]
+        /// Distinct arrays holding the clients' copies of the last broadcast: a link shares one among its clients
+        /// when their copies arrive byte for byte the same (``SocketFrameDecoder``), so as few as one per link.
+        public var lastCopyArrays: Int
 
         /// Aggregate GB/s of each timed broadcast: clients × message bytes / seconds.
         public func gigabytesPerSecond(clients: Int) -> [Double] {
@@ -49,12 +52,14 @@ public struct BroadcastBench: Sendable {
         }
     }
 
-    /// The weights broadcast: scattered 32-bit patterns (NaNs with payloads, subnormals among them), led by the
-    /// infinities, −0 and a signalling NaN, so that a copy is checked bit for bit.
-    public static func weights(count: Int) -> [Float] {
+    /// The weights broadcast in `round`: scattered 32-bit patterns (NaNs with payloads, subnormals among them),
+    /// different each round, led by the infinities, −0 and a signalling NaN, so that a copy is checked bit for bit.
+    public static func weights(count: Int, round: Int = 0) -> [Float] {
         let special: [Float] = [.infinity, -.infinity, -0.0, Float(bitPattern: 0x7FA0_0001), .leastNonzeroMagnitude]
+        let shift = UInt64(round) &* 0x9E37_79B9
         return (0..<count).map { i in
-            i < special.count ? special[i] : Float(bitPattern: UInt32(truncatingIfNeeded: UInt64(i) &* 2_654_435_761))
+            i < special.count ? special[i]
+                : Float(bitPattern: UInt32(truncatingIfNeeded: (UInt64(i) &+ shift) &* 2_654_435_761))
         }
     }
 
@@ -73,7 +78,7 @@ public struct BroadcastBench: Sendable {
             try SocketLink<FederationMessage>(connectingTo: hub.address,
                                               tls: tls ? TLSContext(.link, files: pki.node(range)) : nil)
         }
-        let sent = Self.weights(count: floats)
+        let first = Self.weights(count: floats)
         let received = Tally(clients: clients)
         var consumers: [Task<Void, Never>] = []
         for (node, range) in zip(nodes, ranges) {
@@ -82,15 +87,13 @@ public struct BroadcastBench: Sendable {
                 consumers.append(Task {
                     for await envelope in mailbox {
                         guard case .roundStart(let start) = envelope.message else { continue }
-                        // Only the untimed first message is compared (a compare would slow the timed ones).
-                        let exact = start.round == 0 && start.weights.withUnsafeBytes { a in
-                            sent.withUnsafeBytes { b in
-                                a.count == b.count && (a.isEmpty || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
-                            }
-                        }
+                        // The untimed first message is compared now; the last is kept and compared after the timed
+                        // ones (a compare would slow them).
+                        let exact = start.round == 0 && Self.same(start.weights, first)
                         received.counts.withLock { r in
                             r.deliveries[c] += 1
-                            if exact { r.exact += 1 }
+                            if exact { r.firstExact[c] = true }
+                            r.last[c] = start.weights
                         }
                     }
                 })
@@ -102,8 +105,11 @@ public struct BroadcastBench: Sendable {
         var cpuSeconds: [Double] = []
         var messageBytes = 0
         do {
+            var weights = first
             for round in 0...repeats {
-                let start = RoundStart(round: round, weights: sent, sampledSamples: clients, participants: participants)
+                if round > 0 { weights = Self.weights(count: floats, round: round) }
+                let start = RoundStart(round: round, weights: weights, sampledSamples: clients,
+                                       participants: participants)
                 if round == 0 { messageBytes = try WireFormat.encode(FederationMessage.roundStart(start)).count }
                 let cpu0 = Self.processCPUSeconds()
                 let t0 = ContinuousClock.now
@@ -128,9 +134,22 @@ public struct BroadcastBench: Sendable {
         await hub.shutdown()
         for consumer in consumers { await consumer.value }
         withExtendedLifetime(nodes) {}
-        let (exact, deliveries) = received.counts.withLock { ($0.exact, $0.deliveries) }
+        let last = Self.weights(count: floats, round: repeats)
+        let (exact, deliveries, arrays) = received.counts.withLock { r in
+            (r.last.indices.filter { c in r.firstExact[c] && r.last[c].map { Self.same($0, last) } == true }.count,
+             r.deliveries, Set(r.last.compactMap { $0?.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) } }).count)
+        }
         return Report(messageBytes: messageBytes, seconds: seconds, cpuSeconds: cpuSeconds, cipherSuite: cipher,
-                      exactCopies: exact, deliveries: deliveries)
+                      exactCopies: exact, deliveries: deliveries, lastCopyArrays: arrays)
+    }
+
+    /// Whether `a` and `b` hold the same bits.
+    static func same(_ a: [Float], _ b: [Float]) -> Bool {
+        a.withUnsafeBytes { a in
+            b.withUnsafeBytes { b in
+                a.count == b.count && (a.isEmpty || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+            }
+        }
     }
 
     /// User and system CPU seconds of this process so far.
@@ -142,10 +161,13 @@ public struct BroadcastBench: Sendable {
     }
 }
 
-/// What the clients of a ``BroadcastBench`` received: exact first copies, and messages per client.
+/// What the clients of a ``BroadcastBench`` received: exact first copies, messages and the last weights per client.
 private final class Tally: Sendable {
-    let counts: Mutex<(exact: Int, deliveries: [Int])>
-    init(clients: Int) { counts = Mutex((0, [Int](repeating: 0, count: clients))) }
+    let counts: Mutex<(firstExact: [Bool], deliveries: [Int], last: [[Float]?])>
+    init(clients: Int) {
+        counts = Mutex(([Bool](repeating: false, count: clients), [Int](repeating: 0, count: clients),
+                        [[Float]?](repeating: nil, count: clients)))
+    }
 }
 
 extension BenchCommand {
@@ -178,8 +200,8 @@ extension BenchCommand {
         say("load average (1 min): \(loadAverage()) on \(ProcessInfo.processInfo.activeProcessorCount) cores")
         say("broadcast of a \(fixed(Double(floats) * 4e-6, 2)) MB round start (\(floats.formatted()) weights"
               + "\(megabytes == nil ? ", the McMahan CNN" : "")) to \(clients) clients on \(links) link(s) over "
-              + "loopback \(plaintext ? "plaintext TCP" : "TLS 1.3"), \(repeats) timed repeat(s) after one checked "
-              + "broadcast…")
+              + "loopback \(plaintext ? "plaintext TCP" : "TLS 1.3"), \(repeats) timed repeat(s) after one untimed "
+              + "broadcast, new weights each time…")
         let report = try await bench.run { round, seconds in say("  repeat \(round): \(fixed(seconds, 4)) s") }
         guard report.exactCopies == clients, report.deliveries.allSatisfy({ $0 == repeats + 1 }) else {
             throw RunFailure(description: "broadcast: \(report.exactCopies) of \(clients) clients received the exact weights; "
@@ -191,7 +213,9 @@ extension BenchCommand {
         let median = rates.sorted()[rates.count / 2]
         let mode = plaintext ? "plaintext" : "tls"
         if let suite = report.cipherSuite { say("cipher suite: \(suite)") }
-        say("checked: all \(clients) clients received the exact \(report.messageBytes.formatted()) bytes")
+        say("checked: all \(clients) clients received the exact \(report.messageBytes.formatted()) bytes of the first "
+              + "and of the last broadcast; the last one's copies are in \(report.lastCopyArrays) array(s) on "
+              + "\(links) link(s)")
         for (i, rate) in rates.enumerated() {
             say("repeat \(i + 1): \(fixed(report.seconds[i], 4)) s  \(fixed(rate, 3)) GB/s   CPU "
                   + "\(fixed(report.cpuSeconds[i], 4)) s (\(fixed(gigabytes / report.cpuSeconds[i], 3)) GB per CPU second)")

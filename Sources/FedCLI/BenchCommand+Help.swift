@@ -51,7 +51,8 @@ extension BenchCommand {
                        --clients N (1…256, default 30) clients split as `run --processes L` splits them; the hub
                        broadcasts a round start of --megabytes M (default: the McMahan CNN, 6.65 MB) to all of
                        them, as the parameter server does (encoded once, every link written at once), --repeats R
-                       times (1…100, default 5) after one untimed broadcast whose bits every client checks; prints
+                       times (1…100, default 5; new weights each time) after one untimed broadcast; every client's
+                       bits of the first and the last broadcast are checked; prints
                        each repeat's aggregate GB/s (N × message bytes / wall time until every mailbox holds it),
                        the median, the TLS cipher suite and the load average; N × M at most 4000 MB.
                        --tls (default): TLS 1.3 with mutual authentication under a throwaway CA;

@@ -58,19 +58,22 @@ public struct PackedFloats: Codable, Sendable, Equatable {
 
     /// The values of little-endian bit patterns (`data.count` a multiple of 4).
     public static func floats(_ data: Data) -> [Float] {
-        let n = data.count / 4
-        return data.withUnsafeBytes { raw in
-            [Float](unsafeUninitializedCapacity: n) { out, count in
-                #if _endian(little)
-                UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<n * 4]))
-                #else
-                for i in 0..<n {
-                    out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4,
-                                                                                        as: UInt32.self)))
-                }
-                #endif
-                count = n
+        data.withUnsafeBytes { floats($0) }
+    }
+
+    /// The values of little-endian bit patterns (`raw.count` a multiple of 4).
+    public static func floats(_ raw: UnsafeRawBufferPointer) -> [Float] {
+        let n = raw.count / 4
+        return [Float](unsafeUninitializedCapacity: n) { out, count in
+            #if _endian(little)
+            UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<n * 4]))
+            #else
+            for i in 0..<n {
+                out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4,
+                                                                                    as: UInt32.self)))
             }
+            #endif
+            count = n
         }
     }
 }

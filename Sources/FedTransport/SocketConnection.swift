@@ -34,9 +34,10 @@ public struct SocketLimits: Sendable {
     }
 }
 
-/// One connected socket. Frames read are handed to `onFrame` on the reader thread, in order; frames to write wait in
-/// a queue bounded by ``SocketLimits/outboundQueueBytes`` (``send(_:)`` suspends, ``sendBlocking(_:)`` blocks, while
-/// it is full). `onClose` runs once, on the reader thread, with the reason (nil: the peer closed cleanly or
+/// One connected socket. Frames read are handed to `onFrame` on the reader thread, in order (with a deliver frame's
+/// float vectors apart when made with `vectorsApart`: ``SocketFrameDecoder/nextWithVectors()``); frames to write
+/// wait in a queue bounded by ``SocketLimits/outboundQueueBytes`` (``send(_:)`` suspends, ``sendBlocking(_:)``
+/// blocks, while it is full). `onClose` runs once, on the reader thread, with the reason (nil: the peer closed cleanly or
 /// ``close()`` was called). Frames longer than ``frameLimit`` are refused (a hub starts a peer at
 /// ``SocketLimits/helloFrameLength`` and raises it once the hello is valid).
 final class SocketConnection: @unchecked Sendable {
@@ -46,6 +47,7 @@ final class SocketConnection: @unchecked Sendable {
     private let stream: any ByteStream
     private let limits: SocketLimits
     private let frameLimit: Atomic<Int>
+    private let vectorsApart: Bool
     private let condition = NSCondition()
     // Guarded by `condition`:
     private var queue: [OutgoingFrame] = []
@@ -63,8 +65,9 @@ final class SocketConnection: @unchecked Sendable {
 
     /// `frameLimit`: the largest frame read until ``allowFullFrames()`` (default: the limits' maximum).
     init(stream: any ByteStream, peer: String, limits: SocketLimits, identity: PeerIdentity? = nil,
-         frameLimit: Int? = nil) {
+         frameLimit: Int? = nil, vectorsApart: Bool = false) {
         self.stream = stream
+        self.vectorsApart = vectorsApart
         self.peer = peer
         self.limits = limits
         self.identity = identity
@@ -91,7 +94,7 @@ final class SocketConnection: @unchecked Sendable {
     }
 
     /// Starts the reader and writer threads.
-    func start(onFrame: @escaping @Sendable (SocketFrame) throws -> Void,
+    func start(onFrame: @escaping @Sendable (SocketFrame, [Float]?) throws -> Void,
                onClose: @escaping @Sendable ((any Error)?) -> Void) {
         let writer = Thread { [self] in writeLoop() }
         writer.name = "socket-writer \(peer)"
@@ -113,8 +116,8 @@ final class SocketConnection: @unchecked Sendable {
         reader.start()
     }
 
-    private func readLoop(_ onFrame: @Sendable (SocketFrame) throws -> Void) -> (any Error)? {
-        var decoder = SocketFrameDecoder(maximumFrameLength: limits.maximumFrameLength)
+    private func readLoop(_ onFrame: @Sendable (SocketFrame, [Float]?) throws -> Void) -> (any Error)? {
+        var decoder = SocketFrameDecoder(maximumFrameLength: limits.maximumFrameLength, vectorsApart: vectorsApart)
         decoder.limit = frameLimit.load(ordering: .sequentiallyConsistent)
         let chunk = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 1 << 18)
         defer { chunk.deallocate() }
@@ -134,8 +137,8 @@ final class SocketConnection: @unchecked Sendable {
                     }
                     try decoder.append(UnsafeBufferPointer(rebasing: chunk[0..<n]))
                 }
-                while let frame = try decoder.next() {
-                    try onFrame(frame)
+                while let (frame, vectors) = try decoder.nextWithVectors() {
+                    try onFrame(frame, vectors)
                     decoder.limit = frameLimit.load(ordering: .sequentiallyConsistent)
                 }
             }

@@ -16,7 +16,7 @@ extension SocketHub {
             stream.close()
             return
         }
-        connection.start(onFrame: { [weak self] frame in try self?.received(frame, on: connection) },
+        connection.start(onFrame: { [weak self] frame, _ in try self?.received(frame, on: connection) },
                          onClose: { [weak self] reason in self?.disconnected(connection, reason) })
         DispatchQueue.global().asyncAfter(deadline: .now() + limits.helloSeconds) { [weak self, weak connection] in
             guard let self, let connection else { return }

@@ -81,14 +81,16 @@ public final class SocketLink<Message: Codable & Sendable>: Transport {
             POSIXSocket.close(fd)
             throw error
         }
-        return SocketConnection(stream: stream, peer: hub.description, limits: limits)
+        return SocketConnection(stream: stream, peer: hub.description, limits: limits, vectorsApart: true)
     }
 
     deinit { state.withLock { $0.connection }.close(abort: true) }
 
     /// Starts `connection`'s threads and says hello on it.
     func start(_ connection: SocketConnection) throws {
-        connection.start(onFrame: { [weak self] frame in try self?.received(frame, on: connection) },
+        connection.start(onFrame: { [weak self] frame, vectors in
+                             try self?.received(frame, vectors, on: connection)
+                         },
                          onClose: { [weak self] reason in self?.ended(connection, reason) })
         connection.enqueue(try SocketFrame.hello(version: SocketFrame.version, session: session).encoded())
     }
@@ -185,10 +187,11 @@ public final class SocketLink<Message: Codable & Sendable>: Transport {
         if let error = try await slot.wait().get().error { throw error }
     }
 
-    private func received(_ frame: SocketFrame, on connection: SocketConnection) throws {
+    /// `vectors`: a deliver frame's trailing float vectors, received apart from its payload (a model).
+    private func received(_ frame: SocketFrame, _ vectors: [Float]?, on connection: SocketConnection) throws {
         switch frame {
         case .deliver(let request, let from, let to, let sequence, let payload):
-            let decoded = Result { try WireFormat.decode(Message.self, from: payload) }
+            let decoded = Result { try WireFormat.decode(Message.self, from: payload, trailingVectors: vectors) }
             // Deliver and queue the reply under one lock: a shutdown in between would lose the reply.
             try state.withLock { s in
                 var status: SocketReply

@@ -13,8 +13,9 @@ import Glibc
 /// Polls wake at least every 250 ms to retry anyway, so a record consumed by the other thread's call can never leave
 /// a thread waiting for good; ``shutdown(writeOnly:)`` wakes both at once. TLS 1.3 has no renegotiation and session
 /// tickets are off, so a read only reads and a write only writes, apart from a KeyUpdate's reply, which OpenSSL
-/// queues for the next write. Writes go through a 256 kB buffer in front of the socket, flushed after each frame: a
-/// model leaves in a few system calls, not one per 16 kB record.
+/// queues for the next write. Writes go through a 256 kB buffer in front of the socket, flushed after each frame, and
+/// reads come through another (`fednoise_ssl_set_buffered_fd`): a model moves in a few system calls, not one or two
+/// per 16 kB record.
 final class TLSStream: ByteStream, @unchecked Sendable {  // every use of `ssl` is under `lock`
     private let ssl: OpaquePointer
     private let fd: Int32
@@ -102,7 +103,7 @@ final class TLSStream: ByteStream, @unchecked Sendable {  // every use of `ssl` 
     private func call(_ body: (OpaquePointer) -> Int32) -> (code: Int32, detail: String) {
         lock.lock()
         defer { lock.unlock() }
-        ERR_clear_error()
+        if ERR_peek_error() != 0 { ERR_clear_error() }  // SSL_get_error needs it empty; clearing costs per record
         errno = 0
         let r = body(ssl)
         if r == 1 { return (SSL_ERROR_NONE, "") }
@@ -175,7 +176,7 @@ final class TLSStream: ByteStream, @unchecked Sendable {  // every use of `ssl` 
         let start = ContinuousClock.now
         while true {
             lock.lock()
-            ERR_clear_error()
+            if ERR_peek_error() != 0 { ERR_clear_error() }
             errno = 0
             let done = fednoise_ssl_flush(ssl) == 1
             let retry = !done && fednoise_ssl_flush_should_retry(ssl) != 0

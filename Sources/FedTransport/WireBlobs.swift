@@ -17,14 +17,18 @@ final class WireBlobs: @unchecked Sendable {
     // Encoding side: the vectors in the order their references were written, and their total size in bytes.
     private(set) var vectors: [[Float]] = []
     private(set) var byteCount = 0
-    // Decoding side: the bytes after the property list.
+    // Decoding side: the bytes after the property list, or those bytes already as floats (received apart).
     private let area: Data
+    private let received: [Float]?
 
     /// A table to encode into.
-    init() { area = Data() }
+    init() { (area, received) = (Data(), nil) }
 
     /// A table to decode from: `area` is every byte after the property list.
-    init(decodingFrom area: Data) { self.area = area }
+    init(decodingFrom area: Data) { (self.area, received) = (area, nil) }
+
+    /// A table to decode from: `received` holds every byte after the property list (received into a `[Float]`).
+    init(decodingFrom received: [Float]) { (area, self.received) = (Data(), received) }
 
     /// Files `values` and returns its reference: the byte offset in the trailing area and the count of values.
     func add(_ values: [Float]) -> [Int] {
@@ -38,12 +42,20 @@ final class WireBlobs: @unchecked Sendable {
     /// - Throws: `DecodingError.dataCorrupted` (at `codingPath`) for a reference that is not `[offset, count]` or
     ///   points outside the trailing bytes.
     func floats(_ reference: [Int], codingPath: [any CodingKey]) throws -> [Float] {
-        guard reference.count == 2, reference[0] >= 0, reference[1] >= 0, reference[1] <= area.count / 4,
-              reference[0] <= area.count - reference[1] * 4 else {
+        let areaBytes = received.map { $0.count * 4 } ?? area.count
+        guard reference.count == 2, reference[0] >= 0, reference[1] >= 0, reference[1] <= areaBytes / 4,
+              reference[0] <= areaBytes - reference[1] * 4 else {
             throw DecodingError.dataCorrupted(DecodingError.Context(
                 codingPath: codingPath,
                 debugDescription: "packed floats: the reference \(reference) is not [offset, count] inside the "
-                    + "message's \(area.count) trailing bytes"))
+                    + "message's \(areaBytes) trailing bytes"))
+        }
+        let (offset, count) = (reference[0], reference[1])
+        if let received {
+            if offset == 0 && count == received.count { return received }  // the model itself: no copy
+            return received.withUnsafeBytes { raw in  // the bytes as received: an unaligned offset reads as inline
+                PackedFloats.floats(UnsafeRawBufferPointer(rebasing: raw[offset..<offset + count * 4]))
+            }
         }
         let start = area.startIndex + reference[0]
         return PackedFloats.floats(area[start..<start + reference[1] * 4])

@@ -34,6 +34,24 @@ public enum WireFormat {
         return try decoder.decode(Box<Value>.self, from: data[start + 4..<start + 4 + length]).value
     }
 
+    /// Decodes what ``encode(_:)`` produced, received in two parts: `data` up to the end of the property list, and
+    /// the bytes after it as `trailingVectors` (``SocketFrameDecoder/nextWithVectors()``). A vector that is the
+    /// whole trailing area (a model) is that array itself, not a copy. Nil `trailingVectors`: ``decode(_:from:)``.
+    /// - Throws: as ``decode(_:from:)``; also when `data` does not end where its property list does.
+    public static func decode<Value: Decodable>(_ type: Value.Type, from data: Data,
+                                                trailingVectors: [Float]?) throws -> Value {
+        guard let trailingVectors else { return try decode(type, from: data) }
+        let start = data.startIndex
+        guard data.count >= 4 else { throw corrupted("\(data.count) bytes cannot hold the 4-byte length") }
+        let length = data[start..<start + 4].reduce(0) { $0 << 8 | Int($1) }
+        guard length == data.count - 4 else {
+            throw corrupted("the property list claims \(length) bytes; \(data.count - 4) precede the vectors")
+        }
+        let decoder = PropertyListDecoder()
+        decoder.userInfo[WireBlobs.key] = WireBlobs(decodingFrom: trailingVectors)
+        return try decoder.decode(Box<Value>.self, from: data[(start + 4)...]).value
+    }
+
     /// One frame: the encoded envelope's length as 4 big-endian bytes, then the encoded envelope.
     /// - Throws: an encoding error, or ``WireFormatError/frameTooLarge(_:)``.
     public static func frame<Message: Encodable>(_ envelope: Envelope<Message>) throws -> Data {

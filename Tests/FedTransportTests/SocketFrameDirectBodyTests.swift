@@ -17,7 +17,15 @@ import Testing
     /// Reading as a SocketConnection does: `readBody` while a large body is open, else a chunk and `append`.
     static func decode(_ bytes: [UInt8], piece: (Int) -> Int, directBodyLength: Int) throws -> [SocketFrame] {
         var decoder = SocketFrameDecoder(directBodyLength: directBodyLength)
-        var decoded: [SocketFrame] = []
+        return try read(bytes, into: &decoder, piece: piece).map(\.frame)
+    }
+
+    /// Feeds `bytes` to `decoder` as a SocketConnection does, in pieces of `piece(left)` bytes: `readBody` while a
+    /// large body is open, else a chunk and `append`; every frame with its vectors (``SocketFrameDecoder/next()``'s
+    /// joined frames instead if `joined`). Finishes the stream.
+    static func read(_ bytes: [UInt8], into decoder: inout SocketFrameDecoder, joined: Bool = false,
+                     piece: (Int) -> Int) throws -> [(frame: SocketFrame, vectors: [Float]?)] {
+        var decoded: [(frame: SocketFrame, vectors: [Float]?)] = []
         var at = 0
         while at < bytes.count {
             let want = piece(bytes.count - at)
@@ -30,7 +38,11 @@ import Testing
                 try decoder.append(bytes[at..<at + want])
                 at += want
             }
-            while let f = try decoder.next() { decoded.append(f) }
+            if joined {
+                while let f = try decoder.next() { decoded.append((f, nil)) }
+            } else {
+                while let f = try decoder.nextWithVectors() { decoded.append(f) }
+            }
         }
         try decoder.finish()
         return decoded
