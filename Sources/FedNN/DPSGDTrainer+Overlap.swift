@@ -11,10 +11,10 @@ import Synchronization
 extension DPSGDTrainer {
     /// Whether a step on `batch` examples should draw its noise beside the clipped pass: two threads or more, a
     /// vector long enough to be worth a second thread (2¹⁵ trainable coordinates), and noise that costs about as
-    /// much as the pass does on one thread. A Gaussian costs about 1 ns on an AVX-512 core, a pass about 1 ns per 100 FLOPs at
-    /// small batches, so the test is 100·(trainable coordinates) ≥ ¾·batch·(training FLOPs per sample): MLP
-    /// (199,210 parameters) at batch 10 yes, at batch 64 no; the CNN at batch 10 no (its pass uses both cores
-    /// well, the noise is a fifth of it). Speed only: either way the bits are the same.
+    /// much as the pass does on one thread. A Gaussian costs about 1 ns on an AVX-512 core, a pass about 1 ns per
+    /// 100 FLOPs at small batches, so the test is 100·(trainable coordinates) ≥ ¾·batch·(training FLOPs per
+    /// sample): MLP (199,210 parameters) at batch 10 yes, at batch 64 no; the CNN at batch 10 no (its pass uses
+    /// both cores well, the noise is a fifth of it). Speed only: either way the bits are the same.
     func drawsNoiseBesidePass(batch: Int, noise: DPNoise) -> Bool {
         if let forced = noiseBesidePass { return forced }
         guard ComputeThreads.count >= 2 else { return false }

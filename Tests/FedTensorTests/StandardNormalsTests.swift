@@ -15,18 +15,24 @@ struct StandardNormalsTests {
         let w0 = (0..<count).map { _ in Float(rng.nextGaussian()) * 0.1 }
         var z = [Float](repeating: .nan, count: count)
         z.withUnsafeMutableBufferPointer { fillStandardNormal($0, key: key, startIndex: UInt64(start)) }
-        for j in Set([0, count / 2, count - 1]) { #expect(z[j].bitPattern == gaussian(key, index: UInt64(start + j)).bitPattern) }
+        for j in Set([0, count / 2, count - 1]) {
+            #expect(z[j].bitPattern == gaussian(key, index: UInt64(start + j)).bitPattern)
+        }
         let a: Float = -0.0371
         var direct = w0, later = w0
         direct.withUnsafeMutableBufferPointer { addGaussian($0, key: key, std: a, startIndex: UInt64(start)) }
         z.withUnsafeBufferPointer { zb in
-            later.withUnsafeMutableBufferPointer { addScaledNormals(zb.baseAddress!, scale: a, to: $0.baseAddress!, count: count) }
+            later.withUnsafeMutableBufferPointer {
+                addScaledNormals(zb.baseAddress!, scale: a, to: $0.baseAddress!, count: count)
+            }
         }
         #expect(direct.map(\.bitPattern) == later.map(\.bitPattern))
         var wrong = w0, zOther = [Float](repeating: 0, count: count)
         zOther.withUnsafeMutableBufferPointer { fillStandardNormal($0, key: other, startIndex: UInt64(start)) }
         zOther.withUnsafeBufferPointer { zb in
-            wrong.withUnsafeMutableBufferPointer { addScaledNormals(zb.baseAddress!, scale: a, to: $0.baseAddress!, count: count) }
+            wrong.withUnsafeMutableBufferPointer {
+                addScaledNormals(zb.baseAddress!, scale: a, to: $0.baseAddress!, count: count)
+            }
         }
         #expect(wrong != direct)
     }
