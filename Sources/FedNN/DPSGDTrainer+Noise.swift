@@ -18,16 +18,22 @@ struct DPNoise {
     /// gradient[j] ← (gradient[j] + std·z_j) · inverse for the trainable j in `block` (the same IEEE operations as
     /// `fillGaussian`, `axpy` and `scale` on the whole vector).
     func apply(_ gradient: UnsafeMutablePointer<Float>, _ block: Range<Int>) {
-        for r in ranges {
-            let lo = max(r.lowerBound, block.lowerBound), hi = min(r.upperBound, block.upperBound)
-            guard lo < hi else { continue }
+        forEachTrainableSpan(in: block) { lo, n in
             if std > 0 {
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: hi - lo) { z in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { z in
                     fillGaussian(z, key: key, std: std, startIndex: UInt64(lo))
-                    axpy(1, z.baseAddress!, gradient + lo, count: hi - lo)
+                    axpy(1, z.baseAddress!, gradient + lo, count: n)
                 }
             }
-            scale(gradient + lo, by: inverse, count: hi - lo)
+            scale(gradient + lo, by: inverse, count: n)
+        }
+    }
+
+    /// Calls `body(lo, count)` for each nonempty run of trainable coordinates inside `block`, in order.
+    func forEachTrainableSpan(in block: Range<Int>, _ body: (_ lo: Int, _ count: Int) -> Void) {
+        for r in ranges {
+            let lo = max(r.lowerBound, block.lowerBound), hi = min(r.upperBound, block.upperBound)
+            if lo < hi { body(lo, hi - lo) }
         }
     }
 }
@@ -46,11 +52,8 @@ extension DPNoise {
 
     /// The same for the trainable coordinates in `block`, on this thread.
     func addScaled(to w: UnsafeMutablePointer<Float>, scale a: Float, _ block: Range<Int>) {
-        for r in ranges {
-            let lo = max(r.lowerBound, block.lowerBound), hi = min(r.upperBound, block.upperBound)
-            guard lo < hi else { continue }
-            addGaussian(UnsafeMutableBufferPointer(start: w + lo, count: hi - lo), key: key, std: a,
-                        startIndex: UInt64(lo))
+        forEachTrainableSpan(in: block) { lo, n in
+            addGaussian(UnsafeMutableBufferPointer(start: w + lo, count: n), key: key, std: a, startIndex: UInt64(lo))
         }
     }
 }

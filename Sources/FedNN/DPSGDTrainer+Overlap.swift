@@ -80,21 +80,14 @@ extension DPSGDTrainer {
 extension DPNoise {
     /// z[j] ← z_j, the step's standard normal of coordinate j, for the trainable j in `block`.
     func drawNormals(into z: UnsafeMutablePointer<Float>, _ block: Range<Int>) {
-        for r in ranges {
-            let lo = max(r.lowerBound, block.lowerBound), hi = min(r.upperBound, block.upperBound)
-            guard lo < hi else { continue }
-            fillStandardNormal(UnsafeMutableBufferPointer(start: z + lo, count: hi - lo), key: key,
-                               startIndex: UInt64(lo))
+        forEachTrainableSpan(in: block) { lo, n in
+            fillStandardNormal(UnsafeMutableBufferPointer(start: z + lo, count: n), key: key, startIndex: UInt64(lo))
         }
     }
 
     /// w[j] ← fma(a, z[j], w[j]) for the trainable j in `block`.
     func addScaledNormals(_ z: UnsafePointer<Float>, scale a: Float, to w: UnsafeMutablePointer<Float>,
                           _ block: Range<Int>) {
-        for r in ranges {
-            let lo = max(r.lowerBound, block.lowerBound), hi = min(r.upperBound, block.upperBound)
-            guard lo < hi else { continue }
-            FedTensor.addScaledNormals(z + lo, scale: a, to: w + lo, count: hi - lo)
-        }
+        forEachTrainableSpan(in: block) { lo, n in FedTensor.addScaledNormals(z + lo, scale: a, to: w + lo, count: n) }
     }
 }

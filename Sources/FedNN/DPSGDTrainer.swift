@@ -147,8 +147,7 @@ public struct DPSGDTrainer {
     /// into the weights where the layer supports it, `FusedUpdate`); `workspace.gradient` is then scratch.
     mutating func clippedPass(parameters: inout [Float], on data: some SampleSource, batch: [Int],
                               workspace: Workspace, noiseStep: UInt64, fusedStep: Float?) -> (lossSum: Double, correct: Int) {
-        precondition(parameters.count == network.parameterCount, "clippedPass: wrong parameter count")
-        return parameters.withUnsafeMutableBufferPointer { p in
+        parameters.withUnsafeMutableBufferPointer { p in
             clippedPass(parameters: p.baseAddress!, count: p.count, on: data, batch: batch, workspace: workspace,
                         noiseStep: noiseStep, fusedStep: fusedStep)
         }
@@ -158,7 +157,7 @@ public struct DPSGDTrainer {
     mutating func clippedPass(parameters mutableW: UnsafeMutablePointer<Float>, count: Int, on data: some SampleSource,
                               batch: [Int], workspace: Workspace, noiseStep: UInt64,
                               fusedStep: Float?) -> (lossSum: Double, correct: Int) {
-        precondition(count == network.parameterCount)
+        precondition(count == network.parameterCount, "clippedPass: wrong parameter count")
         precondition(fusedStep == nil || (!dp.perLayerClipping && batch.count <= workspace.capacity))
         if fusedStep == nil { workspace.zeroGradient() }
         let capacity = workspace.capacity, classes = network.outputSize, layerCount = network.layers.count
