@@ -10,8 +10,7 @@ import Testing
 struct FinalTestLossesTests {
     func federation(rounds: Int, evaluateEvery: Int) throws -> (Federation, DatasetSamples) {
         let (train, test) = try DatasetLoader.embeddedMNIST()
-        var c = FederationConfiguration()
-        c.model = .mlp
+        var c = smallConfiguration()
         c.rounds = rounds
         c.clients.count = 4
         c.clients.fraction = 1
