@@ -123,19 +123,18 @@ final class SocketConnection: @unchecked Sendable {
         defer { chunk.deallocate() }
         do {
             while true {
-                // The rest of a large frame goes straight into the decoder's allocation for it (no copy).
-                if let n = try decoder.readBody({ try stream.read(into: $0) }) {
-                    if n == 0 {
-                        try decoder.finish()
-                        return nil
-                    }
+                // The rest of a large frame goes straight into the decoder's allocation for it (no copy); other
+                // bytes through `chunk`.
+                let n: Int
+                if let direct = try decoder.readBody({ try stream.read(into: $0) }) {
+                    n = direct
                 } else {
-                    let n = try stream.read(into: UnsafeMutableRawBufferPointer(chunk))
-                    if n == 0 {
-                        try decoder.finish()
-                        return nil
-                    }
-                    try decoder.append(UnsafeBufferPointer(rebasing: chunk[0..<n]))
+                    n = try stream.read(into: UnsafeMutableRawBufferPointer(chunk))
+                    if n > 0 { try decoder.append(UnsafeBufferPointer(rebasing: chunk[0..<n])) }
+                }
+                if n == 0 {
+                    try decoder.finish()
+                    return nil
                 }
                 while let (frame, vectors) = try decoder.nextWithVectors() {
                     try onFrame(frame, vectors)
