@@ -1,4 +1,4 @@
-// GEMMTilingTests: the host-chosen output tiling follows the caches and never changes a product's bits.
+// GEMMTilingTests: the host-chosen output and register tiling follows the caches and never changes a product's bits.
 import FedTensor
 import Testing
 
@@ -17,7 +17,13 @@ import Testing
         // Clamped: a 64 KiB L2 scales by ¼, not by 1/16.
         #expect(GEMMTiling.forCaches(l2Bytes: 64 << 10, l3Bytes: 1 << 20).mc == 24)
         #expect(GEMMTiling.host == GEMMTiling.forCaches(l2Bytes: HostCPU.current.cacheBytes(level: 2),
-                                                         l3Bytes: HostCPU.current.cacheBytes(level: 3)))
+                                                         l3Bytes: HostCPU.current.cacheBytes(level: 3),
+                                                         vectors: KernelTarget.current.compiledAVX512F ? 4 : 1))
+        // The register tile: 6 × 64 (8 × 16·nv when narrower) with 32 SIMD16 registers, 6 × 16 without.
+        #expect(GEMMTiling.reference.vectors == 4 && GEMMTiling.reference.height(vectors: 4) == 6
+                && GEMMTiling.reference.height(vectors: 2) == 8)
+        let narrow = GEMMTiling(mc: 72, nc: 512, residentB: 0, vectors: 1)
+        #expect(narrow.height(vectors: 1) == 6 && narrow.description.hasSuffix("register tiles up to 6 × 16"))
     }
 
     /// Tilings from the smallest legal blocks (B never resident) to B always resident give the reference tiling's
@@ -31,8 +37,13 @@ import Testing
         let baseline = GEMMTiling.$override.withValue(.reference) {
             ComputeThreads.with(1) { runBoth(t, seed: 11, reference: false).fast }
         }
+        // Register tiles 16 to 64 columns wide too (`vectors`: 1 where SIMD16 registers are scarce).
         let tilings = [GEMMTiling(mc: 24, nc: 64, residentB: 0), GEMMTiling(mc: 48, nc: 128, residentB: 4096),
-                       GEMMTiling(mc: 288, nc: 4096, residentB: 1 << 24), .host]
+                       GEMMTiling(mc: 288, nc: 4096, residentB: 1 << 24), .host,
+                       GEMMTiling(mc: 72, nc: 512, residentB: 48 * 1024, vectors: 1),
+                       GEMMTiling(mc: 24, nc: 64, residentB: 0, vectors: 1),
+                       GEMMTiling(mc: 144, nc: 2048, residentB: 96 * 1024, vectors: 2),
+                       GEMMTiling(mc: 144, nc: 2048, residentB: 0, vectors: 3)]
         for tiling in tilings {
             for threads in [1, 2] {
                 let c = GEMMTiling.$override.withValue(tiling) {

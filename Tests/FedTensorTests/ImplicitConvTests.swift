@@ -147,6 +147,59 @@ struct ImplicitConvTests {
         #expect(worst(added.dw, zip(dwRef, base).map { $0 + Double($1) }) < 1e-4)
     }
 
+    /// The register tile's width (`GEMMTiling.vectors`: 4 on AVX-512, 1 on AVX2 and NEON) changes which tile
+    /// computes an output, never the sequence of operations behind it: forward, weight and input gradients have the
+    /// same bits under every width and on 1 and 2 threads.
+    @Test(arguments: cases)
+    func registerTileWidthNeverChangesBits(_ t: ImplicitConvCase) {
+        let g = ConvGeometry(height: t.h, width: t.w, channels: t.c, kernel: t.k, padding: t.p)
+        let gf = ConvGeometry(height: t.h, width: t.w, channels: t.oc, kernel: t.k, padding: t.p)
+        var rng = Philox(seed: 43, UInt64(t.c), UInt64(t.k))
+        let dy = (0..<(t.batch * g.positions * t.oc)).map { _ in Float(rng.nextGaussian()) }
+        let wt = (0..<(t.oc * g.patchSize)).map { _ in Float(rng.nextGaussian()) }
+        // Forward and dW with the channels swapped (as `forwardAndWeightGradientMatchNaiveLoops`), where supported.
+        let x = (0..<(t.batch * t.h * t.w * t.oc)).map { _ in Float(rng.nextGaussian()) }
+        let wf = (0..<(t.c * gf.patchSize)).map { _ in Float(rng.nextGaussian()) }
+        let dyf = (0..<(t.batch * gf.positions * t.c)).map { _ in Float(rng.nextGaussian()) }
+        func passes(_ vectors: Int, threads: Int) -> [UInt32] {
+            GEMMTiling.$override.withValue(GEMMTiling(mc: 72, nc: 2048, residentB: 49152, vectors: vectors)) {
+                var bits = implicit(t, dy, wt, threads: threads).map(\.bitPattern)
+                guard implicitConvSupported(gf, outputChannels: t.c) else { return bits }
+                var y = [Float](repeating: .nan, count: t.batch * gf.positions * t.c)
+                var dw = [Float](repeating: .nan, count: t.c * gf.patchSize)
+                var padded = [Float](repeating: .nan, count: t.batch * paddedInputSize(gf))
+                var scratch = [Float](repeating: .nan, count: gf.patchSize * t.c)
+                ComputeThreads.with(threads) {
+                    padded.withUnsafeMutableBufferPointer { pp in
+                        scratch.withUnsafeMutableBufferPointer { sp in
+                            y.withUnsafeMutableBufferPointer {
+                                implicitConvForward(x, weights: wf, $0.baseAddress!, gf, outputChannels: t.c,
+                                                    batch: t.batch, padded: pp.baseAddress!, transposed: sp.baseAddress!)
+                            }
+                            dw.withUnsafeMutableBufferPointer {
+                                implicitConvWeightGradient(dyf, padded: pp.baseAddress!, $0.baseAddress!, gf,
+                                                           outputChannels: t.c, batch: t.batch, accumulate: false,
+                                                           transposed: sp.baseAddress!)
+                            }
+                        }
+                    }
+                }
+                bits += y.map(\.bitPattern) + dw.map(\.bitPattern)
+                return bits
+            }
+        }
+        let reference = passes(4, threads: 1)
+        #expect(!reference.contains { Float(bitPattern: $0).isNaN })
+        for vectors in [1, 2, 3] {
+            for threads in [1, 2] {
+                let got = passes(vectors, threads: threads)
+                let differing = zip(reference, got).filter { $0 != $1 }.count
+                #expect(got.count == reference.count && differing == 0,
+                        "\(vectors) vectors, \(threads) threads: \(differing) of \(got.count) values differ")
+            }
+        }
+    }
+
     @Test func stridedOrOddChannelsAreNotClaimed() {
         #expect(!convInputGradientSupported(ConvGeometry(height: 8, width: 8, channels: 32, kernel: 3, stride: 2)))
         #expect(!convInputGradientSupported(ConvGeometry(height: 8, width: 8, channels: 3, kernel: 3, padding: 1)))

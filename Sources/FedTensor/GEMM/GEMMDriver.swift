@@ -41,9 +41,10 @@ struct GEMMPlan {
         self.b = b
         (bKS, bJS) = transB == .none ? (ldb, 1) : (1, ldb)
         self.c = c; self.ldc = ldc
-        // 6 × 64 tiles, or 8 × 16·nv for narrow B; a few rows of A take the height that wastes fewest rows.
-        nv = min(4, (n + 15) / 16)
-        let tallest = nv == 4 ? 6 : 8
+        // 6 × 64 tiles, or 8 × 16·nv for narrow B (6 × 16 where registers are scarce: `GEMMTiling.vectors`); a
+        // few rows of A take the height that wastes fewest rows.
+        nv = min(tiling.vectors, (n + 15) / 16)
+        let tallest = tiling.height(vectors: nv)
         var height = tallest
         if m <= 16 {
             @inline(__always) func waste(_ h: Int) -> Int { (h &- m % h) % h }

@@ -19,12 +19,22 @@ public struct GEMMTiling: Sendable, Equatable, CustomStringConvertible {
     public var nc: Int
     /// A worker's B of up to this many floats is packed once and kept in L2 whole (`runResident`).
     public var residentB: Int
+    /// The widest register tile in SIMD16 vectors of 16 columns (1…4): 4 where a SIMD16 is one register and there
+    /// are 32 of them (AVX-512: 6 × 4 tiles, 24 accumulators), 1 where a SIMD16 takes two or four registers (AVX2's
+    /// 16 ymm, NEON: 6 × 1 tiles, whose 6 accumulators fit; a 6 × 4 tile there spills every step).
+    public var vectors: Int
 
-    public init(mc: Int, nc: Int, residentB: Int) {
+    public init(mc: Int, nc: Int, residentB: Int, vectors: Int = 4) {
         precondition(mc >= 24 && mc % 24 == 0 && nc >= 64 && nc % 64 == 0 && residentB >= 0,
                      "GEMMTiling: mc must be a positive multiple of 24 and nc of 64")
-        self.mc = mc; self.nc = nc; self.residentB = residentB
+        precondition((1...4).contains(vectors), "GEMMTiling: vectors must be 1…4")
+        self.mc = mc; self.nc = nc; self.residentB = residentB; self.vectors = vectors
     }
+
+    /// The tallest register tile for tiles `nv` vectors wide: 6 rows at the widest (6 × 4 = 24 accumulators),
+    /// 8 for narrower ones where 32 vector registers hold them, 6 where registers are scarce.
+    @inline(__always)
+    public func height(vectors nv: Int) -> Int { vectors == 4 && nv < 4 ? 8 : 6 }
 
     /// The tiling tuned on the reference host (L2 1 MiB per core, L3 32 MiB).
     public static let reference = GEMMTiling(mc: 144, nc: 2048, residentB: 96 * 1024)
@@ -32,18 +42,20 @@ public struct GEMMTiling: Sendable, Equatable, CustomStringConvertible {
     /// The tiling for a core with `l2Bytes` of L2 and `l3Bytes` of L3 (nil: unknown, the reference value is kept).
     /// L2 scales MC and the resident-B limit by L2 / 1 MiB (clamped to ¼…4); L3 can only narrow NC, by L3 / 32 MiB
     /// (clamped to ¼…1): a wider block of B would not be reused before it left a larger L3 either.
-    public static func forCaches(l2Bytes: Int?, l3Bytes: Int?) -> GEMMTiling {
+    /// `vectors`: the register tile's width (see `vectors`).
+    public static func forCaches(l2Bytes: Int?, l3Bytes: Int?, vectors: Int = 4) -> GEMMTiling {
         let ref = reference
         let l2Scale = l2Bytes.map { min(4, max(0.25, Double($0) / Double(1 << 20))) } ?? 1
         let l3Scale = l3Bytes.map { min(1, max(0.25, Double($0) / Double(32 << 20))) } ?? 1
         let mc = max(24, Int(Double(ref.mc) * l2Scale) / 24 * 24)
         let nc = max(512, Int(Double(ref.nc) * l3Scale) / 64 * 64)
-        return GEMMTiling(mc: mc, nc: nc, residentB: Int(Double(ref.residentB) * l2Scale))
+        return GEMMTiling(mc: mc, nc: nc, residentB: Int(Double(ref.residentB) * l2Scale), vectors: vectors)
     }
 
-    /// This host's tiling, from `HostCPU.current`'s caches.
+    /// This host's tiling, from `HostCPU.current`'s caches and the vector width the kernels were compiled for.
     public static let host = forCaches(l2Bytes: HostCPU.current.cacheBytes(level: 2),
-                                       l3Bytes: HostCPU.current.cacheBytes(level: 3))
+                                       l3Bytes: HostCPU.current.cacheBytes(level: 3),
+                                       vectors: KernelTarget.current.compiledAVX512F ? 4 : 1)
 
     /// Replaces the host's tiling for products started in this task (tests; autotuning experiments).
     @TaskLocal public static var override: GEMMTiling?
@@ -51,5 +63,8 @@ public struct GEMMTiling: Sendable, Equatable, CustomStringConvertible {
     /// The tiling a product started now uses.
     @inline(__always) static var current: GEMMTiling { override ?? host }
 
-    public var description: String { "MC \(mc), NC \(nc), B resident up to \(residentB) floats" }
+    public var description: String {
+        "MC \(mc), NC \(nc), B resident up to \(residentB) floats, register tiles up to \(height(vectors: vectors)) × "
+            + "\(16 * vectors)"
+    }
 }

@@ -35,6 +35,8 @@ public func convInputGradientScratch(_ g: ConvGeometry, outputChannels: Int, bat
 struct ImplicitConvolution {
     var k: Int, channels: Int, pitch: Int
     var outHeight: Int, outWidth: Int, outChannels: Int
+    /// The register-tile shapes, read on the planning thread (workers do not see its task locals).
+    var tiling = GEMMTiling.current
 
     /// One sample. `image` starts at pixel (0, 0) of the padded frame; `out` rows are `outChannels` apart.
     func run(_ image: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
@@ -46,8 +48,8 @@ struct ImplicitConvolution {
                               scratch: scratch)
         var v0 = 0
         while v0 < vecs {
-            let nv = min(4, vecs &- v0)
-            let height = nv == 4 ? 6 : 8
+            let nv = min(tiling.vectors, vecs &- v0)
+            let height = tiling.height(vectors: nv)
             tile.cols = nv &* 16
             // An image row in tiles of `height`, or in `even` near-equal tiles when that wastes fewer kernel rows
             // (14 = 5 + 5 + 4 rather than 6 + 6 + 2 run as 6 + 6 + 4).
@@ -125,7 +127,8 @@ public func implicitConvWeightGradient(
     let k = g.kernel, c = g.channels, oh = g.outputHeight, ow = g.outputWidth
     let hp = g.height + 2 * g.padding, wp = g.width + 2 * g.padding
     let pitch = wp * c, padSize = hp * pitch, run = k * c
-    let nv = min(4, oc >> 4), height = nv == 4 ? 6 : 8
+    let tiling = GEMMTiling.current
+    let nv = min(tiling.vectors, oc >> 4), height = tiling.height(vectors: nv)
     let panels = ((oc >> 4) + nv - 1) / nv
     let tilesPerRow = (run + height - 1) / height
     let items = k * tilesPerRow * panels
