@@ -7,7 +7,7 @@ extension BenchCommand {
     static let help = """
     USAGE: fednoise bench [--quick] [--json FILE] [--threads LIST]
            fednoise bench --dpsgd [--quick] [--json FILE] [--threads LIST]
-           fednoise bench --layers [--model NAME] [--batch-size N] [--threads LIST] [--json FILE]
+           fednoise bench --layers [--model NAME] [--batch-size N] [--noise-preset P] [--threads LIST] [--json FILE]
            fednoise bench --pgd [--data DIR] [--batch-size N] [--quick] [--json FILE]
            fednoise bench --noise [--model NAME] [--batch-size N] [--steps N] [--quick] [--threads LIST] [--json FILE]
            fednoise bench --broadcast [--tls | --plaintext] [--clients N] [--links L] [--megabytes M]
@@ -31,7 +31,9 @@ extension BenchCommand {
       --quick          shorter repetitions (noisier figures)
       --layers         instead: time each layer's forward and backward pass of --model (default cnn)
                        at --batch-size (1…65536, default 10) at each thread count, training with plain SGD
-                       as clients do (the update is fused into the Linear layers' backward pass)
+                       as clients do (the update is fused into the Linear layers' backward pass); with
+                       --noise-preset P (M1–M5, keras, author) the preset's input and activation noise layers
+                       are in the model and timed as layers of their own (its other sites are not layers)
       --dpsgd          instead: DP-SGD samples/s (ghost-norm clipping, noise σ = 1, C = 1, every example sampled
                        once per step at fixed batch, as opacus_reference.py train) next to plain SGD at the same batch,
                        CNN and MLP at batch 10 and 64 (default threads: 2)

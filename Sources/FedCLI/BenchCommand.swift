@@ -34,6 +34,7 @@ enum BenchCommand {
         let pgd = args.flag("pgd")
         let data = pgd ? args.string("data") : nil
         let noise = args.flag("noise")
+        let noisePreset = try args.choice("noise-preset", NoisePreset.self)
         let steps = noise ? try args.int("steps", in: 1...10_000) : nil
         try args.finish()
         if [layers, dpsgd, pgd, noise].filter({ $0 }).count > 1 {
@@ -56,13 +57,16 @@ enum BenchCommand {
         } else if quick {
             throw UsageError("--quick is not an option of --layers")
         }
+        if noisePreset != nil && !layers { throw UsageError("--noise-preset is an option of --layers") }
         if let json { try OutputPlace.prepareFile(json, origin: "--json") }
         if layers {
             let counts = threadList ?? [ComputeThreads.count]
             let peak = HostPeak.measure(threads: counts, quick: true)
             var rows = peak.rows
             for t in counts {
-                rows += try ComputeThreads.with(t) { try profileLayers(model ?? .cnn, batch: batch ?? 10, peak: peak) }
+                rows += try ComputeThreads.with(t) {
+                    try profileLayers(model ?? .cnn, batch: batch ?? 10, noise: noisePreset, peak: peak)
+                }
             }
             if let json { try writeRows(rows, to: json, cpu: peak.cpu) }
             return
@@ -191,8 +195,8 @@ enum BenchCommand {
 extension BenchCommand {
     /// Prints milliseconds per step spent in each layer's forward and backward pass, and in the SGD update; returns
     /// them as rows ("layer i forward", ms) for `--json`.
-    static func profileLayers(_ kind: ModelKind, batch: Int, peak: HostPeak) throws -> [Row] {
-        var bench = try TrainingBench(kind, batch: batch, momentum: 0)
+    static func profileLayers(_ kind: ModelKind, batch: Int, noise: NoisePreset? = nil, peak: HostPeak) throws -> [Row] {
+        var bench = try TrainingBench(kind, batch: batch, momentum: 0, noise: noise)
         let network = bench.network, workspace = bench.workspace
         var forward = [Double](repeating: 0, count: network.layers.count)
         var backward = forward
@@ -259,8 +263,10 @@ struct TrainingBench {
     let labels: [Int32]
     var sgd: SGD
 
-    init(_ kind: ModelKind, batch: Int, momentum: Float) throws {
-        network = try kind.network(inputShape: [28, 28, 1], classes: 10)
+    /// `noise`: the preset's input and activation noise layers inserted (its other sites are not per layer).
+    init(_ kind: ModelKind, batch: Int, momentum: Float, noise: NoisePreset? = nil) throws {
+        let base = try kind.network(inputShape: [28, 28, 1], classes: 10)
+        network = try noise.map { try NoiseInfusion(preset: $0).network(base) } ?? base
         parameters = network.initialParameters(key: StreamKey(seed: 1))
         workspace = Workspace(network: network, capacity: batch)
         workspace.input.update(repeating: 0, count: batch * network.inputSize)

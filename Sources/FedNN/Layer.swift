@@ -88,6 +88,9 @@ public protocol Layer: Sendable, CustomStringConvertible {
     var inPlace: InPlaceKind { get }
     /// Whether `backward` reads this layer's forward output (then no later layer may overwrite it in place).
     var backwardReadsOutput: Bool { get }
+    /// Whether the input gradient always equals the output gradient and the layer has no parameters (an additive
+    /// noise layer): `Workspace` then hands the output gradient on without calling `backward` (no copy).
+    var backwardIsIdentity: Bool { get }
     /// Whether `backward` honours `BackwardContext.fusedUpdate` (default false: the caller steps the gradient).
     var supportsFusedUpdate: Bool { get }
     /// Adds, for each example i of the batch, ‖∂ℓ_i/∂θ‖² over this layer's parameters θ to `norms[i]` (Float64),
@@ -123,6 +126,7 @@ extension Layer {
                            rng: inout Philox) {}
     public var inPlace: InPlaceKind { .never }
     public var backwardReadsOutput: Bool { false }
+    public var backwardIsIdentity: Bool { false }
     public var supportsFusedUpdate: Bool { false }
     public func inputGradientPreservesWorkspace(input: Shape) -> Bool { workspaceSize(input: input) == 0 }
 }

@@ -35,10 +35,12 @@ let noiseChunk = 2048
 /// stream `key` (Gaussian draws from `key`, uniform draws from `key.child(1)`), so the result is a pure function
 /// of (key, index) whatever the chunking or thread count. For multiplicative laws and salt-and-pepper, the factor
 /// m with x̃ = x·m (the keep mask 0/1 for salt-and-pepper) is written to `factor` when given (the backward pass
-/// multiplies by it). `low`/`high` are salt-and-pepper's replacement values.
+/// multiplies by it). `low`/`high` are salt-and-pepper's replacement values. With `source`, x[j] is computed from
+/// source[j] instead (x̃ = source + η written to x in one pass, the same bits as copying source to x first).
 public func applyNoise(
     _ x: UnsafeMutablePointer<Float>, count: Int, distribution: NoiseDistribution, level: Float, key: StreamKey,
-    startIndex: UInt64 = 0, factor: UnsafeMutablePointer<Float>? = nil, low: Float = 0, high: Float = 1
+    startIndex: UInt64 = 0, factor: UnsafeMutablePointer<Float>? = nil, low: Float = 0, high: Float = 1,
+    source: UnsafePointer<Float>? = nil
 ) {
     guard count > 0 else { return }
     // Chunk c covers [c·noiseChunk, (c + 1)·noiseChunk) whatever thread runs it, so the split cannot change a bit;
@@ -47,24 +49,26 @@ public func applyNoise(
     let pieces = count < parallelNoiseThreshold ? 1 : min(ComputeThreads.count, chunks / 4)
     if pieces <= 1 {
         applyNoiseChunks(x, count: count, chunks: 0..<chunks, distribution: distribution, level: level, key: key,
-                         startIndex: startIndex, factor: factor, low: low, high: high)
+                         startIndex: startIndex, factor: factor, low: low, high: high, source: source ?? UnsafePointer(x))
         return
     }
-    nonisolated(unsafe) let x = x, factor = factor
+    nonisolated(unsafe) let x = x, factor = factor, source = source ?? UnsafePointer(x)
     parallelFor(pieces, threads: pieces) { w in
         applyNoiseChunks(x, count: count, chunks: (chunks * w / pieces)..<(chunks * (w + 1) / pieces),
                          distribution: distribution, level: level, key: key, startIndex: startIndex, factor: factor,
-                         low: low, high: high)
+                         low: low, high: high, source: source)
     }
 }
 
 /// Tensors at least this long are noised on several threads (below it the threads cost more than they save).
 let parallelNoiseThreshold = 1 << 15
 
-/// `applyNoise` on chunks `chunks` of x[0..<count] (chunk c: [c·noiseChunk, min((c + 1)·noiseChunk, count))).
+/// `applyNoise` on chunks `chunks` of x[0..<count] (chunk c: [c·noiseChunk, min((c + 1)·noiseChunk, count))), reading
+/// the clean values from `source` (x itself when in place).
 func applyNoiseChunks(
     _ x: UnsafeMutablePointer<Float>, count: Int, chunks: Range<Int>, distribution: NoiseDistribution, level: Float,
-    key: StreamKey, startIndex: UInt64, factor: UnsafeMutablePointer<Float>?, low: Float, high: Float
+    key: StreamKey, startIndex: UInt64, factor: UnsafeMutablePointer<Float>?, low: Float, high: Float,
+    source: UnsafePointer<Float>
 ) {
     guard !chunks.isEmpty else { return }
     let uniformKey = key.child(1)
@@ -76,20 +80,20 @@ func applyNoiseChunks(
             let m = min(noiseChunk, end - i)
             let chunk = UnsafeMutableBufferPointer(start: t, count: m)
             let start = startIndex &+ UInt64(i)
-            let xi = x + i
+            let xi = x + i, si = source + i
             switch distribution {
             case .gaussian:
                 fillGaussian(chunk, key: key, std: level, startIndex: start)
-                axpy(1, t, xi, count: m)
+                add(si, t, into: xi, count: m)
             case .multiplicativeGaussian, .speckle:
                 fillGaussian(chunk, key: key, std: level, mean: 1, startIndex: start)
-                for j in 0..<m { xi[j] *= t[j] }
+                for j in 0..<m { xi[j] = si[j] * t[j] }
                 factor?.advanced(by: i).update(from: t, count: m)
             case .uniform:
                 // u + 2⁻²⁴ lies in (0, 1), symmetric about ½: 2u − 1 in (−1, 1).
                 fillUniform(chunk, key: uniformKey, startIndex: start)
                 let a = level * Float(3).squareRoot()
-                for j in 0..<m { xi[j] += a * (2 * (t[j] + 0x1p-24) - 1) }
+                for j in 0..<m { xi[j] = si[j] + a * (2 * (t[j] + 0x1p-24) - 1) }
             case .laplace:
                 // Inverse CDF: v = u − ½ in (−½, ½), η = −b·sign(v)·ln(1 − 2|v|).
                 fillUniform(chunk, key: uniformKey, startIndex: start)
@@ -97,20 +101,36 @@ func applyNoiseChunks(
                 for j in 0..<m {
                     let v = t[j] + 0x1p-24 - 0.5
                     let e = -b * Foundation.log(1 - 2 * abs(v))
-                    xi[j] += v < 0 ? -e : e
+                    xi[j] = si[j] + (v < 0 ? -e : e)
                 }
             case .saltAndPepper:
                 fillUniform(chunk, key: uniformKey, startIndex: start)
                 let half = level / 2
                 for j in 0..<m {
                     let u = t[j]
-                    if u < half { xi[j] = low } else if u < level { xi[j] = high }
+                    xi[j] = u < half ? low : u < level ? high : si[j]
                     t[j] = u < level ? 0 : 1
                 }
                 factor?.advanced(by: i).update(from: t, count: m)
             }
             i += m
         }
+    }
+}
+
+/// z[j] = x[j] + y[j] (one rounding each: the bits of `axpy(1, y, x)`); z may be x.
+@inline(__always)
+func add(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, count: Int) {
+    var j = 0
+    while j &+ 16 <= count {
+        let a = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)
+        let b = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(z + j).storeBytes(of: a + b, as: SIMD16<Float>.self)
+        j &+= 16
+    }
+    while j < count {
+        z[j] = x[j] + y[j]
+        j &+= 1
     }
 }
 

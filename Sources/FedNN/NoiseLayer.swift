@@ -51,10 +51,10 @@ public struct NoiseLayer: Layer {
 
     public func forward(_ c: ForwardContext, input: Shape) {
         let n = c.batch * input.reduce(1, *)
-        if c.output != UnsafeMutablePointer(mutating: c.input) { c.output.update(from: c.input, count: n) }
         let keepsFactor = workspaceSize(input: input) > 0
-        let sigma = effectiveLevel(c.output, count: n, time: c.noise.time)
+        let sigma = effectiveLevel(c.input, count: n, time: c.noise.time)
         guard c.training || !trainOnly, sigma > 0 else {
+            if c.output != UnsafeMutablePointer(mutating: c.input) { c.output.update(from: c.input, count: n) }
             if keepsFactor { c.workspace.update(repeating: 1, count: n) }
             return
         }
@@ -64,15 +64,20 @@ public struct NoiseLayer: Layer {
             low = .infinity
             high = -.infinity
             for i in 0..<n {
-                low = min(low, c.output[i])
-                high = max(high, c.output[i])
+                low = min(low, c.input[i])
+                high = max(high, c.input[i])
             }
         }
         let key = c.noise.key.child(Self.tag, stream, c.noise.step)
         let level = distribution == .saltAndPepper ? min(sigma, 1) : sigma
+        // One pass: x̃ = x + η read from the input and written to the output (the same buffer when in place).
         applyNoise(c.output, count: n, distribution: distribution, level: level, key: key,
-                   factor: keepsFactor ? c.workspace : nil, low: low, high: high)
+                   factor: keepsFactor ? c.workspace : nil, low: low, high: high, source: c.input)
     }
+
+    /// Additive noise passes the gradient through unchanged (∂x̃/∂x = 1): the network hands the output gradient
+    /// on as the input gradient without a copy.
+    public var backwardIsIdentity: Bool { !distribution.isMultiplicative && distribution != .saltAndPepper }
 
     public func backward(_ c: BackwardContext, input: Shape) {
         guard let dx = c.inputGradient else { return }

@@ -155,6 +155,11 @@ public final class Workspace {
             let layer = layers[i]
             defer { layerHook?(i, true) }
             let needInput = i > 0 ? (wantInput || (firstTrainable.map { $0 < i } ?? false)) : wantInput
+            if i > 0 && layer.backwardIsIdentity && network.parameterRanges[i].isEmpty {
+                // ∂L/∂input = ∂L/∂output: `current` already holds it for layer i − 1.
+                guard needInput else { break }
+                continue
+            }
             let dx: UnsafeMutablePointer<Float>? =
                 needInput ? (i == 0 ? inputGradientBuffer : (sharesInput[i] ? current : other)) : nil
             let paramGradient = frozen.contains(i) ? nil : gradient.baseAddress! + network.parameterRanges[i].lowerBound
