@@ -20,7 +20,8 @@ extension BenchCommand {
     Each figure is the median of timed repetitions after a warm-up, wall clock. Run on an idle machine and
     compare with a reference side by side (see ../shared/targets.md).
     Every benchmark first prints the CPU (name, vendor, family, model, caches) and this host's FMA peak, measured
-    with a register-bound loop of SIMD16 fused multiply-adds on 1 thread and on each thread count; GEMM, training
+    with a register-bound loop of SIMD16 fused multiply-adds (12 chains where the kernels target AVX-512, 6 where a
+    SIMD16 takes two registers) on 1 thread and on each thread count; GEMM, training
     and layer figures are also printed as a percentage of that peak ("of peak") and written to the JSON
     (`fractionOfPeak`; every row names the CPU), so figures from different hosts can be compared. Training FLOPs
     count the Linear and convolution layers' multiply-adds forward and backward (activations and pooling: 0).

@@ -18,7 +18,8 @@ struct HostPeak {
             gflops[t] = measureFMAPeak(threads: t, minSeconds: quick ? 0.1 : 0.3)
         }
         let perCore = gflops[1]!
-        say("FMA peak (register-bound SIMD16 loop): " + fixed(perCore, 1) + " GFLOPS per core"
+        say("FMA peak (register-bound loop of \(fmaPeakUsesWideLoop ? 12 : 6) SIMD16 chains): " + fixed(perCore, 1)
+              + " GFLOPS per core"
               + gflops.keys.sorted().filter { $0 > 1 }.map { ", \(fixed(gflops[$0]!, 1)) on \($0) threads" }.joined())
         return HostPeak(cpu: cpu, gflops: gflops)
     }

@@ -62,13 +62,19 @@ import Testing
         #expect(!cpu.modelName.isEmpty && cpu.logicalCores >= 1)
     }
 
-    /// The chains follow c ← c/2 + 1 from c = 1, so after n iterations each of the 12 × 16 lanes holds 2 − 2⁻ⁿ.
+    /// The chains follow c ← c/2 + 1 from c = 1, so after n iterations each of the 12 × 16 lanes (6 × 16 for the
+    /// narrow loop) holds 2 − 2⁻ⁿ.
     @Test func fmaLoopComputesTheClosedForm() {
         for n in [0, 1, 3, 10] {
             let expected = 192 * (2 - Float(1) / Float(1 << n))
             #expect(fmaChains(iterations: n, x: 0.5, y: 1) == expected)
         }
         #expect(fmaChainFlops == 12 * 16 * 2)
+        for n in [0, 1, 3, 10] {
+            #expect(fmaChainsNarrow(iterations: n, x: 0.5, y: 1) == 96 * (2 - Float(1) / Float(1 << n)))
+        }
+        #expect(fmaChainNarrowFlops == 6 * 16 * 2)
+        #expect(fmaPeakUsesWideLoop == KernelTarget.current.compiledAVX512F)
         #expect(measureFMAPeak(threads: 1, minSeconds: 0.01) > 0)
     }
 }

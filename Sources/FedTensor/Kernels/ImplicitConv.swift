@@ -30,8 +30,10 @@ public func convInputGradientScratch(_ g: ConvGeometry, outputChannels: Int, bat
 }
 
 /// An image of `channels` channels whose rows are `pitch` floats apart, convolved with k × k filters given as
-/// B = (k·k·channels) × outChannels (row (ky, kx, c), contiguous rows) into an outHeight × outWidth × outChannels
+/// B = (k·k·channels) × outChannels (row (ky, kx, c)) into an outHeight × outWidth × outChannels
 /// output: out[y, x, :] = Σ_{ky, kx, c} image[y + ky, x + kx, c] · B[(ky, kx, c), :].
+/// B is stored in column panels as the register tiles read it (`packPanels`): panel q holds columns
+/// [16·nv·q, 16·nv·q + width) of every row, rows `width` floats apart, so a tile's B streams contiguously.
 struct ImplicitConvolution {
     var k: Int, channels: Int, pitch: Int
     var outHeight: Int, outWidth: Int, outChannels: Int
@@ -43,7 +45,6 @@ struct ImplicitConvolution {
              scratch: UnsafeMutablePointer<Float>) {
         let vecs = outChannels >> 4
         let run = k &* channels  // K per kernel row
-        let segments = TileSegments(count: k, aStep: pitch, bStep: run &* outChannels)
         var tile = TileOutput(c: out, ldc: outChannels, rows: 0, cols: 0, alpha: 1, beta: 0, readC: false,
                               scratch: scratch)
         var v0 = 0
@@ -51,6 +52,9 @@ struct ImplicitConvolution {
             let nv = min(tiling.vectors, vecs &- v0)
             let height = tiling.height(vectors: nv)
             tile.cols = nv &* 16
+            // This panel: rows of nv·16 floats, starting after the v0·16 columns of the panels before it.
+            let panel = b + v0 &* 16 &* (k &* run)
+            let segments = TileSegments(count: k, aStep: pitch, bStep: run &* nv &* 16)
             // An image row in tiles of `height`, or in `even` near-equal tiles when that wastes fewer kernel rows
             // (14 = 5 + 5 + 4 rather than 6 + 6 + 2 run as 6 + 6 + 4).
             let greedySlots = outWidth / height &* height &+ tileHeight(outWidth % height)
@@ -68,14 +72,23 @@ struct ImplicitConvolution {
                     let first: Int = (y &* outWidth &+ x) &* outChannels &+ v0 &* 16
                     tile.c = out + first
                     let aOffset: Int = y &* pitch &+ x &* channels
-                    runTile(mr: mr, nv: nv, kc: run, a: image + aOffset, aRS: channels, aKS: 1, b: b + v0 &* 16,
-                            bKS: outChannels, segments: segments, out: tile)
+                    runTile(mr: mr, nv: nv, kc: run, a: image + aOffset, aRS: channels, aKS: 1, b: panel,
+                            bKS: nv &* 16, segments: segments, out: tile)
                     x &+= rows
                 }
             }
             v0 &+= nv
         }
     }
+}
+
+/// Where element (row r, column j) of a rows × cols B goes in `ImplicitConvolution`'s panel layout for register
+/// tiles up to `vectors` vectors wide: panels of 16·vectors columns (the last one narrower), each row-major.
+@inline(__always)
+func panelIndex(row r: Int, column j: Int, rows: Int, cols: Int, vectors: Int) -> Int {
+    let width = 16 &* vectors
+    let q0 = j / width &* width
+    return q0 &* rows &+ r &* min(width, cols &- q0) &+ (j &- q0)
 }
 
 /// The register-tile height that covers `rows` ≤ 8 rows (the kernels exist for 4, 5, 6 and 8 rows); 0 for none.
@@ -95,12 +108,16 @@ public func implicitConvForward(
 ) {
     precondition(implicitConvSupported(g, outputChannels: oc), "implicitConvForward: unsupported geometry")
     let patch = g.patchSize
-    for o in 0..<oc {
-        for p in 0..<patch { transposed[p &* oc &+ o] = w[o &* patch &+ p] }
-    }
     let hp = g.height + 2 * g.padding, wp = g.width + 2 * g.padding
     let conv = ImplicitConvolution(k: g.kernel, channels: g.channels, pitch: wp * g.channels,
                                    outHeight: g.outputHeight, outWidth: g.outputWidth, outChannels: oc)
+    // Wᵀ (patch × OC) in the convolution's column panels.
+    for o in 0..<oc {
+        for p in 0..<patch {
+            transposed[panelIndex(row: p, column: o, rows: patch, cols: oc, vectors: conv.tiling.vectors)] =
+                w[o &* patch &+ p]
+        }
+    }
     let inSize = g.height * g.width * g.channels, padSize = hp * wp * g.channels, outSize = g.positions * oc
     let flops = 2.0 * Double(batch * g.positions) * Double(patch * oc)
     parallelFor(batch, threads: flops >= GEMMBlocking.parallelFlops ? nil : 1) { n in
@@ -138,21 +155,25 @@ public func implicitConvWeightGradient(
         withGEMMWorkspace(GEMMBlocking.scratch) { scratch in
             var tile = TileOutput(c: transposed, ldc: oc, rows: 0, cols: 0, alpha: 1, beta: 0, readC: false,
                                   scratch: scratch)
-            // Items are (kernel row, row tile, column panel), contiguous ranges per worker.
-            for item in (items * t / workers)..<(items * (t + 1) / workers) {
-                let panel = item % panels, rest = item / panels
-                let rowTile = rest % tilesPerRow, ky = rest / tilesPerRow
-                let r0 = rowTile * height
-                let rows = min(height, run - r0)
-                let mr = rows <= 4 ? 4 : rows == 7 ? 8 : rows
-                let v0 = panel * nv, nvq = min(nv, (oc >> 4) - v0)
-                tile.rows = rows
-                tile.cols = nvq &* 16
-                tile.c = transposed + ((ky &* run &+ r0) &* oc &+ v0 &* 16)
-                let segments = TileSegments(count: oh, aStep: pitch, bStep: ow &* oc)
-                for n in 0..<batch {
-                    tile.beta = n == 0 ? 0 : 1
-                    tile.readC = n != 0
+            // Items are (kernel row, row tile, column panel), contiguous ranges per worker. Samples outside: one
+            // sample's padded input and dY stay in cache while every item of the worker reads them (items outside
+            // streamed all samples through the cache once per item); each tile still adds sample n's sum to C in
+            // sample order, so the bits are those of either order.
+            let mine = (items * t / workers)..<(items * (t + 1) / workers)
+            let segments = TileSegments(count: oh, aStep: pitch, bStep: ow &* oc)
+            for n in 0..<batch {
+                tile.beta = n == 0 ? 0 : 1
+                tile.readC = n != 0
+                for item in mine {
+                    let panel = item % panels, rest = item / panels
+                    let rowTile = rest % tilesPerRow, ky = rest / tilesPerRow
+                    let r0 = rowTile * height
+                    let rows = min(height, run - r0)
+                    let mr = rows <= 4 ? 4 : rows == 7 ? 8 : rows
+                    let v0 = panel * nv, nvq = min(nv, (oc >> 4) - v0)
+                    tile.rows = rows
+                    tile.cols = nvq &* 16
+                    tile.c = transposed + ((ky &* run &+ r0) &* oc &+ v0 &* 16)
                     let a = padded + (n &* padSize &+ ky &* pitch &+ r0)
                     let b = dy + (n &* oh &* ow &* oc &+ v0 &* 16)
                     runTile(mr: mr, nv: nvq, kc: ow, a: a, aRS: 1, aKS: c, b: b, bKS: oc, segments: segments,
@@ -190,15 +211,21 @@ public func convInputGradient(
     let hp = h + k - 1, wp = wd + k - 1, q = k - 1 - g.padding
     let paddedSize = hp * wp * oc
     let flipped = scratch + batch * paddedSize
-    // Wf: k·k·OC rows of C, read as the B operand (rows contiguous).
+    let conv = ImplicitConvolution(k: k, channels: oc, pitch: wp * oc, outHeight: h, outWidth: wd, outChannels: c)
+    // Wf: k·k·OC rows of C, read as the B operand, in the convolution's column panels.
+    let rows = k * k * oc
     for ky in 0..<k {
         for kx in 0..<k {
             let src = w + ((k - 1 - ky) * k + (k - 1 - kx)) * c
-            let dst = flipped + (ky * k + kx) * oc * c
-            for o in 0..<oc { (dst + o * c).update(from: src + o * g.patchSize, count: c) }
+            for o in 0..<oc {
+                let r = (ky * k + kx) * oc + o
+                for ch in 0..<c {
+                    flipped[panelIndex(row: r, column: ch, rows: rows, cols: c, vectors: conv.tiling.vectors)] =
+                        src[o * g.patchSize + ch]
+                }
+            }
         }
     }
-    let conv = ImplicitConvolution(k: k, channels: oc, pitch: wp * oc, outHeight: h, outWidth: wd, outChannels: c)
     let flops = 2.0 * Double(batch * h * wd) * Double(k * k * oc * c)
     parallelFor(batch, threads: flops >= GEMMBlocking.parallelFlops ? nil : 1) { n in
         withGEMMWorkspace(GEMMBlocking.scratch) { tileScratch in
