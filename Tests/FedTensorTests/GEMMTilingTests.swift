@@ -26,12 +26,16 @@ import Testing
         #expect(narrow.height(vectors: 1) == 6 && narrow.description.hasSuffix("register tiles up to 6 × 16"))
     }
 
-    /// Tilings from the smallest legal blocks (B never resident) to B always resident give the reference tiling's
-    /// bits on 1 and 2 threads: M and N splits, several K blocks, packed and in-place B, ragged edges.
+    /// Tilings from the smallest legal blocks (B never resident) to B always resident, and register tiles 1 to 4
+    /// vectors wide, give the reference tiling's bits on 1 and 2 threads: M and N splits, several K blocks, packed
+    /// and in-place B, ragged edges, the dot kernel's tiles.
     @Test(arguments: [(Transpose.none, Transpose.none, 300, 517, 600), (.none, .transposed, 300, 517, 600),
                       (.transposed, .none, 517, 300, 600), (.transposed, .transposed, 300, 517, 600),
                       (.none, .none, 200, 300, 400), (.none, .transposed, 200, 300, 400),
-                      (.transposed, .none, 1960, 64, 800)])
+                      (.transposed, .none, 1960, 64, 800),
+                      // The dot kernel (A·Bᵀ with few rows of A, or B narrower than a vector), odd sizes and K tails.
+                      (.none, .transposed, 64, 200, 200), (.none, .transposed, 11, 517, 301),
+                      (.none, .transposed, 301, 9, 600)])
     func tilingNeverChangesBits(_ ta: Transpose, _ tb: Transpose, _ m: Int, _ n: Int, _ k: Int) {
         let t = GEMMCase(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.7, beta: 0.4, padA: 1, padB: 2, padC: 3)
         let baseline = GEMMTiling.$override.withValue(.reference) {

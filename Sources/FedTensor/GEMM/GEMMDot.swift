@@ -2,7 +2,8 @@
 //
 // A fully-connected forward pass (batch × K)·(out × K)ᵀ with a small batch would need the big weight matrix
 // transposed into panels for the broadcast kernel. Here both operands are read in place along K, 4 or 5 rows of
-// X against 4 rows of Y at a time, with 16 lanes of partial sums per output that are reduced once at the end.
+// X against 4 rows of Y at a time (2 against 2 where a SIMD16 takes two registers), with 16 lanes of partial sums
+// per output that are reduced once at the end by the same tree whatever the tile.
 
 /// C(i, j) = alpha · Σ_p X(i, p) · Y(j, p) + beta · C(i, j), with X(i, p) at `x + i·ldx + p`,
 /// Y(j, p) at `y + j·ldy + p` and C(i, j) at `c + i·cRS + j·cCS`.
@@ -16,7 +17,21 @@ struct DotProblem {
 
 /// Runs Y rows [y0, y1) against all X rows; Y groups outside, so a group of 4 Y rows is reused from cache by
 /// every X group.
-func runDot(_ d: DotProblem, _ y0: Int, _ y1: Int) {
+func runDot(_ d: DotProblem, _ y0: Int, _ y1: Int, vectors: Int) {
+    if vectors < 4 {
+        // Where a SIMD16 takes two registers, 2 × 2 tiles (4 × 4 ones would hold 40 ymm and spill every step).
+        var j = y0
+        while j < y1 {
+            let yRows = min(2, y1 &- j)
+            var i = 0
+            while i < d.xRows {
+                dotTile2(d, i, min(2, d.xRows &- i), j, yRows)
+                i &+= 2
+            }
+            j &+= 2
+        }
+        return
+    }
     // 5 X rows per tile when that wastes fewer than 4 do (a batch of 10).
     let xr = (5 &- d.xRows % 5) % 5 < (4 &- d.xRows % 4) % 4 ? 5 : 4
     var j = y0
@@ -30,6 +45,15 @@ func runDot(_ d: DotProblem, _ y0: Int, _ y1: Int) {
         }
         j &+= 4
     }
+}
+
+/// The `count` < 16 floats at `p` in the low lanes of a vector, zeros above (copied through memory: building
+/// the vector lane by lane compiles to a chain of inserts that cost more than the rest of a short dot product).
+@inline(__always)
+private func tailVector(_ p: UnsafePointer<Float>, count: Int) -> SIMD16<Float> {
+    var v = SIMD16<Float>()
+    withUnsafeMutableBytes(of: &v) { $0.baseAddress!.copyMemory(from: p, byteCount: count &* 4) }
+    return v
 }
 
 /// Sums of adjacent lanes: lanes 0 ..< 8 from u, 8 ..< 16 from v. Four levels of this over 16 vectors leave the
@@ -46,6 +70,42 @@ private func pairSums(_ u: SIMD16<Float>, _ v: SIMD16<Float>) -> SIMD16<Float> {
 
 @inline(never) private func dotTile5(_ d: DotProblem, _ i: Int, _ xRows: Int, _ j: Int, _ yRows: Int) {
     dotTile(5, d, i, xRows, j, yRows)
+}
+
+/// One 2 × 2 block of outputs (fewer valid rows re-read the last valid one): `dotTile`'s lane sums and reduction
+/// tree per output, so the same bits as the wider tiles.
+@inline(never) private func dotTile2(_ d: DotProblem, _ i: Int, _ xRows: Int, _ j: Int, _ yRows: Int) {
+    let x0 = d.x + i &* d.ldx, x1 = d.x + (i &+ min(1, xRows &- 1)) &* d.ldx
+    let y0 = d.y + j &* d.ldy, y1 = d.y + (j &+ min(1, yRows &- 1)) &* d.ldy
+    var s00 = SIMD16<Float>(), s01 = SIMD16<Float>(), s10 = SIMD16<Float>(), s11 = SIMD16<Float>()
+    @inline(__always) func step(_ load: (UnsafePointer<Float>) -> SIMD16<Float>) {
+        let b0 = load(y0), b1 = load(y1)
+        var a = load(x0)
+        s00.addProduct(a, b0); s01.addProduct(a, b1)
+        a = load(x1)
+        s10.addProduct(a, b0); s11.addProduct(a, b1)
+    }
+    let kFull = d.k & ~15
+    var p = 0
+    while p < kFull {
+        step { UnsafeRawPointer($0 + p).loadUnaligned(as: SIMD16<Float>.self) }
+        p &+= 16
+    }
+    if p < d.k {
+        let t = d.k &- p
+        step { row in tailVector(row + p, count: t) }
+    }
+    // Lanes 0 ..< 4: (X row i, Y row j), (i, j + 1), (i + 1, j), (i + 1, j + 1), each by the pairwise tree.
+    let zero = SIMD16<Float>()
+    let sums = pairSums(pairSums(pairSums(pairSums(s00, s01), pairSums(s10, s11)), zero), zero) * d.alpha
+    for r in 0..<xRows {
+        let row = d.c + ((i &+ r) &* d.cRS &+ j &* d.cCS)
+        for s in 0..<yRows {
+            let q = row + s &* d.cCS
+            let v = sums[2 &* r &+ s]
+            q.pointee = d.beta == 0 ? v : v + q.pointee * d.beta
+        }
+    }
 }
 
 /// One `xr` × 4 block of outputs, xr ∈ {4, 5} a literal (fewer valid rows re-read the last valid one; their
@@ -84,11 +144,7 @@ private func dotTile(_ xr: Int, _ d: DotProblem, _ i: Int, _ xRows: Int, _ j: In
     }
     if p < d.k {
         let t = d.k &- p
-        step { row in
-            var v = SIMD16<Float>()
-            for u in 0..<t { v[u] = row[p &+ u] }
-            return v
-        }
+        step { row in tailVector(row + p, count: t) }
     }
     // Lane 4r + s of `sums`: X row i + r against Y row j + s (r < 4); lane s of `extra`: row i + 4.
     let q0 = pairSums(pairSums(s00, s01), pairSums(s02, s03)), q1 = pairSums(pairSums(s10, s11), pairSums(s12, s13))
@@ -118,17 +174,18 @@ func gemmDot(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda:
         : DotProblem(k: k, x: b, ldx: ldb, xRows: n, y: a, ldy: lda, yRows: m, c: c, cRS: 1, cCS: ldc,
                      alpha: alpha, beta: beta)
     let groups = (d.yRows + 3) / 4
+    let vectors = GEMMTiling.current.vectors
     let flops = 2 * Double(m) * Double(n) * Double(k)
     // This kernel runs at ~80 rather than ~110 GFLOPS, so the same time threshold is fewer FLOPs.
     let workers = min(groups, flops >= 0.7 * GEMMBlocking.parallelFlops ? ComputeThreads.count : 1)
     if workers <= 1 {
-        runDot(d, 0, d.yRows)
+        runDot(d, 0, d.yRows, vectors: vectors)
         return
     }
     let chunks = min(groups, 4 &* workers), counter = ChunkCounter()
     parallelFor(workers, threads: workers) { _ in
         while case let c = counter.claim(), c < chunks {
-            runDot(d, groups &* c / chunks &* 4, min(groups &* (c &+ 1) / chunks &* 4, d.yRows))
+            runDot(d, groups &* c / chunks &* 4, min(groups &* (c &+ 1) / chunks &* 4, d.yRows), vectors: vectors)
         }
     }
 }
