@@ -195,7 +195,8 @@ enum BenchCommand {
 extension BenchCommand {
     /// Prints milliseconds per step spent in each layer's forward and backward pass, and in the SGD update; returns
     /// them as rows ("layer i forward", ms) for `--json`.
-    static func profileLayers(_ kind: ModelKind, batch: Int, noise: NoisePreset? = nil, peak: HostPeak) throws -> [Row] {
+    static func profileLayers(_ kind: ModelKind, batch: Int, noise: NoisePreset? = nil,
+                              peak: HostPeak) throws -> [Row] {
         var bench = try TrainingBench(kind, batch: batch, momentum: 0, noise: noise)
         let network = bench.network, workspace = bench.workspace
         var forward = [Double](repeating: 0, count: network.layers.count)

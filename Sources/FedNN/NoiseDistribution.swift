@@ -49,7 +49,8 @@ public func applyNoise(
     let pieces = count < parallelNoiseThreshold ? 1 : min(ComputeThreads.count, chunks / 4)
     if pieces <= 1 {
         applyNoiseChunks(x, count: count, chunks: 0..<chunks, distribution: distribution, level: level, key: key,
-                         startIndex: startIndex, factor: factor, low: low, high: high, source: source ?? UnsafePointer(x))
+                         startIndex: startIndex, factor: factor, low: low, high: high,
+                         source: source ?? UnsafePointer(x))
         return
     }
     nonisolated(unsafe) let x = x, factor = factor, source = source ?? UnsafePointer(x)

@@ -174,7 +174,8 @@ struct ImplicitConvTests {
                         scratch.withUnsafeMutableBufferPointer { sp in
                             y.withUnsafeMutableBufferPointer {
                                 implicitConvForward(x, weights: wf, $0.baseAddress!, gf, outputChannels: t.c,
-                                                    batch: t.batch, padded: pp.baseAddress!, transposed: sp.baseAddress!)
+                                                    batch: t.batch, padded: pp.baseAddress!,
+                                                    transposed: sp.baseAddress!)
                             }
                             dw.withUnsafeMutableBufferPointer {
                                 implicitConvWeightGradient(dyf, padded: pp.baseAddress!, $0.baseAddress!, gf,

@@ -32,7 +32,7 @@ public func convInputGradientScratch(_ g: ConvGeometry, outputChannels: Int, bat
 /// An image of `channels` channels whose rows are `pitch` floats apart, convolved with k × k filters given as
 /// B = (k·k·channels) × outChannels (row (ky, kx, c)) into an outHeight × outWidth × outChannels
 /// output: out[y, x, :] = Σ_{ky, kx, c} image[y + ky, x + kx, c] · B[(ky, kx, c), :].
-/// B is stored in column panels as the register tiles read it (`packPanels`): panel q holds columns
+/// B is stored in column panels as the register tiles read it (`panelIndex`): panel q holds columns
 /// [16·nv·q, 16·nv·q + width) of every row, rows `width` floats apart, so a tile's B streams contiguously.
 struct ImplicitConvolution {
     var k: Int, channels: Int, pitch: Int
