@@ -56,6 +56,22 @@ private func tailVector(_ p: UnsafePointer<Float>, count: Int) -> SIMD16<Float> 
     return v
 }
 
+/// Calls `step` once per 16 floats of K with a loader of those floats of a row: full vectors read in place, the
+/// tail copied (`tailVector`). The K walk of every dot tile.
+@inline(__always)
+private func forEachKVector(_ k: Int, _ step: ((UnsafePointer<Float>) -> SIMD16<Float>) -> Void) {
+    let kFull = k & ~15
+    var p = 0
+    while p < kFull {
+        step { UnsafeRawPointer($0 + p).loadUnaligned(as: SIMD16<Float>.self) }
+        p &+= 16
+    }
+    if p < k {
+        let t = k &- p
+        step { row in tailVector(row + p, count: t) }
+    }
+}
+
 /// Sums of adjacent lanes: lanes 0 ..< 8 from u, 8 ..< 16 from v. Four levels of this over 16 vectors leave the
 /// total of the t-th in lane t (a fixed tree, so the same bits every time).
 @inline(__always)
@@ -85,16 +101,7 @@ private func pairSums(_ u: SIMD16<Float>, _ v: SIMD16<Float>) -> SIMD16<Float> {
         a = load(x1)
         s10.addProduct(a, b0); s11.addProduct(a, b1)
     }
-    let kFull = d.k & ~15
-    var p = 0
-    while p < kFull {
-        step { UnsafeRawPointer($0 + p).loadUnaligned(as: SIMD16<Float>.self) }
-        p &+= 16
-    }
-    if p < d.k {
-        let t = d.k &- p
-        step { row in tailVector(row + p, count: t) }
-    }
+    forEachKVector(d.k, step)
     // Lanes 0 ..< 4: (X row i, Y row j), (i, j + 1), (i + 1, j), (i + 1, j + 1), each by the pairwise tree.
     let zero = SIMD16<Float>()
     let sums = pairSums(pairSums(pairSums(pairSums(s00, s01), pairSums(s10, s11)), zero), zero) * d.alpha
@@ -136,16 +143,7 @@ private func dotTile(_ xr: Int, _ d: DotProblem, _ i: Int, _ xRows: Int, _ j: In
             s40.addProduct(a, b0); s41.addProduct(a, b1); s42.addProduct(a, b2); s43.addProduct(a, b3)
         }
     }
-    let kFull = d.k & ~15
-    var p = 0
-    while p < kFull {
-        step { UnsafeRawPointer($0 + p).loadUnaligned(as: SIMD16<Float>.self) }
-        p &+= 16
-    }
-    if p < d.k {
-        let t = d.k &- p
-        step { row in tailVector(row + p, count: t) }
-    }
+    forEachKVector(d.k, step)
     // Lane 4r + s of `sums`: X row i + r against Y row j + s (r < 4); lane s of `extra`: row i + 4.
     let q0 = pairSums(pairSums(s00, s01), pairSums(s02, s03)), q1 = pairSums(pairSums(s10, s11), pairSums(s12, s13))
     let q2 = pairSums(pairSums(s20, s21), pairSums(s22, s23)), q3 = pairSums(pairSums(s30, s31), pairSums(s32, s33))
