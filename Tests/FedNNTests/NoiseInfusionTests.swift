@@ -162,6 +162,18 @@ struct NoiseInfusionTests {
         ]))
     }
 
+    /// After a ReLU (whose backward reads its output, so `Workspace` cannot let the next layer overwrite it) a noise
+    /// layer gets a buffer of its own: x̃ is written there from the ReLU's output in one pass, and additive noise's
+    /// gradient is handed on without a `backward` call. The ReLU's mask must survive for the gradients to match.
+    @Test(arguments: [NoiseDistribution.gaussian, .uniform, .multiplicativeGaussian])
+    func noiseAfterAReLUHasItsOwnBufferAndRightGradients(law: NoiseDistribution) throws {
+        let network = try Network(inputShape: [6], layers: [
+            Linear(6, 5), ReLU(), NoiseLayer(law, level: 0.3, trainOnly: false), Linear(5, 3),
+        ])
+        #expect(NoiseLayer(law, level: 0.3).backwardIsIdentity == !law.isMultiplicative)
+        expectGradientsMatchFiniteDifferences(network)
+    }
+
     /// Relative parameter-vector noise is per layer: slices of RMS 1 and 10 get σ = λ and 10λ.
     @Test func relativeWeightNoiseIsPerLayer() {
         let half = 100_000

@@ -35,7 +35,9 @@ import Testing
                       (.transposed, .none, 1960, 64, 800),
                       // The dot kernel (A·Bᵀ with few rows of A, or B narrower than a vector), odd sizes and K tails.
                       (.none, .transposed, 64, 200, 200), (.none, .transposed, 11, 517, 301),
-                      (.none, .transposed, 301, 9, 600)])
+                      (.none, .transposed, 301, 9, 600),
+                      // The CNN's 3136 → 512 layer's shape at batch 64, narrowed.
+                      (.none, .transposed, 64, 100, 3136)])
     func tilingNeverChangesBits(_ ta: Transpose, _ tb: Transpose, _ m: Int, _ n: Int, _ k: Int) {
         let t = GEMMCase(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.7, beta: 0.4, padA: 1, padB: 2, padC: 3)
         let baseline = GEMMTiling.$override.withValue(.reference) {
