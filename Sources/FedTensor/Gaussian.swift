@@ -161,15 +161,21 @@ func gaussianSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey
                   start: UInt64) {
     let key = PhiloxSchedule(key)
     let std = SIMD16<Float>(repeating: std), mean = SIMD16<Float>(repeating: mean)
+    storeGroups(out, count: count, start: start) { gaussianRows(key, $0, std, mean) }
+}
+
+/// Stores `rows(first)` of every 64-value group that global indices [start, start + count) touch into `out`
+/// (element j ↔ index start + j): the ragged first and last groups in part, whole groups straight to memory.
+/// The span walk of the fills (`gaussianSpan`, `uniformSpan`, `fillStandardNormal`).
+@_transparent
+func storeGroups(_ out: UnsafeMutablePointer<Float>, count: Int, start: UInt64, _ rows: (UInt64) -> GroupRows) {
     var j = min(count, Int(truncatingIfNeeded: (64 &- (start & 63)) & 63))
-    if j > 0 {
-        store(gaussianRows(key, start & ~63, std, mean), from: Int(truncatingIfNeeded: start & 63), count: j, to: out)
-    }
+    if j > 0 { store(rows(start & ~63), from: Int(truncatingIfNeeded: start & 63), count: j, to: out) }
     while count &- j >= 64 {
-        store(gaussianRows(key, start &+ UInt64(j), std, mean), to: out + j)
+        store(rows(start &+ UInt64(j)), to: out + j)
         j &+= 64
     }
-    if j < count { store(gaussianRows(key, start &+ UInt64(j), std, mean), from: 0, count: count &- j, to: out + j) }
+    if j < count { store(rows(start &+ UInt64(j)), from: 0, count: count &- j, to: out + j) }
 }
 
 /// `addGaussian`'s serial kernel: each group's rows take the current values as their mean, so every lane runs the
@@ -208,11 +214,5 @@ func addGaussianRagged(_ p: UnsafeMutablePointer<Float>, from: Int, count: Int, 
 
 func uniformSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey, start: UInt64) {
     let key = PhiloxSchedule(key)
-    var j = min(count, Int(truncatingIfNeeded: (64 &- (start & 63)) & 63))
-    if j > 0 { store(uniformRows(key, start & ~63), from: Int(truncatingIfNeeded: start & 63), count: j, to: out) }
-    while count &- j >= 64 {
-        store(uniformRows(key, start &+ UInt64(j)), to: out + j)
-        j &+= 64
-    }
-    if j < count { store(uniformRows(key, start &+ UInt64(j)), from: 0, count: count &- j, to: out + j) }
+    storeGroups(out, count: count, start: start) { uniformRows(key, $0) }
 }

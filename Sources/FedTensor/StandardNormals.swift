@@ -9,17 +9,8 @@
 /// `buffer[j]`; one thread, any chunking gives the same values.
 public func fillStandardNormal(_ buffer: UnsafeMutableBufferPointer<Float>, key: StreamKey, startIndex: UInt64 = 0) {
     guard let out = buffer.baseAddress else { return }
-    let count = buffer.count, start = startIndex
     let key = PhiloxSchedule(key)
-    var j = min(count, Int(truncatingIfNeeded: (64 &- (start & 63)) & 63))
-    if j > 0 {
-        store(normalRows(key, start & ~63), from: Int(truncatingIfNeeded: start & 63), count: j, to: out)
-    }
-    while count &- j >= 64 {
-        store(normalRows(key, start &+ UInt64(j)), to: out + j)
-        j &+= 64
-    }
-    if j < count { store(normalRows(key, start &+ UInt64(j)), from: 0, count: count &- j, to: out + j) }
+    storeGroups(out, count: buffer.count, start: startIndex) { normalRows(key, $0) }
 }
 
 /// w[j] ← fma(a, z[j], w[j]) for j in 0..<count: with z from `fillStandardNormal`, exactly what `addGaussian` with
