@@ -84,12 +84,11 @@ func applyNoiseChunks(
             let xi = x + i, si = source + i
             switch distribution {
             case .gaussian:
-                fillGaussian(chunk, key: key, std: level, startIndex: start)
-                add(si, t, into: xi, count: m)
+                // η = 0 + σ·z drawn and added in one pass (the bits of filling a buffer with η, then adding it).
+                combineGaussian(si, into: xi, count: m, key: key, std: level, mean: 0, startIndex: start, .add)
             case .multiplicativeGaussian, .speckle:
-                fillGaussian(chunk, key: key, std: level, mean: 1, startIndex: start)
-                for j in 0..<m { xi[j] = si[j] * t[j] }
-                factor?.advanced(by: i).update(from: t, count: m)
+                combineGaussian(si, into: xi, count: m, key: key, std: level, mean: 1, startIndex: start, .multiply,
+                                factor: factor?.advanced(by: i))
             case .uniform:
                 // u + 2⁻²⁴ lies in (0, 1), symmetric about ½: 2u − 1 in (−1, 1).
                 fillUniform(chunk, key: uniformKey, startIndex: start)
@@ -116,22 +115,6 @@ func applyNoiseChunks(
             }
             i += m
         }
-    }
-}
-
-/// z[j] = x[j] + y[j] (one rounding each: the bits of `axpy(1, y, x)`); z may be x.
-@inline(__always)
-func add(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into z: UnsafeMutablePointer<Float>, count: Int) {
-    var j = 0
-    while j &+ 16 <= count {
-        let a = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)
-        let b = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD16<Float>.self)
-        UnsafeMutableRawPointer(z + j).storeBytes(of: a + b, as: SIMD16<Float>.self)
-        j &+= 16
-    }
-    while j < count {
-        z[j] = x[j] + y[j]
-        j &+= 1
     }
 }
 

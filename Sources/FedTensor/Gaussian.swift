@@ -216,3 +216,67 @@ func uniformSpan(_ out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey,
     let key = PhiloxSchedule(key)
     storeGroups(out, count: count, start: start) { uniformRows(key, $0) }
 }
+
+/// How `combineGaussian` applies t_j = mean + std·z_j (rounded once, as `fillGaussian` stores it) to a source value.
+public enum GaussianCombination: Sendable {
+    /// out_j = source_j + t_j (additive noise).
+    case add
+    /// out_j = source_j · t_j (multiplicative noise, mean 1).
+    case multiply
+}
+
+/// `fillGaussian` into a buffer t followed by out[j] = source[j] + t[j] (or · t[j]), in one pass without the buffer:
+/// each 64-value group's t stays in registers between drawing and use, so the result has the bits of the two-pass
+/// form. `factor`, when given, receives t (a multiplicative law's backward pass needs it). out may be source. One
+/// thread; like the fills, any chunking gives the same values (ragged groups go through a 64-float copy).
+public func combineGaussian(
+    _ source: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int, key: StreamKey, std: Float,
+    mean: Float, startIndex: UInt64, _ combination: GaussianCombination, factor: UnsafeMutablePointer<Float>? = nil
+) {
+    let key = PhiloxSchedule(key)
+    let std = SIMD16<Float>(repeating: std), mean = SIMD16<Float>(repeating: mean)
+    let multiply = combination == .multiply
+    var j = min(count, Int(truncatingIfNeeded: (64 &- (startIndex & 63)) & 63))
+    if j > 0 {
+        combineRagged(source, out, factor, from: Int(truncatingIfNeeded: startIndex & 63), count: j,
+                      key: key, first: startIndex & ~63, std: std, mean: mean, multiply: multiply)
+    }
+    while count &- j >= 64 {
+        let t = gaussianRows(key, startIndex &+ UInt64(j), std, mean)
+        let s = source + j
+        store(combined((load16(s), load16(s + 16), load16(s + 32), load16(s + 48)), t, multiply: multiply),
+              to: out + j)
+        if let factor { store(t, to: factor + j) }
+        j &+= 64
+    }
+    if j < count {
+        combineRagged(source + j, out + j, factor.map { $0 + j }, from: 0, count: count &- j, key: key,
+                      first: startIndex &+ UInt64(j), std: std, mean: mean, multiply: multiply)
+    }
+}
+
+/// x + t or x · t, row by row.
+@_transparent
+func combined(_ x: GroupRows, _ t: GroupRows, multiply: Bool) -> GroupRows {
+    multiply ? (x.0 * t.0, x.1 * t.1, x.2 * t.2, x.3 * t.3) : (x.0 + t.0, x.1 + t.1, x.2 + t.2, x.3 + t.3)
+}
+
+/// `combineGaussian` on elements `from ..< from + count` of the group starting at global index `first` (the
+/// pointers address the first of them): the same SIMD16 operations on a 64-float copy.
+func combineRagged(_ source: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                   _ factor: UnsafeMutablePointer<Float>?, from: Int, count: Int, key: PhiloxSchedule, first: UInt64,
+                   std: SIMD16<Float>, mean: SIMD16<Float>, multiply: Bool) {
+    var x: GroupRows = (.zero, .zero, .zero, .zero)
+    withUnsafeMutableBytes(of: &x) { raw in
+        (raw.baseAddress!.assumingMemoryBound(to: Float.self) + from).update(from: source, count: count)
+    }
+    let t = gaussianRows(key, first, std, mean)
+    withUnsafeBytes(of: combined(x, t, multiply: multiply)) { raw in
+        out.update(from: raw.baseAddress!.assumingMemoryBound(to: Float.self) + from, count: count)
+    }
+    if let factor {
+        withUnsafeBytes(of: t) { raw in
+            factor.update(from: raw.baseAddress!.assumingMemoryBound(to: Float.self) + from, count: count)
+        }
+    }
+}
