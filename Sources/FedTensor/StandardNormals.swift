@@ -10,7 +10,7 @@
 public func fillStandardNormal(_ buffer: UnsafeMutableBufferPointer<Float>, key: StreamKey, startIndex: UInt64 = 0) {
     guard let out = buffer.baseAddress else { return }
     let key = PhiloxSchedule(key)
-    storeGroups(out, count: buffer.count, start: startIndex) { normalRows(key, $0) }
+    storeGroups(out, count: buffer.count, start: startIndex, key: key) { normalRows($0) }
 }
 
 /// w[j] ← fma(a, z[j], w[j]) for j in 0..<count: with z from `fillStandardNormal`, exactly what `addGaussian` with
