@@ -43,10 +43,11 @@ extension BenchCommand {
                        10,000 random images), and their ratio; --batch-size (default 100), median of 3 (--quick: 1)
       --noise          instead: ms per training step of --model (default cnn) at --batch-size (default 64) with
                        no noise, each preset M1–M5 and author, and one mechanism for each other site and law
-                       (salt-and-pepper, speckle, uniform, multiplicative, client update, global model), and each
-                       one's overhead against no noise. An epoch is --steps steps (1…10000, default 20: one
-                       paradox-grid client's local epoch) of the trainer on random data, then the per-epoch
-                       client-side noise and the global-model noise, so those sites are amortised over --steps.
+                       (salt-and-pepper, speckle, uniform, multiplicative, Laplace activations, client update,
+                       global model), and each one's overhead against no noise. An epoch is --steps steps
+                       (1…10000, default 20: one paradox-grid client's local epoch) of the trainer on random
+                       data, then the per-epoch client-side noise and the global-model noise, so those sites are
+                       amortised over --steps.
                        Each timed epoch of a case follows an epoch without noise; a case's overhead is the median
                        of those paired ratios, its ms/step the median of its epochs; 7 pairs (--quick: 3). Longer
                        epochs (e.g. --steps 50) scatter less

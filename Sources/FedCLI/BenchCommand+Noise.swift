@@ -23,6 +23,8 @@ extension BenchCommand {
             NoiseMechanism(site: .activation, distribution: .uniform, level: 0.1)])),
         ("activation multiplicative", NoiseInfusion(mechanisms: [
             NoiseMechanism(site: .activation, distribution: .multiplicativeGaussian, level: 0.1)])),
+        ("activation laplace", NoiseInfusion(mechanisms: [
+            NoiseMechanism(site: .activation, distribution: .laplace, level: 0.1)])),
         ("client update gaussian rel.", NoiseInfusion(mechanisms: [
             NoiseMechanism(site: .clientUpdate, level: 0.01, levelMode: .relative)])),
         ("global model gaussian rel.", NoiseInfusion(mechanisms: [

@@ -18,7 +18,7 @@ struct NoiseBenchTests {
         struct Row: Decodable { var benchmark: String; var value: Double; var unit: String; var threads: Int }
         let rows = try JSONDecoder().decode([Row].self, from: Data(contentsOf: path))
         let times = rows.filter { $0.unit == "ms/step" }, overheads = rows.filter { $0.unit == "%" }
-        #expect(times.count == 13 && overheads.count == 12)
+        #expect(times.count == 14 && overheads.count == 13)
         #expect(times.allSatisfy { $0.value > 0 && $0.threads == 1 && $0.benchmark.hasPrefix("noise mlp batch 8 ") })
         #expect(times.contains { $0.benchmark == "noise mlp batch 8 none" })
         for o in overheads {
@@ -27,7 +27,7 @@ struct NoiseBenchTests {
             #expect(o.value.isFinite && o.value > -100)
         }
         for name in ["M1 input gaussian", "M3 gradient gaussian rel.", "global model gaussian rel.",
-                     "input salt-and-pepper"] {
+                     "input salt-and-pepper", "activation laplace"] {
             #expect(times.contains { $0.benchmark == "noise mlp batch 8 \(name)" })
         }
     }
