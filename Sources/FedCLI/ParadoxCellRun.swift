@@ -73,20 +73,24 @@ enum ParadoxCellRun {
         let (parameters, series, epsilon, lastTest) = try await trainModel(cell, network: network, study: study,
                                                                            train: train, test: test)
         let t1 = monotonicSeconds()
-        let workspace = Workspace(network: network, capacity: evaluationCapacity(study, train: train))
+        // Noise layers that only act in training are the identity here: evaluating without them gives the same
+        // bits without copying their tensors, and the activations seen on the way are the clean ones.
+        let evaluated = inferenceNetwork(network, base: base)
+        let workspace = Workspace(network: evaluated.network, capacity: evaluationCapacity(study, train: train))
         let n = study.attackSamples
         let members = Array(0..<min(n, train.sampleCount)), others = Array(0..<min(n, test.sampleCount))
-        // One evaluation pass gives both the accuracy and loss and the attack's per-example losses.
-        let (trainEval, memberLosses) = evaluateWithLosses(network, parameters: parameters, on: train,
-                                                           indices: members, workspace: workspace)
+        let site = evaluated.clean ? SiteActivationRMS(noise, base: base, members: members.count) : nil
+        // One evaluation pass gives the accuracy and loss, the attack's per-example losses and the SNR's clean RMS.
+        let (trainEval, memberLosses) = evaluateWithLosses(evaluated.network, parameters: parameters, on: train,
+                                                           indices: members, workspace: workspace, tap: site?.tap)
         // Training's last epoch or round already evaluated the final model on the test set: kept, not recomputed.
-        let (testEval, testLosses) = lastTest ?? evaluateWithLosses(network, parameters: parameters, on: test,
-                                                                    workspace: workspace)
+        let (testEval, testLosses) = lastTest ?? evaluateWithLosses(evaluated.network, parameters: parameters,
+                                                                    on: test, workspace: workspace)
         // The non-members are the first test examples; a pass of its own when they are not all of them, so that
         // their batches (and bits) are those of `perExampleLosses` on them.
         let nonMemberLosses = others.count == test.sampleCount ? testLosses
-            : MembershipInference.perExampleLosses(network, parameters: parameters, on: test, indices: others,
-                                                   workspace: workspace)
+            : MembershipInference.perExampleLosses(evaluated.network, parameters: parameters, on: test,
+                                                   indices: others, workspace: workspace)
         let attack = MembershipInference.lossThreshold(memberLosses: memberLosses, nonMemberLosses: nonMemberLosses)
         let t2 = monotonicSeconds()
         let calibrated = study.referenceModels >= 2 ? try await calibratedAttack(
@@ -95,7 +99,7 @@ enum ParadoxCellRun {
         let t3 = monotonicSeconds()
         let time = cell.setting == .centralized ? study.epochs - 1 : study.rounds
         let (sigma, rms) = siteSignal(noise, base: base, parameters: parameters, train: train, members: members,
-                                      time: time)
+                                      time: time, cleanRMS: site?.measured ?? [:])
         let result = ParadoxCellResult(
             cell: cell, parameters: ParadoxCNN.trainableCount(base), trainAccuracy: trainEval.accuracy,
             trainLoss: trainEval.loss, testAccuracy: testEval.accuracy, testLoss: testEval.loss,
@@ -179,12 +183,61 @@ enum ParadoxCellRun {
     }
 
     /// σ of the first mechanism at its first site and RMS of the clean tensor there, on the final model
-    /// (`NoiseSiteSNR.measure` at schedule time `time`; relative levels give SNR 1/λ² exactly).
+    /// (`NoiseSiteSNR.measure` at schedule time `time`; relative levels give SNR 1/λ² exactly). `cleanRMS`: the
+    /// site's clean RMS by label when the member evaluation already read it (`SiteActivationRMS`).
     static func siteSignal(_ noise: NoiseInfusion?, base: Network, parameters: [Float], train: DatasetSamples,
-                           members: [Int], time: Int) -> (sigma: Double, rms: Double) {
+                           members: [Int], time: Int,
+                           cleanRMS: [String: Double] = [:]) -> (sigma: Double, rms: Double) {
         guard let noise, let first = NoiseSiteSNR.measure(noise, base: base, parameters: parameters, data: train,
-                                                          indices: members, time: time, limit: 1).first
+                                                          indices: members, time: time, limit: 1,
+                                                          cleanRMS: cleanRMS).first
         else { return (0, .nan) }
         return (first.sigma, first.rms)
     }
+
+    /// The network a cell's evaluations run: `base` when every noise layer of `network` acts only in training
+    /// (the identity at inference, so both give the same bits; `clean`: the activations on the way are the clean
+    /// ones the SNR needs), else `network` itself.
+    static func inferenceNetwork(_ network: Network, base: Network) -> (network: Network, clean: Bool) {
+        network.layers.allSatisfy { ($0 as? NoiseLayer)?.trainOnly ?? true } ? (base, true) : (network, false)
+    }
+}
+
+/// The clean RMS at a cell's first noise site when that is an activation, read off the member evaluation pass
+/// (`ActivationTap` on the clean network): the site layer's output for the first `NoiseSiteSNR.cleanSamples`
+/// members, summed by `SumOfSquaresStream`, so the same samples and the same bits as `NoiseSiteSNR.cleanRMS`
+/// (its own forward pass on them as one batch, and a workspace for it) when a sample's activations do not depend
+/// on the batch it is in.
+final class SiteActivationRMS {
+    let label: String
+    let layer: Int
+    /// Floats per sample at the site, and the samples measured.
+    let size: Int
+    let samples: Int
+    private var stream = SumOfSquaresStream()
+    private var taken = 0
+
+    /// nil when `noise` has no first site or it is not an activation (input and parameter sites cost no pass).
+    init?(_ noise: NoiseInfusion?, base: Network, members: Int) {
+        guard let noise, let first = NoiseSiteSNR.sites(noise, base: base).first, first.mechanism.site == .activation,
+              let layer = first.layer, base.layers.indices.contains(layer), members > 0
+        else { return nil }
+        label = first.label
+        self.layer = layer
+        size = base.shapes[layer + 1].reduce(1, *)
+        samples = min(members, NoiseSiteSNR.cleanSamples)
+    }
+
+    /// Feeds the first `samples` samples to pass layer `layer` into the sum.
+    var tap: ActivationTap {
+        ActivationTap(layer: layer) { [self] output, n in
+            let k = min(n, samples - taken)
+            guard k > 0 else { return }
+            stream.add(output, count: k * size)
+            taken += k
+        }
+    }
+
+    /// Label → clean RMS once all `samples` have passed (empty before: the caller then measures it itself).
+    var measured: [String: Double] { taken == samples ? [label: stream.rootMeanSquare] : [:] }
 }

@@ -208,8 +208,10 @@ public func evaluate(
 /// `evaluate` and every example's cross-entropy −log softmax(z)_y (Float64, max logit subtracted) from one
 /// forward pass: the membership-inference attack's losses (`MembershipInference.perExampleLosses`) and the mean
 /// loss and accuracy, bit for bit what the two separate passes give, at half the cost.
+/// A `tap` reads one layer's output on the way (an activation the caller needs anyway) without a pass of its own.
 public func evaluateWithLosses(
-    _ network: Network, parameters: [Float], on data: some SampleSource, indices: [Int]? = nil, workspace: Workspace
+    _ network: Network, parameters: [Float], on data: some SampleSource, indices: [Int]? = nil, workspace: Workspace,
+    tap: ActivationTap? = nil
 ) -> (evaluation: Evaluation, losses: [Double]) {
     let all = indices ?? Array(0..<data.sampleCount)
     guard !all.isEmpty else { return (Evaluation(loss: .nan, accuracy: .nan, count: 0), []) }
@@ -217,7 +219,8 @@ public func evaluateWithLosses(
     var losses: [Double] = []
     losses.reserveCapacity(all.count)
     let classes = network.outputSize
-    forEachEvaluationBatch(parameters: parameters, on: data, indices: all, workspace: workspace) { _, n, labels in
+    forEachEvaluationBatch(parameters: parameters, on: data, indices: all, workspace: workspace,
+                           tap: tap) { _, n, labels in
         let r = softmaxCrossEntropy(logits: workspace.output, labels: labels, batch: n, classes: classes,
                                     gradient: nil)
         lossSum += r.lossSum
@@ -235,17 +238,43 @@ public func evaluateWithLosses(
                        count: all.count), losses)
 }
 
+/// Reads one layer's output during an evaluation pass (`evaluateWithLosses(… tap:)`): `read(output, n)` is called
+/// for every batch, in order, right after layer `layer` ran, with its output for the batch's `n` samples
+/// (n × the layer's output size, sample-major). The pointer is valid only during the call: a later layer working
+/// in place may overwrite the buffer.
+public struct ActivationTap {
+    public var layer: Int
+    public var read: (_ output: UnsafePointer<Float>, _ n: Int) -> Void
+
+    public init(layer: Int, read: @escaping (_ output: UnsafePointer<Float>, _ n: Int) -> Void) {
+        self.layer = layer
+        self.read = read
+    }
+}
+
 /// Runs the evaluation-mode forward pass over `indices` of `data` in batches of the workspace capacity, in order;
 /// `body(first, n, labels)` then reads `workspace.output` for positions `first ..< first + n` of `indices`.
+/// `tap` reads its layer's output as each batch passes (through `layerHook`, restored afterwards).
 func forEachEvaluationBatch(parameters: [Float], on data: some SampleSource, indices all: [Int], workspace: Workspace,
-                            _ body: (Int, Int, UnsafePointer<Int32>) -> Void) {
+                            tap: ActivationTap? = nil, _ body: (Int, Int, UnsafePointer<Int32>) -> Void) {
     var labels = [Int32](repeating: 0, count: workspace.capacity)
+    var batch = 0
+    let previous = workspace.layerHook
+    if let tap {
+        precondition(workspace.network.layers.indices.contains(tap.layer), "tap layer \(tap.layer) not in the network")
+        workspace.layerHook = { [unowned workspace] i, backward in
+            previous?(i, backward)
+            if !backward && i == tap.layer { tap.read(workspace.activations[i + 1], batch) }
+        }
+    }
+    defer { if tap != nil { workspace.layerHook = previous } }
     parameters.withUnsafeBufferPointer { p in
         all.withUnsafeBufferPointer { idx in
             labels.withUnsafeMutableBufferPointer { l in
                 var lo = 0
                 while lo < all.count {
                     let hi = min(lo + workspace.capacity, all.count)
+                    batch = hi - lo
                     data.gather(UnsafeBufferPointer(rebasing: idx[lo..<hi]), inputs: workspace.input,
                                 labels: l.baseAddress!)
                     workspace.forward(parameters: p.baseAddress!, batch: hi - lo, training: false)
