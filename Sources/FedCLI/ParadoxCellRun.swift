@@ -83,9 +83,13 @@ enum ParadoxCellRun {
         // One evaluation pass gives the accuracy and loss, the attack's per-example losses and the SNR's clean RMS.
         let (trainEval, memberLosses) = evaluateWithLosses(evaluated.network, parameters: parameters, on: train,
                                                            indices: members, workspace: workspace, tap: site?.tap)
-        // Training's last epoch or round already evaluated the final model on the test set: kept, not recomputed.
-        let (testEval, testLosses) = lastTest ?? evaluateWithLosses(evaluated.network, parameters: parameters,
-                                                                    on: test, workspace: workspace)
+        // Training's last epoch or round already evaluated the final model on the test set: kept, not recomputed
+        // (DP-SGD's logits scored in this workspace's batches, as a pass of its own would).
+        let (testEval, testLosses) = switch lastTest {
+        case .scored(let evaluation, let losses)?: (evaluation, losses)
+        case .logits(let logits)?: logits.scored(batch: workspace.capacity)
+        case nil: evaluateWithLosses(evaluated.network, parameters: parameters, on: test, workspace: workspace)
+        }
         // The non-members are the first test examples; a pass of its own when they are not all of them, so that
         // their batches (and bits) are those of `perExampleLosses` on them.
         let nonMemberLosses = others.count == test.sampleCount ? testLosses
@@ -120,20 +124,26 @@ enum ParadoxCellRun {
         max(min(study.batchSize, train.sampleCount), 64)
     }
 
+    /// The final model's test evaluation as training left it: with its per-example losses, or (DP-SGD, whose
+    /// evaluation batches are its own) the logits to score them from.
+    enum FinalTest {
+        case scored(Evaluation, [Double])
+        case logits(EvaluationLogits)
+    }
+
     /// Trains the cell's model on `train`: centrally (with its noise, or DP-SGD) or by a federation (FedAvg with
     /// its noise, or DP-FedAvg). The final model, its per-epoch or per-round test accuracies, a DP cell's ε, and
-    /// (heuristic centralised cells and every federated one) the final model's test evaluation with its
-    /// per-example losses, as training computed it.
+    /// the final model's test evaluation as training computed it (nil when it did not).
     static func trainModel(_ cell: ParadoxCell, network: Network, study: ParadoxConfiguration, train: DatasetSamples,
                            test: DatasetSamples) async throws
-        -> (parameters: [Float], series: [Double], epsilon: Double?, lastTest: (Evaluation, [Double])?) {
+        -> (parameters: [Float], series: [Double], epsilon: Double?, lastTest: FinalTest?) {
         switch cell.setting {
         case .centralized where cell.dp == .dpSGD:
             let r = try dpSGD(cell, network: network, study: study, train: train, test: test)
-            return (r.parameters, r.series, r.epsilon, nil)
+            return (r.parameters, r.series, r.epsilon, r.lastTest.map { .logits($0) })
         case .centralized:
             let r = centralized(cell, network: network, noise: cell.noise, study: study, train: train, test: test)
-            return (r.parameters, r.series, nil, r.lastTest)
+            return (r.parameters, r.series, nil, r.lastTest.map { .scored($0.0, $0.1) })
         case .federated:
             let federation = try Federation(configuration: federationConfiguration(cell, study: study), train: train,
                                             test: test)
@@ -145,7 +155,7 @@ enum ParadoxCellRun {
                 return (Evaluation(loss: loss, accuracy: accuracy, count: test.sampleCount), losses)
             }
             return (federation.globalWeights ?? [], summary.rounds.compactMap(\.testAccuracy),
-                    cell.dp != nil ? summary.privacy.epsilon ?? .nan : nil, lastTest)
+                    cell.dp != nil ? summary.privacy.epsilon ?? .nan : nil, lastTest.map { .scored($0.0, $0.1) })
         }
     }
 

@@ -221,21 +221,85 @@ public func evaluateWithLosses(
     let classes = network.outputSize
     forEachEvaluationBatch(parameters: parameters, on: data, indices: all, workspace: workspace,
                            tap: tap) { _, n, labels in
+        scoreBatch(workspace.output, labels: labels, n: n, classes: classes, lossSum: &lossSum, correct: &correct,
+                   losses: &losses)
+    }
+    return (Evaluation(loss: lossSum / Double(all.count), accuracy: Double(correct) / Double(all.count),
+                       count: all.count), losses)
+}
+
+/// One batch of `evaluateWithLosses`: its loss sum and correct count added, its examples' losses appended.
+private func scoreBatch(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, n: Int, classes: Int,
+                        lossSum: inout Double, correct: inout Int, losses: inout [Double]) {
+    let r = softmaxCrossEntropy(logits: logits, labels: labels, batch: n, classes: classes, gradient: nil)
+    lossSum += r.lossSum
+    correct += r.correct
+    for i in 0..<n {
+        let z = logits + i * classes
+        var top = -Double.infinity
+        for k in 0..<classes { top = max(top, Double(z[k])) }
+        var sum = 0.0
+        for k in 0..<classes { sum += exp(Double(z[k]) - top) }
+        losses.append(top + log(sum) - Double(z[Int(labels[i])]))
+    }
+}
+
+/// Every example's logits and label from an evaluation pass, in `indices` order (count × classes, sample-major).
+public struct EvaluationLogits: Sendable, Equatable {
+    public var logits: [Float]
+    public var labels: [Int32]
+    public var classes: Int
+}
+
+/// `evaluate`, keeping every example's logits: an evaluation that runs anyway (e.g. a training's per-epoch test
+/// evaluation) can then give `evaluateWithLosses`'s numbers later without a forward pass (`scored(batch:)`).
+public func evaluateKeepingLogits(
+    _ network: Network, parameters: [Float], on data: some SampleSource, indices: [Int]? = nil, workspace: Workspace
+) -> (evaluation: Evaluation, logits: EvaluationLogits) {
+    let all = indices ?? Array(0..<data.sampleCount)
+    let classes = network.outputSize
+    var kept = EvaluationLogits(logits: [], labels: [], classes: classes)
+    guard !all.isEmpty else { return (Evaluation(loss: .nan, accuracy: .nan, count: 0), kept) }
+    kept.logits.reserveCapacity(all.count * classes)
+    kept.labels.reserveCapacity(all.count)
+    var lossSum = 0.0, correct = 0
+    forEachEvaluationBatch(parameters: parameters, on: data, indices: all, workspace: workspace) { _, n, labels in
         let r = softmaxCrossEntropy(logits: workspace.output, labels: labels, batch: n, classes: classes,
                                     gradient: nil)
         lossSum += r.lossSum
         correct += r.correct
-        for i in 0..<n {
-            let z = workspace.output + i * classes
-            var top = -Double.infinity
-            for k in 0..<classes { top = max(top, Double(z[k])) }
-            var sum = 0.0
-            for k in 0..<classes { sum += exp(Double(z[k]) - top) }
-            losses.append(top + log(sum) - Double(z[Int(labels[i])]))
-        }
+        kept.logits.append(contentsOf: UnsafeBufferPointer(start: workspace.output, count: n * classes))
+        kept.labels.append(contentsOf: UnsafeBufferPointer(start: labels, count: n))
     }
     return (Evaluation(loss: lossSum / Double(all.count), accuracy: Double(correct) / Double(all.count),
-                       count: all.count), losses)
+                       count: all.count), kept)
+}
+
+extension EvaluationLogits {
+    /// `evaluateWithLosses`'s numbers from these logits, taken in batches of `batch` as `evaluateWithLosses` with a
+    /// workspace of capacity `batch` takes them (the mean loss sums per batch): the same bits as that pass when an
+    /// example's logits do not depend on the batch it was in.
+    public func scored(batch: Int) -> (evaluation: Evaluation, losses: [Double]) {
+        precondition(batch > 0, "batch must be positive")
+        let count = labels.count
+        guard count > 0 else { return (Evaluation(loss: .nan, accuracy: .nan, count: 0), []) }
+        var lossSum = 0.0, correct = 0
+        var losses: [Double] = []
+        losses.reserveCapacity(count)
+        logits.withUnsafeBufferPointer { z in
+            labels.withUnsafeBufferPointer { y in
+                var lo = 0
+                while lo < count {
+                    let hi = min(lo + batch, count)
+                    scoreBatch(z.baseAddress! + lo * classes, labels: y.baseAddress! + lo, n: hi - lo,
+                               classes: classes, lossSum: &lossSum, correct: &correct, losses: &losses)
+                    lo = hi
+                }
+            }
+        }
+        return (Evaluation(loss: lossSum / Double(count), accuracy: Double(correct) / Double(count), count: count),
+                losses)
+    }
 }
 
 /// Reads one layer's output during an evaluation pass (`evaluateWithLosses(… tap:)`): `read(output, n)` is called
