@@ -76,7 +76,14 @@ enum ParadoxCellRun {
         // Noise layers that only act in training are the identity here: evaluating without them gives the same
         // bits without copying their tensors, and the activations seen on the way are the clean ones.
         let evaluated = inferenceNetwork(network, base: base)
-        let workspace = Workspace(network: evaluated.network, capacity: evaluationCapacity(study, train: train))
+        let capacity = evaluationCapacity(study, train: train)
+        // The clean model's evaluation workspace is kept between cells (its buffers allocated and zeroed once).
+        let shelf = evaluated.clean
+            ? "\(cell.model.rawValue) \(train.sampleShape) \(train.classCount) \(capacity)" : nil
+        let workspace = shelf.map { key in
+            evaluationWorkspaces.take(key) { Workspace(network: base, capacity: capacity) }
+        } ?? Workspace(network: evaluated.network, capacity: capacity)
+        defer { if let shelf { evaluationWorkspaces.put(shelf, workspace) } }
         let n = study.attackSamples
         let members = Array(0..<min(n, train.sampleCount)), others = Array(0..<min(n, test.sampleCount))
         let site = evaluated.clean ? SiteActivationRMS(noise, base: base, members: members.count) : nil
@@ -116,6 +123,9 @@ enum ParadoxCellRun {
                                        calibrationSeconds: calibration)
         return (result, timing)
     }
+
+    /// Evaluation workspaces of the clean models, shared by the cells of a process.
+    static let evaluationWorkspaces = WorkspaceShelf()
 
     /// The batch of every evaluation pass of a cell: the training batch, at least 64, as centralised training's
     /// per-epoch evaluation uses (so its last one is the cell's test evaluation), and small enough for the
@@ -250,4 +260,27 @@ final class SiteActivationRMS {
 
     /// Label → clean RMS once all `samples` have passed (empty before: the caller then measures it itself).
     var measured: [String: Double] { taken == samples ? [label: stream.rootMeanSquare] : [:] }
+}
+
+/// Workspaces kept for reuse by key (model, shapes, capacity): one per cell measuring at once (`--jobs`), so a
+/// cell's measurement takes one already allocated instead of allocating and zeroing its buffers again. A workspace
+/// is reused step after step in training anyway: a pass overwrites what it reads.
+final class WorkspaceShelf: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [String: [Workspace]] = [:]
+
+    /// A workspace put back under `key`, or `make()`'s.
+    func take(_ key: String, make: () -> Workspace) -> Workspace {
+        lock.lock()
+        let kept = free[key]?.popLast()
+        lock.unlock()
+        return kept ?? make()
+    }
+
+    /// Puts `workspace` back for the next `take(key)`.
+    func put(_ key: String, _ workspace: Workspace) {
+        lock.lock()
+        free[key, default: []].append(workspace)
+        lock.unlock()
+    }
 }
