@@ -55,16 +55,19 @@ enum NoiseSiteSNR {
     /// 1), absolute gradient noise and salt-and-pepper (no std) get NaN rather than a figure against the wrong
     /// tensor.
     /// `limit` measures only the first sites (a study cell reports the first one; each activation site costs a
-    /// forward pass).
+    /// forward pass). `cleanRMS` holds the clean RMS of sites (by label) the caller already has, exactly as
+    /// `cleanRMS` computes it (e.g. read off an evaluation pass that runs anyway): those sites cost no pass.
     static func measure(_ noise: NoiseInfusion, base: Network, parameters: [Float], data: any SampleSource,
-                        indices: [Int], time: Int, limit: Int = .max) -> [SiteSNR] {
+                        indices: [Int], time: Int, limit: Int = .max,
+                        cleanRMS known: [String: Double] = [:]) -> [SiteSNR] {
         sites(noise, base: base).prefix(limit).map { label, m, level, layer in
             let scheduled = level * m.scheduleFactor(at: time)
             let relative = m.levelMode == .relative || m.distribution.isMultiplicative
             var rms: Double
             switch m.site {
             case .input, .activation:
-                rms = cleanRMS(base: base, upTo: layer, parameters: parameters, data: data, indices: indices)
+                rms = known[label]
+                    ?? cleanRMS(base: base, upTo: layer, parameters: parameters, data: data, indices: indices)
             case .gradient:
                 rms = m.levelMode == .relative ? 1 : .nan
             case .clientModel, .clientUpdate, .globalModel:
@@ -75,10 +78,14 @@ enum NoiseSiteSNR {
         }
     }
 
-    /// RMS of the inputs (`upTo` nil) or of layer `upTo`'s output, in evaluation mode.
+    /// The clean tensor of an input or activation site is measured on the first this many of `indices`.
+    static let cleanSamples = 256
+
+    /// RMS of the inputs (`upTo` nil) or of layer `upTo`'s output, in evaluation mode, over the first
+    /// `cleanSamples` of `indices` (one forward pass of a prefix network on them as one batch).
     static func cleanRMS(base: Network, upTo: Int?, parameters: [Float], data: any SampleSource,
                          indices: [Int]) -> Double {
-        let batch = min(indices.count, 256)
+        let batch = min(indices.count, cleanSamples)
         guard batch > 0 else { return .nan }
         var labels = [Int32](repeating: 0, count: batch)
         guard let prefix = upTo.flatMap({ try? Network(inputShape: base.inputShape, layers: Array(base.layers[0...$0])) })

@@ -73,20 +73,35 @@ enum ParadoxCellRun {
         let (parameters, series, epsilon, lastTest) = try await trainModel(cell, network: network, study: study,
                                                                            train: train, test: test)
         let t1 = monotonicSeconds()
-        let workspace = Workspace(network: network, capacity: evaluationCapacity(study, train: train))
+        // Noise layers that only act in training are the identity here: evaluating without them gives the same
+        // bits without copying their tensors, and the activations seen on the way are the clean ones.
+        let evaluated = inferenceNetwork(network, base: base)
+        let capacity = evaluationCapacity(study, train: train)
+        // The clean model's evaluation workspace is kept between cells (its buffers allocated and zeroed once).
+        let shelf = evaluated.clean
+            ? "\(cell.model.rawValue) \(train.sampleShape) \(train.classCount) \(capacity)" : nil
+        let workspace = shelf.map { key in
+            evaluationWorkspaces.take(key) { Workspace(network: base, capacity: capacity) }
+        } ?? Workspace(network: evaluated.network, capacity: capacity)
+        defer { if let shelf { evaluationWorkspaces.put(shelf, workspace) } }
         let n = study.attackSamples
         let members = Array(0..<min(n, train.sampleCount)), others = Array(0..<min(n, test.sampleCount))
-        // One evaluation pass gives both the accuracy and loss and the attack's per-example losses.
-        let (trainEval, memberLosses) = evaluateWithLosses(network, parameters: parameters, on: train,
-                                                           indices: members, workspace: workspace)
-        // Training's last epoch or round already evaluated the final model on the test set: kept, not recomputed.
-        let (testEval, testLosses) = lastTest ?? evaluateWithLosses(network, parameters: parameters, on: test,
-                                                                    workspace: workspace)
+        let site = evaluated.clean ? SiteActivationRMS(noise, base: base, members: members.count) : nil
+        // One evaluation pass gives the accuracy and loss, the attack's per-example losses and the SNR's clean RMS.
+        let (trainEval, memberLosses) = evaluateWithLosses(evaluated.network, parameters: parameters, on: train,
+                                                           indices: members, workspace: workspace, tap: site?.tap)
+        // Training's last epoch or round already evaluated the final model on the test set: kept, not recomputed
+        // (DP-SGD's logits scored in this workspace's batches, as a pass of its own would).
+        let (testEval, testLosses) = switch lastTest {
+        case .scored(let evaluation, let losses)?: (evaluation, losses)
+        case .logits(let logits)?: logits.scored(batch: workspace.capacity)
+        case nil: evaluateWithLosses(evaluated.network, parameters: parameters, on: test, workspace: workspace)
+        }
         // The non-members are the first test examples; a pass of its own when they are not all of them, so that
         // their batches (and bits) are those of `perExampleLosses` on them.
         let nonMemberLosses = others.count == test.sampleCount ? testLosses
-            : MembershipInference.perExampleLosses(network, parameters: parameters, on: test, indices: others,
-                                                   workspace: workspace)
+            : MembershipInference.perExampleLosses(evaluated.network, parameters: parameters, on: test,
+                                                   indices: others, workspace: workspace)
         let attack = MembershipInference.lossThreshold(memberLosses: memberLosses, nonMemberLosses: nonMemberLosses)
         let t2 = monotonicSeconds()
         let calibrated = study.referenceModels >= 2 ? try await calibratedAttack(
@@ -95,7 +110,7 @@ enum ParadoxCellRun {
         let t3 = monotonicSeconds()
         let time = cell.setting == .centralized ? study.epochs - 1 : study.rounds
         let (sigma, rms) = siteSignal(noise, base: base, parameters: parameters, train: train, members: members,
-                                      time: time)
+                                      time: time, cleanRMS: site?.measured ?? [:])
         let result = ParadoxCellResult(
             cell: cell, parameters: ParadoxCNN.trainableCount(base), trainAccuracy: trainEval.accuracy,
             trainLoss: trainEval.loss, testAccuracy: testEval.accuracy, testLoss: testEval.loss,
@@ -109,6 +124,9 @@ enum ParadoxCellRun {
         return (result, timing)
     }
 
+    /// Evaluation workspaces of the clean models, shared by the cells of a process.
+    static let evaluationWorkspaces = WorkspaceShelf()
+
     /// The batch of every evaluation pass of a cell: the training batch, at least 64, as centralised training's
     /// per-epoch evaluation uses (so its last one is the cell's test evaluation), and small enough for the
     /// activations to stay in cache (at 256 a `small-cnn` evaluation ran slower per image than training).
@@ -116,20 +134,26 @@ enum ParadoxCellRun {
         max(min(study.batchSize, train.sampleCount), 64)
     }
 
+    /// The final model's test evaluation as training left it: with its per-example losses, or (DP-SGD, whose
+    /// evaluation batches are its own) the logits to score them from.
+    enum FinalTest {
+        case scored(Evaluation, [Double])
+        case logits(EvaluationLogits)
+    }
+
     /// Trains the cell's model on `train`: centrally (with its noise, or DP-SGD) or by a federation (FedAvg with
     /// its noise, or DP-FedAvg). The final model, its per-epoch or per-round test accuracies, a DP cell's ε, and
-    /// (heuristic centralised cells and every federated one) the final model's test evaluation with its
-    /// per-example losses, as training computed it.
+    /// the final model's test evaluation as training computed it (nil when it did not).
     static func trainModel(_ cell: ParadoxCell, network: Network, study: ParadoxConfiguration, train: DatasetSamples,
                            test: DatasetSamples) async throws
-        -> (parameters: [Float], series: [Double], epsilon: Double?, lastTest: (Evaluation, [Double])?) {
+        -> (parameters: [Float], series: [Double], epsilon: Double?, lastTest: FinalTest?) {
         switch cell.setting {
         case .centralized where cell.dp == .dpSGD:
             let r = try dpSGD(cell, network: network, study: study, train: train, test: test)
-            return (r.parameters, r.series, r.epsilon, nil)
+            return (r.parameters, r.series, r.epsilon, r.lastTest.map { .logits($0) })
         case .centralized:
             let r = centralized(cell, network: network, noise: cell.noise, study: study, train: train, test: test)
-            return (r.parameters, r.series, nil, r.lastTest)
+            return (r.parameters, r.series, nil, r.lastTest.map { .scored($0.0, $0.1) })
         case .federated:
             let federation = try Federation(configuration: federationConfiguration(cell, study: study), train: train,
                                             test: test)
@@ -141,7 +165,7 @@ enum ParadoxCellRun {
                 return (Evaluation(loss: loss, accuracy: accuracy, count: test.sampleCount), losses)
             }
             return (federation.globalWeights ?? [], summary.rounds.compactMap(\.testAccuracy),
-                    cell.dp != nil ? summary.privacy.epsilon ?? .nan : nil, lastTest)
+                    cell.dp != nil ? summary.privacy.epsilon ?? .nan : nil, lastTest.map { .scored($0.0, $0.1) })
         }
     }
 
@@ -179,12 +203,84 @@ enum ParadoxCellRun {
     }
 
     /// σ of the first mechanism at its first site and RMS of the clean tensor there, on the final model
-    /// (`NoiseSiteSNR.measure` at schedule time `time`; relative levels give SNR 1/λ² exactly).
+    /// (`NoiseSiteSNR.measure` at schedule time `time`; relative levels give SNR 1/λ² exactly). `cleanRMS`: the
+    /// site's clean RMS by label when the member evaluation already read it (`SiteActivationRMS`).
     static func siteSignal(_ noise: NoiseInfusion?, base: Network, parameters: [Float], train: DatasetSamples,
-                           members: [Int], time: Int) -> (sigma: Double, rms: Double) {
+                           members: [Int], time: Int,
+                           cleanRMS: [String: Double] = [:]) -> (sigma: Double, rms: Double) {
         guard let noise, let first = NoiseSiteSNR.measure(noise, base: base, parameters: parameters, data: train,
-                                                          indices: members, time: time, limit: 1).first
+                                                          indices: members, time: time, limit: 1,
+                                                          cleanRMS: cleanRMS).first
         else { return (0, .nan) }
         return (first.sigma, first.rms)
+    }
+
+    /// The network a cell's evaluations run: `base` when every noise layer of `network` acts only in training
+    /// (the identity at inference, so both give the same bits; `clean`: the activations on the way are the clean
+    /// ones the SNR needs), else `network` itself.
+    static func inferenceNetwork(_ network: Network, base: Network) -> (network: Network, clean: Bool) {
+        network.layers.allSatisfy { ($0 as? NoiseLayer)?.trainOnly ?? true } ? (base, true) : (network, false)
+    }
+}
+
+/// The clean RMS at a cell's first noise site when that is an activation, read off the member evaluation pass
+/// (`ActivationTap` on the clean network): the site layer's output for the first `NoiseSiteSNR.cleanSamples`
+/// members, summed by `SumOfSquaresStream`, so the same samples and the same bits as `NoiseSiteSNR.cleanRMS`
+/// (its own forward pass on them as one batch, and a workspace for it) when a sample's activations do not depend
+/// on the batch it is in.
+final class SiteActivationRMS {
+    let label: String
+    let layer: Int
+    /// Floats per sample at the site, and the samples measured.
+    let size: Int
+    let samples: Int
+    private var stream = SumOfSquaresStream()
+    private var taken = 0
+
+    /// nil when `noise` has no first site or it is not an activation (input and parameter sites cost no pass).
+    init?(_ noise: NoiseInfusion?, base: Network, members: Int) {
+        guard let noise, let first = NoiseSiteSNR.sites(noise, base: base).first, first.mechanism.site == .activation,
+              let layer = first.layer, base.layers.indices.contains(layer), members > 0
+        else { return nil }
+        label = first.label
+        self.layer = layer
+        size = base.shapes[layer + 1].reduce(1, *)
+        samples = min(members, NoiseSiteSNR.cleanSamples)
+    }
+
+    /// Feeds the first `samples` samples to pass layer `layer` into the sum.
+    var tap: ActivationTap {
+        ActivationTap(layer: layer) { [self] output, n in
+            let k = min(n, samples - taken)
+            guard k > 0 else { return }
+            stream.add(output, count: k * size)
+            taken += k
+        }
+    }
+
+    /// Label → clean RMS once all `samples` have passed (empty before: the caller then measures it itself).
+    var measured: [String: Double] { taken == samples ? [label: stream.rootMeanSquare] : [:] }
+}
+
+/// Workspaces kept for reuse by key (model, shapes, capacity): one per cell measuring at once (`--jobs`), so a
+/// cell's measurement takes one already allocated instead of allocating and zeroing its buffers again. A workspace
+/// is reused step after step in training anyway: a pass overwrites what it reads.
+final class WorkspaceShelf: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [String: [Workspace]] = [:]
+
+    /// A workspace put back under `key`, or `make()`'s.
+    func take(_ key: String, make: () -> Workspace) -> Workspace {
+        lock.lock()
+        let kept = free[key]?.popLast()
+        lock.unlock()
+        return kept ?? make()
+    }
+
+    /// Puts `workspace` back for the next `take(key)`.
+    func put(_ key: String, _ workspace: Workspace) {
+        lock.lock()
+        free[key, default: []].append(workspace)
+        lock.unlock()
     }
 }

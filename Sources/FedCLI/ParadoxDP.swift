@@ -55,9 +55,11 @@ public struct StudyDP: Codable, Sendable, Equatable {
 
 extension ParadoxCellRun {
     /// DP-SGD on the whole training set, `study.epochs` epochs of ⌊1/q⌋ Poisson steps: the final model, the
-    /// per-epoch test accuracies and the example-level ε at `dp.delta`.
+    /// per-epoch test accuracies, the example-level ε at `dp.delta`, and the last epoch's test logits (its
+    /// evaluation kept, so that the cell's test evaluation needs no pass of its own).
     static func dpSGD(_ cell: ParadoxCell, network: Network, study: ParadoxConfiguration, train: DatasetSamples,
-                      test: DatasetSamples) throws -> (parameters: [Float], series: [Double], epsilon: Double) {
+                      test: DatasetSamples) throws
+        -> (parameters: [Float], series: [Double], epsilon: Double, lastTest: EvaluationLogits?) {
         var parameters = network.initialParameters(key: StreamKey(seed: cell.seed, 0))
         let n = train.sampleCount
         let q = min(1, Double(study.batchSize) / Double(n))
@@ -71,11 +73,19 @@ extension ParadoxCellRun {
                                   capacity: min(max(study.batchSize, Int(expected + 4 * expected.squareRoot()) + 1), 2048))
         let indices = Array(0..<n)
         var series: [Double] = []
+        var lastTest: EvaluationLogits? = nil
         for epoch in 0..<study.epochs {
             _ = trainer.runEpoch(epoch, parameters: &parameters, on: train, indices: indices, workspace: workspace)
-            series.append(evaluate(network, parameters: parameters, on: test, workspace: workspace).accuracy)
+            // The last epoch keeps the logits too (`evaluate`'s numbers either way).
+            if epoch == study.epochs - 1 {
+                let r = evaluateKeepingLogits(network, parameters: parameters, on: test, workspace: workspace)
+                series.append(r.evaluation.accuracy)
+                lastTest = r.logits
+            } else {
+                series.append(evaluate(network, parameters: parameters, on: test, workspace: workspace).accuracy)
+            }
         }
-        return (parameters, series, try trainer.accountant.epsilon(delta: study.dp.delta).epsilon)
+        return (parameters, series, try trainer.accountant.epsilon(delta: study.dp.delta).epsilon, lastTest)
     }
 
     /// The federation of a cell: FedAvg, or DP-FedAvg at the cell's per-round ε for a DP-FedAvg cell.

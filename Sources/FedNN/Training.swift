@@ -208,8 +208,10 @@ public func evaluate(
 /// `evaluate` and every example's cross-entropy −log softmax(z)_y (Float64, max logit subtracted) from one
 /// forward pass: the membership-inference attack's losses (`MembershipInference.perExampleLosses`) and the mean
 /// loss and accuracy, bit for bit what the two separate passes give, at half the cost.
+/// A `tap` reads one layer's output on the way (an activation the caller needs anyway) without a pass of its own.
 public func evaluateWithLosses(
-    _ network: Network, parameters: [Float], on data: some SampleSource, indices: [Int]? = nil, workspace: Workspace
+    _ network: Network, parameters: [Float], on data: some SampleSource, indices: [Int]? = nil, workspace: Workspace,
+    tap: ActivationTap? = nil
 ) -> (evaluation: Evaluation, losses: [Double]) {
     let all = indices ?? Array(0..<data.sampleCount)
     guard !all.isEmpty else { return (Evaluation(loss: .nan, accuracy: .nan, count: 0), []) }
@@ -217,35 +219,126 @@ public func evaluateWithLosses(
     var losses: [Double] = []
     losses.reserveCapacity(all.count)
     let classes = network.outputSize
-    forEachEvaluationBatch(parameters: parameters, on: data, indices: all, workspace: workspace) { _, n, labels in
-        let r = softmaxCrossEntropy(logits: workspace.output, labels: labels, batch: n, classes: classes,
-                                    gradient: nil)
-        lossSum += r.lossSum
-        correct += r.correct
-        for i in 0..<n {
-            let z = workspace.output + i * classes
-            var top = -Double.infinity
-            for k in 0..<classes { top = max(top, Double(z[k])) }
-            var sum = 0.0
-            for k in 0..<classes { sum += exp(Double(z[k]) - top) }
-            losses.append(top + log(sum) - Double(z[Int(labels[i])]))
-        }
+    forEachEvaluationBatch(parameters: parameters, on: data, indices: all, workspace: workspace,
+                           tap: tap) { _, n, labels in
+        scoreBatch(workspace.output, labels: labels, n: n, classes: classes, lossSum: &lossSum, correct: &correct,
+                   losses: &losses)
     }
     return (Evaluation(loss: lossSum / Double(all.count), accuracy: Double(correct) / Double(all.count),
                        count: all.count), losses)
 }
 
+/// One batch of `evaluateWithLosses`: its loss sum and correct count added, its examples' losses appended.
+private func scoreBatch(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, n: Int, classes: Int,
+                        lossSum: inout Double, correct: inout Int, losses: inout [Double]) {
+    let r = softmaxCrossEntropy(logits: logits, labels: labels, batch: n, classes: classes, gradient: nil)
+    lossSum += r.lossSum
+    correct += r.correct
+    for i in 0..<n {
+        let z = logits + i * classes
+        var top = -Double.infinity
+        for k in 0..<classes { top = max(top, Double(z[k])) }
+        var sum = 0.0
+        for k in 0..<classes { sum += exp(Double(z[k]) - top) }
+        losses.append(top + log(sum) - Double(z[Int(labels[i])]))
+    }
+}
+
+/// Every example's logits and label from an evaluation pass, in `indices` order (count × classes, sample-major).
+public struct EvaluationLogits: Sendable, Equatable {
+    public var logits: [Float]
+    public var labels: [Int32]
+    public var classes: Int
+}
+
+/// `evaluate`, keeping every example's logits: an evaluation that runs anyway (e.g. a training's per-epoch test
+/// evaluation) can then give `evaluateWithLosses`'s numbers later without a forward pass (`scored(batch:)`).
+public func evaluateKeepingLogits(
+    _ network: Network, parameters: [Float], on data: some SampleSource, indices: [Int]? = nil, workspace: Workspace
+) -> (evaluation: Evaluation, logits: EvaluationLogits) {
+    let all = indices ?? Array(0..<data.sampleCount)
+    let classes = network.outputSize
+    var kept = EvaluationLogits(logits: [], labels: [], classes: classes)
+    guard !all.isEmpty else { return (Evaluation(loss: .nan, accuracy: .nan, count: 0), kept) }
+    kept.logits.reserveCapacity(all.count * classes)
+    kept.labels.reserveCapacity(all.count)
+    var lossSum = 0.0, correct = 0
+    forEachEvaluationBatch(parameters: parameters, on: data, indices: all, workspace: workspace) { _, n, labels in
+        let r = softmaxCrossEntropy(logits: workspace.output, labels: labels, batch: n, classes: classes,
+                                    gradient: nil)
+        lossSum += r.lossSum
+        correct += r.correct
+        kept.logits.append(contentsOf: UnsafeBufferPointer(start: workspace.output, count: n * classes))
+        kept.labels.append(contentsOf: UnsafeBufferPointer(start: labels, count: n))
+    }
+    return (Evaluation(loss: lossSum / Double(all.count), accuracy: Double(correct) / Double(all.count),
+                       count: all.count), kept)
+}
+
+extension EvaluationLogits {
+    /// `evaluateWithLosses`'s numbers from these logits, taken in batches of `batch` as `evaluateWithLosses` with a
+    /// workspace of capacity `batch` takes them (the mean loss sums per batch): the same bits as that pass when an
+    /// example's logits do not depend on the batch it was in.
+    public func scored(batch: Int) -> (evaluation: Evaluation, losses: [Double]) {
+        precondition(batch > 0, "batch must be positive")
+        let count = labels.count
+        guard count > 0 else { return (Evaluation(loss: .nan, accuracy: .nan, count: 0), []) }
+        var lossSum = 0.0, correct = 0
+        var losses: [Double] = []
+        losses.reserveCapacity(count)
+        logits.withUnsafeBufferPointer { z in
+            labels.withUnsafeBufferPointer { y in
+                var lo = 0
+                while lo < count {
+                    let hi = min(lo + batch, count)
+                    scoreBatch(z.baseAddress! + lo * classes, labels: y.baseAddress! + lo, n: hi - lo,
+                               classes: classes, lossSum: &lossSum, correct: &correct, losses: &losses)
+                    lo = hi
+                }
+            }
+        }
+        return (Evaluation(loss: lossSum / Double(count), accuracy: Double(correct) / Double(count), count: count),
+                losses)
+    }
+}
+
+/// Reads one layer's output during an evaluation pass (`evaluateWithLosses(… tap:)`): `read(output, n)` is called
+/// for every batch, in order, right after layer `layer` ran, with its output for the batch's `n` samples
+/// (n × the layer's output size, sample-major). The pointer is valid only during the call: a later layer working
+/// in place may overwrite the buffer.
+public struct ActivationTap {
+    public var layer: Int
+    public var read: (_ output: UnsafePointer<Float>, _ n: Int) -> Void
+
+    public init(layer: Int, read: @escaping (_ output: UnsafePointer<Float>, _ n: Int) -> Void) {
+        self.layer = layer
+        self.read = read
+    }
+}
+
 /// Runs the evaluation-mode forward pass over `indices` of `data` in batches of the workspace capacity, in order;
 /// `body(first, n, labels)` then reads `workspace.output` for positions `first ..< first + n` of `indices`.
+/// `tap` reads its layer's output as each batch passes (through `layerHook`, restored afterwards).
 func forEachEvaluationBatch(parameters: [Float], on data: some SampleSource, indices all: [Int], workspace: Workspace,
-                            _ body: (Int, Int, UnsafePointer<Int32>) -> Void) {
+                            tap: ActivationTap? = nil, _ body: (Int, Int, UnsafePointer<Int32>) -> Void) {
     var labels = [Int32](repeating: 0, count: workspace.capacity)
+    var batch = 0
+    let previous = workspace.layerHook
+    if let tap {
+        precondition(workspace.network.layers.indices.contains(tap.layer), "tap layer \(tap.layer) not in the network")
+        workspace.layerHook = { [unowned workspace] i, backward in
+            previous?(i, backward)
+            if !backward && i == tap.layer { tap.read(workspace.activations[i + 1], batch) }
+        }
+    }
+    defer { if tap != nil { workspace.layerHook = previous } }
     parameters.withUnsafeBufferPointer { p in
         all.withUnsafeBufferPointer { idx in
             labels.withUnsafeMutableBufferPointer { l in
                 var lo = 0
                 while lo < all.count {
                     let hi = min(lo + workspace.capacity, all.count)
+                    batch = hi - lo
                     data.gather(UnsafeBufferPointer(rebasing: idx[lo..<hi]), inputs: workspace.input,
                                 labels: l.baseAddress!)
                     workspace.forward(parameters: p.baseAddress!, batch: hi - lo, training: false)
