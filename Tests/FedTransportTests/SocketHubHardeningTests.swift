@@ -56,9 +56,11 @@ import Testing
     }
 
     @Test func repliesToAPeerThatDoesNotReadStayWithinTheQueueLimit() async throws {
-        // Given: 16 KiB queues, a 1 s stall limit, and a peer with a tiny receive buffer that never reads
+        // Given: 16 KiB queues, a 1 s stall limit, and a peer with a tiny receive buffer that never reads (a hello
+        // deadline of 30 s: on a loaded machine the hub once read the hello after the default 5 s and closed the
+        // peer for that instead)
         let log = LogLines()
-        let limits = SocketLimits(outboundQueueBytes: 16 << 10, stallSeconds: 1)
+        let limits = SocketLimits(outboundQueueBytes: 16 << 10, helloSeconds: 30, stallSeconds: 1)
         let hub = try SocketHub<TestMessage>(listeningOn: loopback, limits: limits, log: log.add)
         let peer = try #require(RawPeer(hub.address, receiveBuffer: 4096, sendTimeoutSeconds: 1))
         // When: it sends hello and 400,000 requests (each answered "unknown endpoint", ≈ 10 MB of replies)
@@ -76,7 +78,7 @@ import Testing
         // dropped it once it read nothing for the stall limit
         #expect(hub.largestOutboundQueue <= limits.outboundQueueBytes + 64, "largest queue \(hub.largestOutboundQueue)")
         #expect(bursts < 40)  // the control: the hub did push back
-        #expect(try await eventually { log.all.contains { $0.contains("read nothing") } }, "\(log.all)")
+        #expect(try await eventually(30) { log.all.contains { $0.contains("read nothing") } }, "\(log.all)")
         await hub.shutdown()
     }
 
