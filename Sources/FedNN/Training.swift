@@ -194,15 +194,28 @@ public func evaluate(
 ) -> Evaluation {
     let all = indices ?? Array(0..<data.sampleCount)
     guard !all.isEmpty else { return Evaluation(loss: .nan, accuracy: .nan, count: 0) }
-    var lossSum = 0.0, correct = 0
+    var tally = EvaluationTally()
     forEachEvaluationBatch(parameters: parameters, on: data, indices: all, workspace: workspace) { _, n, labels in
-        let r = softmaxCrossEntropy(logits: workspace.output, labels: labels, batch: n,
-                                    classes: network.outputSize, gradient: nil)
+        tally.add(workspace.output, labels: labels, n: n, classes: network.outputSize)
+    }
+    return tally.evaluation(count: all.count)
+}
+
+/// An evaluation's running loss sum and correct count, batch by batch in order (`softmaxCrossEntropy`'s batch
+/// sums added as they come), and the `Evaluation` they make.
+struct EvaluationTally {
+    var lossSum = 0.0
+    var correct = 0
+
+    mutating func add(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, n: Int, classes: Int) {
+        let r = softmaxCrossEntropy(logits: logits, labels: labels, batch: n, classes: classes, gradient: nil)
         lossSum += r.lossSum
         correct += r.correct
     }
-    return Evaluation(loss: lossSum / Double(all.count), accuracy: Double(correct) / Double(all.count),
-                      count: all.count)
+
+    func evaluation(count: Int) -> Evaluation {
+        Evaluation(loss: lossSum / Double(count), accuracy: Double(correct) / Double(count), count: count)
+    }
 }
 
 /// `evaluate` and every example's cross-entropy −log softmax(z)_y (Float64, max logit subtracted) from one
@@ -215,25 +228,21 @@ public func evaluateWithLosses(
 ) -> (evaluation: Evaluation, losses: [Double]) {
     let all = indices ?? Array(0..<data.sampleCount)
     guard !all.isEmpty else { return (Evaluation(loss: .nan, accuracy: .nan, count: 0), []) }
-    var lossSum = 0.0, correct = 0
+    var tally = EvaluationTally()
     var losses: [Double] = []
     losses.reserveCapacity(all.count)
     let classes = network.outputSize
     forEachEvaluationBatch(parameters: parameters, on: data, indices: all, workspace: workspace,
                            tap: tap) { _, n, labels in
-        scoreBatch(workspace.output, labels: labels, n: n, classes: classes, lossSum: &lossSum, correct: &correct,
-                   losses: &losses)
+        scoreBatch(workspace.output, labels: labels, n: n, classes: classes, tally: &tally, losses: &losses)
     }
-    return (Evaluation(loss: lossSum / Double(all.count), accuracy: Double(correct) / Double(all.count),
-                       count: all.count), losses)
+    return (tally.evaluation(count: all.count), losses)
 }
 
-/// One batch of `evaluateWithLosses`: its loss sum and correct count added, its examples' losses appended.
+/// One batch of `evaluateWithLosses`: added to the tally, its examples' losses appended.
 private func scoreBatch(_ logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, n: Int, classes: Int,
-                        lossSum: inout Double, correct: inout Int, losses: inout [Double]) {
-    let r = softmaxCrossEntropy(logits: logits, labels: labels, batch: n, classes: classes, gradient: nil)
-    lossSum += r.lossSum
-    correct += r.correct
+                        tally: inout EvaluationTally, losses: inout [Double]) {
+    tally.add(logits, labels: labels, n: n, classes: classes)
     for i in 0..<n {
         let z = logits + i * classes
         var top = -Double.infinity
@@ -262,17 +271,13 @@ public func evaluateKeepingLogits(
     guard !all.isEmpty else { return (Evaluation(loss: .nan, accuracy: .nan, count: 0), kept) }
     kept.logits.reserveCapacity(all.count * classes)
     kept.labels.reserveCapacity(all.count)
-    var lossSum = 0.0, correct = 0
+    var tally = EvaluationTally()
     forEachEvaluationBatch(parameters: parameters, on: data, indices: all, workspace: workspace) { _, n, labels in
-        let r = softmaxCrossEntropy(logits: workspace.output, labels: labels, batch: n, classes: classes,
-                                    gradient: nil)
-        lossSum += r.lossSum
-        correct += r.correct
+        tally.add(workspace.output, labels: labels, n: n, classes: classes)
         kept.logits.append(contentsOf: UnsafeBufferPointer(start: workspace.output, count: n * classes))
         kept.labels.append(contentsOf: UnsafeBufferPointer(start: labels, count: n))
     }
-    return (Evaluation(loss: lossSum / Double(all.count), accuracy: Double(correct) / Double(all.count),
-                       count: all.count), kept)
+    return (tally.evaluation(count: all.count), kept)
 }
 
 extension EvaluationLogits {
@@ -283,7 +288,7 @@ extension EvaluationLogits {
         precondition(batch > 0, "batch must be positive")
         let count = labels.count
         guard count > 0 else { return (Evaluation(loss: .nan, accuracy: .nan, count: 0), []) }
-        var lossSum = 0.0, correct = 0
+        var tally = EvaluationTally()
         var losses: [Double] = []
         losses.reserveCapacity(count)
         logits.withUnsafeBufferPointer { z in
@@ -292,13 +297,12 @@ extension EvaluationLogits {
                 while lo < count {
                     let hi = min(lo + batch, count)
                     scoreBatch(z.baseAddress! + lo * classes, labels: y.baseAddress! + lo, n: hi - lo,
-                               classes: classes, lossSum: &lossSum, correct: &correct, losses: &losses)
+                               classes: classes, tally: &tally, losses: &losses)
                     lo = hi
                 }
             }
         }
-        return (Evaluation(loss: lossSum / Double(count), accuracy: Double(correct) / Double(count), count: count),
-                losses)
+        return (tally.evaluation(count: count), losses)
     }
 }
 
