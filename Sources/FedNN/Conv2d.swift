@@ -83,10 +83,12 @@ public struct Conv2d: Layer {
     public func forward(_ c: ForwardContext, input: Shape) {
         let g = geometry(input)
         let rows = c.batch * g.positions
+        let bias = c.parameters + outputChannels * g.patchSize
         if isImplicit(g) {
+            // The bias is added in the kernel's store (the same bits as the pass below).
             let l = implicitLayout(g, c.workspace, batch: c.batch)
             implicitConvForward(c.input, weights: c.parameters, c.output, g, outputChannels: outputChannels,
-                                batch: c.batch, padded: l.padded, transposed: l.filters)
+                                batch: c.batch, padded: l.padded, transposed: l.filters, bias: bias)
         } else {
             let inSize = g.height * g.width * g.channels, colSize = g.positions * g.patchSize
             parallelFor(c.batch, threads: c.batch * colSize >= 1 << 18 ? nil : 1) { i in
@@ -94,8 +96,8 @@ public struct Conv2d: Layer {
             }
             gemm(.none, .transposed, m: rows, n: outputChannels, k: g.patchSize, a: c.workspace, lda: g.patchSize,
                  b: c.parameters, ldb: g.patchSize, c: c.output, ldc: outputChannels)
+            addRowVector(bias, to: c.output, rows: rows, n: outputChannels)
         }
-        addRowVector(c.parameters + outputChannels * g.patchSize, to: c.output, rows: rows, n: outputChannels)
     }
 
     public func backward(_ c: BackwardContext, input: Shape) {

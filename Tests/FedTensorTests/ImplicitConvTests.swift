@@ -147,6 +147,50 @@ struct ImplicitConvTests {
         #expect(worst(added.dw, zip(dwRef, base).map { $0 + Double($1) }) < 1e-4)
     }
 
+    /// A bias added in the tile's store gives the bits of the forward pass without it followed by `addRowVector`
+    /// (the layer's former second pass), under every register-tile width and on 1 and 2 threads; and it is the
+    /// bias of each output's own channel (a bias shifted by one channel must not match).
+    /// (Shapes as in the test above, channels swapped: the last two are the McMahan CNN's and `small-cnn`'s first
+    /// convolutions, one input channel to 32.)
+    @Test(arguments: cases + [ImplicitConvCase(h: 28, w: 28, c: 32, oc: 1, k: 5, p: 2, batch: 3),
+                              ImplicitConvCase(h: 28, w: 28, c: 32, oc: 1, k: 3, p: 0, batch: 2)])
+    func biasInTheStoreEqualsASecondPass(_ t: ImplicitConvCase) throws {
+        let (c, oc) = (t.oc, t.c)
+        let g = ConvGeometry(height: t.h, width: t.w, channels: c, kernel: t.k, padding: t.p)
+        try #require(implicitConvSupported(g, outputChannels: oc))
+        var rng = Philox(seed: 43, UInt64(c), UInt64(t.k))
+        let x = (0..<(t.batch * t.h * t.w * c)).map { _ in Float(rng.nextGaussian()) }
+        let wt = (0..<(oc * g.patchSize)).map { _ in Float(rng.nextGaussian()) }
+        // Signed zeros among the biases: −0 + −0 must stay −0 in both forms.
+        let bias = (0..<(oc + 1)).map { j -> Float in j % 5 == 0 ? -0.0 : Float(rng.nextGaussian()) }
+        func forward(_ b: UnsafePointer<Float>?, threads: Int, tiling: GEMMTiling) -> [Float] {
+            var y = [Float](repeating: .nan, count: t.batch * g.positions * oc)
+            var padded = [Float](repeating: .nan, count: t.batch * paddedInputSize(g))
+            var scratch = [Float](repeating: .nan, count: g.patchSize * oc)
+            GEMMTiling.$override.withValue(tiling) {
+                ComputeThreads.with(threads) {
+                    y.withUnsafeMutableBufferPointer { yp in
+                        implicitConvForward(x, weights: wt, yp.baseAddress!, g, outputChannels: oc, batch: t.batch,
+                                            padded: &padded, transposed: &scratch, bias: b)
+                    }
+                }
+            }
+            return y
+        }
+        bias.withUnsafeBufferPointer { bp in
+            var expected = forward(nil, threads: 1, tiling: .host)
+            addRowVector(bp.baseAddress!, to: &expected, rows: t.batch * g.positions, n: oc)
+            for tiling in [GEMMTiling.host, .reference, GEMMTiling(mc: 72, nc: 512, residentB: 0, vectors: 1)] {
+                for threads in [1, 2] {
+                    let y = forward(bp.baseAddress!, threads: threads, tiling: tiling)
+                    #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "\(tiling), \(threads) threads")
+                }
+            }
+            let shifted = forward(bp.baseAddress! + 1, threads: 1, tiling: .host)
+            #expect(shifted.map(\.bitPattern) != expected.map(\.bitPattern))
+        }
+    }
+
     /// The register tile's width (`GEMMTiling.vectors`: 4 on AVX-512, 1 on AVX2 and NEON) changes which tile
     /// computes an output, never the sequence of operations behind it: forward, weight and input gradients have the
     /// same bits under every width and on 1 and 2 threads.

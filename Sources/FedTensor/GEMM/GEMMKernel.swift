@@ -12,6 +12,9 @@ struct TileOutput {
     var readC: Bool
     /// At least 8 × 64 floats, used when the tile is narrower than its vectors.
     var scratch: UnsafeMutablePointer<Float>
+    /// When set, bias[j] is added to column j last, after alpha and beta: the bits of storing the tile and then
+    /// adding a bias row (`addRowVector`), without a second pass over C.
+    var bias: UnsafePointer<Float>? = nil
 
     /// Accumulator (r, v) holds C(r, 16v ..< 16v + 16).
     @inline(__always)
@@ -20,12 +23,10 @@ struct TileOutput {
         if direct {
             guard r < rows else { return }
             let p = UnsafeMutableRawPointer(c + (r &* ldc &+ v &* 16))
-            if readC {
-                let old = p.loadUnaligned(as: SIMD16<Float>.self)
-                p.storeBytes(of: scaled + old * beta, as: SIMD16<Float>.self)
-            } else {
-                p.storeBytes(of: scaled, as: SIMD16<Float>.self)
-            }
+            var value = scaled
+            if readC { value = scaled + p.loadUnaligned(as: SIMD16<Float>.self) * beta }
+            if let bias { value += UnsafeRawPointer(bias + v &* 16).loadUnaligned(as: SIMD16<Float>.self) }
+            p.storeBytes(of: value, as: SIMD16<Float>.self)
         } else {
             UnsafeMutableRawPointer(scratch + (r &* 64 &+ v &* 16)).storeBytes(of: scaled, as: SIMD16<Float>.self)
         }
@@ -41,6 +42,7 @@ struct TileOutput {
             } else {
                 for j in 0..<cols { dst[j] = src[j] }
             }
+            if let bias { for j in 0..<cols { dst[j] += bias[j] } }
         }
     }
 }
