@@ -242,6 +242,12 @@ extension BenchCommand {
         let layers = (forward.reduce(0, +) + backward.reduce(0, +)) / Double(steps)
         say("loss, zeroing, SGD update and the rest".padding(toLength: 52, withPad: " ", startingAt: 0)
               + fixed((total / Double(steps) - layers) * 1000, 3).leftPad(12))
+        let fused = workspace.reluFusions
+        if !fused.intoConvolution.isEmpty || !fused.intoMaxPool.isEmpty {
+            say("fused (same bits): the ReLU forward of layers \(fused.intoConvolution) runs in the convolution's "
+                + "store before it, the ReLU backward of layers \(fused.intoMaxPool) in the max pool's after it; "
+                + "their rows time only what is left")
+        }
         let name = "\(kind.rawValue) b\(batch)"
         var rows = [Row(benchmark: "\(name) step", threads: threads, value: total / Double(steps) * 1000, unit: "ms",
                         fractionOfPeak: stepFraction)]

@@ -81,6 +81,15 @@ public struct Conv2d: Layer {
     }
 
     public func forward(_ c: ForwardContext, input: Shape) {
+        forward(c, input: input, fusedReLU: false)
+    }
+
+    /// Whether `forward(…, fusedReLU: true)` can apply a following ReLU in the kernel's store (implicit path).
+    public func canFuseReLU(input: Shape) -> Bool { isImplicit(geometry(input)) }
+
+    /// The forward pass, with `fusedReLU` (only where `canFuseReLU`) also y = max(y, 0) in the same store: the
+    /// bits of this pass followed by `ReLU.forward` in place.
+    public func forward(_ c: ForwardContext, input: Shape, fusedReLU: Bool) {
         let g = geometry(input)
         let rows = c.batch * g.positions
         let bias = c.parameters + outputChannels * g.patchSize
@@ -88,7 +97,8 @@ public struct Conv2d: Layer {
             // The bias is added in the kernel's store (the same bits as the pass below).
             let l = implicitLayout(g, c.workspace, batch: c.batch)
             implicitConvForward(c.input, weights: c.parameters, c.output, g, outputChannels: outputChannels,
-                                batch: c.batch, padded: l.padded, transposed: l.filters, bias: bias)
+                                batch: c.batch, padded: l.padded, transposed: l.filters, bias: bias,
+                                relu: fusedReLU)
         } else {
             let inSize = g.height * g.width * g.channels, colSize = g.positions * g.patchSize
             parallelFor(c.batch, threads: c.batch * colSize >= 1 << 18 ? nil : 1) { i in
@@ -96,6 +106,7 @@ public struct Conv2d: Layer {
             }
             gemm(.none, .transposed, m: rows, n: outputChannels, k: g.patchSize, a: c.workspace, lda: g.patchSize,
                  b: c.parameters, ldb: g.patchSize, c: c.output, ldc: outputChannels)
+            precondition(!fusedReLU, "Conv2d: a ReLU is fused only on the implicit path")
             addRowVector(bias, to: c.output, rows: rows, n: outputChannels)
         }
     }

@@ -36,12 +36,18 @@ public struct MaxPool2d: Layer {
     }
 
     public func backward(_ c: BackwardContext, input: Shape) {
+        backward(c, input: input, reluBefore: false)
+    }
+
+    /// The backward pass; with `reluBefore` (this layer's input is a ReLU's output) the gradient written is the one
+    /// at that ReLU's input, the bits of this pass followed by `ReLU.backward` (`maxPoolBackward(…, reluBefore:)`).
+    public func backward(_ c: BackwardContext, input: Shape, reluBefore: Bool) {
         guard let dx = c.inputGradient else { return }
         let inSize = input.reduce(1, *), outSize = outputSize(input)
         parallelFor(c.batch, threads: c.batch * inSize >= 1 << 17 ? nil : 1) { i in
             maxPoolBackward(c.input + i * inSize, output: c.output + i * outSize, c.outputGradient + i * outSize,
                             dx + i * inSize, height: input[0], width: input[1], channels: input[2], k: size,
-                            stride: stride)
+                            stride: stride, reluBefore: reluBefore)
         }
     }
 }

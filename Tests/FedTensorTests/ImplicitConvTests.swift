@@ -188,6 +188,20 @@ struct ImplicitConvTests {
             }
             let shifted = forward(bp.baseAddress! + 1, threads: 1, tiling: .host)
             #expect(shifted.map(\.bitPattern) != expected.map(\.bitPattern))
+            // A fused ReLU: the bits of `reluForward` in place afterwards (−0 kept, negatives to +0).
+            var relu = expected
+            reluForward(expected, &relu, count: relu.count)
+            #expect(relu.contains { $0 < 0 } == false && expected.contains { $0 < 0 }, "the ReLU must act")
+            for threads in [1, 2] {
+                var y = [Float](repeating: .nan, count: expected.count)
+                var padded = [Float](repeating: .nan, count: t.batch * paddedInputSize(g))
+                var scratch = [Float](repeating: .nan, count: g.patchSize * oc)
+                ComputeThreads.with(threads) {
+                    implicitConvForward(x, weights: wt, &y, g, outputChannels: oc, batch: t.batch, padded: &padded,
+                                        transposed: &scratch, bias: bp.baseAddress!, relu: true)
+                }
+                #expect(y.map(\.bitPattern) == relu.map(\.bitPattern), "fused ReLU, \(threads) threads")
+            }
         }
     }
 

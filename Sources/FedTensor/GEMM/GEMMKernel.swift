@@ -15,6 +15,8 @@ struct TileOutput {
     /// When set, bias[j] is added to column j last, after alpha and beta: the bits of storing the tile and then
     /// adding a bias row (`addRowVector`), without a second pass over C.
     var bias: UnsafePointer<Float>? = nil
+    /// Replace negative values by 0 after everything else (`reluForward`'s SIMD arithmetic: −0 and NaN kept).
+    var relu = false
 
     /// Accumulator (r, v) holds C(r, 16v ..< 16v + 16).
     @inline(__always)
@@ -26,6 +28,7 @@ struct TileOutput {
             var value = scaled
             if readC { value = scaled + p.loadUnaligned(as: SIMD16<Float>.self) * beta }
             if let bias { value += UnsafeRawPointer(bias + v &* 16).loadUnaligned(as: SIMD16<Float>.self) }
+            if relu { value.replace(with: SIMD16<Float>(), where: value .< SIMD16<Float>()) }
             p.storeBytes(of: value, as: SIMD16<Float>.self)
         } else {
             UnsafeMutableRawPointer(scratch + (r &* 64 &+ v &* 16)).storeBytes(of: scaled, as: SIMD16<Float>.self)
@@ -43,6 +46,7 @@ struct TileOutput {
                 for j in 0..<cols { dst[j] = src[j] }
             }
             if let bias { for j in 0..<cols { dst[j] += bias[j] } }
+            if relu { for j in 0..<cols where dst[j] < 0 { dst[j] = 0 } }
         }
     }
 }

@@ -41,13 +41,15 @@ struct ImplicitConvolution {
     var tiling = GEMMTiling.current
 
     /// One sample. `image` starts at pixel (0, 0) of the padded frame; `out` rows are `outChannels` apart.
-    /// With `bias` (outChannels floats), each output gets bias[channel] added after its sum, in the tile's store.
+    /// With `bias` (outChannels floats), each output gets bias[channel] added after its sum, in the tile's store;
+    /// with `relu`, negative results are then stored as 0.
     func run(_ image: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-             scratch: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil) {
+             scratch: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil, relu: Bool = false) {
         let vecs = outChannels >> 4
         let run = k &* channels  // K per kernel row
         var tile = TileOutput(c: out, ldc: outChannels, rows: 0, cols: 0, alpha: 1, beta: 0, readC: false,
                               scratch: scratch)
+        tile.relu = relu
         var v0 = 0
         while v0 < vecs {
             let nv = min(tiling.vectors, vecs &- v0)
@@ -102,13 +104,16 @@ func tileHeight(_ rows: Int) -> Int {
 /// Forward pass of a stride-1 convolution (`implicitConvSupported`) over `batch` NHWC samples x:
 /// y = conv(x, W), W stored OC × k × k × C, plus `bias` (OC floats) when given: each sum is completed, then its
 /// channel's bias added in the register tile's store, the bits of `addRowVector` afterwards without a pass over y
-/// (8–12% of the McMahan CNN's first convolution at batch 64). Also leaves each sample zero-padded by p in `padded`
+/// (8–12% of the McMahan CNN's first convolution at batch 64). With `relu`, y = max(y, 0) in the same store, the
+/// bits of `reluForward` on y afterwards (a ReLU layer fused into the convolution: `Workspace.forward`). Also leaves
+/// each sample zero-padded by p in `padded`
 /// (`paddedInputSize` floats per sample), which `implicitConvWeightGradient` reads; `transposed` is scratch for
 /// Wᵀ (k·k·C × OC floats).
 public func implicitConvForward(
     _ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
     _ g: ConvGeometry, outputChannels oc: Int, batch: Int,
-    padded: UnsafeMutablePointer<Float>, transposed: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil
+    padded: UnsafeMutablePointer<Float>, transposed: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil,
+    relu: Bool = false
 ) {
     precondition(implicitConvSupported(g, outputChannels: oc), "implicitConvForward: unsupported geometry")
     let patch = g.patchSize
@@ -129,7 +134,7 @@ public func implicitConvForward(
             let frame = padded + n &* padSize
             pad(x + n &* inSize, into: frame, height: g.height, width: g.width, channels: g.channels,
                 frameHeight: hp, frameWidth: wp, top: g.padding, left: g.padding)
-            conv.run(frame, transposed, y + n &* outSize, scratch: scratch, bias: bias)
+            conv.run(frame, transposed, y + n &* outSize, scratch: scratch, bias: bias, relu: relu)
         }
     }
 }

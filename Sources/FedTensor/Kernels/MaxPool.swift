@@ -33,11 +33,14 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
 
 /// dx = the gradient routed to the first window element (row-major scan) that equals the window's max; with
 /// overlapping windows (s < k) a pixel sums what every window routes to it (PyTorch's max_pool2d backward).
-/// `dx` is overwritten; pixels outside every window (odd edges) get zero.
+/// `dx` is overwritten; pixels outside every window (odd edges) get zero. With `reluBefore` (x is a ReLU's
+/// output), dx is the gradient at that ReLU's input instead: a window routes its gradient only where its max is
+/// > 0, the bits of `reluBackward(output: x, dx, dx)` after this pass (the pixel that takes a window's gradient
+/// equals its max; every other pixel gets +0 either way).
 @inlinable
 public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                             _ dx: UnsafeMutablePointer<Float>, height: Int, width: Int, channels c: Int, k: Int,
-                            stride: Int? = nil) {
+                            stride: Int? = nil, reluBefore: Bool = false) {
     let s = stride ?? k
     let oh = (height - k) / s + 1, ow = (width - k) / s + 1
     // Overlapping windows (s < k) add into a zeroed dx; otherwise each pixel is written once (zeroed first only
@@ -53,7 +56,11 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
             var ch = 0
             // 16 channels at a time: each window element takes the gradient where it is the first maximum.
             while ch &+ 16 <= c {
-                let m = load16(y + (o &+ ch)), g = load16(dy + (o &+ ch))
+                let m = load16(y + (o &+ ch))
+                var g = load16(dy + (o &+ ch))
+                // reluBackward's SIMD mask (y ≤ 0 → 0) on the max: an overlapping pixel's sum of routed values
+                // is then masked as its sum would be, since the mask depends on the pixel alone.
+                if reluBefore { g.replace(with: zero, where: m .<= zero) }
                 var taken = SIMDMask<SIMD16<Int32>>(repeating: false)
                 for ky in 0..<k {
                     for kx in 0..<k {
@@ -68,13 +75,14 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
             }
             while ch < c {
                 let m = y[o &+ ch]
+                let g = reluBefore && m <= 0 ? 0 : dy[o &+ ch]
                 var taken = false
                 for ky in 0..<k {
                     for kx in 0..<k {
                         let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
                         let hit = !taken && x[idx] == m
                         taken = taken || hit
-                        let routed = hit ? dy[o &+ ch] : 0
+                        let routed = hit ? g : 0
                         dx[idx] = overlapping ? dx[idx] + routed : routed
                     }
                 }

@@ -1,0 +1,107 @@
+// ReLUFusionTests: a workspace's fused ReLUs (into a convolution's store, into a max pool's backward) keep every bit.
+import FedNN
+import FedTensor
+import Testing
+
+/// Serialized: the tests set the process-wide `ComputeThreads.count`.
+@Suite(.serialized) struct ReLUFusionTests {
+    /// `network` with a zero-level noise layer (an identity forward and backward, no parameters) before and after
+    /// every ReLU: no convolution is followed by a ReLU and no max pool preceded by one, so nothing is fused, and
+    /// the layers compute exactly what the fused network's do, pass by pass.
+    static func separated(_ network: Network) throws -> Network {
+        var layers: [any Layer] = []
+        for layer in network.layers {
+            if layer is ReLU {
+                layers += [NoiseLayer(.gaussian, level: 0), layer, NoiseLayer(.gaussian, level: 0)]
+            } else {
+                layers.append(layer)
+            }
+        }
+        return try Network(inputShape: network.inputShape, layers: layers)
+    }
+
+    struct Run: Equatable {
+        var logits: [UInt32], gradient: [UInt32], inputGradient: [UInt32], stepped: [UInt32]
+
+        /// How many values of each part differ from `other`'s (a readable failure instead of two long arrays).
+        func differences(_ other: Run) -> String {
+            func count(_ a: [UInt32], _ b: [UInt32]) -> Int { a.count != b.count ? -1 : zip(a, b).filter(!=).count }
+            return "logits \(count(logits, other.logits)), gradient \(count(gradient, other.gradient)), "
+                + "input gradient \(count(inputGradient, other.inputGradient)), step \(count(stepped, other.stepped))"
+        }
+    }
+
+    static func expectSame(_ a: Run, _ b: Run, _ label: String) {
+        #expect(a == b, "\(label): values differing: \(a.differences(b))")
+    }
+
+    /// Forward (training and evaluation), backward with the input gradient, and a fused SGD step, on a batch of
+    /// random images with ±0 and negative pixels.
+    /// `parameters`: the same vector for both networks (their layouts agree; an initialisation would not, since
+    /// it draws per layer index).
+    static func run(_ network: Network, parameters start: [Float], batch: Int, threads: Int) -> Run {
+        ComputeThreads.with(threads) {
+            var parameters = start
+            #expect(parameters.count == network.parameterCount)
+            let ws = Workspace(network: network, capacity: batch)
+            var rng = Philox(seed: 9, UInt64(batch))
+            for i in 0..<(batch * network.inputSize) {
+                ws.input[i] = i % 11 == 0 ? -0.0 : Float(rng.nextGaussian())
+            }
+            let labels = (0..<batch).map { Int32($0 % network.outputSize) }
+            ws.forward(parameters: parameters, batch: batch, training: false)
+            let evaluation = Array(UnsafeBufferPointer(start: ws.output, count: batch * network.outputSize))
+            ws.forward(parameters: parameters, batch: batch, training: true, noise: NoiseSource(key: StreamKey(seed: 4), step: 0))
+            var dLogits = [Float](repeating: 0, count: batch * network.outputSize)
+            _ = softmaxCrossEntropy(logits: ws.output, labels: labels, batch: batch, classes: network.outputSize,
+                                    gradient: &dLogits)
+            #expect(Array(UnsafeBufferPointer(start: ws.output, count: evaluation.count)) == evaluation)
+            ws.zeroGradient()
+            ws.backward(parameters: parameters, outputGradient: dLogits, batch: batch, inputGradient: true)
+            let gradient = Array(ws.gradient)
+            let inputGradient = Array(UnsafeBufferPointer(start: ws.inputGradient, count: batch * network.inputSize))
+            parameters.withUnsafeMutableBufferPointer { p in
+                ws.backwardAndStep(parameters: p.baseAddress!, outputGradient: dLogits, batch: batch,
+                                   learningRate: 0.05)
+            }
+            return Run(logits: evaluation.map(\.bitPattern), gradient: gradient.map(\.bitPattern),
+                       inputGradient: inputGradient.map(\.bitPattern), stepped: parameters.map(\.bitPattern))
+        }
+    }
+
+    /// The McMahan CNN (conv → ReLU → max pool twice), `small-cnn` and a 3 × 3, 16-channel convolution on odd image
+    /// sizes: the fused network gives the separated network's logits, gradients, input gradient and SGD step bit
+    /// for bit, on 1 and 2 threads. The fusions must actually happen in the first and not in the second.
+    @Test(arguments: [ModelKind.cnn, .smallCNN])
+    func fusedEqualsSeparated(_ kind: ModelKind) throws {
+        let fused = try kind.network(inputShape: [28, 28, 1], classes: 10)
+        let plain = try Self.separated(fused)
+        let ws = Workspace(network: fused, capacity: 1)
+        #expect(!ws.reluFusions.intoConvolution.isEmpty && !ws.reluFusions.intoMaxPool.isEmpty)
+        let other = Workspace(network: plain, capacity: 1)
+        #expect(other.reluFusions.intoConvolution.isEmpty && other.reluFusions.intoMaxPool.isEmpty)
+        for (batch, threads) in [(3, 1), (17, 2)] {
+            let w = fused.initialParameters(key: StreamKey(seed: 3))
+            Self.expectSame(Self.run(fused, parameters: w, batch: batch, threads: threads),
+                            Self.run(plain, parameters: w, batch: batch, threads: threads),
+                            "\(kind.rawValue), batch \(batch), \(threads) threads")
+        }
+    }
+
+    /// Odd image sizes, 20 channels (no implicit path for the first convolution, so only its max pool fuses the
+    /// ReLU; a scalar channel tail in that pool) and an overlapping pool (stride 1) after an implicit convolution.
+    @Test func oddShapesChannelTailsAndOverlappingPools() throws {
+        let fused = try Network(inputShape: [9, 11, 2], layers: [
+            Conv2d(2, 20, kernel: 3, padding: 1), ReLU(), MaxPool2d(2), Conv2d(20, 32, kernel: 3), ReLU(),
+            MaxPool2d(2, stride: 1), Flatten(), Linear(64, 5),
+        ])
+        let ws = Workspace(network: fused, capacity: 1)
+        #expect(ws.reluFusions.intoConvolution == [4] && ws.reluFusions.intoMaxPool == [1, 4])
+        let plain = try Self.separated(fused)
+        for threads in [1, 2] {
+            let w = fused.initialParameters(key: StreamKey(seed: 3))
+            Self.expectSame(Self.run(fused, parameters: w, batch: 5, threads: threads),
+                            Self.run(plain, parameters: w, batch: 5, threads: threads), "\(threads) threads")
+        }
+    }
+}
