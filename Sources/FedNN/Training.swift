@@ -336,6 +336,10 @@ func forEachEvaluationBatch(parameters: [Float], on data: some SampleSource, ind
         }
     }
     defer { if tap != nil { workspace.layerHook = previous } }
+    // A tapped convolution's output is read before its ReLU: run that ReLU as a layer of its own meanwhile.
+    let fusing = workspace.fusesReLUForward
+    if tap != nil { workspace.fusesReLUForward = false }
+    defer { workspace.fusesReLUForward = fusing }
     parameters.withUnsafeBufferPointer { p in
         all.withUnsafeBufferPointer { idx in
             labels.withUnsafeMutableBufferPointer { l in

@@ -22,6 +22,9 @@ public final class Workspace {
     /// Layer i is a max pool after a ReLU: its backward pass writes the ReLU's input gradient
     /// (`MaxPool2d.backward(…, reluBefore:)`) and the ReLU's own backward pass is skipped.
     let reluFusedBackward: [Bool]
+    /// Off while something reads layer outputs as they pass (an `ActivationTap`): a convolution's output must then be
+    /// its own, before the ReLU.
+    var fusesReLUForward = true
     /// The ReLU layers run inside a neighbour: those applied in the preceding convolution's store, and those whose
     /// backward pass the following max pool performs (the same bits as running them; for tests and profiles).
     public var reluFusions: (intoConvolution: [Int], intoMaxPool: [Int]) {
@@ -127,12 +130,12 @@ public final class Workspace {
         for (i, layer) in network.layers.enumerated() {
             defer { layerHook?(i, false) }
             // A ReLU whose convolution already applied it (in place: its output is the convolution's).
-            if i > 0 && reluFusedForward[i - 1] { continue }
+            if fusesReLUForward && i > 0 && reluFusedForward[i - 1] { continue }
             let context = ForwardContext(
                 input: activations[i], output: activations[i + 1],
                 parameters: parameters + network.parameterRanges[i].lowerBound, workspace: scratch[i],
                 batch: batch, training: training, noise: noise)
-            if reluFusedForward[i], let conv = layer as? Conv2d {
+            if fusesReLUForward && reluFusedForward[i], let conv = layer as? Conv2d {
                 conv.forward(context, input: network.shapes[i], fusedReLU: true)
             } else {
                 layer.forward(context, input: network.shapes[i])

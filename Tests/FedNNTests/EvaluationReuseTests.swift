@@ -53,6 +53,37 @@ struct EvaluationReuseTests {
         #expect(withNoise.evaluation == plain.evaluation && withNoise.losses == plain.losses)
     }
 
+    /// A tap on a convolution whose ReLU the workspace runs in the convolution's store (`reluFusions`) reads the
+    /// convolution's own output, before the ReLU: its RMS equals a pass of the convolution alone, not of
+    /// convolution and ReLU (which differ on these inputs); the tapped evaluation's numbers are the untapped one's.
+    @Test func tapOnAFusedConvolutionReadsItsOwnOutput() throws {
+        let data = images(128)
+        let base = try ParadoxCNN.small(inputShape: [28, 28, 1], classes: 10)
+        let p = base.initialParameters(key: StreamKey(seed: 6, 0))
+        let workspace = Workspace(network: base, capacity: 64)
+        #expect(workspace.reluFusions.intoConvolution == [1])
+        let size = base.shapes[1].reduce(1, *)
+        var stream = SumOfSquaresStream()
+        let tap = ActivationTap(layer: 0) { output, n in stream.add(output, count: n * size) }
+        let tapped = evaluateWithLosses(base, parameters: p, on: data, workspace: workspace, tap: tap)
+        func prefixRMS(_ layers: Int) throws -> Double {
+            let prefix = try Network(inputShape: base.inputShape, layers: Array(base.layers[0..<layers]))
+            let whole = Workspace(network: prefix, capacity: data.sampleCount)
+            var labels = [Int32](repeating: 0, count: data.sampleCount)
+            Array(0..<data.sampleCount).withUnsafeBufferPointer { idx in
+                labels.withUnsafeMutableBufferPointer { data.gather(idx, inputs: whole.input, labels: $0.baseAddress!) }
+            }
+            p.withUnsafeBufferPointer {
+                whole.forward(parameters: $0.baseAddress!, batch: data.sampleCount, training: false)
+            }
+            return rootMeanSquare(whole.output, count: data.sampleCount * size)
+        }
+        #expect(stream.rootMeanSquare.bitPattern == (try prefixRMS(1)).bitPattern)
+        #expect(stream.rootMeanSquare != (try prefixRMS(2)), "the ReLU's output must differ here")
+        let plain = evaluateWithLosses(base, parameters: p, on: data, workspace: workspace)
+        #expect(tapped.evaluation == plain.evaluation && tapped.losses == plain.losses)
+    }
+
     /// The logits kept from an evaluation in batches of 97 (DP-SGD's workspace), scored in batches of 64, give
     /// `evaluateWithLosses`'s bits with a 64-sample workspace; the keeping pass's own numbers are `evaluate`'s.
     @Test func keptLogitsScoreAsAPassOfTheirOwn() throws {
