@@ -3,8 +3,9 @@ import FedNN
 import FedTensor
 import Testing
 
-/// Serialized: the tests set the process-wide `ComputeThreads.count`.
-@Suite(.serialized) struct ReLUFusionTests {
+/// Thread counts are set for the test's own task (`ComputeThreads.$taskLimit`), not process-wide, so suites running
+/// meanwhile keep theirs.
+@Suite struct ReLUFusionTests {
     /// `network` with a zero-level noise layer (an identity forward and backward, no parameters) before and after
     /// every ReLU: no convolution is followed by a ReLU and no max pool preceded by one, so nothing is fused, and
     /// the layers compute exactly what the fused network's do, pass by pass.
@@ -40,7 +41,7 @@ import Testing
     /// `parameters`: the same vector for both networks (their layouts agree; an initialisation would not, since
     /// it draws per layer index).
     static func run(_ network: Network, parameters start: [Float], batch: Int, threads: Int) -> Run {
-        ComputeThreads.with(threads) {
+        ComputeThreads.$taskLimit.withValue(threads) {
             var parameters = start
             #expect(parameters.count == network.parameterCount)
             let ws = Workspace(network: network, capacity: batch)

@@ -168,7 +168,7 @@ struct ImplicitConvTests {
             var padded = [Float](repeating: .nan, count: t.batch * paddedInputSize(g))
             var scratch = [Float](repeating: .nan, count: g.patchSize * oc)
             GEMMTiling.$override.withValue(tiling) {
-                ComputeThreads.with(threads) {
+                ComputeThreads.$taskLimit.withValue(threads) {  // this task only: other suites run meanwhile
                     y.withUnsafeMutableBufferPointer { yp in
                         implicitConvForward(x, weights: wt, yp.baseAddress!, g, outputChannels: oc, batch: t.batch,
                                             padded: &padded, transposed: &scratch, bias: b)
@@ -196,7 +196,7 @@ struct ImplicitConvTests {
                 var y = [Float](repeating: .nan, count: expected.count)
                 var padded = [Float](repeating: .nan, count: t.batch * paddedInputSize(g))
                 var scratch = [Float](repeating: .nan, count: g.patchSize * oc)
-                ComputeThreads.with(threads) {
+                ComputeThreads.$taskLimit.withValue(threads) {
                     implicitConvForward(x, weights: wt, &y, g, outputChannels: oc, batch: t.batch, padded: &padded,
                                         transposed: &scratch, bias: bp.baseAddress!, relu: true)
                 }

@@ -93,8 +93,51 @@ public func addRowVector(_ b: UnsafePointer<Float>, to y: UnsafeMutablePointer<F
     for r in 0..<rows { axpy(1, b, y + r &* n, count: n) }
 }
 
-/// db[j] += Σ_r dY[r, j] over `rows` rows of length `n`, rows added in order.
+/// db[j] += Σ_r dY[r, j] over `rows` rows of length `n`, rows added in order. Columns go in blocks of up to 64
+/// whose sums stay in registers over all the rows (one load and one add per 16 values, where a row at a time
+/// loaded and stored db and paid a call per row: 6–7% of `small-cnn`'s step for its 43,264 × 32 bias gradient);
+/// each column still adds its rows one by one in order, so the bits are the same.
 @inlinable
 public func accumulateColumnSums(_ dy: UnsafePointer<Float>, into db: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
-    for r in 0..<rows { axpy(1, dy + r &* n, db, count: n) }
+    var j = 0
+    while j &+ 64 <= n {
+        var s0 = load16(db + j), s1 = load16(db + (j &+ 16)), s2 = load16(db + (j &+ 32)), s3 = load16(db + (j &+ 48))
+        var p = dy + j
+        for _ in 0..<rows {
+            s0 += load16(p); s1 += load16(p + 16); s2 += load16(p + 32); s3 += load16(p + 48)
+            p += n
+        }
+        store16(s0, db + j); store16(s1, db + (j &+ 16)); store16(s2, db + (j &+ 32)); store16(s3, db + (j &+ 48))
+        j &+= 64
+    }
+    if j &+ 32 <= n {
+        var s0 = load16(db + j), s1 = load16(db + (j &+ 16))
+        var p = dy + j
+        for _ in 0..<rows {
+            s0 += load16(p); s1 += load16(p + 16)
+            p += n
+        }
+        store16(s0, db + j); store16(s1, db + (j &+ 16))
+        j &+= 32
+    }
+    if j &+ 16 <= n {
+        var s0 = load16(db + j)
+        var p = dy + j
+        for _ in 0..<rows {
+            s0 += load16(p)
+            p += n
+        }
+        store16(s0, db + j)
+        j &+= 16
+    }
+    while j < n {
+        var s = db[j]
+        var p = dy + j
+        for _ in 0..<rows {
+            s += p.pointee
+            p += n
+        }
+        db[j] = s
+        j &+= 1
+    }
 }
