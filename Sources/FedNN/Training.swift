@@ -338,7 +338,7 @@ func forEachEvaluationBatch(parameters: [Float], on data: some SampleSource, ind
     defer { if tap != nil { workspace.layerHook = previous } }
     // A tapped convolution's output is read before its ReLU: run that ReLU as a layer of its own meanwhile.
     let fusing = workspace.fusesReLUForward
-    if tap != nil { workspace.fusesReLUForward = false }
+    if let tap, workspace.reluFusedForward[tap.layer] { workspace.fusesReLUForward = false }
     defer { workspace.fusesReLUForward = fusing }
     parameters.withUnsafeBufferPointer { p in
         all.withUnsafeBufferPointer { idx in

@@ -77,7 +77,9 @@ public final class Workspace {
             else { return false }
             return conv.canFuseReLU(input: network.shapes[i])
         }
-        reluFusedBackward = layers.indices.map { i in i > 0 && layers[i] is MaxPool2d && layers[i - 1] is ReLU }
+        // Not for a ReLU that is layer 0: its input gradient goes to `inputGradientBuffer`, which only its own
+        // backward pass writes (as for the identity layers below).
+        reluFusedBackward = layers.indices.map { i in i > 1 && layers[i] is MaxPool2d && layers[i - 1] is ReLU }
         scratch = network.layers.enumerated().map { i, layer in
             allocate(capacity * layer.workspaceSize(input: network.shapes[i]))
         }

@@ -105,4 +105,14 @@ import Testing
                             Self.run(plain, parameters: w, batch: 5, threads: threads), "\(threads) threads")
         }
     }
+
+    /// A ReLU that is the first layer, before a max pool, is not fused: only its own backward pass writes the input
+    /// gradient. The input gradient still equals the separated network's (which would be stale if it were fused).
+    @Test func aFirstLayerReLUKeepsItsBackwardPass() throws {
+        let net = try Network(inputShape: [6, 6, 16], layers: [ReLU(), MaxPool2d(2), Flatten(), Linear(144, 3)])
+        #expect(Workspace(network: net, capacity: 1).reluFusions.intoMaxPool.isEmpty)
+        let w = net.initialParameters(key: StreamKey(seed: 8))
+        Self.expectSame(Self.run(net, parameters: w, batch: 4, threads: 1),
+                        Self.run(try Self.separated(net), parameters: w, batch: 4, threads: 1), "first-layer ReLU")
+    }
 }
