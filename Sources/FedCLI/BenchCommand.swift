@@ -248,6 +248,10 @@ extension BenchCommand {
                 + "store before it, the ReLU backward of layers \(fused.intoMaxPool) in the max pool's after it; "
                 + "their rows time only what is left")
         }
+        if !workspace.poolFusions.isEmpty {
+            say("fused (same bits): the max pool forward of layers \(workspace.poolFusions) runs sample by sample "
+                + "inside the convolution two layers before it, timed in that convolution's row")
+        }
         let name = "\(kind.rawValue) b\(batch)"
         var rows = [Row(benchmark: "\(name) step", threads: threads, value: total / Double(steps) * 1000, unit: "ms",
                         fractionOfPeak: stepFraction)]

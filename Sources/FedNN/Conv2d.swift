@@ -90,6 +90,12 @@ public struct Conv2d: Layer {
     /// The forward pass, with `fusedReLU` (only where `canFuseReLU`) also y = max(y, 0) in the same store: the
     /// bits of this pass followed by `ReLU.forward` in place.
     public func forward(_ c: ForwardContext, input: Shape, fusedReLU: Bool) {
+        forward(c, input: input, fusedReLU: fusedReLU, perSample: nil)
+    }
+
+    /// `forward(…, fusedReLU:)`; on the implicit path (`canFuseReLU`) `perSample(n)` runs as soon as sample n's
+    /// output is complete, on the thread that computed it (a max pool fused after the convolution and its ReLU).
+    func forward(_ c: ForwardContext, input: Shape, fusedReLU: Bool, perSample: ((Int) -> Void)?) {
         let g = geometry(input)
         let rows = c.batch * g.positions
         let bias = c.parameters + outputChannels * g.patchSize
@@ -98,7 +104,7 @@ public struct Conv2d: Layer {
             let l = implicitLayout(g, c.workspace, batch: c.batch)
             implicitConvForward(c.input, weights: c.parameters, c.output, g, outputChannels: outputChannels,
                                 batch: c.batch, padded: l.padded, transposed: l.filters, bias: bias,
-                                relu: fusedReLU)
+                                relu: fusedReLU, perSample: perSample)
         } else {
             let inSize = g.height * g.width * g.channels, colSize = g.positions * g.patchSize
             parallelFor(c.batch, threads: c.batch * colSize >= 1 << 18 ? nil : 1) { i in
@@ -106,7 +112,7 @@ public struct Conv2d: Layer {
             }
             gemm(.none, .transposed, m: rows, n: outputChannels, k: g.patchSize, a: c.workspace, lda: g.patchSize,
                  b: c.parameters, ldb: g.patchSize, c: c.output, ldc: outputChannels)
-            precondition(!fusedReLU, "Conv2d: a ReLU is fused only on the implicit path")
+            precondition(!fusedReLU && perSample == nil, "Conv2d: fusions run only on the implicit path")
             addRowVector(bias, to: c.output, rows: rows, n: outputChannels)
         }
     }

@@ -22,6 +22,10 @@ public final class Workspace {
     /// Layer i is a max pool after a ReLU: its backward pass writes the ReLU's input gradient
     /// (`MaxPool2d.backward(…, reluBefore:)`) and the ReLU's own backward pass is skipped.
     let reluFusedBackward: [Bool]
+    /// Layer i is a convolution with a fused ReLU (`reluFusedForward`) followed by a max pool at i + 2 that runs per
+    /// sample inside the convolution's pass, while that sample's output is still in cache (`Conv2d.forward(…,
+    /// perSample:)`): the pool's input is read from cache instead of memory, with the same bits.
+    let poolFusedForward: [Bool]
     /// Off while something reads layer outputs as they pass (an `ActivationTap`): a convolution's output must then be
     /// its own, before the ReLU.
     var fusesReLUForward = true
@@ -31,6 +35,9 @@ public final class Workspace {
         (reluFusedForward.indices.filter { reluFusedForward[$0] }.map { $0 + 1 },
          reluFusedBackward.indices.filter { reluFusedBackward[$0] }.map { $0 - 1 })
     }
+    /// The max pools whose forward pass runs sample by sample inside the convolution two layers before them (after
+    /// its fused ReLU); the same bits as running them as layers.
+    public var poolFusions: [Int] { poolFusedForward.indices.filter { poolFusedForward[$0] }.map { $0 + 2 } }
     let scratch: [UnsafeMutablePointer<Float>]
     let gradientA: UnsafeMutablePointer<Float>
     let gradientB: UnsafeMutablePointer<Float>
@@ -80,6 +87,9 @@ public final class Workspace {
         // Not for a ReLU that is layer 0: its input gradient goes to `inputGradientBuffer`, which only its own
         // backward pass writes (as for the identity layers below).
         reluFusedBackward = layers.indices.map { i in i > 1 && layers[i] is MaxPool2d && layers[i - 1] is ReLU }
+        poolFusedForward = layers.indices.map { [reluFusedForward] i in
+            reluFusedForward[i] && i + 2 < layers.count && layers[i + 2] is MaxPool2d
+        }
         scratch = network.layers.enumerated().map { i, layer in
             allocate(capacity * layer.workspaceSize(input: network.shapes[i]))
         }
@@ -133,12 +143,22 @@ public final class Workspace {
             defer { layerHook?(i, false) }
             // A ReLU whose convolution already applied it (in place: its output is the convolution's).
             if fusesReLUForward && i > 0 && reluFusedForward[i - 1] { continue }
+            // A max pool that ran sample by sample inside the convolution two layers back.
+            if fusesReLUForward && i > 1 && poolFusedForward[i - 2] { continue }
             let context = ForwardContext(
                 input: activations[i], output: activations[i + 1],
                 parameters: parameters + network.parameterRanges[i].lowerBound, workspace: scratch[i],
                 batch: batch, training: training, noise: noise)
             if fusesReLUForward && reluFusedForward[i], let conv = layer as? Conv2d {
-                conv.forward(context, input: network.shapes[i], fusedReLU: true)
+                if poolFusedForward[i], let pool = network.layers[i + 2] as? MaxPool2d {
+                    let pooled = activations[i + 3], shape = network.shapes[i + 2]
+                    let convolved = UnsafePointer(context.output)
+                    conv.forward(context, input: network.shapes[i], fusedReLU: true) { n in
+                        pool.forwardSample(n, input: convolved, output: pooled, shape: shape)
+                    }
+                } else {
+                    conv.forward(context, input: network.shapes[i], fusedReLU: true)
+                }
             } else {
                 layer.forward(context, input: network.shapes[i])
             }

@@ -1,4 +1,4 @@
-// ReLUFusionTests: a workspace's fused ReLUs (into a convolution's store, into a max pool's backward) keep every bit.
+// ReLUFusionTests: a workspace's fusions (ReLUs into convolutions and max pools, pools into convolutions) keep every bit.
 import FedNN
 import FedTensor
 import Testing
@@ -79,8 +79,11 @@ import Testing
         let plain = try Self.separated(fused)
         let ws = Workspace(network: fused, capacity: 1)
         #expect(!ws.reluFusions.intoConvolution.isEmpty && !ws.reluFusions.intoMaxPool.isEmpty)
+        // Every convolution → ReLU → max pool of these models also runs the pool inside the convolution's pass.
+        #expect(ws.poolFusions == (kind == .cnn ? [2, 5] : [2]))
         let other = Workspace(network: plain, capacity: 1)
         #expect(other.reluFusions.intoConvolution.isEmpty && other.reluFusions.intoMaxPool.isEmpty)
+        #expect(other.poolFusions.isEmpty)
         for (batch, threads) in [(3, 1), (17, 2)] {
             let w = fused.initialParameters(key: StreamKey(seed: 3))
             Self.expectSame(Self.run(fused, parameters: w, batch: batch, threads: threads),
@@ -98,6 +101,7 @@ import Testing
         ])
         let ws = Workspace(network: fused, capacity: 1)
         #expect(ws.reluFusions.intoConvolution == [4] && ws.reluFusions.intoMaxPool == [1, 4])
+        #expect(ws.poolFusions == [5])
         let plain = try Self.separated(fused)
         for threads in [1, 2] {
             let w = fused.initialParameters(key: StreamKey(seed: 3))

@@ -108,12 +108,14 @@ func tileHeight(_ rows: Int) -> Int {
 /// bits of `reluForward` on y afterwards (a ReLU layer fused into the convolution: `Workspace.forward`). Also leaves
 /// each sample zero-padded by p in `padded`
 /// (`paddedInputSize` floats per sample), which `implicitConvWeightGradient` reads; `transposed` is scratch for
-/// Wᵀ (k·k·C × OC floats).
+/// Wᵀ (k·k·C × OC floats). `perSample(n)`, when given, runs right after sample n's output is complete, on the
+/// thread that computed it, while that output is still in its cache (a max pool fused after the convolution:
+/// `Workspace.forward`); it must only write state owned by sample n.
 public func implicitConvForward(
     _ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
     _ g: ConvGeometry, outputChannels oc: Int, batch: Int,
     padded: UnsafeMutablePointer<Float>, transposed: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil,
-    relu: Bool = false
+    relu: Bool = false, perSample: ((Int) -> Void)? = nil
 ) {
     precondition(implicitConvSupported(g, outputChannels: oc), "implicitConvForward: unsupported geometry")
     let patch = g.patchSize
@@ -136,6 +138,7 @@ public func implicitConvForward(
                 frameHeight: hp, frameWidth: wp, top: g.padding, left: g.padding)
             conv.run(frame, transposed, y + n &* outSize, scratch: scratch, bias: bias, relu: relu)
         }
+        perSample?(n)
     }
 }
 
