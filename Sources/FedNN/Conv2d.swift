@@ -93,9 +93,11 @@ public struct Conv2d: Layer {
         forward(c, input: input, fusedReLU: fusedReLU, perSample: nil)
     }
 
-    /// `forward(…, fusedReLU:)`; on the implicit path (`canFuseReLU`) `perSample(n)` runs as soon as sample n's
-    /// output is complete, on the thread that computed it (a max pool fused after the convolution and its ReLU).
-    func forward(_ c: ForwardContext, input: Shape, fusedReLU: Bool, perSample: ((Int) -> Void)?) {
+    /// `forward(…, fusedReLU:)`; on the implicit path (`canFuseReLU`) `perSample(n, out)` runs as soon as sample
+    /// n's output `out` is complete, on the thread that computed it (a max pool fused after the convolution and its
+    /// ReLU); with `outputInScratch` that output is in per-thread scratch and `c.output` is not written.
+    func forward(_ c: ForwardContext, input: Shape, fusedReLU: Bool,
+                 perSample: ((Int, UnsafePointer<Float>) -> Void)?, outputInScratch: Bool = false) {
         let g = geometry(input)
         let rows = c.batch * g.positions
         let bias = c.parameters + outputChannels * g.patchSize
@@ -104,7 +106,7 @@ public struct Conv2d: Layer {
             let l = implicitLayout(g, c.workspace, batch: c.batch)
             implicitConvForward(c.input, weights: c.parameters, c.output, g, outputChannels: outputChannels,
                                 batch: c.batch, padded: l.padded, transposed: l.filters, bias: bias,
-                                relu: fusedReLU, perSample: perSample)
+                                relu: fusedReLU, perSample: perSample, outputInScratch: outputInScratch)
         } else {
             let inSize = g.height * g.width * g.channels, colSize = g.positions * g.patchSize
             parallelFor(c.batch, threads: c.batch * colSize >= 1 << 18 ? nil : 1) { i in

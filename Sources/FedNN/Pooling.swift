@@ -35,11 +35,12 @@ public struct MaxPool2d: Layer {
         }
     }
 
-    /// The forward pass of sample n alone (`input` and `output` hold the whole batch): what `forward` runs for
-    /// each sample, for a pool fused after the convolution before it (`Workspace.forward`).
-    func forwardSample(_ n: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, shape: Shape) {
-        let inSize = shape.reduce(1, *), outSize = outputSize(shape)
-        maxPoolForward(input + n * inSize, output + n * outSize,
+    /// The forward pass of sample n alone, from that sample's input `sample` into its place in the batch's
+    /// `output`: what `forward` runs for each sample, for a pool fused after the convolution before it
+    /// (`Workspace.forward`).
+    func forwardSample(_ n: Int, input sample: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                       shape: Shape) {
+        maxPoolForward(sample, output + n * outputSize(shape),
                        height: shape[0], width: shape[1], channels: shape[2], k: size, stride: stride)
     }
 

@@ -349,7 +349,9 @@ func forEachEvaluationBatch(parameters: [Float], on data: some SampleSource, ind
                     batch = hi - lo
                     data.gather(UnsafeBufferPointer(rebasing: idx[lo..<hi]), inputs: workspace.input,
                                 labels: l.baseAddress!)
-                    workspace.forward(parameters: p.baseAddress!, batch: hi - lo, training: false)
+                    // Only a hook (a tap) reads inner activations; without one they need not be kept.
+                    workspace.forward(parameters: p.baseAddress!, batch: hi - lo, training: false,
+                                      keepsActivations: workspace.layerHook != nil)
                     body(lo, hi - lo, UnsafePointer(l.baseAddress!))
                     lo = hi
                 }

@@ -137,7 +137,12 @@ public final class Workspace {
     public var layerHook: ((_ layer: Int, _ backward: Bool) -> Void)?
 
     /// Runs the layers on the first `batch` samples of `input`. Noisy layers draw from `noise` when training.
-    public func forward(parameters: UnsafePointer<Float>, batch: Int, training: Bool, noise: NoiseSource = .none) {
+    /// With `keepsActivations` false (inference only: no `backward` may follow, and no `layerHook` may read the
+    /// layer outputs) a convolution whose max pool is fused (`poolFusions`) keeps each sample's output in per-thread
+    /// scratch until the pool has read it, instead of writing it to its activation buffer: the pooled values and
+    /// `output` are the same bits, and a pass over memory is saved.
+    public func forward(parameters: UnsafePointer<Float>, batch: Int, training: Bool, noise: NoiseSource = .none,
+                        keepsActivations: Bool = true) {
         precondition(batch > 0 && batch <= capacity, "batch \(batch) outside 1…\(capacity)")
         for (i, layer) in network.layers.enumerated() {
             defer { layerHook?(i, false) }
@@ -152,10 +157,9 @@ public final class Workspace {
             if fusesReLUForward && reluFusedForward[i], let conv = layer as? Conv2d {
                 if poolFusedForward[i], let pool = network.layers[i + 2] as? MaxPool2d {
                     let pooled = activations[i + 3], shape = network.shapes[i + 2]
-                    let convolved = UnsafePointer(context.output)
-                    conv.forward(context, input: network.shapes[i], fusedReLU: true) { n in
-                        pool.forwardSample(n, input: convolved, output: pooled, shape: shape)
-                    }
+                    conv.forward(context, input: network.shapes[i], fusedReLU: true, perSample: { n, sample in
+                        pool.forwardSample(n, input: sample, output: pooled, shape: shape)
+                    }, outputInScratch: !keepsActivations)
                 } else {
                     conv.forward(context, input: network.shapes[i], fusedReLU: true)
                 }

@@ -50,8 +50,15 @@ import Testing
                 ws.input[i] = i % 11 == 0 ? -0.0 : Float(rng.nextGaussian())
             }
             let labels = (0..<batch).map { Int32($0 % network.outputSize) }
+            // Inference without keeping the activations first, on the fresh (zeroed) workspace, so that a fused
+            // pool reading the convolution's activation buffer instead of its scratch output would be caught.
+            let outputs = batch * network.outputSize
+            ws.forward(parameters: parameters, batch: batch, training: false, keepsActivations: false)
+            let lean = Array(UnsafeBufferPointer(start: ws.output, count: outputs))
             ws.forward(parameters: parameters, batch: batch, training: false)
-            let evaluation = Array(UnsafeBufferPointer(start: ws.output, count: batch * network.outputSize))
+            let evaluation = Array(UnsafeBufferPointer(start: ws.output, count: outputs))
+            let differing = zip(lean, evaluation).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differing == 0, "keepsActivations false: \(differing) of \(outputs) logits differ")
             ws.forward(parameters: parameters, batch: batch, training: true, noise: NoiseSource(key: StreamKey(seed: 4), step: 0))
             var dLogits = [Float](repeating: 0, count: batch * network.outputSize)
             _ = softmaxCrossEntropy(logits: ws.output, labels: labels, batch: batch, classes: network.outputSize,

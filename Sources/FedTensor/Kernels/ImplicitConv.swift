@@ -108,15 +108,18 @@ func tileHeight(_ rows: Int) -> Int {
 /// bits of `reluForward` on y afterwards (a ReLU layer fused into the convolution: `Workspace.forward`). Also leaves
 /// each sample zero-padded by p in `padded`
 /// (`paddedInputSize` floats per sample), which `implicitConvWeightGradient` reads; `transposed` is scratch for
-/// Wᵀ (k·k·C × OC floats). `perSample(n)`, when given, runs right after sample n's output is complete, on the
-/// thread that computed it, while that output is still in its cache (a max pool fused after the convolution:
-/// `Workspace.forward`); it must only write state owned by sample n.
+/// Wᵀ (k·k·C × OC floats). `perSample(n, out)`, when given, runs right after sample n's output `out` is complete,
+/// on the thread that computed it, while that output is still in its cache (a max pool fused after the
+/// convolution: `Workspace.forward`); it must only write state owned by sample n. With `outputInScratch` (which
+/// needs `perSample`) each sample's output goes to a per-thread scratch buffer instead of y, which is left
+/// untouched: for inference, where nothing reads the convolution's output after `perSample` has.
 public func implicitConvForward(
     _ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
     _ g: ConvGeometry, outputChannels oc: Int, batch: Int,
     padded: UnsafeMutablePointer<Float>, transposed: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil,
-    relu: Bool = false, perSample: ((Int) -> Void)? = nil
+    relu: Bool = false, perSample: ((Int, UnsafePointer<Float>) -> Void)? = nil, outputInScratch: Bool = false
 ) {
+    precondition(!outputInScratch || perSample != nil, "implicitConvForward: outputInScratch needs perSample")
     precondition(implicitConvSupported(g, outputChannels: oc), "implicitConvForward: unsupported geometry")
     let patch = g.patchSize
     let hp = g.height + 2 * g.padding, wp = g.width + 2 * g.padding
@@ -132,13 +135,14 @@ public func implicitConvForward(
     let inSize = g.height * g.width * g.channels, padSize = hp * wp * g.channels, outSize = g.positions * oc
     let flops = 2.0 * Double(batch * g.positions) * Double(patch * oc)
     parallelFor(batch, threads: flops >= GEMMBlocking.parallelFlops ? nil : 1) { n in
-        withGEMMWorkspace(GEMMBlocking.scratch) { scratch in
+        withGEMMWorkspace(GEMMBlocking.scratch &+ (outputInScratch ? outSize : 0)) { scratch in
             let frame = padded + n &* padSize
             pad(x + n &* inSize, into: frame, height: g.height, width: g.width, channels: g.channels,
                 frameHeight: hp, frameWidth: wp, top: g.padding, left: g.padding)
-            conv.run(frame, transposed, y + n &* outSize, scratch: scratch, bias: bias, relu: relu)
+            let out = outputInScratch ? scratch + GEMMBlocking.scratch : y + n &* outSize
+            conv.run(frame, transposed, out, scratch: scratch, bias: bias, relu: relu)
+            perSample?(n, out)
         }
-        perSample?(n)
     }
 }
 
