@@ -252,6 +252,11 @@ extension BenchCommand {
             say("fused (same bits): the max pool forward of layers \(workspace.poolFusions) runs sample by sample "
                 + "inside the convolution two layers before it, timed in that convolution's row")
         }
+        if !workspace.poolBackwardFusions.isEmpty {
+            say("fused (same bits): the max pool backward of layers \(workspace.poolBackwardFusions) runs sample by "
+                + "sample inside the weight gradient of the convolution two layers before it (no input gradient is "
+                + "wanted there), timed in that convolution's row")
+        }
         let name = "\(kind.rawValue) b\(batch)"
         var rows = [Row(benchmark: "\(name) step", threads: threads, value: total / Double(steps) * 1000, unit: "ms",
                         fractionOfPeak: stepFraction)]

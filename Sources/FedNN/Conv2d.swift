@@ -119,6 +119,24 @@ public struct Conv2d: Layer {
         }
     }
 
+    /// Whether `backward(…, outputGradientOf:)` handles this layer: the implicit path.
+    func canTakeSampleGradients(input: Shape) -> Bool { isImplicit(geometry(input)) }
+
+    /// The weight and bias gradients (no input gradient: `c.inputGradient` must be nil) where dY is never stored:
+    /// `outputGradientOf(n, buffer)` writes sample n's dY into a per-worker buffer, called by every worker for every
+    /// sample in order (a max pool's backward pass fused in: `Workspace`). The bits of `backward` on that dY.
+    func backward(_ c: BackwardContext, input: Shape, outputGradientOf: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        let g = geometry(input)
+        precondition(isImplicit(g) && c.inputGradient == nil, "Conv2d: sample gradients need the implicit path")
+        guard let dw = c.parameterGradient else { return }
+        let l = implicitLayout(g, c.workspace, batch: c.batch)
+        let db = dw + outputChannels * g.patchSize
+        if !c.accumulate { db.update(repeating: 0, count: outputChannels) }
+        implicitConvWeightGradient(sampleGradient: outputGradientOf, padded: l.padded, dw, biasGradient: db, g,
+                                   outputChannels: outputChannels, batch: c.batch, accumulate: c.accumulate,
+                                   transposed: l.filters)
+    }
+
     public func backward(_ c: BackwardContext, input: Shape) {
         let g = geometry(input)
         let rows = c.batch * g.positions

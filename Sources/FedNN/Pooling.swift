@@ -44,6 +44,17 @@ public struct MaxPool2d: Layer {
                        height: shape[0], width: shape[1], channels: shape[2], k: size, stride: stride)
     }
 
+    /// The backward pass of sample n alone (`x`, `y` and `dy` hold the whole batch) into `dx`, that sample's input
+    /// gradient: what `backward(…, reluBefore:)` computes for it, for a pool fused into the weight gradient of the
+    /// convolution before it (`Workspace`).
+    func backwardSample(_ n: Int, input x: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+                        outputGradient dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, shape: Shape,
+                        reluBefore: Bool) {
+        let inSize = shape.reduce(1, *), outSize = outputSize(shape)
+        maxPoolBackward(x + n * inSize, output: y + n * outSize, dy + n * outSize, dx, height: shape[0],
+                        width: shape[1], channels: shape[2], k: size, stride: stride, reluBefore: reluBefore)
+    }
+
     public func backward(_ c: BackwardContext, input: Shape) {
         backward(c, input: input, reluBefore: false)
     }

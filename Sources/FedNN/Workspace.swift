@@ -35,6 +35,23 @@ public final class Workspace {
         (reluFusedForward.indices.filter { reluFusedForward[$0] }.map { $0 + 1 },
          reluFusedBackward.indices.filter { reluFusedBackward[$0] }.map { $0 - 1 })
     }
+    /// Layer i is a max pool after a ReLU (`reluFusedBackward`) after an implicit convolution: its backward pass can
+    /// run sample by sample inside that convolution's weight gradient (when nothing needs the convolution's input
+    /// gradient and it is not frozen).
+    func poolBackwardCanFuse(_ i: Int) -> Bool {
+        guard reluFusedBackward[i], network.layers[i] is MaxPool2d, let conv = network.layers[i - 2] as? Conv2d
+        else { return false }
+        return conv.canTakeSampleGradients(input: network.shapes[i - 2])
+    }
+
+    /// The max pools whose backward pass runs sample by sample inside the weight gradient of the convolution two
+    /// layers before them in a training step that freezes nothing and wants no input gradient (`backwardAndStep`):
+    /// where that convolution is the first layer with parameters. The same bits as running them as layers.
+    public var poolBackwardFusions: [Int] {
+        let first = network.layers.indices.first { network.parameterRanges[$0].count > 0 }
+        return network.layers.indices.filter { i in poolBackwardCanFuse(i) && (first.map { $0 >= i - 2 } ?? true) }
+    }
+
     /// The max pools whose forward pass runs sample by sample inside the convolution two layers before them (after
     /// its fused ReLU); the same bits as running them as layers.
     public var poolFusions: [Int] { poolFusedForward.indices.filter { poolFusedForward[$0] }.map { $0 + 2 } }
@@ -208,10 +225,19 @@ public final class Workspace {
         current.update(from: outputGradient, count: batch * network.outputSize)
         // The earliest layer whose input gradient anyone needs.
         let firstTrainable = layers.indices.first { !frozen.contains($0) && network.parameterRanges[$0].count > 0 }
+        func needsInput(_ i: Int) -> Bool { i > 0 ? (wantInput || (firstTrainable.map { $0 < i } ?? false)) : wantInput }
+        // A max pool (after a ReLU it already fuses) whose backward pass runs sample by sample inside the weight
+        // gradient of the convolution two layers back, when nothing needs that convolution's input gradient: the
+        // pool's input gradient then never goes to memory (the same bits). Its index and output gradient.
+        var deferredPool: (index: Int, outputGradient: UnsafeMutablePointer<Float>)?
         for i in layers.indices.reversed() {
             let layer = layers[i]
             defer { layerHook?(i, true) }
-            let needInput = i > 0 ? (wantInput || (firstTrainable.map { $0 < i } ?? false)) : wantInput
+            let needInput = needsInput(i)
+            if poolBackwardCanFuse(i), !needsInput(i - 2), !frozen.contains(i - 2) {
+                deferredPool = (i, current)
+                continue
+            }
             // A ReLU whose max pool already wrote its input gradient into `current`.
             if i + 1 < layers.count && reluFusedBackward[i + 1] {
                 guard needInput else { break }
@@ -231,6 +257,19 @@ public final class Workspace {
                 parameterGradient: network.parameterRanges[i].isEmpty ? nil : paramGradient,
                 accumulate: accumulate, workspace: scratch[i], batch: batch)
             written[i] = paramGradient != nil
+            func run(_ context: BackwardContext) {
+                if let pooled = deferredPool, pooled.index == i + 2, let conv = layer as? Conv2d,
+                   let pool = layers[pooled.index] as? MaxPool2d {
+                    let x = UnsafePointer(activations[pooled.index]), y = UnsafePointer(activations[pooled.index + 1])
+                    let dy = UnsafePointer(pooled.outputGradient), shape = network.shapes[pooled.index]
+                    conv.backward(context, input: network.shapes[i]) { n, dx in
+                        pool.backwardSample(n, input: x, output: y, outputGradient: dy, into: dx, shape: shape,
+                                            reluBefore: true)
+                    }
+                } else {
+                    layer.backward(context, input: network.shapes[i])
+                }
+            }
             if let step, let g = context.parameterGradient {
                 let range = network.parameterRanges[i]
                 let w = step.parameters + range.lowerBound
@@ -239,14 +278,14 @@ public final class Workspace {
                     fused.fusedUpdate = FusedUpdate(parameters: w, learningRate: step.learningRate)
                     layer.backward(fused, input: network.shapes[i])
                 } else {
-                    layer.backward(context, input: network.shapes[i])
+                    run(context)
                     sgdStepParallel(w, g, velocity: nil, count: range.count, learningRate: step.learningRate,
                                     momentum: 0, dampening: 0, weightDecay: 0, nesterov: false)
                 }
             } else if reluFusedBackward[i], let pool = layer as? MaxPool2d {
                 pool.backward(context, input: network.shapes[i], reluBefore: true)
             } else {
-                layer.backward(context, input: network.shapes[i])
+                run(context)
             }
             guard needInput else { break }
             if let dx, dx != current {

@@ -156,6 +156,37 @@ public func implicitConvWeightGradient(
     _ g: ConvGeometry, outputChannels oc: Int, batch: Int, accumulate: Bool,
     transposed: UnsafeMutablePointer<Float>
 ) {
+    let sampleSize = g.positions * oc
+    weightGradient(padded: padded, dw, g, outputChannels: oc, batch: batch, accumulate: accumulate,
+                   transposed: transposed, privateGradient: false, biasGradient: nil) { n, _ in dy + n &* sampleSize }
+}
+
+/// `implicitConvWeightGradient` where no dY tensor exists: `sampleGradient(n, buffer)` writes sample n's dY
+/// (OH × OW × OC floats) into `buffer`, a per-worker buffer that stays in cache, and every worker calls it for
+/// every sample in order (a max pool's backward pass fused into the weight gradient of the convolution before it:
+/// the pool's input gradient never goes to memory). Each db[o] (`biasGradient`, OC floats) then gets the rows of
+/// every sample's dY added in order, the bits of `accumulateColumnSums` over the whole dY.
+public func implicitConvWeightGradient(
+    sampleGradient: (Int, UnsafeMutablePointer<Float>) -> Void, padded: UnsafePointer<Float>,
+    _ dw: UnsafeMutablePointer<Float>, biasGradient db: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
+    outputChannels oc: Int, batch: Int, accumulate: Bool, transposed: UnsafeMutablePointer<Float>
+) {
+    weightGradient(padded: padded, dw, g, outputChannels: oc, batch: batch, accumulate: accumulate,
+                   transposed: transposed, privateGradient: true, biasGradient: db) { n, buffer in
+        sampleGradient(n, buffer)
+        return UnsafePointer(buffer)
+    }
+}
+
+/// The weight-gradient loop behind both `implicitConvWeightGradient`s: `sampleGradient(n, buffer)` gives sample
+/// n's dY, `buffer` being a per-worker buffer of OH·OW·OC floats when `privateGradient`; worker 0 adds each
+/// sample's rows to `biasGradient` when given.
+private func weightGradient(
+    padded: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>, _ g: ConvGeometry, outputChannels oc: Int,
+    batch: Int, accumulate: Bool, transposed: UnsafeMutablePointer<Float>, privateGradient: Bool,
+    biasGradient: UnsafeMutablePointer<Float>?,
+    sampleGradient: (Int, UnsafeMutablePointer<Float>) -> UnsafePointer<Float>
+) {
     precondition(implicitConvSupported(g, outputChannels: oc), "implicitConvWeightGradient: unsupported geometry")
     let k = g.kernel, c = g.channels, oh = g.outputHeight, ow = g.outputWidth
     let hp = g.height + 2 * g.padding, wp = g.width + 2 * g.padding
@@ -166,9 +197,10 @@ public func implicitConvWeightGradient(
     let tilesPerRow = (run + height - 1) / height
     let items = k * tilesPerRow * panels
     let flops = 2.0 * Double(batch * g.positions) * Double(g.patchSize * oc)
-    let workers = flops >= GEMMBlocking.parallelFlops ? ComputeThreads.count : 1
+    let workers = min(items, flops >= GEMMBlocking.parallelFlops ? ComputeThreads.count : 1)
+    let sampleSize = oh * ow * oc
     parallelFor(workers, threads: workers) { t in
-        withGEMMWorkspace(GEMMBlocking.scratch) { scratch in
+        withGEMMWorkspace(GEMMBlocking.scratch &+ (privateGradient ? sampleSize : 0)) { scratch in
             var tile = TileOutput(c: transposed, ldc: oc, rows: 0, cols: 0, alpha: 1, beta: 0, readC: false,
                                   scratch: scratch)
             // Items are (kernel row, row tile, column panel), contiguous ranges per worker. Samples outside: one
@@ -180,6 +212,10 @@ public func implicitConvWeightGradient(
             for n in 0..<batch {
                 tile.beta = n == 0 ? 0 : 1
                 tile.readC = n != 0
+                let dyn = sampleGradient(n, scratch + GEMMBlocking.scratch)
+                if t == 0, let biasGradient {
+                    accumulateColumnSums(dyn, into: biasGradient, rows: oh &* ow, n: oc)
+                }
                 for item in mine {
                     let panel = item % panels, rest = item / panels
                     let rowTile = rest % tilesPerRow, ky = rest / tilesPerRow
@@ -191,7 +227,7 @@ public func implicitConvWeightGradient(
                     tile.cols = nvq &* 16
                     tile.c = transposed + ((ky &* run &+ r0) &* oc &+ v0 &* 16)
                     let a = padded + (n &* padSize &+ ky &* pitch &+ r0)
-                    let b = dy + (n &* oh &* ow &* oc &+ v0 &* 16)
+                    let b = dyn + v0 &* 16
                     runTile(mr: mr, nv: nvq, kc: ow, a: a, aRS: 1, aKS: c, b: b, bKS: oc, segments: segments,
                             out: tile)
                 }
