@@ -96,37 +96,21 @@ private func pairSums(_ u: SIMD16<Float>, _ v: SIMD16<Float>) -> SIMD16<Float> {
     dotTile(5, d, i, xRows, j, yRows)
 }
 
-/// One 2 × 2 block of outputs (fewer valid rows re-read the last valid one): `dotTile`'s lane sums and reduction
-/// tree per output, so the same bits as the wider tiles.
 @inline(never) private func dotTile2(_ d: DotProblem, _ i: Int, _ xRows: Int, _ j: Int, _ yRows: Int) {
-    let x0 = d.x + i &* d.ldx, x1 = d.x + (i &+ min(1, xRows &- 1)) &* d.ldx
-    let y0 = d.y + j &* d.ldy, y1 = d.y + (j &+ min(1, yRows &- 1)) &* d.ldy
-    var s00 = SIMD16<Float>(), s01 = SIMD16<Float>(), s10 = SIMD16<Float>(), s11 = SIMD16<Float>()
-    @inline(__always) func step(_ load: (UnsafePointer<Float>) -> SIMD16<Float>) {
-        let b0 = load(y0), b1 = load(y1)
-        var a = load(x0)
-        s00.addProduct(a, b0); s01.addProduct(a, b1)
-        a = load(x1)
-        s10.addProduct(a, b0); s11.addProduct(a, b1)
-    }
-    forEachKVector(d.k, step)
-    // Lanes 0 ..< 4: (X row i, Y row j), (i, j + 1), (i + 1, j), (i + 1, j + 1), each by the pairwise tree.
-    let zero = SIMD16<Float>()
-    let sums = pairSums(pairSums(pairSums(pairSums(s00, s01), pairSums(s10, s11)), zero), zero) * d.alpha
-    for r in 0..<xRows {
-        let row = d.c + ((i &+ r) &* d.cRS &+ j &* d.cCS)
-        for s in 0..<yRows {
-            let q = row + s &* d.cCS
-            let v = sums[2 &* r &+ s]
-            q.pointee = d.beta == 0 ? v : v + q.pointee * d.beta
-        }
-    }
+    narrowDotTile(2, d, i, xRows, j, yRows)
 }
 
-/// One 3 × 2 block of outputs (3 valid X rows; fewer valid Y rows re-read the last valid one): `dotTile`'s lane
-/// sums and reduction tree per output, so the same bits as the other tiles.
 @inline(never) private func dotTile3(_ d: DotProblem, _ i: Int, _ j: Int, _ yRows: Int) {
-    let x0 = d.x + i &* d.ldx, x1 = x0 + d.ldx, x2 = x1 + d.ldx
+    narrowDotTile(3, d, i, 3, j, yRows)
+}
+
+/// One `xr` × 2 block of outputs, xr ∈ {2, 3} a literal, for registers that hold 8 floats (fewer valid rows re-read
+/// the last valid one; their results are dropped): `dotTile`'s lane sums and reduction tree per output, so the same
+/// bits as the wider tiles.
+@inline(__always)
+private func narrowDotTile(_ xr: Int, _ d: DotProblem, _ i: Int, _ xRows: Int, _ j: Int, _ yRows: Int) {
+    @inline(__always) func xRow(_ r: Int) -> UnsafePointer<Float> { d.x + (i &+ min(r, xRows &- 1)) &* d.ldx }
+    let x0 = xRow(0), x1 = xRow(1), x2 = xr > 2 ? xRow(2) : x0
     let y0 = d.y + j &* d.ldy, y1 = d.y + (j &+ min(1, yRows &- 1)) &* d.ldy
     var s00 = SIMD16<Float>(), s01 = SIMD16<Float>(), s10 = SIMD16<Float>(), s11 = SIMD16<Float>()
     var s20 = SIMD16<Float>(), s21 = SIMD16<Float>()
@@ -136,15 +120,17 @@ private func pairSums(_ u: SIMD16<Float>, _ v: SIMD16<Float>) -> SIMD16<Float> {
         s00.addProduct(a, b0); s01.addProduct(a, b1)
         a = load(x1)
         s10.addProduct(a, b0); s11.addProduct(a, b1)
-        a = load(x2)
-        s20.addProduct(a, b0); s21.addProduct(a, b1)
+        if xr > 2 {
+            a = load(x2)
+            s20.addProduct(a, b0); s21.addProduct(a, b1)
+        }
     }
     forEachKVector(d.k, step)
-    // Lanes 0 ..< 6: (X row i, Y row j), (i, j + 1), (i + 1, j), (i + 1, j + 1), (i + 2, j), (i + 2, j + 1).
+    // Lane 2r + s: X row i + r against Y row j + s (the third row's sums stay zero in a 2 × 2 tile).
     let zero = SIMD16<Float>()
     let sums = pairSums(pairSums(pairSums(pairSums(s00, s01), pairSums(s10, s11)), pairSums(pairSums(s20, s21), zero)),
                         zero) * d.alpha
-    for r in 0..<3 {
+    for r in 0..<xRows {
         let row = d.c + ((i &+ r) &* d.cRS &+ j &* d.cCS)
         for s in 0..<yRows {
             let q = row + s &* d.cCS
