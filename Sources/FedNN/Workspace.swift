@@ -234,7 +234,9 @@ public final class Workspace {
             let layer = layers[i]
             defer { layerHook?(i, true) }
             let needInput = needsInput(i)
-            if poolBackwardCanFuse(i), !needsInput(i - 2), !frozen.contains(i - 2) {
+            // (Not for a convolution that would take a fused update: that path does not read sample gradients.)
+            if poolBackwardCanFuse(i), !needsInput(i - 2), !frozen.contains(i - 2),
+               !(step != nil && layers[i - 2].supportsFusedUpdate) {
                 deferredPool = (i, current)
                 continue
             }
