@@ -27,11 +27,10 @@ public struct MaxPool2d: Layer {
     }
 
     public func forward(_ c: ForwardContext, input: Shape) {
-        let inSize = input.reduce(1, *), outSize = outputSize(input)
+        let inSize = input.reduce(1, *)
         // Large batches split over threads by sample (each sample's output is written by one thread).
         parallelFor(c.batch, threads: c.batch * inSize >= 1 << 17 ? nil : 1) { i in
-            maxPoolForward(c.input + i * inSize, c.output + i * outSize,
-                           height: input[0], width: input[1], channels: input[2], k: size, stride: stride)
+            forwardSample(i, input: c.input + i * inSize, output: c.output, shape: input)
         }
     }
 
@@ -63,11 +62,10 @@ public struct MaxPool2d: Layer {
     /// at that ReLU's input, the bits of this pass followed by `ReLU.backward` (`maxPoolBackward(…, reluBefore:)`).
     public func backward(_ c: BackwardContext, input: Shape, reluBefore: Bool) {
         guard let dx = c.inputGradient else { return }
-        let inSize = input.reduce(1, *), outSize = outputSize(input)
+        let inSize = input.reduce(1, *)
         parallelFor(c.batch, threads: c.batch * inSize >= 1 << 17 ? nil : 1) { i in
-            maxPoolBackward(c.input + i * inSize, output: c.output + i * outSize, c.outputGradient + i * outSize,
-                            dx + i * inSize, height: input[0], width: input[1], channels: input[2], k: size,
-                            stride: stride, reluBefore: reluBefore)
+            backwardSample(i, input: c.input, output: c.output, outputGradient: c.outputGradient,
+                           into: dx + i * inSize, shape: input, reluBefore: reluBefore)
         }
     }
 }
