@@ -66,11 +66,15 @@ extension RunCommand {
         // for and goes straight to finalize, so nobody watches it.
         let workers = (1..<world.size).filter { !placement.clients(of: $0).isEmpty }
         let peers = world.rank == 0 ? workers : workers.contains(world.rank) ? [0] : []
-        let heartbeat = try RankHeartbeat(world: world, peers: peers, limit: rankTimeout) { rank, seconds in
-            let what = rank == 0 ? "rank 0 (the parameter server)" : "rank \(rank) (\(placement.describe(rank: rank)))"
+        let heartbeat = try RankHeartbeat(world: world, peers: peers, limit: rankTimeout) { silent, everyPeer in
+            let names = silent.map { peer in
+                peer.rank == 0 ? "rank 0 (the parameter server)" : "rank \(peer.rank) (\(placement.describe(rank: peer.rank)))"
+            }
+            var what = "\(names[0]) has not been heard from for \(Int(silent[0].seconds)) s"
+            for (name, peer) in zip(names, silent).dropFirst() { what += ", \(name) for \(Int(peer.seconds)) s" }
+            if everyPeer && silent.count > 1 { what += " (every rank it watches: its own receiving may be what stalls)" }
             let when = world.rank == 0 ? ", in \(rounds.summary)" : ""
-            writeError("[\(config.name)] rank \(world.rank): \(what) has not been heard from for \(Int(seconds)) s"
-                       + "\(when): ending every rank (--rank-timeout \(fixed(rankTimeout, 0)))\n")
+            writeError("[\(config.name)] rank \(world.rank): \(what)\(when): ending every rank (--rank-timeout \(fixed(rankTimeout, 0)))\n")
             world.abort(code: 1)
         }
         defer { heartbeat.stop() }

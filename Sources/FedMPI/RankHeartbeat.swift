@@ -9,7 +9,8 @@ import Synchronization
 ///
 /// A rank sends a one-byte frame to each of its `peers` every `interval`, from a thread of its own (training never
 /// delays it; MPI's communication thread sends it), notes when it last heard from each, and, on that thread, calls
-/// `silent(rank, seconds)` once for the first peer not heard from for `limit` seconds. Peers must be symmetric
+/// `silent(peers, everyPeer)` once when a peer has not been heard from for `limit` seconds, with the peers
+/// ``PeerSilence`` names (longest silent first) and whether that is every peer. Peers must be symmetric
 /// (rank 0 lists the ranks that host clients, each of those lists rank 0; a rank with nothing to do lists none).
 /// Every rank must create it at the same point (it opens an MPI channel, like a transport).
 public final class RankHeartbeat: Sendable {
@@ -17,9 +18,10 @@ public final class RankHeartbeat: Sendable {
 
     /// Starts the heartbeat (`limit` > `interval`, both in seconds).
     public init(world: MPIWorld, peers: [Int], interval: Double = 1, limit: Double,
-                silent: @escaping @Sendable (_ rank: Int, _ seconds: Double) -> Void) throws(MPIError) {
+                silent: @escaping @Sendable (_ peers: [(rank: Int, seconds: Double)], _ everyPeer: Bool) -> Void)
+        throws(MPIError) {
         precondition(interval > 0 && limit > interval)
-        let heard = HeardFrom(peers: peers, start: .now)
+        let heard = HeardFrom(PeerSilence(peers: peers, interval: interval, limit: limit, start: .now))
         let tag = try world.openChannel { source, _ in heard.note(source) }
         let stopped = self.stopped
         let thread = Thread {
@@ -29,8 +31,9 @@ public final class RankHeartbeat: Sendable {
                 }
                 Thread.sleep(forTimeInterval: interval)
                 if stopped.isSet { return }
-                if let (rank, seconds) = heard.silentLongest(now: .now), seconds >= limit {
-                    silent(rank, seconds)
+                let (named, everyPeer) = heard.silent(now: .now)
+                if !named.isEmpty {
+                    silent(named, everyPeer)
                     return
                 }
             }
@@ -53,24 +56,21 @@ private final class Flag: Sendable {
     func set() { value.store(true, ordering: .releasing) }
 }
 
-/// When each peer was last heard from (written on the communication thread).
+/// ``PeerSilence`` behind a lock (beats are noted on the communication thread, read on the heartbeat's).
 private final class HeardFrom: Sendable {
-    private let last: Mutex<[Int: ContinuousClock.Instant]>
+    private let silence: Mutex<PeerSilence>
 
-    init(peers: [Int], start: ContinuousClock.Instant) {
-        last = Mutex(Dictionary(uniqueKeysWithValues: peers.map { ($0, start) }))
-    }
+    init(_ silence: PeerSilence) { self.silence = Mutex(silence) }
 
     func note(_ rank: Int) {
         let now = ContinuousClock.now
-        last.withLock { if $0[rank] != nil { $0[rank] = now } }
+        silence.withLock { $0.heard(rank, at: now) }
     }
 
-    /// The peer heard from longest ago (the lowest such rank), and how many seconds ago.
-    func silentLongest(now: ContinuousClock.Instant) -> (Int, Double)? {
-        last.withLock { times in
-            guard let (rank, time) = times.min(by: { ($0.value, $0.key) < ($1.value, $1.key) }) else { return nil }
-            return (rank, (now - time) / .seconds(1))
+    func silent(now: ContinuousClock.Instant) -> ([(rank: Int, seconds: Double)], Bool) {
+        silence.withLock { s in
+            let named = s.silent(now: now)
+            return (named, s.isEveryPeer(named))
         }
     }
 }
