@@ -13,7 +13,7 @@ extension BenchCommand {
         for t in threads {
             for (kind, batch) in [(ModelKind.cnn, 10), (.cnn, 64), (.mlp, 10), (.mlp, 64)] {
                 let minSeconds = quick ? 0.5 : 1.5
-                let (plain, dp) = try benchThreads(t) {
+                let (plain, dp) = try ComputeThreads.with(t) {
                     let plain = try measureTraining(kind, batch: batch, minSeconds: minSeconds)
                     var bench = try DPSGDBench(kind, batch: batch)
                     let dp = medianRate(batch: batch, minSeconds: minSeconds) { bench.step() }

@@ -64,7 +64,7 @@ enum BenchCommand {
             let peak = HostPeak.measure(threads: counts, quick: true)
             var rows = peak.rows
             for t in counts {
-                rows += try benchThreads(t) {
+                rows += try ComputeThreads.with(t) {
                     try profileLayers(model ?? .cnn, batch: batch ?? 10, noise: noisePreset, peak: peak)
                 }
             }
@@ -100,7 +100,7 @@ enum BenchCommand {
         }
         for t in threadCounts {
             for (kind, batch) in [(ModelKind.cnn, 10), (.cnn, 64), (.mlp, 10), (.mlp, 64)] {
-                let (rate, flops) = try benchThreads(t) {
+                let (rate, flops) = try ComputeThreads.with(t) {
                     (try measureTraining(kind, batch: batch, minSeconds: quick ? 0.5 : 1.5),
                      try kind.network(inputShape: [28, 28, 1], classes: 10).trainingFLOPsPerSample)
                 }
@@ -127,15 +127,6 @@ enum BenchCommand {
         return counts
     }
 
-    /// Runs `body` with `threads` compute threads: the process-wide count (which worker threads read) and this
-    /// task's own limit, which takes precedence on the calling thread, so that a benchmark run inside a larger
-    /// process (the test suite, an embedding program) keeps its count even when other code sets the process-wide one
-    /// meanwhile (`bench --noise` once recorded 2 threads for a `--threads 1` run in a full test run).
-    static func benchThreads<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
-        try ComputeThreads.$taskLimit.withValue(threads) { try ComputeThreads.with(threads, body) }
-    }
-
-    /// Writes the rows as a JSON array, each naming `cpu`.
     /// A benchmark of its own (`--noise`, `--pgd`): checks the results file first, prints the CPU, runs `measure`
     /// at each thread count (default: the current count) and writes every row.
     static func atEachThreadCount(_ threadList: [Int]?, json: String?, defaultJSON: String,
@@ -144,7 +135,7 @@ enum BenchCommand {
         try OutputPlace.prepareFile(jsonPath, origin: json == nil ? "the results file" : "--json")
         say("CPU: \(HostCPU.current.summary)")
         var rows: [Row] = []
-        for t in threadList ?? [ComputeThreads.count] { rows += try benchThreads(t) { try measure() } }
+        for t in threadList ?? [ComputeThreads.count] { rows += try ComputeThreads.with(t) { try measure() } }
         try writeRows(rows, to: jsonPath, cpu: HostCPU.current)
     }
 

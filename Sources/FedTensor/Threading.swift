@@ -38,12 +38,15 @@ public enum ComputeThreads {
         set { storage.store(max(1, newValue), ordering: .relaxed) }
     }
 
-    /// Runs `body` with the limit set to `threads`, restoring the previous value afterwards.
+    /// Runs `body` with `threads` threads: as this task's own limit (which takes precedence for the calling task
+    /// and its children, even if other code sets the process-wide count meanwhile) and as the process-wide count
+    /// (which threads outside the task read); the process-wide value is restored afterwards (the value stored, not
+    /// `count`, which inside another task limit would write that limit into the process-wide count).
     public static func with<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
-        let saved = count
-        count = threads
-        defer { count = saved }
-        return try body()
+        let n = max(1, threads)
+        let saved = storage.exchange(n, ordering: .relaxed)
+        defer { storage.store(saved, ordering: .relaxed) }
+        return try $taskLimit.withValue(n) { try body() }
     }
 }
 
