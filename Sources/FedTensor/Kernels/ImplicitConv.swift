@@ -76,8 +76,11 @@ struct ImplicitConvolution {
                     let first: Int = (y &* outWidth &+ x) &* outChannels &+ v0 &* 16
                     tile.c = out + first
                     let aOffset: Int = y &* pitch &+ x &* channels
-                    runTile(mr: mr, nv: nv, kc: run, a: image + aOffset, aRS: channels, aKS: 1, b: panel,
-                            bKS: nv &* 16, segments: segments, out: tile)
+                    if nv != 1 || !runShortKTile(mr: mr, kc: run, a: image + aOffset, aRS: channels, b: panel,
+                                                 bKS: 16, segments: segments, out: tile) {
+                        runTile(mr: mr, nv: nv, kc: run, a: image + aOffset, aRS: channels, aKS: 1, b: panel,
+                                bKS: nv &* 16, segments: segments, out: tile)
+                    }
                     x &+= rows
                 }
             }
