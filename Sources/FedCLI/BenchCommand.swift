@@ -247,6 +247,10 @@ extension BenchCommand {
                 + "store before it, the ReLU backward of layers \(fused.intoMaxPool) in the max pool's after it; "
                 + "their rows time only what is left")
         }
+        if !workspace.reluFusionsAcrossNoise.isEmpty {
+            say("fused (same bits): the ReLU backward of layers \(workspace.reluFusionsAcrossNoise) and that of the "
+                + "additive noise layer after each run in the max pool after that noise layer")
+        }
         if !workspace.poolFusions.isEmpty {
             say("fused (same bits): the max pool forward of layers \(workspace.poolFusions) runs sample by sample "
                 + "inside the convolution two layers before it, timed in that convolution's row")

@@ -48,10 +48,11 @@ public struct MaxPool2d: Layer {
     /// convolution before it (`Workspace`).
     func backwardSample(_ n: Int, input x: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                         outputGradient dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, shape: Shape,
-                        reluBefore: Bool) {
+                        reluBefore: Bool, reluOutput: UnsafePointer<Float>? = nil) {
         let inSize = shape.reduce(1, *), outSize = outputSize(shape)
         maxPoolBackward(x + n * inSize, output: y + n * outSize, dy + n * outSize, dx, height: shape[0],
-                        width: shape[1], channels: shape[2], k: size, stride: stride, reluBefore: reluBefore)
+                        width: shape[1], channels: shape[2], k: size, stride: stride, reluBefore: reluBefore,
+                        reluOutput: reluOutput.map { $0 + n * inSize })
     }
 
     public func backward(_ c: BackwardContext, input: Shape) {
@@ -60,12 +61,16 @@ public struct MaxPool2d: Layer {
 
     /// The backward pass; with `reluBefore` (this layer's input is a ReLU's output) the gradient written is the one
     /// at that ReLU's input, the bits of this pass followed by `ReLU.backward` (`maxPoolBackward(…, reluBefore:)`).
-    public func backward(_ c: BackwardContext, input: Shape, reluBefore: Bool) {
+    /// With `reluOutput` too (this layer's input is additive noise on that ReLU output: `maxPoolBackward(…,
+    /// reluOutput:)`), the gradient written is the one at that ReLU's input, the noise layer's identity backward
+    /// pass and the ReLU's both included.
+    public func backward(_ c: BackwardContext, input: Shape, reluBefore: Bool,
+                         reluOutput: UnsafePointer<Float>? = nil) {
         guard let dx = c.inputGradient else { return }
         let inSize = input.reduce(1, *)
         parallelFor(c.batch, threads: c.batch * inSize >= 1 << 17 ? nil : 1) { i in
             backwardSample(i, input: c.input, output: c.output, outputGradient: c.outputGradient,
-                           into: dx + i * inSize, shape: input, reluBefore: reluBefore)
+                           into: dx + i * inSize, shape: input, reluBefore: reluBefore, reluOutput: reluOutput)
         }
     }
 }

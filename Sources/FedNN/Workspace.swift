@@ -22,6 +22,10 @@ public final class Workspace {
     /// Layer i is a max pool after a ReLU: its backward pass writes the ReLU's input gradient
     /// (`MaxPool2d.backward(…, reluBefore:)`) and the ReLU's own backward pass is skipped.
     let reluFusedBackward: [Bool]
+    /// Layer i is a max pool after an additive noise layer (identity backward, its own output buffer) after a ReLU
+    /// (not layer 0): its backward pass writes the ReLU's input gradient, masking with the ReLU's output
+    /// (`MaxPool2d.backward(…, reluOutput:)`), and the noise layer's and the ReLU's backward passes are skipped.
+    let reluFusedAcrossNoise: [Bool]
     /// Layer i is a convolution with a fused ReLU (`reluFusedForward`) followed by a max pool at i + 2 that runs per
     /// sample inside the convolution's pass, while that sample's output is still in cache (`Conv2d.forward(…,
     /// perSample:)`): the pool's input is read from cache instead of memory, with the same bits.
@@ -31,9 +35,15 @@ public final class Workspace {
     var fusesReLUForward = true
     /// The ReLU layers run inside a neighbour: those applied in the preceding convolution's store, and those whose
     /// backward pass the following max pool performs (the same bits as running them; for tests and profiles).
+    /// (`intoMaxPool` includes ReLUs whose max pool follows an additive noise layer after them: `acrossNoise`.)
     public var reluFusions: (intoConvolution: [Int], intoMaxPool: [Int]) {
         (reluFusedForward.indices.filter { reluFusedForward[$0] }.map { $0 + 1 },
-         reluFusedBackward.indices.filter { reluFusedBackward[$0] }.map { $0 - 1 })
+         (reluFusedBackward.indices.filter { reluFusedBackward[$0] }.map { $0 - 1 } + reluFusionsAcrossNoise).sorted())
+    }
+    /// The ReLUs whose backward pass (and that of the additive noise layer after them) runs in the max pool after
+    /// that noise layer (the same bits).
+    public var reluFusionsAcrossNoise: [Int] {
+        reluFusedAcrossNoise.indices.filter { reluFusedAcrossNoise[$0] }.map { $0 - 2 }
     }
     /// Layer i is a max pool after a ReLU (`reluFusedBackward`) after an implicit convolution: its backward pass can
     /// run sample by sample inside that convolution's weight gradient (when nothing needs the convolution's input
@@ -104,6 +114,13 @@ public final class Workspace {
         // Not for a ReLU that is layer 0: its input gradient goes to `inputGradientBuffer`, which only its own
         // backward pass writes (as for the identity layers below).
         reluFusedBackward = layers.indices.map { i in i > 1 && layers[i] is MaxPool2d && layers[i - 1] is ReLU }
+        // Across an additive noise layer (an `author` or M2 network): the pool reads the ReLU's output, so that
+        // layer must not overwrite it (its own buffer, which it has: the ReLU's backward pass reads its output).
+        reluFusedAcrossNoise = layers.indices.map { i in
+            guard i > 2, layers[i] is MaxPool2d, layers[i - 2] is ReLU, let noise = layers[i - 1] as? NoiseLayer
+            else { return false }
+            return noise.backwardIsIdentity && network.parameterRanges[i - 1].isEmpty && !shares[i - 1]
+        }
         poolFusedForward = layers.indices.map { [reluFusedForward] i in
             reluFusedForward[i] && i + 2 < layers.count && layers[i + 2] is MaxPool2d
         }
@@ -240,8 +257,10 @@ public final class Workspace {
                 deferredPool = (i, current)
                 continue
             }
-            // A ReLU whose max pool already wrote its input gradient into `current`.
-            if i + 1 < layers.count && reluFusedBackward[i + 1] {
+            // A ReLU whose max pool already wrote its input gradient into `current`, directly or across the
+            // additive noise layer after it (whose backward pass is skipped too).
+            if (i + 1 < layers.count && (reluFusedBackward[i + 1] || reluFusedAcrossNoise[i + 1]))
+                || (i + 2 < layers.count && reluFusedAcrossNoise[i + 2]) {
                 guard needInput else { break }
                 continue
             }
@@ -286,6 +305,9 @@ public final class Workspace {
                 }
             } else if reluFusedBackward[i], let pool = layer as? MaxPool2d {
                 pool.backward(context, input: network.shapes[i], reluBefore: true)
+            } else if reluFusedAcrossNoise[i], let pool = layer as? MaxPool2d {
+                pool.backward(context, input: network.shapes[i], reluBefore: true,
+                              reluOutput: UnsafePointer(activations[i - 1]))
             } else {
                 run(context)
             }

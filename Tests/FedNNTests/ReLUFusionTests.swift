@@ -6,14 +6,16 @@ import Testing
 /// Thread counts are set for the test's own task (`ComputeThreads.$taskLimit`), not process-wide, so suites running
 /// meanwhile keep theirs.
 @Suite struct ReLUFusionTests {
-    /// `network` with a zero-level noise layer (an identity forward and backward, no parameters) before and after
-    /// every ReLU: no convolution is followed by a ReLU and no max pool preceded by one, so nothing is fused, and
-    /// the layers compute exactly what the fused network's do, pass by pass.
+    /// `network` with a zero-level multiplicative noise layer (x·1 forward, g·1 backward: the same bits; no
+    /// parameters; its backward pass is not the identity, so no fusion reaches across it) before and after every
+    /// ReLU: no convolution is followed by a ReLU and no max pool preceded by one or by additive noise after one, so
+    /// nothing is fused, and the layers compute exactly what the fused network's do, pass by pass.
     static func separated(_ network: Network) throws -> Network {
         var layers: [any Layer] = []
         for layer in network.layers {
             if layer is ReLU {
-                layers += [NoiseLayer(.gaussian, level: 0), layer, NoiseLayer(.gaussian, level: 0)]
+                layers += [NoiseLayer(.multiplicativeGaussian, level: 0), layer,
+                           NoiseLayer(.multiplicativeGaussian, level: 0)]
             } else {
                 layers.append(layer)
             }
@@ -45,7 +47,9 @@ import Testing
     /// random images with ±0 and negative pixels.
     /// `parameters`: the same vector for both networks (their layouts agree; an initialisation would not, since
     /// it draws per layer index).
-    static func run(_ network: Network, parameters start: [Float], batch: Int, threads: Int) -> Run {
+    /// `noisy`: the network infuses noise in training, so its training forward pass is not its evaluation one.
+    static func run(_ network: Network, parameters start: [Float], batch: Int, threads: Int,
+                    noisy: Bool = false) -> Run {
         ComputeThreads.$taskLimit.withValue(threads) {
             var parameters = start
             #expect(parameters.count == network.parameterCount)
@@ -68,7 +72,8 @@ import Testing
             var dLogits = [Float](repeating: 0, count: batch * network.outputSize)
             _ = softmaxCrossEntropy(logits: ws.output, labels: labels, batch: batch, classes: network.outputSize,
                                     gradient: &dLogits)
-            #expect(Array(UnsafeBufferPointer(start: ws.output, count: evaluation.count)) == evaluation)
+            let training = Array(UnsafeBufferPointer(start: ws.output, count: evaluation.count))
+            #expect(noisy ? training != evaluation : training == evaluation)
             ws.zeroGradient()
             ws.backward(parameters: parameters, outputGradient: dLogits, batch: batch, inputGradient: true)
             let gradient = Array(ws.gradient)
@@ -145,6 +150,33 @@ import Testing
                             Self.run(plain, parameters: w, batch: batch, threads: threads),
                             "stride \(stride), batch \(batch), \(threads) threads")
         }
+    }
+
+    /// Activation noise between each ReLU and its max pool (the `author` and M2 presets' place): the pool's backward
+    /// pass masks with the ReLU's output, not with the noisy values it pools, and the noise and ReLU backward passes
+    /// are skipped, bit for bit as the separated network computes them, on 1 and 2 threads; additive laws only (a
+    /// multiplicative one scales the gradient, so nothing reaches across it).
+    @Test func reluBackwardAcrossAdditiveNoiseInTheMaxPool() throws {
+        func network(_ law: NoiseDistribution) throws -> Network {
+            try Network(inputShape: [12, 12, 1], layers: [
+                Conv2d(1, 32, kernel: 5, padding: 2), ReLU(), NoiseLayer(law, level: 0.3, stream: 1), MaxPool2d(2),
+                Conv2d(32, 32, kernel: 3, padding: 1), ReLU(), NoiseLayer(law, level: 0.2, stream: 2), MaxPool2d(2),
+                Flatten(), Linear(9 * 32, 5),
+            ])
+        }
+        for law in [NoiseDistribution.gaussian, .laplace, .uniform] {
+            let fused = try network(law)
+            #expect(Workspace(network: fused, capacity: 1).reluFusionsAcrossNoise == [1, 5])
+            let plain = try Self.separated(fused)
+            #expect(Workspace(network: plain, capacity: 1).reluFusionsAcrossNoise.isEmpty)
+            let w = fused.initialParameters(key: StreamKey(seed: 6))
+            for (batch, threads) in [(3, 1), (20, 2)] {
+                Self.expectSame(Self.run(fused, parameters: w, batch: batch, threads: threads, noisy: true),
+                                Self.run(plain, parameters: w, batch: batch, threads: threads, noisy: true),
+                                "\(law.rawValue), batch \(batch), \(threads) threads")
+            }
+        }
+        #expect(Workspace(network: try network(.multiplicativeGaussian), capacity: 1).reluFusionsAcrossNoise.isEmpty)
     }
 
     /// A ReLU that is the first layer, before a max pool, is not fused: only its own backward pass writes the input

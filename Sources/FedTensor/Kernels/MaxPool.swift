@@ -36,11 +36,15 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
 /// `dx` is overwritten; pixels outside every window (odd edges) get zero. With `reluBefore` (x is a ReLU's
 /// output), dx is the gradient at that ReLU's input instead: a window routes its gradient only where its max is
 /// > 0, the bits of `reluBackward(output: x, dx, dx)` after this pass (the pixel that takes a window's gradient
-/// equals its max; every other pixel gets +0 either way).
+/// equals its max; every other pixel gets +0 either way). With `reluOutput` r as well (x = r + η came from a ReLU's
+/// output r through a layer whose backward pass is the identity: additive noise), the mask is that ReLU's, read
+/// from r at the pixel that takes the gradient: the bits of this pass, the identity, then `reluBackward(output: r,
+/// …)` (each routed value is masked by its own pixel, and masked values are +0, so overlapping sums agree).
 @inlinable
 public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                             _ dx: UnsafeMutablePointer<Float>, height: Int, width: Int, channels c: Int, k: Int,
-                            stride: Int? = nil, reluBefore: Bool = false) {
+                            stride: Int? = nil, reluBefore: Bool = false, reluOutput r: UnsafePointer<Float>? = nil) {
+    precondition(r == nil || reluBefore, "maxPoolBackward: reluOutput needs reluBefore")
     let s = stride ?? k
     let oh = (height - k) / s + 1, ow = (width - k) / s + 1
     // Overlapping windows (s < k) add into a zeroed dx; otherwise each pixel is written once (zeroed first only
@@ -60,14 +64,15 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
                 var g = load16(dy + (o &+ ch))
                 // reluBackward's SIMD mask (y ≤ 0 → 0) on the max: an overlapping pixel's sum of routed values
                 // is then masked as its sum would be, since the mask depends on the pixel alone.
-                if reluBefore { g.replace(with: zero, where: m .<= zero) }
+                if reluBefore && r == nil { g.replace(with: zero, where: m .<= zero) }
                 var taken = SIMDMask<SIMD16<Int32>>(repeating: false)
                 for ky in 0..<k {
                     for kx in 0..<k {
                         let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
                         let hit = (load16(x + idx) .== m) .& .!taken
                         taken = taken .| hit
-                        let routed = zero.replacing(with: g, where: hit)
+                        var routed = zero.replacing(with: g, where: hit)
+                        if let r { routed.replace(with: zero, where: load16(r + idx) .<= zero) }
                         store16(overlapping ? load16(dx + idx) + routed : routed, dx + idx)
                     }
                 }
@@ -75,14 +80,14 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
             }
             while ch < c {
                 let m = y[o &+ ch]
-                let g = reluBefore && m <= 0 ? 0 : dy[o &+ ch]
+                let g = reluBefore && r == nil && m <= 0 ? 0 : dy[o &+ ch]
                 var taken = false
                 for ky in 0..<k {
                     for kx in 0..<k {
                         let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
                         let hit = !taken && x[idx] == m
                         taken = taken || hit
-                        let routed = hit ? g : 0
+                        let routed = hit && !(r.map { $0[idx] <= 0 } ?? false) ? g : 0
                         dx[idx] = overlapping ? dx[idx] + routed : routed
                     }
                 }
