@@ -86,86 +86,48 @@ import Testing
     @Test func aFullQueueForOneLinkNeverHoldsTheHubsSendsToAnother() async throws {
         // Given: 256 KiB queues and a stall limit far beyond the test (nobody is dropped for stalling here); client 1
         // on a peer that never reads, clients 0 and 2 on links
-        let log = LogLines()
-        let limits = SocketLimits(outboundQueueBytes: 256 << 10, stallSeconds: 600)
-        let hub = try SocketHub<TestMessage>(listeningOn: loopback, limits: limits, log: log.add)
-        let stuck = try #require(RawPeer(hub.address, receiveBuffer: 4096))
-        stuck.write(try RawPeer.hello() + SocketFrame.register(request: 1, endpoint: .client(1)).encoded())
-        let a = try SocketLink<TestMessage>(connectingTo: hub.address), c = try SocketLink<TestMessage>(connectingTo: hub.address)
-        let c0 = try await a.register(.client(0)), c2 = try await c.register(.client(2))
-        try await hub.waitForEndpoints([.client(0), .client(1), .client(2)], timeoutSeconds: 30)
+        let f = try await StuckPeerFederation(limits: SocketLimits(outboundQueueBytes: 256 << 10, stallSeconds: 600))
         // When: client 0 sends client 1 forty messages of 1 MB at once, until the hub's queue for client 1 holds a
         // whole one (each send waits for the reply the stuck peer never gives, so none completes)
-        let big = TestMessage.text(String(repeating: "x", count: 1 << 20))  // a text encodes fast
         let completed = Tally()
-        let pusher = Task.detached {
-            await withTaskGroup(of: String.self) { group in
-                for _ in 0..<40 {
-                    group.addTask {
-                        do { try await a.send(big, from: .client(0), to: .client(1)) } catch { return "\(error)" }
-                        completed.add()
-                        return ""
-                    }
-                }
-                return await group.reduce(into: [String]()) { $0.append($1) }
-            }
-        }
-        #expect(try await eventually(30) { hub.largestOutboundQueue >= 1 << 20 }, "\(hub.largestOutboundQueue)")
+        let pusher = f.pushFortyToClient1(counting: completed)
+        #expect(try await eventually(30) { f.hub.largestOutboundQueue >= 1 << 20 }, "\(f.hub.largestOutboundQueue)")
         // Then: the hub's own send to client 2 completes while client 1's queue stays full and client 1 stays
         // registered: an ordering, not a time bound (a send held behind client 1's queue would only end when the
         // hub shuts down below, with an error)
-        let toClient2 = Task { try await hub.send(.number(2), from: .parameterServer, to: .client(2)) }
+        let toClient2 = Task { try await f.hub.send(.number(2), from: .parameterServer, to: .client(2)) }
         let delivered = Tally()
         let watcher = Task { if (try? await toClient2.value) != nil { delivered.add() } }
         let prompt = try await eventually(30) { delivered.value > 0 }
         #expect(prompt, "the hub's send to client 2 waited behind client 1's full queue")
-        #expect(completed.value == 0 && hub.registeredEndpoints.contains(.client(1)))
+        #expect(completed.value == 0 && f.hub.registeredEndpoints.contains(.client(1)))
         // And: shutting the hub down ends every send to client 1 with an error
-        await hub.shutdown()
+        await f.hub.shutdown()
         await watcher.value
         let errors = await pusher.value
         #expect(errors.count == 40 && errors.allSatisfy { !$0.isEmpty }, "\(Set(errors))")
-        #expect(await drain(c2).map(\.message) == [.number(2)])
-        #expect(await drain(c0).isEmpty)
+        #expect(await drain(f.c2).map(\.message) == [.number(2)])
+        #expect(await drain(f.c0).isEmpty)
     }
 
     @Test func aLinkThatStopsReadingIsDroppedAndOthersCarryOn() async throws {
         // Given: 256 KiB queues, a 1 s stall limit; client 1 on a peer that never reads, clients 0 and 2 on links
-        let log = LogLines()
-        let limits = SocketLimits(outboundQueueBytes: 256 << 10, stallSeconds: 1)
-        let hub = try SocketHub<TestMessage>(listeningOn: loopback, limits: limits, log: log.add)
-        let stuck = try #require(RawPeer(hub.address, receiveBuffer: 4096))
-        stuck.write(try RawPeer.hello() + SocketFrame.register(request: 1, endpoint: .client(1)).encoded())
-        let a = try SocketLink<TestMessage>(connectingTo: hub.address), c = try SocketLink<TestMessage>(connectingTo: hub.address)
-        let c0 = try await a.register(.client(0)), c2 = try await c.register(.client(2))
-        try await hub.waitForEndpoints([.client(0), .client(1), .client(2)], timeoutSeconds: 30)
+        let f = try await StuckPeerFederation(limits: SocketLimits(outboundQueueBytes: 256 << 10, stallSeconds: 1))
         // When: client 0 sends it 40 messages of 1 MB at once (a peer that never answers holds each send; one that
         // never reads fills the hub's queue for it)
-        let big = TestMessage.text(String(repeating: "x", count: 1 << 20))  // a text encodes fast
-        let pusher = Task.detached {
-            await withTaskGroup(of: String.self) { group in
-                for _ in 0..<40 {
-                    group.addTask {
-                        do { try await a.send(big, from: .client(0), to: .client(1)) } catch { return "\(error)" }
-                        return ""
-                    }
-                }
-                return await group.reduce(into: [String]()) { $0.append($1) }
-            }
-        }
+        let errors = await f.pushFortyToClient1(counting: Tally()).value
         // Then: the peer that does not read is dropped after the stall limit, and its endpoint closed (that the
         // hub's sends to others never wait behind it meanwhile is the test above)
-        let errors = await pusher.value
         #expect(errors.count == 40 && errors.allSatisfy { $0.contains("client-1") }, "\(Set(errors))")
-        #expect(try await eventually(30) { !hub.registeredEndpoints.contains(.client(1)) })
-        #expect(log.all.contains { $0.contains("closed its endpoints client-1") }, "\(log.all)")
+        #expect(try await eventually(30) { !f.hub.registeredEndpoints.contains(.client(1)) })
+        #expect(f.log.all.contains { $0.contains("closed its endpoints client-1") }, "\(f.log.all)")
         // And: traffic between the others, through client 0's link, flows again
-        try await hub.send(.number(2), from: .parameterServer, to: .client(2))
-        try await c.send(.number(7), from: .client(2), to: .client(0))
-        try await a.send(.number(8), from: .client(0), to: .client(2))
-        await hub.shutdown()
-        #expect(await drain(c0).map(\.message) == [.number(7)])
-        #expect(await drain(c2).map(\.message) == [.number(2), .number(8)])
+        try await f.hub.send(.number(2), from: .parameterServer, to: .client(2))
+        try await f.c.send(.number(7), from: .client(2), to: .client(0))
+        try await f.a.send(.number(8), from: .client(0), to: .client(2))
+        await f.hub.shutdown()
+        #expect(await drain(f.c0).map(\.message) == [.number(7)])
+        #expect(await drain(f.c2).map(\.message) == [.number(2), .number(8)])
     }
 
     @Test func anAcceptErrorNeverShutsDownADescriptorReusedAfterIt() async throws {
@@ -268,4 +230,45 @@ private final class Tally: Sendable {
     private let count = Mutex(0)
     func add() { count.withLock { $0 += 1 } }
     var value: Int { count.withLock { $0 } }
+}
+
+/// A hub with the given limits; client 1 registered by a raw peer that never reads (4 KiB receive buffer), clients 0
+/// and 2 on links `a` and `c`.
+private struct StuckPeerFederation {
+    let log = LogLines()
+    let hub: SocketHub<TestMessage>
+    let stuck: RawPeer
+    let a: SocketLink<TestMessage>, c: SocketLink<TestMessage>
+    let c0: Mailbox<TestMessage>, c2: Mailbox<TestMessage>
+
+    init(limits: SocketLimits) async throws {
+        hub = try SocketHub<TestMessage>(listeningOn: SocketAddress(host: "127.0.0.1", port: 0), limits: limits,
+                                         log: log.add)
+        stuck = try #require(RawPeer(hub.address, receiveBuffer: 4096))
+        stuck.write(try RawPeer.hello() + SocketFrame.register(request: 1, endpoint: .client(1)).encoded())
+        a = try SocketLink<TestMessage>(connectingTo: hub.address)
+        c = try SocketLink<TestMessage>(connectingTo: hub.address)
+        c0 = try await a.register(.client(0))
+        c2 = try await c.register(.client(2))
+        try await hub.waitForEndpoints([.client(0), .client(1), .client(2)], timeoutSeconds: 30)
+    }
+
+    /// Client 0 sends client 1 forty messages of 1 MB at once; the task ends with each send's error ("" for a send
+    /// that completed, which `completed` counts).
+    func pushFortyToClient1(counting completed: Tally) -> Task<[String], Never> {
+        let big = TestMessage.text(String(repeating: "x", count: 1 << 20))  // a text encodes fast
+        let a = self.a
+        return Task.detached {
+            await withTaskGroup(of: String.self) { group in
+                for _ in 0..<40 {
+                    group.addTask {
+                        do { try await a.send(big, from: .client(0), to: .client(1)) } catch { return "\(error)" }
+                        completed.add()
+                        return ""
+                    }
+                }
+                return await group.reduce(into: [String]()) { $0.append($1) }
+            }
+        }
+    }
 }
