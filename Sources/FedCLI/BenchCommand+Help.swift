@@ -35,7 +35,8 @@ extension BenchCommand {
                        as clients do (the update is fused into the Linear layers' backward pass); with
                        --noise-preset P (M1–M5, keras, author) the preset's input and activation noise layers
                        are in the model and timed as layers of their own (its other sites are not layers);
-                       a ReLU fused into the convolution before it or the max pool after it is timed there,
+                       a ReLU fused into the convolution before it or the max pool after it (also across an
+                       additive noise layer between them, whose backward is then the pool's too) is timed there,
                        and a max pool fused into the convolution two layers before it (forward, and backward
                        where that convolution needs no input gradient) in that convolution's row
       --dpsgd          instead: DP-SGD samples/s (ghost-norm clipping, noise σ = 1, C = 1, every example sampled
