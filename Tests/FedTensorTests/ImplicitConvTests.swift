@@ -80,10 +80,13 @@ struct ImplicitConvTests {
     /// forward also bit for bit against one Float FMA per tap in (ky, kx, channel) order, padding taps included (the
     /// order every tile keeps, whatever its shape). Shapes as above with input and output channels swapped; the
     /// added ones are one input channel to 32: the McMahan CNN's first convolution, `small-cnn`'s, and a 3 × 3 one
-    /// whose rows of 9 run as tiles of 5 and 4 (the one-vector tiles with a literal K run of 3 or 5).
+    /// whose rows of 9 run as tiles of 5 and 4 (the one-vector tiles with a literal K run of 3 or 5); and 32 → 64
+    /// channels (the McMahan CNN's second convolution on a small image), whose weight gradient copies dY panel by
+    /// panel on hosts with narrow tiles.
     @Test(arguments: cases + [ImplicitConvCase(h: 28, w: 28, c: 32, oc: 1, k: 5, p: 2, batch: 3),
                               ImplicitConvCase(h: 28, w: 28, c: 32, oc: 1, k: 3, p: 0, batch: 2),
-                              ImplicitConvCase(h: 7, w: 9, c: 32, oc: 1, k: 3, p: 1, batch: 2)])
+                              ImplicitConvCase(h: 7, w: 9, c: 32, oc: 1, k: 3, p: 1, batch: 2),
+                              ImplicitConvCase(h: 6, w: 6, c: 64, oc: 32, k: 5, p: 2, batch: 2)])
     func forwardAndWeightGradientMatchNaiveLoops(_ t: ImplicitConvCase) throws {
         let (c, oc) = (t.oc, t.c)  // reuse the shapes with input and output channels swapped
         let g = ConvGeometry(height: t.h, width: t.w, channels: c, kernel: t.k, padding: t.p)
@@ -159,9 +162,36 @@ struct ImplicitConvTests {
                 }
             }
         }
+        // dW likewise: per sample, one Float FMA per output position in (oy, ox) order from 0, then the samples'
+        // sums added in sample order (whatever tiles, panels or copies of dY the kernel uses).
+        var dwFMA = [Float](repeating: 0, count: oc * g.patchSize)
+        for o in 0..<oc {
+            for ky in 0..<t.k {
+                for kx in 0..<t.k {
+                    for ch in 0..<c {
+                        var total: Float = 0
+                        for n in 0..<t.batch {
+                            var acc: Float = 0
+                            for oy in 0..<oh {
+                                for ox in 0..<ow {
+                                    let iy = oy - t.p + ky, ix = ox - t.p + kx
+                                    let inside = iy >= 0 && iy < t.h && ix >= 0 && ix < t.w
+                                    let xv = inside ? x[((n * t.h + iy) * t.w + ix) * c + ch] : 0
+                                    acc = acc.addingProduct(xv, dy[((n * oh + oy) * ow + ox) * oc + o])
+                                }
+                            }
+                            total = n == 0 ? acc : acc + total
+                        }
+                        dwFMA[o * g.patchSize + (ky * t.k + kx) * c + ch] = total
+                    }
+                }
+            }
+        }
         let one = run(threads: 1, accumulateOnto: nil)
         let differing = zip(one.y, yFMA).filter { $0.bitPattern != $1.bitPattern }.count
         #expect(differing == 0, "\(differing) of \(yFMA.count) outputs differ from the sequential FMAs")
+        let differingDW = zip(one.dw, dwFMA).filter { $0.bitPattern != $1.bitPattern }.count
+        #expect(differingDW == 0, "\(differingDW) of \(dwFMA.count) weight gradients differ from the sequential FMAs")
         func worst(_ a: [Float], _ b: [Double]) -> Double {
             zip(a, b).map { abs(Double($0) - $1) / max(1, abs($1)) }.max()!
         }

@@ -202,8 +202,15 @@ private func weightGradient(
     let flops = 2.0 * Double(batch * g.positions) * Double(g.patchSize * oc)
     let workers = min(items, flops >= GEMMBlocking.parallelFlops ? ComputeThreads.count : 1)
     let sampleSize = oh * ow * oc
+    // With several column panels, each tile reads part of every cache line of the sample's dY, and each panel is
+    // read once per (kernel row, row tile) item. Where that is many times (the McMahan CNN's second convolution on
+    // AVX2: 135 items per panel), each worker first copies the sample's dY panel by panel (rows of the panel's
+    // 16·nv columns, contiguous) so that the tiles read whole lines of their own columns; where it is few (its first
+    // convolution: 5) the copy costs more than it saves. Same values, same order of sums: the same bits.
+    let repack = panels > 1 && items / panels >= 16
+    let ownGradient = privateGradient ? sampleSize : 0
     parallelFor(workers, threads: workers) { t in
-        withGEMMWorkspace(GEMMBlocking.scratch &+ (privateGradient ? sampleSize : 0)) { scratch in
+        withGEMMWorkspace(GEMMBlocking.scratch &+ ownGradient &+ (repack ? sampleSize : 0)) { scratch in
             var tile = TileOutput(c: transposed, ldc: oc, rows: 0, cols: 0, alpha: 1, beta: 0, readC: false,
                                   scratch: scratch)
             // Items are (kernel row, row tile, column panel), contiguous ranges per worker. Samples outside: one
@@ -211,13 +218,25 @@ private func weightGradient(
             // streamed all samples through the cache once per item); each tile still adds sample n's sum to C in
             // sample order, so the bits are those of either order.
             let mine = (items * t / workers)..<(items * (t + 1) / workers)
-            let segments = TileSegments(count: oh, aStep: pitch, bStep: ow &* oc)
+            let packed = scratch + (GEMMBlocking.scratch + ownGradient)
+            let positions = oh &* ow
+            var minePanels = [Bool](repeating: false, count: panels)
+            for item in mine { minePanels[item % panels] = true }
             for n in 0..<batch {
                 tile.beta = n == 0 ? 0 : 1
                 tile.readC = n != 0
                 let dyn = sampleGradient(n, scratch + GEMMBlocking.scratch)
                 if t == 0, let biasGradient {
                     accumulateColumnSums(dyn, into: biasGradient, rows: oh &* ow, n: oc)
+                }
+                if repack {
+                    for panel in 0..<panels where minePanels[panel] {
+                        let v0 = panel &* nv, width = min(nv, (oc >> 4) &- v0) &* 16
+                        let dst = packed + v0 &* 16 &* positions
+                        for r in 0..<positions {
+                            (dst + r &* width).update(from: dyn + (r &* oc &+ v0 &* 16), count: width)
+                        }
+                    }
                 }
                 for item in mine {
                     let panel = item % panels, rest = item / panels
@@ -230,9 +249,10 @@ private func weightGradient(
                     tile.cols = nvq &* 16
                     tile.c = transposed + ((ky &* run &+ r0) &* oc &+ v0 &* 16)
                     let a = padded + (n &* padSize &+ ky &* pitch &+ r0)
-                    let b = dyn + v0 &* 16
-                    runTile(mr: mr, nv: nvq, kc: ow, a: a, aRS: 1, aKS: c, b: b, bKS: oc, segments: segments,
-                            out: tile)
+                    let b = repack ? UnsafePointer(packed + v0 &* 16 &* positions) : dyn + v0 &* 16
+                    let bKS = repack ? nvq &* 16 : oc
+                    runTile(mr: mr, nv: nvq, kc: ow, a: a, aRS: 1, aKS: c, b: b, bKS: bKS,
+                            segments: TileSegments(count: oh, aStep: pitch, bStep: ow &* bKS), out: tile)
                 }
             }
         }
