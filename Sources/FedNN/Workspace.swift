@@ -119,7 +119,7 @@ public final class Workspace {
         reluFusedAcrossNoise = layers.indices.map { i in
             guard i > 2, layers[i] is MaxPool2d, layers[i - 2] is ReLU, let noise = layers[i - 1] as? NoiseLayer
             else { return false }
-            return noise.backwardIsIdentity && network.parameterRanges[i - 1].isEmpty && !shares[i - 1]
+            return noise.backwardIsIdentity && !shares[i - 1]
         }
         poolFusedForward = layers.indices.map { [reluFusedForward] i in
             reluFusedForward[i] && i + 2 < layers.count && layers[i + 2] is MaxPool2d

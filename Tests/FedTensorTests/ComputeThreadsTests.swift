@@ -7,7 +7,7 @@ import Testing
 @Suite struct ComputeThreadsTests {
     @Test func withBindsTheTaskLimitSeenByChildTasksAndRestoresTheStoredCount() async {
         let processWide = { ComputeThreads.$taskLimit.withValue(nil) { ComputeThreads.count } }
-        await ComputeThreads.$taskLimit.withValue(37) {
+        ComputeThreads.$taskLimit.withValue(37) {
             // Given: an enclosing task limit of 37
             let inner = ComputeThreads.with(3) { () -> (Int, Int?) in
                 // When: `with(3)` runs, its own task sees 3, as a task limit

@@ -118,46 +118,32 @@ struct ImplicitConvTests {
             }
             return (y, dw)
         }
+        /// Input channel `ch` of sample n at (iy, ix), 0 in the padding.
+        func pixel(_ n: Int, _ iy: Int, _ ix: Int, _ ch: Int) -> Float {
+            iy >= 0 && iy < t.h && ix >= 0 && ix < t.w ? x[((n * t.h + iy) * t.w + ix) * c + ch] : 0
+        }
+        // In Float64, and y also as one Float FMA per tap in (ky, kx, channel) order, padding taps included.
         var yRef = [Double](repeating: 0, count: t.batch * g.positions * oc)
         var dwRef = [Double](repeating: 0, count: oc * g.patchSize)
-        for n in 0..<t.batch {
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    for o in 0..<oc {
-                        let out = ((n * oh + oy) * ow + ox) * oc + o
-                        for ky in 0..<t.k {
-                            for kx in 0..<t.k {
-                                let iy = oy - t.p + ky, ix = ox - t.p + kx
-                                guard iy >= 0, iy < t.h, ix >= 0, ix < t.w else { continue }
-                                for ch in 0..<c {
-                                    let xv = Double(x[((n * t.h + iy) * t.w + ix) * c + ch])
-                                    let wi = o * g.patchSize + (ky * t.k + kx) * c + ch
-                                    yRef[out] += xv * Double(wt[wi])
-                                    dwRef[wi] += xv * Double(dy[out])
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
         var yFMA = [Float](repeating: 0, count: t.batch * g.positions * oc)
         for n in 0..<t.batch {
             for oy in 0..<oh {
                 for ox in 0..<ow {
                     for o in 0..<oc {
+                        let out = ((n * oh + oy) * ow + ox) * oc + o
                         var acc: Float = 0
                         for ky in 0..<t.k {
                             for kx in 0..<t.k {
-                                let iy = oy - t.p + ky, ix = ox - t.p + kx
-                                let inside = iy >= 0 && iy < t.h && ix >= 0 && ix < t.w
                                 for ch in 0..<c {
-                                    let xv = inside ? x[((n * t.h + iy) * t.w + ix) * c + ch] : 0
-                                    acc = acc.addingProduct(xv, wt[o * g.patchSize + (ky * t.k + kx) * c + ch])
+                                    let xv = pixel(n, oy - t.p + ky, ox - t.p + kx, ch)
+                                    let wi = o * g.patchSize + (ky * t.k + kx) * c + ch
+                                    acc = acc.addingProduct(xv, wt[wi])
+                                    yRef[out] += Double(xv) * Double(wt[wi])
+                                    dwRef[wi] += Double(xv) * Double(dy[out])
                                 }
                             }
                         }
-                        yFMA[((n * oh + oy) * ow + ox) * oc + o] = acc
+                        yFMA[out] = acc
                     }
                 }
             }
@@ -174,10 +160,8 @@ struct ImplicitConvTests {
                             var acc: Float = 0
                             for oy in 0..<oh {
                                 for ox in 0..<ow {
-                                    let iy = oy - t.p + ky, ix = ox - t.p + kx
-                                    let inside = iy >= 0 && iy < t.h && ix >= 0 && ix < t.w
-                                    let xv = inside ? x[((n * t.h + iy) * t.w + ix) * c + ch] : 0
-                                    acc = acc.addingProduct(xv, dy[((n * oh + oy) * ow + ox) * oc + o])
+                                    acc = acc.addingProduct(pixel(n, oy - t.p + ky, ox - t.p + kx, ch),
+                                                            dy[((n * oh + oy) * ow + ox) * oc + o])
                                 }
                             }
                             total = n == 0 ? acc : acc + total
