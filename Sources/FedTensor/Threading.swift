@@ -71,6 +71,7 @@ public func parallelFor(_ count: Int, threads: Int? = nil, _ body: (Int) -> Void
     withoutActuallyEscaping(body) { escaping in
         // Each index is touched by one worker only (the contract above), so sharing `body` is safe.
         nonisolated(unsafe) let body = escaping
+        if ComputePool.shared.run(workers: workers, count: count, body) { return }
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             // Static contiguous partition: worker w owns [lo, hi).
             let lo = count * w / workers, hi = count * (w + 1) / workers

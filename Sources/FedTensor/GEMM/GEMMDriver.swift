@@ -9,6 +9,10 @@ enum GEMMBlocking {
     /// Products below this many floating-point operations stay on the calling thread.
     /// (Waking the second worker takes ~40 µs here; measured break-even is near 17 MFLOP.)
     static let parallelFlops = 20_000_000.0
+    /// The same for a convolution, whose workers share no packing of B and take whole samples or tiles of dW, so a
+    /// worker that is already awake (`ComputePool`) pays off sooner: the McMahan CNN's first convolution at batch 10
+    /// (12.5 MFLOP a pass) runs on both cores.
+    static let parallelConvolutionFlops = 6_000_000.0
     /// Floats of per-worker scratch in front of the packing area (one 8 × 64 tile).
     static let scratch = 512
 }

@@ -137,7 +137,7 @@ public func implicitConvForward(
     }
     let inSize = g.height * g.width * g.channels, padSize = hp * wp * g.channels, outSize = g.positions * oc
     let flops = 2.0 * Double(batch * g.positions) * Double(patch * oc)
-    parallelFor(batch, threads: flops >= GEMMBlocking.parallelFlops ? nil : 1) { n in
+    parallelFor(batch, threads: flops >= GEMMBlocking.parallelConvolutionFlops ? nil : 1) { n in
         withGEMMWorkspace(GEMMBlocking.scratch &+ (outputInScratch ? outSize : 0)) { scratch in
             let frame = padded + n &* padSize
             pad(x + n &* inSize, into: frame, height: g.height, width: g.width, channels: g.channels,
@@ -200,7 +200,7 @@ private func weightGradient(
     let tilesPerRow = (run + height - 1) / height
     let items = k * tilesPerRow * panels
     let flops = 2.0 * Double(batch * g.positions) * Double(g.patchSize * oc)
-    let workers = min(items, flops >= GEMMBlocking.parallelFlops ? ComputeThreads.count : 1)
+    let workers = min(items, flops >= GEMMBlocking.parallelConvolutionFlops ? ComputeThreads.count : 1)
     let sampleSize = oh * ow * oc
     // With several column panels, each tile reads part of every cache line of the sample's dY, and each panel is
     // read once per (kernel row, row tile) item. Where that is many times (the McMahan CNN's second convolution on
@@ -302,7 +302,7 @@ public func convInputGradient(
         }
     }
     let flops = 2.0 * Double(batch * h * wd) * Double(k * k * oc * c)
-    parallelFor(batch, threads: flops >= GEMMBlocking.parallelFlops ? nil : 1) { n in
+    parallelFor(batch, threads: flops >= GEMMBlocking.parallelConvolutionFlops ? nil : 1) { n in
         withGEMMWorkspace(GEMMBlocking.scratch) { tileScratch in
             let frame = scratch + n * paddedSize
             pad(dy + n * oh * ow * oc, into: frame, height: oh, width: ow, channels: oc,
