@@ -16,7 +16,9 @@ extension BenchCommand {
     Measures, on random data of the right shapes:
       GEMM GFLOPS at 512³ and at the McMahan CNN's own shapes (batch 10 and 64),
       training throughput (forward + backward + SGD step) of the CNN and the MLP at batch 10 and 64,
-      Gaussian noise generation in million samples/s.
+      Gaussian noise generation in million samples/s,
+      a parallel loop's cost (µs per loop of one ≈ 25 µs partition per thread, back to back) through the
+      kernels' ComputePool, through DispatchQueue.concurrentPerform and on one thread (the work alone).
     Each figure is the median of timed repetitions after a warm-up, wall clock. Run on an idle machine and
     compare with a reference side by side (see ../shared/targets.md).
     Every benchmark first prints the CPU (name, vendor, family, model, caches) and this host's FMA peak, measured

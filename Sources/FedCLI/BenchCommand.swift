@@ -110,6 +110,14 @@ enum BenchCommand {
         for t in threadCounts {
             report("gaussian noise", t, measureGaussian(threads: t, minSeconds: seconds), "M samples/s")
         }
+        for t in threadCounts where t > 1 {
+            for runner in ParallelLoopRunner.allCases {
+                if let us = measureParallelLoop(threads: t, partitionMicroseconds: 25, runner: runner,
+                                                minSeconds: seconds) {
+                    report("parallel loop \(t) × 25 µs, \(runner.rawValue)", t, us, "µs")
+                }
+            }
+        }
         try writeRows(rows, to: jsonPath, cpu: peak.cpu)
     }
 

@@ -7,7 +7,8 @@ import Synchronization
 enum GEMMBlocking {
     static let kc = 256
     /// Products below this many floating-point operations stay on the calling thread.
-    /// (Waking the second worker takes ~40 µs here; measured break-even is near 17 MFLOP.)
+    /// (Measured near 17 MFLOP when waking the second worker took ~40 µs; with `ComputePool`'s awake workers,
+    /// 4 MFLOP made the MLP's small products at batch 10 slower, so this stays.)
     static let parallelFlops = 20_000_000.0
     /// The same for a convolution, whose workers share no packing of B and take whole samples or tiles of dW, so a
     /// worker that is already awake (`ComputePool`) pays off sooner: the McMahan CNN's first convolution at batch 10
