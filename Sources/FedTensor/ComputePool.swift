@@ -51,7 +51,7 @@ public final class ComputePool: @unchecked Sendable {
         started.withLock { started in
             guard !started else { return }
             started = true
-            for w in 1...threads {
+            for w in stride(from: 1, through: threads, by: 1) {
                 let thread = Thread { [self] in work(as: w) }
                 thread.name = "fednoise-compute-\(w)"
                 thread.stackSize = 8 << 20

@@ -61,6 +61,8 @@ private func threadID() -> UInt { UInt(bitPattern: pthread_self()) }
             let r = record(pool, workers: workers, count: 10)
             #expect(!r.ran && r.times.allSatisfy { $0 == 0 }, "\(workers) workers")
         }
+        // A pool without workers (a one-core machine's) takes nothing
+        #expect(!ComputePool(threads: 0).run(workers: 2, count: 4) { _ in })
         // A loop started inside one of its own partitions (a nested parallelFor) finds it busy and is declined;
         // the outer loop still completes
         let nested = UnsafeMutableBufferPointer<Int>.allocate(capacity: 3)
