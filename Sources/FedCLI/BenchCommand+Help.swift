@@ -17,9 +17,9 @@ extension BenchCommand {
       GEMM GFLOPS at 512³ and at the McMahan CNN's own shapes (batch 10 and 64),
       training throughput (forward + backward + SGD step) of the CNN and the MLP at batch 10 and 64,
       Gaussian noise generation in million samples/s,
-      a parallel loop's cost (µs per loop of one ≈ 25 µs partition per thread, back to back) through the
+      a parallel loop's cost (mean µs per loop of one ≈ 25 µs partition per thread, back to back) through the
       kernels' ComputePool, through DispatchQueue.concurrentPerform and on one thread (the work alone).
-    Each figure is the median of timed repetitions after a warm-up, wall clock. Run on an idle machine and
+    The other figures are medians of timed repetitions after a warm-up, wall clock. Run on an idle machine and
     compare with a reference side by side (see ../shared/targets.md).
     Every benchmark first prints the CPU (name, vendor, family, model, caches) and this host's FMA peak, measured
     with a register-bound loop of SIMD16 fused multiply-adds (12 chains where the kernels target AVX-512, 6 where a

@@ -61,6 +61,8 @@ public struct InvalidThreadCount: Error, CustomStringConvertible, Equatable {
 
 /// Calls `body(i)` for every `i` in `0..<count`, spread over at most `ComputeThreads.count` threads
 /// (or `threads` if given). Each index runs exactly once; `body` must only write state owned by index `i`.
+/// The partitions run on `ComputePool.shared` when it is free (partition 0 on the calling thread), else through
+/// `DispatchQueue.concurrentPerform`; which thread runs a partition never changes its bits.
 @inlinable
 public func parallelFor(_ count: Int, threads: Int? = nil, _ body: (Int) -> Void) {
     let workers = min(count, threads ?? ComputeThreads.count)
