@@ -78,7 +78,8 @@ private func threadID() -> UInt { UInt(bitPattern: pthread_self()) }
 
     @Test func concurrentParallelForCallersEachGetEveryIndexOnce() async {
         // Given: four tasks calling parallelFor at once on the shared pool (one wins it, the others fall back to
-        // concurrentPerform, whichever it is from call to call)
+        // concurrentPerform, whichever it is from call to call), each with a task limit of 2 threads (a task-local
+        // limit: the process-wide count, which `with` would set, is shared with the suites running meanwhile)
         let sums = await withTaskGroup(of: Int.self) { group in
             for caller in 0..<4 {
                 group.addTask {
@@ -88,7 +89,7 @@ private func threadID() -> UInt { UInt(bitPattern: pthread_self()) }
                         let cells = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
                         cells.initialize(repeating: 0)
                         nonisolated(unsafe) let c = cells
-                        ComputeThreads.with(2) { parallelFor(count) { i in c[i] += i + 1 } }
+                        ComputeThreads.$taskLimit.withValue(2) { parallelFor(count) { i in c[i] += i + 1 } }
                         total += cells.reduce(0, +) == count * (count + 1) / 2 ? 1 : 0
                         cells.deallocate()
                     }
