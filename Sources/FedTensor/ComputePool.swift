@@ -78,7 +78,7 @@ public final class ComputePool: @unchecked Sendable {
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
             wake.lock(); wake.broadcast(); wake.unlock()
         }
-        for i in 0..<(count / workers) { body(i) }
+        for i in Self.partition(0, of: workers, count: count) { body(i) }
         var polls = 0
         while remaining.load(ordering: .acquiring) > 0 {
             polls &+= 1
@@ -125,7 +125,12 @@ public final class ComputePool: @unchecked Sendable {
     /// released before it reports the partition done (`withoutActuallyEscaping` checks that none is left).
     @inline(never)
     private func runPartition(_ index: Int, of workers: Int) {
-        let body = self.body!, n = count
-        for i in (n * index / workers)..<(n * (index + 1) / workers) { body(i) }
+        let body = self.body!
+        for i in Self.partition(index, of: workers, count: count) { body(i) }
+    }
+
+    /// Partition `index` of `0..<count` split over `workers`: `parallelFor`'s static contiguous partition.
+    private static func partition(_ index: Int, of workers: Int, count: Int) -> Range<Int> {
+        (count * index / workers)..<(count * (index + 1) / workers)
     }
 }
