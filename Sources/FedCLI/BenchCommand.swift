@@ -268,6 +268,11 @@ extension BenchCommand {
                 + "sample inside the weight gradient of the convolution two layers before it (no input gradient is "
                 + "wanted there), timed in that convolution's row")
         }
+        if !workspace.poolRouteLayers.isEmpty {
+            say("same bits: the max pool forward of layers \(workspace.poolRouteLayers) records which window element "
+                + "took each max (a byte per output), and their backward pass reads those bytes instead of the "
+                + "pool's input and output")
+        }
         let name = "\(kind.rawValue) b\(batch)"
         var rows = [Row(benchmark: "\(name) step", threads: threads, value: total / Double(steps) * 1000, unit: "ms",
                         fractionOfPeak: stepFraction)]

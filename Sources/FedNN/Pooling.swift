@@ -43,6 +43,19 @@ public struct MaxPool2d: Layer {
                        height: shape[0], width: shape[1], channels: shape[2], k: size, stride: stride)
     }
 
+    /// Whether `forwardSample(…, routes:)` can record this pool's routes (one byte names a window position).
+    var recordsRoutes: Bool { size * size < Int(maxPoolNoRoute) }
+
+    /// `forwardSample` that also writes sample n's routes (`maxPoolForward(…, routes:, reluBefore: true)`: this
+    /// pool's input is a ReLU's output) into its place in `routes` (one byte per output element, batch-major), for
+    /// `backwardSample(_:routes:…)`.
+    func forwardSample(_ n: Int, input sample: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                       routes: UnsafeMutablePointer<UInt8>, shape: Shape) {
+        let outSize = outputSize(shape)
+        maxPoolForward(sample, output + n * outSize, routes: routes + n * outSize, reluBefore: true,
+                       height: shape[0], width: shape[1], channels: shape[2], k: size, stride: stride)
+    }
+
     /// The backward pass of sample n alone (`x`, `y` and `dy` hold the whole batch) into `dx`, that sample's input
     /// gradient: what `backward(…, reluBefore:)` computes for it, for a pool fused into the weight gradient of the
     /// convolution before it (`Workspace`).
@@ -53,6 +66,25 @@ public struct MaxPool2d: Layer {
         maxPoolBackward(x + n * inSize, output: y + n * outSize, dy + n * outSize, dx, height: shape[0],
                         width: shape[1], channels: shape[2], k: size, stride: stride, reluBefore: reluBefore,
                         reluOutput: reluOutput.map { $0 + n * inSize })
+    }
+
+    /// What `backwardSample(…, reluBefore: true)` writes, the same bits, from the routes the forward pass recorded
+    /// (`forwardSample(…, routes:)`) instead of this layer's input and output: a byte per output element read instead
+    /// of k·k + 1 floats.
+    func backwardSample(_ n: Int, routes: UnsafePointer<UInt8>, outputGradient dy: UnsafePointer<Float>,
+                        into dx: UnsafeMutablePointer<Float>, shape: Shape) {
+        let outSize = outputSize(shape)
+        maxPoolBackward(routes: routes + n * outSize, dy + n * outSize, dx, height: shape[0], width: shape[1],
+                        channels: shape[2], k: size, stride: stride)
+    }
+
+    /// `backward(…, reluBefore: true)` from recorded routes (`backwardSample(_:routes:…)`).
+    func backward(_ c: BackwardContext, input: Shape, routes: UnsafePointer<UInt8>) {
+        guard let dx = c.inputGradient else { return }
+        let inSize = input.reduce(1, *)
+        parallelFor(c.batch, threads: c.batch * inSize >= 1 << 17 ? nil : 1) { i in
+            backwardSample(i, routes: routes, outputGradient: c.outputGradient, into: dx + i * inSize, shape: input)
+        }
     }
 
     public func backward(_ c: BackwardContext, input: Shape) {

@@ -30,6 +30,14 @@ public final class Workspace {
     /// sample inside the convolution's pass, while that sample's output is still in cache (`Conv2d.forward(…,
     /// perSample:)`): the pool's input is read from cache instead of memory, with the same bits.
     let poolFusedForward: [Bool]
+    /// For a max pool whose forward pass runs inside the convolution two layers back (`poolFusedForward`), a byte
+    /// per output element naming the window position its gradient goes back to, or none (`maxPoolForward(…,
+    /// routes:)`): its backward pass reads these and dy instead of the convolution's output and its own (the
+    /// McMahan CNN's first pool at batch 64: 0.4 MB instead of 8 MB, mostly from memory). Indexed by the pool's
+    /// layer; nil for other layers.
+    let poolRoutes: [UnsafeMutablePointer<UInt8>?]
+    /// Whether the last forward pass wrote `poolRoutes[i]` (it does where it ran pool i inside its convolution).
+    private var routesRecorded: [Bool]
     /// Off while something reads layer outputs as they pass (an `ActivationTap`): a convolution's output must then be
     /// its own, before the ReLU.
     var fusesReLUForward = true
@@ -65,6 +73,10 @@ public final class Workspace {
     /// The max pools whose forward pass runs sample by sample inside the convolution two layers before them (after
     /// its fused ReLU); the same bits as running them as layers.
     public var poolFusions: [Int] { poolFusedForward.indices.filter { poolFusedForward[$0] }.map { $0 + 2 } }
+    /// The max pools whose forward pass, run inside their convolution (`poolFusions`), records which window element
+    /// took each max (`maxPoolForward(…, routes:)`), so that their backward pass reads those bytes instead of the
+    /// pool's input and output (the same bits).
+    public var poolRouteLayers: [Int] { poolRoutes.indices.filter { poolRoutes[$0] != nil } }
     let scratch: [UnsafeMutablePointer<Float>]
     let gradientA: UnsafeMutablePointer<Float>
     let gradientB: UnsafeMutablePointer<Float>
@@ -124,6 +136,15 @@ public final class Workspace {
         poolFusedForward = layers.indices.map { [reluFusedForward] i in
             reluFusedForward[i] && i + 2 < layers.count && layers[i + 2] is MaxPool2d
         }
+        poolRoutes = layers.indices.map { [poolFusedForward] i in
+            guard i > 1, poolFusedForward[i - 2], let pool = layers[i] as? MaxPool2d, pool.recordsRoutes
+            else { return nil }
+            let bytes = max(capacity * network.shapes[i + 1].reduce(1, *), 1)
+            let p = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes)
+            p.initialize(repeating: maxPoolNoRoute, count: bytes)
+            return p
+        }
+        routesRecorded = [Bool](repeating: false, count: layers.count)
         scratch = network.layers.enumerated().map { i, layer in
             allocate(capacity * layer.workspaceSize(input: network.shapes[i]))
         }
@@ -135,6 +156,7 @@ public final class Workspace {
         for p in acts + scratch + [gradientA, gradientB, inputGradientBuffer, gradient.baseAddress!] {
             if seen.insert(UnsafeMutableRawPointer(p)).inserted { allocations.append(UnsafeMutableRawPointer(p)) }
         }
+        allocations += poolRoutes.compactMap { $0.map(UnsafeMutableRawPointer.init) }
     }
 
     deinit {
@@ -151,6 +173,7 @@ public final class Workspace {
             let size = network.shapes[i + 1].reduce(1, *)
             largest = max(largest, size)
             perSample += size + layer.workspaceSize(input: network.shapes[i])
+            if layer is MaxPool2d { perSample += (size + 3) / 4 }  // its routes, a byte per output, if recorded
         }
         perSample += 2 * largest  // the two gradient buffers
         let (floats, overflow) = capacity.multipliedReportingOverflow(by: perSample)
@@ -178,6 +201,7 @@ public final class Workspace {
     public func forward(parameters: UnsafePointer<Float>, batch: Int, training: Bool, noise: NoiseSource = .none,
                         keepsActivations: Bool = true) {
         precondition(batch > 0 && batch <= capacity, "batch \(batch) outside 1…\(capacity)")
+        for i in routesRecorded.indices { routesRecorded[i] = false }
         for (i, layer) in network.layers.enumerated() {
             defer { layerHook?(i, false) }
             // A ReLU whose convolution already applied it (in place: its output is the convolution's).
@@ -191,9 +215,16 @@ public final class Workspace {
             if fusesReLUForward && reluFusedForward[i], let conv = layer as? Conv2d {
                 if poolFusedForward[i], let pool = network.layers[i + 2] as? MaxPool2d {
                     let pooled = activations[i + 3], shape = network.shapes[i + 2]
-                    conv.forward(context, input: network.shapes[i], fusedReLU: true, perSample: { n, sample in
-                        pool.forwardSample(n, input: sample, output: pooled, shape: shape)
-                    }, outputInScratch: !keepsActivations)
+                    if let routes = poolRoutes[i + 2] {
+                        conv.forward(context, input: network.shapes[i], fusedReLU: true, perSample: { n, sample in
+                            pool.forwardSample(n, input: sample, output: pooled, routes: routes, shape: shape)
+                        }, outputInScratch: !keepsActivations)
+                        routesRecorded[i + 2] = true
+                    } else {
+                        conv.forward(context, input: network.shapes[i], fusedReLU: true, perSample: { n, sample in
+                            pool.forwardSample(n, input: sample, output: pooled, shape: shape)
+                        }, outputInScratch: !keepsActivations)
+                    }
                 } else {
                     conv.forward(context, input: network.shapes[i], fusedReLU: true)
                 }
@@ -283,9 +314,15 @@ public final class Workspace {
                    let pool = layers[pooled.index] as? MaxPool2d {
                     let x = UnsafePointer(activations[pooled.index]), y = UnsafePointer(activations[pooled.index + 1])
                     let dy = UnsafePointer(pooled.outputGradient), shape = network.shapes[pooled.index]
-                    conv.backward(context, input: network.shapes[i]) { n, dx in
-                        pool.backwardSample(n, input: x, output: y, outputGradient: dy, into: dx, shape: shape,
-                                            reluBefore: true)
+                    if routesRecorded[pooled.index], let routes = poolRoutes[pooled.index].map({ UnsafePointer($0) }) {
+                        conv.backward(context, input: network.shapes[i]) { n, dx in
+                            pool.backwardSample(n, routes: routes, outputGradient: dy, into: dx, shape: shape)
+                        }
+                    } else {
+                        conv.backward(context, input: network.shapes[i]) { n, dx in
+                            pool.backwardSample(n, input: x, output: y, outputGradient: dy, into: dx, shape: shape,
+                                                reluBefore: true)
+                        }
                     }
                 } else {
                     layer.backward(context, input: network.shapes[i])
@@ -304,7 +341,11 @@ public final class Workspace {
                                     momentum: 0, dampening: 0, weightDecay: 0, nesterov: false)
                 }
             } else if reluFusedBackward[i], let pool = layer as? MaxPool2d {
-                pool.backward(context, input: network.shapes[i], reluBefore: true)
+                if routesRecorded[i], let routes = poolRoutes[i] {
+                    pool.backward(context, input: network.shapes[i], routes: routes)
+                } else {
+                    pool.backward(context, input: network.shapes[i], reluBefore: true)
+                }
             } else if reluFusedAcrossNoise[i], let pool = layer as? MaxPool2d {
                 pool.backward(context, input: network.shapes[i], reluBefore: true,
                               reluOutput: UnsafePointer(activations[i - 1]))

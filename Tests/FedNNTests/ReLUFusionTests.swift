@@ -103,9 +103,11 @@ import Testing
         // Every convolution → ReLU → max pool of these models also runs the pool inside the convolution's pass.
         #expect(ws.poolFusions == (kind == .cnn ? [2, 5] : [2]))
         #expect(ws.poolBackwardFusions == [2])
+        // Their backward passes read the routes the fused forward passes recorded.
+        #expect(ws.poolRouteLayers == ws.poolFusions)
         let other = Workspace(network: plain, capacity: 1)
         #expect(other.reluFusions.intoConvolution.isEmpty && other.reluFusions.intoMaxPool.isEmpty)
-        #expect(other.poolFusions.isEmpty && other.poolBackwardFusions.isEmpty)
+        #expect(other.poolFusions.isEmpty && other.poolBackwardFusions.isEmpty && other.poolRouteLayers.isEmpty)
         for (batch, threads) in [(3, 1), (17, 2)] {
             let w = fused.initialParameters(key: StreamKey(seed: 3))
             Self.expectSame(Self.run(fused, parameters: w, batch: batch, threads: threads),
@@ -123,7 +125,7 @@ import Testing
         ])
         let ws = Workspace(network: fused, capacity: 1)
         #expect(ws.reluFusions.intoConvolution == [4] && ws.reluFusions.intoMaxPool == [1, 4])
-        #expect(ws.poolFusions == [5])
+        #expect(ws.poolFusions == [5] && ws.poolRouteLayers == [5])
         let plain = try Self.separated(fused)
         for threads in [1, 2] {
             let w = fused.initialParameters(key: StreamKey(seed: 3))
@@ -142,7 +144,8 @@ import Testing
             Conv2d(2, 32, kernel: 3, padding: 1), ReLU(), MaxPool2d(2, stride: stride), Flatten(),
             Linear(stride == 1 ? 8 * 10 * 32 : 4 * 5 * 32, 5),
         ])
-        #expect(Workspace(network: fused, capacity: 1).poolBackwardFusions == [2])
+        let ws = Workspace(network: fused, capacity: 1)
+        #expect(ws.poolBackwardFusions == [2] && ws.poolRouteLayers == [2])
         let plain = try Self.separated(fused)
         let w = fused.initialParameters(key: StreamKey(seed: 5))
         for (batch, threads) in [(3, 1), (40, 2)] {

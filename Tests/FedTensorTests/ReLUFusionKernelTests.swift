@@ -38,4 +38,66 @@ import Testing
         let masked = zip(routed, twoPass).filter { $0.bitPattern != $1.bitPattern }.count
         #expect(masked > 0, "the ReLU's mask must matter on this input (routed gradient it zeroes)")
     }
+
+    /// Pool inputs (H·W pixels of c channels) with what the route rule must get right, by channel: every pixel 0.5
+    /// (each window's max tied across the window), zeros of both signs, NaNs at every third pixel, negatives only,
+    /// and a spread of values.
+    static func awkwardInputs(pixels: Int, channels c: Int, seed: UInt64) -> [Float] {
+        var rng = Philox(seed: seed, 2)
+        return (0..<pixels * c).map { i in
+            let pixel = i / c
+            switch (i % c) % 5 {
+            case 0: return 0.5
+            case 1: return pixel % 2 == 0 ? 0 : -0.0
+            case 2 where pixel % 3 == 0: return .nan
+            case 3: return -Float(pixel % 7) - 1
+            default: return Float(rng.nextGaussian())
+            }
+        }
+    }
+
+    /// `maxPoolForward(…, routes:, reluBefore: true)` writes the bits of `maxPoolForward`, and `maxPoolBackward(routes:)`
+    /// the bits of `maxPoolBackward(…, reluBefore: true)` from x and y, on ReLU outputs and on inputs with ties, NaNs
+    /// and negatives; non-overlapping and overlapping windows, odd edges, channel counts with a scalar tail.
+    /// Negative control: on the awkward inputs (every window of channel 0 tied at 0.5), routing to the last equal
+    /// element instead of the first gives a different dx.
+    @Test(arguments: [(8, 8, 32, 2, 2), (9, 7, 20, 2, 2), (7, 7, 16, 3, 2), (6, 6, 3, 2, 1), (28, 28, 32, 2, 2)])
+    func maxPoolBackwardFromRoutesEqualsFromInputs(_ h: Int, _ w: Int, _ c: Int, _ k: Int, _ s: Int) {
+        let oh = (h - k) / s + 1, ow = (w - k) / s + 1
+        for (name, x) in [("relu", Self.reluOutputs(h * w * c, seed: UInt64(h * 10 + c))),
+                          ("awkward", Self.awkwardInputs(pixels: h * w, channels: c, seed: UInt64(h * 10 + c)))] {
+            var y = [Float](repeating: 0, count: oh * ow * c), yRouted = y
+            var routes = [UInt8](repeating: 0, count: y.count)
+            maxPoolForward(x, &y, height: h, width: w, channels: c, k: k, stride: s)
+            maxPoolForward(x, &yRouted, routes: &routes, reluBefore: true, height: h, width: w, channels: c, k: k,
+                           stride: s)
+            #expect(yRouted.map(\.bitPattern) == y.map(\.bitPattern), "\(name): pooled values")
+            var rng = Philox(seed: 9, UInt64(c))
+            let dy = (0..<y.count).map { _ in Float(rng.nextGaussian()) }
+            var fromInputs = [Float](repeating: .nan, count: x.count), fromRoutes = fromInputs
+            maxPoolBackward(x, output: y, dy, &fromInputs, height: h, width: w, channels: c, k: k, stride: s,
+                            reluBefore: true)
+            maxPoolBackward(routes: routes, dy, &fromRoutes, height: h, width: w, channels: c, k: k, stride: s)
+            #expect(fromRoutes.map(\.bitPattern) == fromInputs.map(\.bitPattern), "\(name): input gradient")
+            // The negative control: the last equal element of every window as its route.
+            var lastRoutes = routes
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    for ch in 0..<c where routes[(oy * ow + ox) * c + ch] != maxPoolNoRoute {
+                        let o = (oy * ow + ox) * c + ch
+                        for ky in 0..<k {
+                            for kx in 0..<k where x[((oy * s + ky) * w + ox * s + kx) * c + ch] == y[o] {
+                                lastRoutes[o] = UInt8(ky * k + kx)
+                            }
+                        }
+                    }
+                }
+            }
+            guard name == "awkward" else { continue }  // (ReLU outputs tie at 0.5 only for some channel counts)
+            var fromLast = fromInputs
+            maxPoolBackward(routes: lastRoutes, dy, &fromLast, height: h, width: w, channels: c, k: k, stride: s)
+            #expect(fromLast.map(\.bitPattern) != fromInputs.map(\.bitPattern),
+                    "\(name): routing ties to the last equal element must change dx on this input")
+        }
+    }
 }

@@ -96,3 +96,113 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
         }
     }
 }
+
+/// The route byte of an output element whose backward pass routes nothing (see `maxPoolForward(…, routes:)`).
+@inlinable public var maxPoolNoRoute: UInt8 { 255 }
+
+/// `maxPoolForward` (the same y, bit for bit) that also writes, for each output element, the route its gradient
+/// takes back (`routes`, one byte per element of y): the window position ky·k + kx of the first element, in
+/// row-major order, that equals the window's max (the element `maxPoolBackward` routes to), or `maxPoolNoRoute`
+/// where nothing is routed: the max is NaN (no element equals it) or, with `reluBefore`, the max is ≤ 0 (the
+/// ReLU's mask zeroes what is routed). The scan keeps a running max and moves it only to a strictly greater
+/// element, so the position it ends on is that first equal element: every element before it is smaller or NaN.
+/// Needs k·k < 255. `maxPoolBackward(routes:)` then needs only these bytes and dy, not x (k·k floats per byte).
+@inlinable
+public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                           routes: UnsafeMutablePointer<UInt8>, reluBefore: Bool,
+                           height: Int, width: Int, channels c: Int, k: Int, stride: Int? = nil) {
+    precondition(k * k < Int(maxPoolNoRoute), "maxPoolForward: routes need k·k < 255")
+    let s = stride ?? k
+    let oh = (height - k) / s + 1, ow = (width - k) / s + 1
+    let zero = SIMD16<Float>(repeating: 0)
+    let none = SIMD16<Int32>(repeating: Int32(maxPoolNoRoute))
+    for oy in 0..<oh {
+        for ox in 0..<ow {
+            let o = (oy &* ow &+ ox) &* c
+            let first = x + ((oy &* s) &* width &+ ox &* s) &* c
+            var ch = 0
+            while ch &+ 16 <= c {
+                var best = load16(first + ch)
+                var route = SIMD16<Int32>(repeating: 0)
+                for ky in 0..<k {
+                    for kx in 0..<k where ky != 0 || kx != 0 {
+                        let pixel: Int = (oy &* s &+ ky) &* width &+ ox &* s &+ kx
+                        let b = load16(x + (pixel &* c &+ ch))
+                        let greater = b .> best
+                        best.replace(with: b, where: greater)
+                        let position = SIMD16<Int32>(repeating: Int32(ky &* k &+ kx))
+                        route.replace(with: position, where: greater)
+                    }
+                }
+                var silent = best .!= best
+                if reluBefore { silent = silent .| (best .<= zero) }
+                route.replace(with: none, where: silent)
+                store16(best, y + (o &+ ch))
+                UnsafeMutableRawPointer(routes + (o &+ ch))
+                    .storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: route), as: SIMD16<UInt8>.self)
+                ch &+= 16
+            }
+            while ch < c {
+                var best = first[ch]
+                var route = 0
+                for ky in 0..<k {
+                    for kx in 0..<k where ky != 0 || kx != 0 {
+                        let pixel: Int = (oy &* s &+ ky) &* width &+ ox &* s &+ kx
+                        let b = x[pixel &* c &+ ch]
+                        if b > best { best = b; route = ky &* k &+ kx }
+                    }
+                }
+                y[o &+ ch] = best
+                routes[o &+ ch] = best.isNaN || (reluBefore && best <= 0) ? maxPoolNoRoute : UInt8(route)
+                ch &+= 1
+            }
+        }
+    }
+}
+
+/// `maxPoolBackward(…, reluBefore:)` from the routes `maxPoolForward(…, routes:, reluBefore:)` wrote, without x or
+/// y: the same dx, bit for bit (each window element gets dy where the route names it, +0 elsewhere; overlapping
+/// windows add in the same order). `dx` is overwritten as there.
+@inlinable
+public func maxPoolBackward(routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                            height: Int, width: Int, channels c: Int, k: Int, stride: Int? = nil) {
+    let s = stride ?? k
+    let oh = (height - k) / s + 1, ow = (width - k) / s + 1
+    let overlapping = s < k
+    if overlapping || oh * k != height || ow * k != width || s != k || c % 16 != 0 {
+        dx.update(repeating: 0, count: height &* width &* c)
+    }
+    let zero = SIMD16<Float>(repeating: 0)
+    for oy in 0..<oh {
+        for ox in 0..<ow {
+            let o = (oy &* ow &+ ox) &* c
+            var ch = 0
+            while ch &+ 16 <= c {
+                let route = SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(routes + (o &+ ch))
+                    .loadUnaligned(as: SIMD16<UInt8>.self))
+                let g = load16(dy + (o &+ ch))
+                for ky in 0..<k {
+                    for kx in 0..<k {
+                        let pixel: Int = (oy &* s &+ ky) &* width &+ ox &* s &+ kx
+                        let idx = pixel &* c &+ ch
+                        let position = SIMD16<Int32>(repeating: Int32(ky &* k &+ kx))
+                        let routed = zero.replacing(with: g, where: route .== position)
+                        store16(overlapping ? load16(dx + idx) + routed : routed, dx + idx)
+                    }
+                }
+                ch &+= 16
+            }
+            while ch < c {
+                let route = Int(routes[o &+ ch])
+                for ky in 0..<k {
+                    for kx in 0..<k {
+                        let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
+                        let routed: Float = route == ky &* k &+ kx ? dy[o &+ ch] : 0
+                        dx[idx] = overlapping ? dx[idx] + routed : routed
+                    }
+                }
+                ch &+= 1
+            }
+        }
+    }
+}
