@@ -50,17 +50,20 @@ public struct Conv2d: Layer {
 
     public func workspaceSize(input: Shape) -> Int {
         let g = geometry(input)
-        // im2col: the unfolded input (forward to the weight gradient), reused by the input gradient.
+        // im2col: the unfolded input (forward to the weight gradient), then the input gradient's scratch: the
+        // unfolded input stays for a second backward pass on the same forward pass (DP-SGD runs two).
         let unfolded = g.positions * g.patchSize
         guard isImplicit(g) else {
-            guard convInputGradientSupported(g) else { return unfolded }
-            return max(unfolded, convInputGradientScratch(g, outputChannels: outputChannels, batch: 1))
+            guard convInputGradientSupported(g) else { return 2 * unfolded }
+            return unfolded + convInputGradientScratch(g, outputChannels: outputChannels, batch: 1)
         }
         // Implicit: the padded input, then per sample room for the padded dY (input gradient), then (counted per
         // sample, used once) the transposed or flipped filters. The input gradient falls back to a GEMM into
-        // unfolded columns when the input channels are not whole vectors.
+        // unfolded columns when the input channels are not whole vectors; they too go after the padded input, which
+        // a second backward pass on the same forward pass reads.
         let dyFrame = (g.height + kernel - 1) * (g.width + kernel - 1) * outputChannels
-        return max(unfolded, paddedInputSize(g) + dyFrame + g.patchSize * outputChannels)
+        let afterPadded = dyFrame + g.patchSize * outputChannels
+        return paddedInputSize(g) + (convInputGradientSupported(g) ? afterPadded : max(unfolded, afterPadded))
     }
 
     /// Implicit layout of the workspace: padded inputs, padded dY frames, filter scratch.
@@ -156,20 +159,23 @@ public struct Conv2d: Layer {
                                  n: outputChannels)
         }
         if let dx = c.inputGradient, convInputGradientSupported(g) {
-            // Straight from dY and the flipped filters. Implicit layers keep their padded inputs (a second backward
-            // on the same forward, as DP-SGD runs, reads them): the scratch starts at the dY frames after them.
-            // Otherwise the saved columns are no longer needed, so their space is the scratch.
-            let scratch = implicit ? implicitLayout(g, c.workspace, batch: c.batch).frames : c.workspace
+            // Straight from dY and the flipped filters. The padded inputs or unfolded columns stay (a second backward
+            // on the same forward, as DP-SGD runs, reads them): the scratch starts after them.
+            let scratch = implicit ? implicitLayout(g, c.workspace, batch: c.batch).frames
+                : c.workspace + c.batch * g.positions * g.patchSize
             convInputGradient(c.outputGradient, weights: c.parameters, dx, g, outputChannels: outputChannels,
                               batch: c.batch, scratch: scratch)
         } else if let dx = c.inputGradient {
-            // dcol = dY·W overwrites the saved columns (no longer needed), then folds back into dx.
+            // dcol = dY·W, then folded back into dx, in the space after the padded inputs or unfolded columns, which
+            // stay (as above).
+            let columns = implicit ? implicitLayout(g, c.workspace, batch: c.batch).frames
+                : c.workspace + c.batch * g.positions * g.patchSize
             gemm(.none, .none, m: rows, n: g.patchSize, k: outputChannels,
                  a: c.outputGradient, lda: outputChannels, b: c.parameters, ldb: g.patchSize,
-                 c: c.workspace, ldc: g.patchSize)
+                 c: columns, ldc: g.patchSize)
             let inSize = g.height * g.width * g.channels, colSize = g.positions * g.patchSize
             parallelFor(c.batch, threads: c.batch * colSize >= 1 << 18 ? nil : 1) { i in
-                col2im(c.workspace + i * colSize, dx + i * inSize, g)
+                col2im(columns + i * colSize, dx + i * inSize, g)
             }
         }
     }

@@ -161,7 +161,9 @@ public func trainingStep(
     var result = (lossSum: 0.0, correct: 0)
     let fused = fusedUpdate && sgd.isPlain && gradientTransform == nil && optimizerStep == nil
     parameters.withUnsafeMutableBufferPointer { p in
-        workspace.forward(parameters: p.baseAddress!, batch: batch, training: true, noise: noise)
+        // Only this workspace's backward pass follows: it reads a fused pool's routes, not its input.
+        workspace.forward(parameters: p.baseAddress!, batch: batch, training: true, noise: noise,
+                          keepsPoolInputs: false)
         labels.withUnsafeBufferPointer { l in
             // The loss gradient overwrites the logits: nothing reads them after this.
             result = softmaxCrossEntropy(logits: workspace.output, labels: l.baseAddress!, batch: batch,

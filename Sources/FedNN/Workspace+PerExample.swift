@@ -130,6 +130,7 @@ extension Workspace {
     /// must write the input gradient when asked.
     func reverseLayers(parameters: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, batch: Int,
                        frozen: Set<Int>, _ body: (Int, BackwardContext) -> Void) {
+        precondition(poolInputsKept, "per-example passes need the layer outputs: forward(…, keepsPoolInputs: true)")
         let layers = network.layers
         var current = gradientA, other = gradientB
         current.update(from: outputGradient, count: batch * network.outputSize)

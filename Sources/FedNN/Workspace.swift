@@ -38,6 +38,9 @@ public final class Workspace {
     let poolRoutes: [UnsafeMutablePointer<UInt8>?]
     /// Whether the last forward pass wrote `poolRoutes[i]` (it does where it ran pool i inside its convolution).
     private var routesRecorded: [Bool]
+    /// Whether the last forward pass wrote every layer's output to its activation buffer (`forward(…,
+    /// keepsActivations:keepsPoolInputs:)`), as the per-example passes need.
+    private(set) var poolInputsKept = true
     /// Off while something reads layer outputs as they pass (an `ActivationTap`): a convolution's output must then be
     /// its own, before the ReLU.
     var fusesReLUForward = true
@@ -197,11 +200,14 @@ public final class Workspace {
     /// With `keepsActivations` false (inference only: no `backward` may follow, and no `layerHook` may read the
     /// layer outputs) a convolution whose max pool is fused (`poolFusions`) keeps each sample's output in per-thread
     /// scratch until the pool has read it, instead of writing it to its activation buffer: the pooled values and
-    /// `output` are the same bits, and a pass over memory is saved.
+    /// `output` are the same bits, and a pass over memory is saved. With `keepsPoolInputs` false, only for a pool
+    /// that records its routes (`poolRouteLayers`), the same is done in training: `backward` and `backwardAndStep`
+    /// read the routes and never that output, but the per-example passes (DP-SGD) read it and refuse to follow.
     public func forward(parameters: UnsafePointer<Float>, batch: Int, training: Bool, noise: NoiseSource = .none,
-                        keepsActivations: Bool = true) {
+                        keepsActivations: Bool = true, keepsPoolInputs: Bool = true) {
         precondition(batch > 0 && batch <= capacity, "batch \(batch) outside 1…\(capacity)")
         for i in routesRecorded.indices { routesRecorded[i] = false }
+        poolInputsKept = keepsActivations
         for (i, layer) in network.layers.enumerated() {
             defer { layerHook?(i, false) }
             // A ReLU whose convolution already applied it (in place: its output is the convolution's).
@@ -218,8 +224,9 @@ public final class Workspace {
                     if let routes = poolRoutes[i + 2] {
                         conv.forward(context, input: network.shapes[i], fusedReLU: true, perSample: { n, sample in
                             pool.forwardSample(n, input: sample, output: pooled, routes: routes, shape: shape)
-                        }, outputInScratch: !keepsActivations)
+                        }, outputInScratch: !keepsActivations || !keepsPoolInputs)
                         routesRecorded[i + 2] = true
+                        poolInputsKept = poolInputsKept && keepsPoolInputs
                     } else {
                         conv.forward(context, input: network.shapes[i], fusedReLU: true, perSample: { n, sample in
                             pool.forwardSample(n, input: sample, output: pooled, shape: shape)

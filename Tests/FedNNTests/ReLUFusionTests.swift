@@ -81,6 +81,19 @@ import Testing
             ws.gradient.update(repeating: .nan)
             ws.backward(parameters: parameters, outputGradient: dLogits, batch: batch, accumulate: false)
             let gradientAlone = Array(ws.gradient)
+            // As `trainingStep` runs it, on a fresh (zeroed) workspace: a fused pool's convolution output is not
+            // kept (`keepsPoolInputs: false`), so a backward pass reading it instead of the routes would be caught.
+            let fresh = Workspace(network: network, capacity: batch)
+            fresh.input.update(from: ws.input, count: batch * network.inputSize)
+            fresh.forward(parameters: parameters, batch: batch, training: true,
+                          noise: NoiseSource(key: StreamKey(seed: 4), step: 0), keepsPoolInputs: false)
+            fresh.backward(parameters: parameters, outputGradient: dLogits, batch: batch, accumulate: false)
+            let leanDiffers = zip(fresh.gradient, gradientAlone).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(leanDiffers == 0, "keepsPoolInputs false: \(leanDiffers) gradient values differ")
+            // A second backward pass on the same forward pass gives the first one's parameter gradient (the first
+            // convolution's input gradient, a GEMM into columns here, once overwrote its saved padded input).
+            let secondDiffers = zip(gradientAlone, gradient).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(secondDiffers == 0, "second backward pass: \(secondDiffers) gradient values differ")
             parameters.withUnsafeMutableBufferPointer { p in
                 ws.backwardAndStep(parameters: p.baseAddress!, outputGradient: dLogits, batch: batch,
                                    learningRate: 0.05)
