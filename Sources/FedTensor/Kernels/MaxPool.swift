@@ -124,6 +124,20 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
             while ch &+ 16 <= c {
                 var best = load16(first + ch)
                 var route = SIMD16<Int32>(repeating: 0)
+                if k == 2 {
+                    // The usual 2 × 2 window written out (the loop below, in the same order, without its index arithmetic).
+                    let below = first + width &* c
+                    let b1 = load16(first + (c &+ ch)), b2 = load16(below + ch), b3 = load16(below + (c &+ ch))
+                    let g1 = b1 .> best
+                    best.replace(with: b1, where: g1)
+                    route.replace(with: SIMD16<Int32>(repeating: 1), where: g1)
+                    let g2 = b2 .> best
+                    best.replace(with: b2, where: g2)
+                    route.replace(with: SIMD16<Int32>(repeating: 2), where: g2)
+                    let g3 = b3 .> best
+                    best.replace(with: b3, where: g3)
+                    route.replace(with: SIMD16<Int32>(repeating: 3), where: g3)
+                } else {
                 for ky in 0..<k {
                     for kx in 0..<k where ky != 0 || kx != 0 {
                         let pixel: Int = (oy &* s &+ ky) &* width &+ ox &* s &+ kx
@@ -133,6 +147,7 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
                         let position = SIMD16<Int32>(repeating: Int32(ky &* k &+ kx))
                         route.replace(with: position, where: greater)
                     }
+                }
                 }
                 var silent = best .!= best
                 if reluBefore { silent = silent .| (best .<= zero) }
@@ -181,6 +196,16 @@ public func maxPoolBackward(routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Fl
                 let route = SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(routes + (o &+ ch))
                     .loadUnaligned(as: SIMD16<UInt8>.self))
                 let g = load16(dy + (o &+ ch))
+                if k == 2 && !overlapping {
+                    // The usual 2 × 2 window written out (the loop below, in the same order).
+                    let top = dx + (((oy &* s) &* width &+ ox &* s) &* c &+ ch), below = top + width &* c
+                    store16(zero.replacing(with: g, where: route .== SIMD16<Int32>(repeating: 0)), top)
+                    store16(zero.replacing(with: g, where: route .== SIMD16<Int32>(repeating: 1)), top + c)
+                    store16(zero.replacing(with: g, where: route .== SIMD16<Int32>(repeating: 2)), below)
+                    store16(zero.replacing(with: g, where: route .== SIMD16<Int32>(repeating: 3)), below + c)
+                    ch &+= 16
+                    continue
+                }
                 for ky in 0..<k {
                     for kx in 0..<k {
                         let pixel: Int = (oy &* s &+ ky) &* width &+ ox &* s &+ kx
