@@ -56,6 +56,19 @@ public struct MaxPool2d: Layer {
                        height: shape[0], width: shape[1], channels: shape[2], k: size, stride: stride)
     }
 
+    /// `forward` that also writes the routes (`maxPoolForward(…, routes:, reluBefore: true, reluOutput:)`) where
+    /// this pool's input is additive noise on the ReLU output `reluOutput` (the whole batch), for
+    /// `backward(_:input:routes:)`.
+    func forward(_ c: ForwardContext, input: Shape, routes: UnsafeMutablePointer<UInt8>,
+                 reluOutput: UnsafePointer<Float>) {
+        let inSize = input.reduce(1, *), outSize = outputSize(input)
+        parallelFor(c.batch, threads: c.batch * inSize >= 1 << 17 ? nil : 1) { n in
+            maxPoolForward(c.input + n * inSize, c.output + n * outSize, routes: routes + n * outSize,
+                           reluBefore: true, reluOutput: reluOutput + n * inSize, height: input[0],
+                           width: input[1], channels: input[2], k: size, stride: stride)
+        }
+    }
+
     /// The backward pass of sample n alone (`x`, `y` and `dy` hold the whole batch) into `dx`, that sample's input
     /// gradient: what `backward(…, reluBefore:)` computes for it, for a pool fused into the weight gradient of the
     /// convolution before it (`Workspace`).
@@ -78,7 +91,8 @@ public struct MaxPool2d: Layer {
                         channels: shape[2], k: size, stride: stride)
     }
 
-    /// `backward(…, reluBefore: true)` from recorded routes (`backwardSample(_:routes:…)`).
+    /// `backward(…, reluBefore: true)`, or with `reluOutput` when the routes were recorded with it, from recorded
+    /// routes (`backwardSample(_:routes:…)`).
     func backward(_ c: BackwardContext, input: Shape, routes: UnsafePointer<UInt8>) {
         guard let dx = c.inputGradient else { return }
         let inSize = input.reduce(1, *)

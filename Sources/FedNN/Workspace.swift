@@ -30,11 +30,12 @@ public final class Workspace {
     /// sample inside the convolution's pass, while that sample's output is still in cache (`Conv2d.forward(…,
     /// perSample:)`): the pool's input is read from cache instead of memory, with the same bits.
     let poolFusedForward: [Bool]
-    /// For a max pool whose forward pass runs inside the convolution two layers back (`poolFusedForward`), a byte
-    /// per output element naming the window position its gradient goes back to, or none (`maxPoolForward(…,
-    /// routes:)`): its backward pass reads these and dy instead of the convolution's output and its own (the
-    /// McMahan CNN's first pool at batch 64: 0.4 MB instead of 8 MB, mostly from memory). Indexed by the pool's
-    /// layer; nil for other layers.
+    /// For a max pool whose forward pass runs inside the convolution two layers back (`poolFusedForward`), or that
+    /// follows additive noise on a ReLU's output (`reluFusedAcrossNoise`), a byte per output element naming the
+    /// window position its gradient goes back to, or none (`maxPoolForward(…, routes:)`): its backward pass reads
+    /// these and dy instead of its input and output (and the ReLU's output): the McMahan CNN's first pool at batch
+    /// 64 reads 2 MB instead of 8 (15 after noise), mostly from memory. Indexed by the pool's layer; nil for other
+    /// layers.
     let poolRoutes: [UnsafeMutablePointer<UInt8>?]
     /// Whether the last forward pass wrote `poolRoutes[i]` (it does where it ran pool i inside its convolution).
     private var routesRecorded: [Bool]
@@ -76,9 +77,10 @@ public final class Workspace {
     /// The max pools whose forward pass runs sample by sample inside the convolution two layers before them (after
     /// its fused ReLU); the same bits as running them as layers.
     public var poolFusions: [Int] { poolFusedForward.indices.filter { poolFusedForward[$0] }.map { $0 + 2 } }
-    /// The max pools whose forward pass, run inside their convolution (`poolFusions`), records which window element
-    /// took each max (`maxPoolForward(…, routes:)`), so that their backward pass reads those bytes instead of the
-    /// pool's input and output (the same bits).
+    /// The max pools whose forward pass, run inside their convolution (`poolFusions`) or after additive noise on a
+    /// ReLU's output (`reluFusionsAcrossNoise`), records which window element took each max (`maxPoolForward(…,
+    /// routes:)`), so that their backward pass reads those bytes instead of the pool's input and output (the same
+    /// bits).
     public var poolRouteLayers: [Int] { poolRoutes.indices.filter { poolRoutes[$0] != nil } }
     let scratch: [UnsafeMutablePointer<Float>]
     let gradientA: UnsafeMutablePointer<Float>
@@ -139,8 +141,9 @@ public final class Workspace {
         poolFusedForward = layers.indices.map { [reluFusedForward] i in
             reluFusedForward[i] && i + 2 < layers.count && layers[i + 2] is MaxPool2d
         }
-        poolRoutes = layers.indices.map { [poolFusedForward] i in
-            guard i > 1, poolFusedForward[i - 2], let pool = layers[i] as? MaxPool2d, pool.recordsRoutes
+        poolRoutes = layers.indices.map { [poolFusedForward, reluFusedAcrossNoise] i in
+            guard i > 1, poolFusedForward[i - 2] || reluFusedAcrossNoise[i], let pool = layers[i] as? MaxPool2d,
+                  pool.recordsRoutes
             else { return nil }
             let bytes = max(capacity * network.shapes[i + 1].reduce(1, *), 1)
             let p = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes)
@@ -235,6 +238,11 @@ public final class Workspace {
                 } else {
                     conv.forward(context, input: network.shapes[i], fusedReLU: true)
                 }
+            } else if fusesReLUForward && reluFusedAcrossNoise[i], let routes = poolRoutes[i],
+                      let pool = layer as? MaxPool2d {
+                pool.forward(context, input: network.shapes[i], routes: routes,
+                             reluOutput: UnsafePointer(activations[i - 1]))
+                routesRecorded[i] = true
             } else {
                 layer.forward(context, input: network.shapes[i])
             }
@@ -354,8 +362,12 @@ public final class Workspace {
                     pool.backward(context, input: network.shapes[i], reluBefore: true)
                 }
             } else if reluFusedAcrossNoise[i], let pool = layer as? MaxPool2d {
-                pool.backward(context, input: network.shapes[i], reluBefore: true,
-                              reluOutput: UnsafePointer(activations[i - 1]))
+                if routesRecorded[i], let routes = poolRoutes[i] {
+                    pool.backward(context, input: network.shapes[i], routes: routes)
+                } else {
+                    pool.backward(context, input: network.shapes[i], reluBefore: true,
+                                  reluOutput: UnsafePointer(activations[i - 1]))
+                }
             } else {
                 run(context)
             }

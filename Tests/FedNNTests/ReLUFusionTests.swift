@@ -183,8 +183,11 @@ import Testing
         for law in [NoiseDistribution.gaussian, .laplace, .uniform] {
             let fused = try network(law)
             #expect(Workspace(network: fused, capacity: 1).reluFusionsAcrossNoise == [1, 5])
+            // Those pools record their routes in the forward pass, masked by the ReLU's output.
+            #expect(Workspace(network: fused, capacity: 1).poolRouteLayers == [3, 7])
             let plain = try Self.separated(fused)
             #expect(Workspace(network: plain, capacity: 1).reluFusionsAcrossNoise.isEmpty)
+            #expect(Workspace(network: plain, capacity: 1).poolRouteLayers.isEmpty)
             let w = fused.initialParameters(key: StreamKey(seed: 6))
             for (batch, threads) in [(3, 1), (20, 2)] {
                 Self.expectSame(Self.run(fused, parameters: w, batch: batch, threads: threads, noisy: true),

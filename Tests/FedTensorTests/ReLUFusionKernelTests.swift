@@ -102,4 +102,35 @@ import Testing
                     "\(name): routing ties to the last equal element must change dx on this input")
         }
     }
+
+    /// Routes recorded after additive noise on a ReLU's output r (`reluOutput:`) give the bits of
+    /// `maxPoolBackward(…, reluBefore: true, reluOutput: r)`: the mask is r's at the routed element, not the noisy
+    /// max's. 2 × 2 and 3 × 3 windows, overlapping and not, a scalar channel tail. Negative control: routes masked
+    /// by the noisy max instead (`reluOutput` left out) give a different dx.
+    @Test(arguments: [(8, 8, 32, 2, 2), (9, 7, 20, 2, 2), (7, 7, 16, 3, 2), (10, 9, 48, 2, 1), (6, 6, 3, 2, 1)])
+    func maxPoolRoutesAcrossNoiseUseTheReLUsMask(_ h: Int, _ w: Int, _ c: Int, _ k: Int, _ s: Int) {
+        let r = Self.reluOutputs(h * w * c, seed: UInt64(h * 7 + c))
+        var rng = Philox(seed: 11, UInt64(c))
+        let x = r.map { $0 + 0.3 * Float(rng.nextGaussian()) }  // x = r + η
+        let oh = (h - k) / s + 1, ow = (w - k) / s + 1
+        var y = [Float](repeating: 0, count: oh * ow * c), yRouted = y
+        var routes = [UInt8](repeating: 0, count: y.count), noisyMaskRoutes = routes
+        maxPoolForward(x, &y, height: h, width: w, channels: c, k: k, stride: s)
+        maxPoolForward(x, &yRouted, routes: &routes, reluBefore: true, reluOutput: r, height: h, width: w,
+                       channels: c, k: k, stride: s)
+        #expect(yRouted.map(\.bitPattern) == y.map(\.bitPattern))
+        let dy = (0..<y.count).map { _ in Float(rng.nextGaussian()) }
+        var fromInputs = [Float](repeating: .nan, count: x.count), fromRoutes = fromInputs
+        maxPoolBackward(x, output: y, dy, &fromInputs, height: h, width: w, channels: c, k: k, stride: s,
+                        reluBefore: true, reluOutput: r)
+        maxPoolBackward(routes: routes, dy, &fromRoutes, height: h, width: w, channels: c, k: k, stride: s)
+        #expect(fromRoutes.map(\.bitPattern) == fromInputs.map(\.bitPattern))
+        var scratch = y
+        maxPoolForward(x, &scratch, routes: &noisyMaskRoutes, reluBefore: true, height: h, width: w, channels: c,
+                       k: k, stride: s)
+        var fromNoisyMask = fromInputs
+        maxPoolBackward(routes: noisyMaskRoutes, dy, &fromNoisyMask, height: h, width: w, channels: c, k: k, stride: s)
+        #expect(fromNoisyMask.map(\.bitPattern) != fromInputs.map(\.bitPattern),
+                "the ReLU's mask must differ from the noisy max's on this input")
+    }
 }

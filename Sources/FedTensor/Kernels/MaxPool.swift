@@ -103,15 +103,19 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
 /// `maxPoolForward` (the same y, bit for bit) that also writes, for each output element, the route its gradient
 /// takes back (`routes`, one byte per element of y): the window position ky·k + kx of the first element, in
 /// row-major order, that equals the window's max (the element `maxPoolBackward` routes to), or `maxPoolNoRoute`
-/// where nothing is routed: the max is NaN (no element equals it) or, with `reluBefore`, the max is ≤ 0 (the
-/// ReLU's mask zeroes what is routed). The scan keeps a running max and moves it only to a strictly greater
-/// element, so the position it ends on is that first equal element: every element before it is smaller or NaN.
-/// Needs k·k < 255. `maxPoolBackward(routes:)` then needs only these bytes and dy, not x (k·k floats per byte).
+/// where nothing is routed: the max is NaN (no element equals it) or, with `reluBefore`, the ReLU's mask zeroes
+/// what is routed: the max is ≤ 0, or with `reluOutput` r (x = r + η, additive noise on that ReLU's output, as in
+/// `maxPoolBackward`) r is ≤ 0 at the routed element. The scan keeps a running max and moves it only to a strictly
+/// greater element, so the position it ends on is that first equal element: every element before it is smaller
+/// or NaN. Needs k·k < 255. `maxPoolBackward(routes:)` then needs only these bytes and dy, not x (k·k floats per
+/// byte), y or r.
 @inlinable
 public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                            routes: UnsafeMutablePointer<UInt8>, reluBefore: Bool,
+                           reluOutput r: UnsafePointer<Float>? = nil,
                            height: Int, width: Int, channels c: Int, k: Int, stride: Int? = nil) {
     precondition(k * k < Int(maxPoolNoRoute), "maxPoolForward: routes need k·k < 255")
+    precondition(r == nil || reluBefore, "maxPoolForward: reluOutput needs reluBefore")
     let s = stride ?? k
     let oh = (height - k) / s + 1, ow = (width - k) / s + 1
     let zero = SIMD16<Float>(repeating: 0)
@@ -119,13 +123,15 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
     for oy in 0..<oh {
         for ox in 0..<ow {
             let o = (oy &* ow &+ ox) &* c
-            let first = x + ((oy &* s) &* width &+ ox &* s) &* c
+            let corner: Int = ((oy &* s) &* width &+ ox &* s) &* c
+            let first = x + corner
             var ch = 0
             while ch &+ 16 <= c {
                 var best = load16(first + ch)
                 var route = SIMD16<Int32>(repeating: 0)
                 if k == 2 {
-                    // The usual 2 × 2 window written out (the loop below, in the same order, without its index arithmetic).
+                    // The usual 2 × 2 window written out (the loop below, in the same order, without its index
+                    // arithmetic).
                     let below = first + width &* c
                     let b1 = load16(first + (c &+ ch)), b2 = load16(below + ch), b3 = load16(below + (c &+ ch))
                     let g1 = b1 .> best
@@ -138,19 +144,32 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
                     best.replace(with: b3, where: g3)
                     route.replace(with: SIMD16<Int32>(repeating: 3), where: g3)
                 } else {
-                for ky in 0..<k {
-                    for kx in 0..<k where ky != 0 || kx != 0 {
-                        let pixel: Int = (oy &* s &+ ky) &* width &+ ox &* s &+ kx
-                        let b = load16(x + (pixel &* c &+ ch))
-                        let greater = b .> best
-                        best.replace(with: b, where: greater)
-                        let position = SIMD16<Int32>(repeating: Int32(ky &* k &+ kx))
-                        route.replace(with: position, where: greater)
+                    for ky in 0..<k {
+                        for kx in 0..<k where ky != 0 || kx != 0 {
+                            let pixel: Int = (oy &* s &+ ky) &* width &+ ox &* s &+ kx
+                            let b = load16(x + (pixel &* c &+ ch))
+                            let greater = b .> best
+                            best.replace(with: b, where: greater)
+                            let position = SIMD16<Int32>(repeating: Int32(ky &* k &+ kx))
+                            route.replace(with: position, where: greater)
+                        }
                     }
                 }
-                }
                 var silent = best .!= best
-                if reluBefore { silent = silent .| (best .<= zero) }
+                if let r {
+                    // The ReLU's output at each lane's routed element.
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let pixel: Int = (oy &* s &+ ky) &* width &+ ox &* s &+ kx
+                            let position = SIMD16<Int32>(repeating: Int32(ky &* k &+ kx))
+                            let here = route .== position
+                            let off = load16(r + (pixel &* c &+ ch)) .<= zero
+                            silent = silent .| (here .& off)
+                        }
+                    }
+                } else if reluBefore {
+                    silent = silent .| (best .<= zero)
+                }
                 route.replace(with: none, where: silent)
                 store16(best, y + (o &+ ch))
                 UnsafeMutableRawPointer(routes + (o &+ ch))
@@ -159,16 +178,17 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
             }
             while ch < c {
                 var best = first[ch]
-                var route = 0
+                var route = 0, routed = corner &+ ch
                 for ky in 0..<k {
                     for kx in 0..<k where ky != 0 || kx != 0 {
                         let pixel: Int = (oy &* s &+ ky) &* width &+ ox &* s &+ kx
                         let b = x[pixel &* c &+ ch]
-                        if b > best { best = b; route = ky &* k &+ kx }
+                        if b > best { best = b; route = ky &* k &+ kx; routed = pixel &* c &+ ch }
                     }
                 }
                 y[o &+ ch] = best
-                routes[o &+ ch] = best.isNaN || (reluBefore && best <= 0) ? maxPoolNoRoute : UInt8(route)
+                let masked = r.map { $0[routed] <= 0 } ?? (reluBefore && best <= 0)
+                routes[o &+ ch] = best.isNaN || masked ? maxPoolNoRoute : UInt8(route)
                 ch &+= 1
             }
         }
