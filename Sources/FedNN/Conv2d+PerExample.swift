@@ -67,12 +67,9 @@ extension Conv2d {
         }
     }
 
-    /// The implicit path keeps its padded inputs through the input gradient (which uses the frames after them);
-    /// the im2col path overwrites its columns.
-    public func inputGradientPreservesWorkspace(input: Shape) -> Bool {
-        let g = geometry(input)
-        return isImplicit(g) && convInputGradientSupported(g)
-    }
+    /// Both paths keep their padded inputs or unfolded columns through the input gradient, whose scratch lies
+    /// after them (`workspaceSize`).
+    public func inputGradientPreservesWorkspace(input: Shape) -> Bool { true }
 }
 
 /// Σ_k x_k y_k in Float64 (8 Float32 lanes per step, flushed to Float64 per vector).
