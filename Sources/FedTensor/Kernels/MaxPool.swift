@@ -45,14 +45,8 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
                             _ dx: UnsafeMutablePointer<Float>, height: Int, width: Int, channels c: Int, k: Int,
                             stride: Int? = nil, reluBefore: Bool = false, reluOutput r: UnsafePointer<Float>? = nil) {
     precondition(r == nil || reluBefore, "maxPoolBackward: reluOutput needs reluBefore")
-    let s = stride ?? k
-    let oh = (height - k) / s + 1, ow = (width - k) / s + 1
-    // Overlapping windows (s < k) add into a zeroed dx; otherwise each pixel is written once (zeroed first only
-    // when some pixels lie outside every window or in the scalar tail).
-    let overlapping = s < k
-    if overlapping || oh * k != height || ow * k != width || s != k || c % 16 != 0 {
-        dx.update(repeating: 0, count: height &* width &* c)
-    }
+    let (oh, ow, s, overlapping) = maxPoolBackwardGeometry(dx, height: height, width: width, channels: c, k: k,
+                                                           stride: stride)
     let zero = SIMD16<Float>(repeating: 0)
     for oy in 0..<oh {
         for ox in 0..<ow {
@@ -95,6 +89,21 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
             }
         }
     }
+}
+
+/// A backward pass's output size, stride and whether windows overlap, with dx zeroed where its pixels are not each
+/// written once: overlapping windows (s < k) add into a zeroed dx; otherwise each pixel is written once, zeroed
+/// first only when some pixels lie outside every window or in the scalar channel tail.
+@inlinable
+func maxPoolBackwardGeometry(_ dx: UnsafeMutablePointer<Float>, height: Int, width: Int, channels c: Int, k: Int,
+                             stride: Int?) -> (oh: Int, ow: Int, s: Int, overlapping: Bool) {
+    let s = stride ?? k
+    let oh = (height - k) / s + 1, ow = (width - k) / s + 1
+    let overlapping = s < k
+    if overlapping || oh * k != height || ow * k != width || s != k || c % 16 != 0 {
+        dx.update(repeating: 0, count: height &* width &* c)
+    }
+    return (oh, ow, s, overlapping)
 }
 
 /// The route byte of an output element whose backward pass routes nothing (see `maxPoolForward(…, routes:)`).
@@ -201,12 +210,8 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
 @inlinable
 public func maxPoolBackward(routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                             height: Int, width: Int, channels c: Int, k: Int, stride: Int? = nil) {
-    let s = stride ?? k
-    let oh = (height - k) / s + 1, ow = (width - k) / s + 1
-    let overlapping = s < k
-    if overlapping || oh * k != height || ow * k != width || s != k || c % 16 != 0 {
-        dx.update(repeating: 0, count: height &* width &* c)
-    }
+    let (oh, ow, s, overlapping) = maxPoolBackwardGeometry(dx, height: height, width: width, channels: c, k: k,
+                                                           stride: stride)
     let zero = SIMD16<Float>(repeating: 0)
     for oy in 0..<oh {
         for ox in 0..<ow {
