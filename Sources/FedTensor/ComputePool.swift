@@ -129,8 +129,10 @@ public final class ComputePool: @unchecked Sendable {
         for i in Self.partition(index, of: workers, count: count) { body(i) }
     }
 
-    /// Partition `index` of `0..<count` split over `workers`: `parallelFor`'s static contiguous partition.
-    private static func partition(_ index: Int, of workers: Int, count: Int) -> Range<Int> {
+    /// Partition `index` of `0..<count` split over `workers`: `parallelFor`'s static contiguous partition, on the
+    /// pool and on `concurrentPerform` alike.
+    @usableFromInline
+    static func partition(_ index: Int, of workers: Int, count: Int) -> Range<Int> {
         (count * index / workers)..<(count * (index + 1) / workers)
     }
 }

@@ -75,9 +75,7 @@ public func parallelFor(_ count: Int, threads: Int? = nil, _ body: (Int) -> Void
         nonisolated(unsafe) let body = escaping
         if ComputePool.shared.run(workers: workers, count: count, body) { return }
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            // Static contiguous partition: worker w owns [lo, hi).
-            let lo = count * w / workers, hi = count * (w + 1) / workers
-            for i in lo..<hi { body(i) }
+            for i in ComputePool.partition(w, of: workers, count: count) { body(i) }
         }
     }
 }
