@@ -26,10 +26,13 @@ public struct MaxPool2d: Layer {
         ((input[0] - size) / stride + 1) * ((input[1] - size) / stride + 1) * input[2]
     }
 
+    /// Threads for a pass over `floats` input floats: large batches split over threads by sample (each sample's
+    /// output is written by one thread), small ones stay on the caller's.
+    static func threads(_ floats: Int) -> Int? { floats >= 1 << 17 ? nil : 1 }
+
     public func forward(_ c: ForwardContext, input: Shape) {
         let inSize = input.reduce(1, *)
-        // Large batches split over threads by sample (each sample's output is written by one thread).
-        parallelFor(c.batch, threads: c.batch * inSize >= 1 << 17 ? nil : 1) { i in
+        parallelFor(c.batch, threads: Self.threads(c.batch * inSize)) { i in
             forwardSample(i, input: c.input + i * inSize, output: c.output, shape: input)
         }
     }
@@ -62,7 +65,7 @@ public struct MaxPool2d: Layer {
     func forward(_ c: ForwardContext, input: Shape, routes: UnsafeMutablePointer<UInt8>,
                  reluOutput: UnsafePointer<Float>) {
         let inSize = input.reduce(1, *), outSize = outputSize(input)
-        parallelFor(c.batch, threads: c.batch * inSize >= 1 << 17 ? nil : 1) { n in
+        parallelFor(c.batch, threads: Self.threads(c.batch * inSize)) { n in
             maxPoolForward(c.input + n * inSize, c.output + n * outSize, routes: routes + n * outSize,
                            reluBefore: true, reluOutput: reluOutput + n * inSize, height: input[0],
                            width: input[1], channels: input[2], k: size, stride: stride)
@@ -96,7 +99,7 @@ public struct MaxPool2d: Layer {
     func backward(_ c: BackwardContext, input: Shape, routes: UnsafePointer<UInt8>) {
         guard let dx = c.inputGradient else { return }
         let inSize = input.reduce(1, *)
-        parallelFor(c.batch, threads: c.batch * inSize >= 1 << 17 ? nil : 1) { i in
+        parallelFor(c.batch, threads: Self.threads(c.batch * inSize)) { i in
             backwardSample(i, routes: routes, outputGradient: c.outputGradient, into: dx + i * inSize, shape: input)
         }
     }
@@ -114,7 +117,7 @@ public struct MaxPool2d: Layer {
                          reluOutput: UnsafePointer<Float>? = nil) {
         guard let dx = c.inputGradient else { return }
         let inSize = input.reduce(1, *)
-        parallelFor(c.batch, threads: c.batch * inSize >= 1 << 17 ? nil : 1) { i in
+        parallelFor(c.batch, threads: Self.threads(c.batch * inSize)) { i in
             backwardSample(i, input: c.input, output: c.output, outputGradient: c.outputGradient,
                            into: dx + i * inSize, shape: input, reluBefore: reluBefore, reluOutput: reluOutput)
         }

@@ -223,18 +223,18 @@ public final class Workspace {
                 batch: batch, training: training, noise: noise)
             if fusesReLUForward && reluFusedForward[i], let conv = layer as? Conv2d {
                 if poolFusedForward[i], let pool = network.layers[i + 2] as? MaxPool2d {
-                    let pooled = activations[i + 3], shape = network.shapes[i + 2]
-                    if let routes = poolRoutes[i + 2] {
-                        conv.forward(context, input: network.shapes[i], fusedReLU: true, perSample: { n, sample in
+                    let pooled = activations[i + 3], shape = network.shapes[i + 2], routes = poolRoutes[i + 2]
+                    // With routes, the backward pass does not read the convolution's output.
+                    let keepsOutput = keepsActivations && (routes == nil || keepsPoolInputs)
+                    conv.forward(context, input: network.shapes[i], fusedReLU: true, perSample: { n, sample in
+                        if let routes {
                             pool.forwardSample(n, input: sample, output: pooled, routes: routes, shape: shape)
-                        }, outputInScratch: !keepsActivations || !keepsPoolInputs)
-                        routesRecorded[i + 2] = true
-                        poolInputsKept = poolInputsKept && keepsPoolInputs
-                    } else {
-                        conv.forward(context, input: network.shapes[i], fusedReLU: true, perSample: { n, sample in
+                        } else {
                             pool.forwardSample(n, input: sample, output: pooled, shape: shape)
-                        }, outputInScratch: !keepsActivations)
-                    }
+                        }
+                    }, outputInScratch: !keepsOutput)
+                    routesRecorded[i + 2] = routes != nil
+                    poolInputsKept = poolInputsKept && keepsOutput
                 } else {
                     conv.forward(context, input: network.shapes[i], fusedReLU: true)
                 }
@@ -329,12 +329,11 @@ public final class Workspace {
                    let pool = layers[pooled.index] as? MaxPool2d {
                     let x = UnsafePointer(activations[pooled.index]), y = UnsafePointer(activations[pooled.index + 1])
                     let dy = UnsafePointer(pooled.outputGradient), shape = network.shapes[pooled.index]
-                    if routesRecorded[pooled.index], let routes = poolRoutes[pooled.index].map({ UnsafePointer($0) }) {
-                        conv.backward(context, input: network.shapes[i]) { n, dx in
+                    let routes = routesRecorded[pooled.index] ? poolRoutes[pooled.index].map { UnsafePointer($0) } : nil
+                    conv.backward(context, input: network.shapes[i]) { n, dx in
+                        if let routes {
                             pool.backwardSample(n, routes: routes, outputGradient: dy, into: dx, shape: shape)
-                        }
-                    } else {
-                        conv.backward(context, input: network.shapes[i]) { n, dx in
+                        } else {
                             pool.backwardSample(n, input: x, output: y, outputGradient: dy, into: dx, shape: shape,
                                                 reluBefore: true)
                         }
