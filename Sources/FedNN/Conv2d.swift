@@ -158,24 +158,23 @@ public struct Conv2d: Layer {
             accumulateColumnSums(c.outputGradient, into: dw + outputChannels * g.patchSize, rows: rows,
                                  n: outputChannels)
         }
-        if let dx = c.inputGradient, convInputGradientSupported(g) {
-            // Straight from dY and the flipped filters. The padded inputs or unfolded columns stay (a second backward
-            // on the same forward, as DP-SGD runs, reads them): the scratch starts after them.
-            let scratch = implicit ? implicitLayout(g, c.workspace, batch: c.batch).frames
-                : c.workspace + c.batch * g.positions * g.patchSize
+        guard let dx = c.inputGradient else { return }
+        // The input gradient's scratch starts after the padded inputs or unfolded columns, which stay: a second
+        // backward pass on the same forward pass (DP-SGD runs two) reads them.
+        let scratch = implicit ? implicitLayout(g, c.workspace, batch: c.batch).frames
+            : c.workspace + c.batch * g.positions * g.patchSize
+        if convInputGradientSupported(g) {
+            // Straight from dY and the flipped filters.
             convInputGradient(c.outputGradient, weights: c.parameters, dx, g, outputChannels: outputChannels,
                               batch: c.batch, scratch: scratch)
-        } else if let dx = c.inputGradient {
-            // dcol = dY·W, then folded back into dx, in the space after the padded inputs or unfolded columns, which
-            // stay (as above).
-            let columns = implicit ? implicitLayout(g, c.workspace, batch: c.batch).frames
-                : c.workspace + c.batch * g.positions * g.patchSize
+        } else {
+            // dcol = dY·W into the scratch, then folded back into dx.
             gemm(.none, .none, m: rows, n: g.patchSize, k: outputChannels,
                  a: c.outputGradient, lda: outputChannels, b: c.parameters, ldb: g.patchSize,
-                 c: columns, ldc: g.patchSize)
+                 c: scratch, ldc: g.patchSize)
             let inSize = g.height * g.width * g.channels, colSize = g.positions * g.patchSize
             parallelFor(c.batch, threads: c.batch * colSize >= 1 << 18 ? nil : 1) { i in
-                col2im(columns + i * colSize, dx + i * inSize, g)
+                col2im(scratch + i * colSize, dx + i * inSize, g)
             }
         }
     }
