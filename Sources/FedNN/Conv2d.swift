@@ -93,14 +93,15 @@ public struct Conv2d: Layer {
     /// The forward pass, with `fusedReLU` (only where `canFuseReLU`) also y = max(y, 0) in the same store: the
     /// bits of this pass followed by `ReLU.forward` in place.
     public func forward(_ c: ForwardContext, input: Shape, fusedReLU: Bool) {
-        forward(c, input: input, fusedReLU: fusedReLU, perSample: nil)
+        forward(c, input: input, fusedReLU: fusedReLU, perBand: nil)
     }
 
-    /// `forward(…, fusedReLU:)`; on the implicit path (`canFuseReLU`) `perSample(n, out)` runs as soon as sample
-    /// n's output `out` is complete, on the thread that computed it (a max pool fused after the convolution and its
-    /// ReLU); with `outputInScratch` that output is in per-thread scratch and `c.output` is not written.
-    func forward(_ c: ForwardContext, input: Shape, fusedReLU: Bool,
-                 perSample: ((Int, UnsafePointer<Float>) -> Void)?, outputInScratch: Bool = false) {
+    /// `forward(…, fusedReLU:)`; on the implicit path (`canFuseReLU`) `perBand(n, out, rows)` runs as soon as
+    /// rows `rows` of sample n's output `out` (and the rows before them) are complete, every `band` rows, on the
+    /// thread that computed them (a max pool fused after the convolution and its ReLU); with `outputInScratch` that
+    /// output is in per-thread scratch and `c.output` is not written.
+    func forward(_ c: ForwardContext, input: Shape, fusedReLU: Bool, band: Int = .max,
+                 perBand: ((Int, UnsafePointer<Float>, Range<Int>) -> Void)?, outputInScratch: Bool = false) {
         let g = geometry(input)
         let rows = c.batch * g.positions
         let bias = c.parameters + outputChannels * g.patchSize
@@ -109,7 +110,7 @@ public struct Conv2d: Layer {
             let l = implicitLayout(g, c.workspace, batch: c.batch)
             implicitConvForward(c.input, weights: c.parameters, c.output, g, outputChannels: outputChannels,
                                 batch: c.batch, padded: l.padded, transposed: l.filters, bias: bias,
-                                relu: fusedReLU, perSample: perSample, outputInScratch: outputInScratch)
+                                relu: fusedReLU, band: band, perBand: perBand, outputInScratch: outputInScratch)
         } else {
             let inSize = g.height * g.width * g.channels, colSize = g.positions * g.patchSize
             parallelFor(c.batch, threads: c.batch * colSize >= 1 << 18 ? nil : 1) { i in
@@ -117,7 +118,7 @@ public struct Conv2d: Layer {
             }
             gemm(.none, .transposed, m: rows, n: outputChannels, k: g.patchSize, a: c.workspace, lda: g.patchSize,
                  b: c.parameters, ldb: g.patchSize, c: c.output, ldc: outputChannels)
-            precondition(!fusedReLU && perSample == nil, "Conv2d: fusions run only on the implicit path")
+            precondition(!fusedReLU && perBand == nil, "Conv2d: fusions run only on the implicit path")
             addRowVector(bias, to: c.output, rows: rows, n: outputChannels)
         }
     }

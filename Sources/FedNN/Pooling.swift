@@ -46,17 +46,40 @@ public struct MaxPool2d: Layer {
                        height: shape[0], width: shape[1], channels: shape[2], k: size, stride: stride)
     }
 
-    /// Whether `forwardSample(…, routes:)` can record this pool's routes (one byte names a window position).
+    /// Whether `forwardRows(…, routes:…)` can record this pool's routes (one byte names a window position).
     var recordsRoutes: Bool { size * size < Int(maxPoolNoRoute) }
 
-    /// `forwardSample` that also writes sample n's routes (`maxPoolForward(…, routes:, reluBefore: true)`: this
-    /// pool's input is a ReLU's output) into its place in `routes` (one byte per output element, batch-major), for
-    /// `backwardSample(_:routes:…)`.
-    func forwardSample(_ n: Int, input sample: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                       routes: UnsafeMutablePointer<UInt8>, shape: Shape) {
-        let outSize = outputSize(shape)
-        maxPoolForward(sample, output + n * outSize, routes: routes + n * outSize, reluBefore: true,
-                       height: shape[0], width: shape[1], channels: shape[2], k: size, stride: stride)
+    /// `forwardSample` for part of sample n of `batch`, whose input rows before `inputRows.upperBound` are complete:
+    /// the output rows whose windows end in `inputRows`, i.e. those the rows before `inputRows.lowerBound` did not
+    /// complete. Calls over consecutive row ranges covering the input compute every output row once, with the bits
+    /// of one `forwardSample`: a pool that runs band by band inside the convolution before it, while each band is
+    /// in L1 (`Workspace.forward`). With `routes`, this pool's input is a ReLU's output and the rows' routes are
+    /// written too (`maxPoolForward(…, routes:, reluBefore: true)`, one byte per output element, batch-major, in
+    /// their place in `routes`) for `backwardSample(_:routes:…)`.
+    func forwardRows(_ n: Int, of batch: Int, input sample: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                     routes: UnsafeMutablePointer<UInt8>?, shape: Shape, inputRows: Range<Int>) {
+        let (w, c) = (shape[1], shape[2])
+        let oh = (shape[0] - size) / stride + 1, ow = (w - size) / stride + 1
+        // Output row a needs input rows a·s ..< a·s + k: after r input rows, the rows a < (r − k)/s + 1 are complete.
+        func complete(_ rows: Int) -> Int { rows < size ? 0 : min(oh, (rows - size) / stride + 1) }
+        let first = complete(inputRows.lowerBound), last = complete(inputRows.upperBound)
+        guard last > first else { return }
+        let x = sample + first * stride * w * c, out = n * oh * ow * c + first * ow * c
+        let height = (last - first - 1) * stride + size
+        if let routes {
+            maxPoolForward(x, output + out, routes: routes + out, reluBefore: true,
+                           height: height, width: w, channels: c, k: size, stride: stride)
+        } else {
+            maxPoolForward(x, output + out, height: height, width: w, channels: c, k: size, stride: stride)
+        }
+        // The next band's outputs (the next sample's first rows after the last band), requested now so that their
+        // lines are ready for writing when it is pooled, instead of each store waiting on memory (McMahan CNN,
+        // first convolution at batch 64: its outputs and routes are 2 MB a pass). A hint: no value depends on it.
+        let next = out + (last - first) * ow * c, end = batch * oh * ow * c
+        let rowFloats = min(next + (last - first) * ow * c, end) - next
+        guard rowFloats > 0 else { return }
+        prefetchForWriting(output + next, bytes: rowFloats * MemoryLayout<Float>.stride)
+        if let routes { prefetchForWriting(routes + next, bytes: rowFloats) }
     }
 
     /// `forward` that also writes the routes (`maxPoolForward(…, routes:, reluBefore: true, reluOutput:)`) where
@@ -85,7 +108,7 @@ public struct MaxPool2d: Layer {
     }
 
     /// What `backwardSample(…, reluBefore: true)` writes, the same bits, from the routes the forward pass recorded
-    /// (`forwardSample(…, routes:)`) instead of this layer's input and output: a byte per output element read instead
+    /// (`forwardRows(…, routes:…)`) instead of this layer's input and output: a byte per output element read instead
     /// of k·k + 1 floats.
     func backwardSample(_ n: Int, routes: UnsafePointer<UInt8>, outputGradient dy: UnsafePointer<Float>,
                         into dx: UnsafeMutablePointer<Float>, shape: Shape) {

@@ -26,9 +26,9 @@ public final class Workspace {
     /// (not layer 0): its backward pass writes the ReLU's input gradient, masking with the ReLU's output
     /// (`MaxPool2d.backward(…, reluOutput:)`), and the noise layer's and the ReLU's backward passes are skipped.
     let reluFusedAcrossNoise: [Bool]
-    /// Layer i is a convolution with a fused ReLU (`reluFusedForward`) followed by a max pool at i + 2 that runs per
-    /// sample inside the convolution's pass, while that sample's output is still in cache (`Conv2d.forward(…,
-    /// perSample:)`): the pool's input is read from cache instead of memory, with the same bits.
+    /// Layer i is a convolution with a fused ReLU (`reluFusedForward`) followed by a max pool at i + 2 that runs
+    /// inside the convolution's pass, band by band of each sample's output rows while they are still in cache
+    /// (`Conv2d.forward(…, band:, perBand:)`): the pool's input is read from cache instead of memory, same bits.
     let poolFusedForward: [Bool]
     /// For a max pool whose forward pass runs inside the convolution two layers back (`poolFusedForward`), or that
     /// follows additive noise on a ReLU's output (`reluFusedAcrossNoise`), a byte per output element naming the
@@ -226,12 +226,12 @@ public final class Workspace {
                     let pooled = activations[i + 3], shape = network.shapes[i + 2], routes = poolRoutes[i + 2]
                     // With routes, the backward pass does not read the convolution's output.
                     let keepsOutput = keepsActivations && (routes == nil || keepsPoolInputs)
-                    conv.forward(context, input: network.shapes[i], fusedReLU: true, perSample: { n, sample in
-                        if let routes {
-                            pool.forwardSample(n, input: sample, output: pooled, routes: routes, shape: shape)
-                        } else {
-                            pool.forwardSample(n, input: sample, output: pooled, shape: shape)
-                        }
+                    // Band by band: each band of the pool's stride in rows completes a row of pooled outputs,
+                    // pooled while those rows are in L1 and its stores spread over the convolution's work.
+                    conv.forward(context, input: network.shapes[i], fusedReLU: true, band: pool.stride,
+                                 perBand: { n, sample, rows in
+                        pool.forwardRows(n, of: batch, input: sample, output: pooled, routes: routes, shape: shape,
+                                         inputRows: rows)
                     }, outputInScratch: !keepsOutput)
                     routesRecorded[i + 2] = routes != nil
                     poolInputsKept = poolInputsKept && keepsOutput

@@ -147,6 +147,29 @@ import Testing
         }
     }
 
+    /// A max pool run band by band inside the convolution before it (`MaxPool2d.forwardRows`): a 3 × 3 window at
+    /// stride 2 (each band of 2 rows completes a pooled row whose window reaches into the band before), on an odd
+    /// height whose last row no window reads; the convolutions over one input channel take the tiles that broadcast
+    /// a pixel once per kernel row (rows of 10 = 5 + 5 pixels for k = 3; rows of 3, too short for them, for k = 5).
+    @Test(arguments: [3, 5])
+    func bandedPoolsAfterOneChannelConvolutions(_ k: Int) throws {
+        let (h, w) = k == 3 ? (14, 10) : (7, 3)
+        let pool = k == 3 ? MaxPool2d(3, stride: 2) : MaxPool2d(2)
+        let (oh, ow) = k == 3 ? (6, 4) : (3, 1)
+        let fused = try Network(inputShape: [h, w, 1], layers: [
+            Conv2d(1, 32, kernel: k, padding: k / 2), ReLU(), pool, Flatten(), Linear(oh * ow * 32, 5),
+        ])
+        let ws = Workspace(network: fused, capacity: 1)
+        #expect(ws.poolFusions == [2] && ws.poolRouteLayers == [2])
+        let plain = try Self.separated(fused)
+        let w0 = fused.initialParameters(key: StreamKey(seed: 11))
+        for (batch, threads) in [(3, 1), (33, 2)] {
+            Self.expectSame(Self.run(fused, parameters: w0, batch: batch, threads: threads),
+                            Self.run(plain, parameters: w0, batch: batch, threads: threads),
+                            "k \(k), batch \(batch), \(threads) threads")
+        }
+    }
+
     /// A first convolution's max pool run inside its weight gradient on odd sizes: an overlapping pool (stride 1,
     /// whose backward pass adds into a zeroed buffer) and a 2 × 2 pool that leaves an edge row and column out, on
     /// 1 and 2 threads. (These products are too small to be split over threads; the McMahan CNN of

@@ -79,13 +79,18 @@ struct ImplicitConvTests {
     /// Forward and weight gradient by the definition (Float64), from the padded inputs the forward pass leaves; the
     /// forward also bit for bit against one Float FMA per tap in (ky, kx, channel) order, padding taps included (the
     /// order every tile keeps, whatever its shape). Shapes as above with input and output channels swapped; the
-    /// added ones are one input channel to 32: the McMahan CNN's first convolution, `small-cnn`'s, and a 3 × 3 one
-    /// whose rows of 9 run as tiles of 5 and 4 (the one-vector tiles with a literal K run of 3 or 5); and 32 → 64
+    /// added ones are one input channel to 32: the McMahan CNN's first convolution, `small-cnn`'s, a 3 × 3 one
+    /// whose rows of 9 run as tiles of 5 and 4, and rows of 16, 10 and 3 pixels (with 2-vector tiles, AVX-512: the
+    /// one-channel tiles of `OneChannelConvKernel`, 8 + 8 and 5 + 5 pixels, or none for 3; with 1-vector tiles the
+    /// ones with a literal K run of 3 or 5); and 32 → 64
     /// channels (the McMahan CNN's second convolution on a small image), whose weight gradient copies dY panel by
     /// panel on hosts with narrow tiles.
     @Test(arguments: cases + [ImplicitConvCase(h: 28, w: 28, c: 32, oc: 1, k: 5, p: 2, batch: 3),
                               ImplicitConvCase(h: 28, w: 28, c: 32, oc: 1, k: 3, p: 0, batch: 2),
                               ImplicitConvCase(h: 7, w: 9, c: 32, oc: 1, k: 3, p: 1, batch: 2),
+                              ImplicitConvCase(h: 3, w: 16, c: 32, oc: 1, k: 5, p: 2, batch: 2),  // rows 8 + 8
+                              ImplicitConvCase(h: 4, w: 12, c: 32, oc: 1, k: 3, p: 0, batch: 2),  // rows 5 + 5
+                              ImplicitConvCase(h: 5, w: 3, c: 32, oc: 1, k: 3, p: 1, batch: 2),   // rows of 3
                               ImplicitConvCase(h: 6, w: 6, c: 64, oc: 32, k: 5, p: 2, batch: 2)])
     func forwardAndWeightGradientMatchNaiveLoops(_ t: ImplicitConvCase) throws {
         let (c, oc) = (t.oc, t.c)  // reuse the shapes with input and output channels swapped

@@ -51,4 +51,10 @@ int fednoise_cpu_has_avx2(void);
 /// 1 when the running CPU has AVX-512F (x86-64, from cpuid); 0 elsewhere.
 int fednoise_cpu_has_avx512f(void);
 
+/// Asks the cache for the line holding `p` in a writable state before it is written (x86-64 PREFETCHW, AArch64
+/// PRFM PSTL1KEEP): a hint, with no effect on any value.
+static inline void fednoise_prefetch_for_write(const void *p) {
+    __builtin_prefetch(p, 1, 3);
+}
+
 #endif

@@ -42,9 +42,24 @@ struct ImplicitConvolution {
 
     /// One sample. `image` starts at pixel (0, 0) of the padded frame; `out` rows are `outChannels` apart.
     /// With `bias` (outChannels floats), each output gets bias[channel] added after its sum, in the tile's store;
-    /// with `relu`, negative results are then stored as 0.
+    /// with `relu`, negative results are then stored as 0. The output rows are computed in bands of `band` rows
+    /// (every channel of a band before the next band), and `afterBand(rows)` runs as soon as a band is complete.
     func run(_ image: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-             scratch: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil, relu: Bool = false) {
+             scratch: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil, relu: Bool = false,
+             band: Int = .max, afterBand: ((Range<Int>) -> Void)? = nil) {
+        var y0 = 0
+        while y0 < outHeight {
+            let y1 = y0 &+ min(band, outHeight &- y0)
+            run(image, b, out, rows: y0..<y1, scratch: scratch, bias: bias, relu: relu)
+            afterBand?(y0..<y1)
+            y0 = y1
+        }
+    }
+
+    /// Output rows `rows` of one sample (see `run`).
+    private func run(_ image: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                     rows band: Range<Int>, scratch: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
+                     relu: Bool) {
         let vecs = outChannels >> 4
         let run = k &* channels  // K per kernel row
         var tile = TileOutput(c: out, ldc: outChannels, rows: 0, cols: 0, alpha: 1, beta: 0, readC: false,
@@ -59,6 +74,21 @@ struct ImplicitConvolution {
             // This panel: rows of nv·16 floats, starting after the v0·16 columns of the panels before it.
             let panel = b + v0 &* 16 &* (k &* run)
             let segments = TileSegments(count: k, aStep: pitch, bStep: run &* nv &* 16)
+            // One input channel, 2 vectors: rows in near-equal pieces of 4…8 pixels, each an exact-height tile that
+            // broadcasts a pixel once per kernel row (`OneChannelConvKernel`; 28 = 7 + 7 + 7 + 7).
+            if channels == 1 && nv == 2 && oneChannelKernelExists(k: k) && outWidth >= 4 {
+                let pieces = (outWidth &+ 7) / 8
+                for y in band {
+                    for piece in 0..<pieces {
+                        let x = outWidth &* piece / pieces
+                        tile.rows = outWidth &* (piece &+ 1) / pieces &- x
+                        tile.c = out + ((y &* outWidth &+ x) &* outChannels &+ v0 &* 16)
+                        runOneChannelTile(k: k, a: image + (y &* pitch &+ x), b: panel, segments: segments, out: tile)
+                    }
+                }
+                v0 &+= nv
+                continue
+            }
             // An image row in tiles of `height`, or in `even` near-equal tiles when that wastes fewer kernel rows
             // (14 = 5 + 5 + 4 rather than 6 + 6 + 2 run as 6 + 6 + 4).
             let greedySlots = outWidth / height &* height &+ tileHeight(outWidth % height)
@@ -66,7 +96,7 @@ struct ImplicitConvolution {
             var evenSlots = 0
             for i in 0..<even { evenSlots &+= tileHeight(outWidth &* (i &+ 1) / even &- outWidth &* i / even) }
             let useEven = evenSlots < greedySlots
-            for y in 0..<outHeight {
+            for y in band {
                 var x = 0, piece = 0
                 while x < outWidth {
                     let rows = useEven ? outWidth &* (piece &+ 1) / even &- x : min(height, outWidth &- x)
@@ -111,18 +141,21 @@ func tileHeight(_ rows: Int) -> Int {
 /// bits of `reluForward` on y afterwards (a ReLU layer fused into the convolution: `Workspace.forward`). Also leaves
 /// each sample zero-padded by p in `padded`
 /// (`paddedInputSize` floats per sample), which `implicitConvWeightGradient` reads; `transposed` is scratch for
-/// Wᵀ (k·k·C × OC floats). `perSample(n, out)`, when given, runs right after sample n's output `out` is complete,
-/// on the thread that computed it, while that output is still in its cache (a max pool fused after the
-/// convolution: `Workspace.forward`); it must only write state owned by sample n. With `outputInScratch` (which
-/// needs `perSample`) each sample's output goes to a per-thread scratch buffer instead of y, which is left
-/// untouched: for inference, where nothing reads the convolution's output after `perSample` has.
+/// Wᵀ (k·k·C × OC floats). `perBand(n, out, rows)`, when given, runs on the thread that computes sample n as
+/// soon as output rows `rows` of its output `out` (the whole sample's, rows before `rows` complete too) are,
+/// while they are still in its cache (a max pool fused after the convolution: `Workspace.forward`): every `band`
+/// rows, and after the last. It must only write state owned by sample n. With `outputInScratch` (which needs
+/// `perBand`) each sample's output goes to a per-thread scratch buffer instead of y, which is left untouched: for
+/// passes where nothing reads the convolution's output after `perBand` has.
 public func implicitConvForward(
     _ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
     _ g: ConvGeometry, outputChannels oc: Int, batch: Int,
     padded: UnsafeMutablePointer<Float>, transposed: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil,
-    relu: Bool = false, perSample: ((Int, UnsafePointer<Float>) -> Void)? = nil, outputInScratch: Bool = false
+    relu: Bool = false, band: Int = .max, perBand: ((Int, UnsafePointer<Float>, Range<Int>) -> Void)? = nil,
+    outputInScratch: Bool = false
 ) {
-    precondition(!outputInScratch || perSample != nil, "implicitConvForward: outputInScratch needs perSample")
+    precondition(!outputInScratch || perBand != nil, "implicitConvForward: outputInScratch needs perBand")
+    precondition(band > 0, "implicitConvForward: band must be positive")
     precondition(implicitConvSupported(g, outputChannels: oc), "implicitConvForward: unsupported geometry")
     let patch = g.patchSize
     let hp = g.height + 2 * g.padding, wp = g.width + 2 * g.padding
@@ -143,8 +176,8 @@ public func implicitConvForward(
             pad(x + n &* inSize, into: frame, height: g.height, width: g.width, channels: g.channels,
                 frameHeight: hp, frameWidth: wp, top: g.padding, left: g.padding)
             let out = outputInScratch ? scratch + GEMMBlocking.scratch : y + n &* outSize
-            conv.run(frame, transposed, out, scratch: scratch, bias: bias, relu: relu)
-            perSample?(n, out)
+            conv.run(frame, transposed, out, scratch: scratch, bias: bias, relu: relu, band: band,
+                     afterBand: perBand.map { body in { rows in body(n, UnsafePointer(out), rows) } })
         }
     }
 }

@@ -1,0 +1,113 @@
+// OneChannelConvKernel: register tiles for a convolution over one input channel that broadcast each pixel once per kernel row.
+//
+// With one input channel, output pixel x of a tile reads image[x + kx] at kernel column kx, so a tile of mr
+// adjacent pixels reads only mr + k − 1 distinct values per kernel row, where `microKernel` broadcasts mr of them
+// at each of the k columns (mr·k broadcasts). These tiles broadcast the mr + k − 1 once and reuse them across the
+// row's k columns. Each accumulator receives the same fused multiply-adds in the same (ky, kx) order as in
+// `microKernel`, so the output has the same bits (ImplicitConvTests checks against one Float FMA per tap).
+// The tiles are 2 vectors (32 output channels) wide, mr ∈ 4…8 rows, k ∈ {3, 5}: 16 accumulators, ≤ 12
+// broadcasts and 2 filter vectors fit the 32 AVX-512 registers.
+
+/// The accumulators of an 8 × 2-vector tile: `r0`, `r1` hold output pixel 0's channels 0–15 and 16–31, and so on.
+struct OneChannelAccumulators {
+    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+    var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
+    var c60 = SIMD16<Float>(), c61 = SIMD16<Float>(), c70 = SIMD16<Float>(), c71 = SIMD16<Float>()
+
+    /// One kernel column: pixel r of the tile gets p_r · (b0, b1), p_r being the broadcast of image[r + kx].
+    @_transparent
+    mutating func column(_ mr: Int, _ p0: SIMD16<Float>, _ p1: SIMD16<Float>, _ p2: SIMD16<Float>,
+                         _ p3: SIMD16<Float>, _ p4: SIMD16<Float>, _ p5: SIMD16<Float>, _ p6: SIMD16<Float>,
+                         _ p7: SIMD16<Float>, _ b0: SIMD16<Float>, _ b1: SIMD16<Float>) {
+        c00.addProduct(p0, b0); c01.addProduct(p0, b1)
+        c10.addProduct(p1, b0); c11.addProduct(p1, b1)
+        c20.addProduct(p2, b0); c21.addProduct(p2, b1)
+        c30.addProduct(p3, b0); c31.addProduct(p3, b1)
+        if mr > 4 { c40.addProduct(p4, b0); c41.addProduct(p4, b1) }
+        if mr > 5 { c50.addProduct(p5, b0); c51.addProduct(p5, b1) }
+        if mr > 6 { c60.addProduct(p6, b0); c61.addProduct(p6, b1) }
+        if mr > 7 { c70.addProduct(p7, b0); c71.addProduct(p7, b1) }
+    }
+}
+
+/// The `mr` × 2-vector tile of a one-channel k × k convolution: for each of `seg.count` kernel rows (A and B
+/// advancing `seg.aStep` and `seg.bStep` floats), acc(r, :) += a[r + kx] · B(kx, :) for kx = 0 ..< k, B(kx, :)
+/// being 32 contiguous floats at `b + kx·32`. `out.rows` must equal `mr`. `mr` and `k` are literals.
+@inline(__always)
+func oneChannelKernel(_ mr: Int, _ k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, seg: TileSegments,
+                      out: TileOutput) {
+    var acc = OneChannelAccumulators()
+    var pa = a, pb = b
+    var left = seg.count
+    repeat {
+        // Pixels r + kx of the row for kx = 0, each broadcast once: at the next column each moves down a row and
+        // the last row gets the next pixel.
+        var p0 = SIMD16<Float>(repeating: pa[0]), p1 = SIMD16<Float>(repeating: pa[1])
+        var p2 = SIMD16<Float>(repeating: pa[2]), p3 = SIMD16<Float>(repeating: pa[3])
+        var p4 = mr > 4 ? SIMD16<Float>(repeating: pa[4]) : p0, p5 = mr > 5 ? SIMD16<Float>(repeating: pa[5]) : p0
+        var p6 = mr > 6 ? SIMD16<Float>(repeating: pa[6]) : p0, p7 = mr > 7 ? SIMD16<Float>(repeating: pa[7]) : p0
+        var kx = 0
+        while true {
+            acc.column(mr, p0, p1, p2, p3, p4, p5, p6, p7, load16(pb + kx &* 32), load16(pb + (kx &* 32 &+ 16)))
+            kx &+= 1
+            if kx == k { break }
+            let next = SIMD16<Float>(repeating: pa[kx &+ mr &- 1])
+            p0 = p1; p1 = p2; p2 = p3
+            switch mr {
+            case 4: p3 = next
+            case 5: p3 = p4; p4 = next
+            case 6: p3 = p4; p4 = p5; p5 = next
+            case 7: p3 = p4; p4 = p5; p5 = p6; p6 = next
+            default: p3 = p4; p4 = p5; p5 = p6; p6 = p7; p7 = next
+            }
+        }
+        pa += seg.aStep
+        pb += seg.bStep
+        left &-= 1
+    } while left > 0
+    out.put(acc.c00, 0, 0, direct: true); out.put(acc.c01, 0, 1, direct: true)
+    out.put(acc.c10, 1, 0, direct: true); out.put(acc.c11, 1, 1, direct: true)
+    out.put(acc.c20, 2, 0, direct: true); out.put(acc.c21, 2, 1, direct: true)
+    out.put(acc.c30, 3, 0, direct: true); out.put(acc.c31, 3, 1, direct: true)
+    if mr > 4 { out.put(acc.c40, 4, 0, direct: true); out.put(acc.c41, 4, 1, direct: true) }
+    if mr > 5 { out.put(acc.c50, 5, 0, direct: true); out.put(acc.c51, 5, 1, direct: true) }
+    if mr > 6 { out.put(acc.c60, 6, 0, direct: true); out.put(acc.c61, 6, 1, direct: true) }
+    if mr > 7 { out.put(acc.c70, 7, 0, direct: true); out.put(acc.c71, 7, 1, direct: true) }
+}
+
+// Instantiations: one non-inlined function per (rows, k), each with its own register allocation.
+@inline(never) func oneChannel4k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(4, 3, a: a, b: b, seg: s, out: o) }
+@inline(never) func oneChannel5k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(5, 3, a: a, b: b, seg: s, out: o) }
+@inline(never) func oneChannel6k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(6, 3, a: a, b: b, seg: s, out: o) }
+@inline(never) func oneChannel7k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(7, 3, a: a, b: b, seg: s, out: o) }
+@inline(never) func oneChannel8k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(8, 3, a: a, b: b, seg: s, out: o) }
+@inline(never) func oneChannel4k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(4, 5, a: a, b: b, seg: s, out: o) }
+@inline(never) func oneChannel5k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(5, 5, a: a, b: b, seg: s, out: o) }
+@inline(never) func oneChannel6k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(6, 5, a: a, b: b, seg: s, out: o) }
+@inline(never) func oneChannel7k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(7, 5, a: a, b: b, seg: s, out: o) }
+@inline(never) func oneChannel8k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(8, 5, a: a, b: b, seg: s, out: o) }
+
+/// Whether `runOneChannelTile` has a tile for rows of `k`-wide kernels: k ∈ {3, 5}.
+@inline(__always)
+func oneChannelKernelExists(k: Int) -> Bool { k == 3 || k == 5 }
+
+/// Runs the `out.rows` × 2-vector one-channel tile (rows ∈ 4…8, k ∈ {3, 5}; see `oneChannelKernel`).
+@inline(__always)
+func runOneChannelTile(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, segments: TileSegments,
+                       out: TileOutput) {
+    switch (out.rows, k) {
+    case (4, 3): oneChannel4k3(a, b, segments, out)
+    case (5, 3): oneChannel5k3(a, b, segments, out)
+    case (6, 3): oneChannel6k3(a, b, segments, out)
+    case (7, 3): oneChannel7k3(a, b, segments, out)
+    case (8, 3): oneChannel8k3(a, b, segments, out)
+    case (4, 5): oneChannel4k5(a, b, segments, out)
+    case (5, 5): oneChannel5k5(a, b, segments, out)
+    case (6, 5): oneChannel6k5(a, b, segments, out)
+    case (7, 5): oneChannel7k5(a, b, segments, out)
+    case (8, 5): oneChannel8k5(a, b, segments, out)
+    default: preconditionFailure("runOneChannelTile: rows \(out.rows), k \(k)")
+    }
+}
+
