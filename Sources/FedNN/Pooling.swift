@@ -110,11 +110,12 @@ public struct MaxPool2d: Layer {
     /// What `backwardSample(…, reluBefore: true)` writes, the same bits, from the routes the forward pass recorded
     /// (`forwardRows(…, routes:…)`) instead of this layer's input and output: a byte per output element read instead
     /// of k·k + 1 floats.
-    func backwardSample(_ n: Int, routes: UnsafePointer<UInt8>, outputGradient dy: UnsafePointer<Float>,
+    func backwardSample(_ n: Int, of batch: Int, routes: UnsafePointer<UInt8>, outputGradient dy: UnsafePointer<Float>,
                         into dx: UnsafeMutablePointer<Float>, shape: Shape) {
         let outSize = outputSize(shape)
+        // Sample n + 1's dy and routes are requested row by row as this sample's are read (a hint, no value changes).
         maxPoolBackward(routes: routes + n * outSize, dy + n * outSize, dx, height: shape[0], width: shape[1],
-                        channels: shape[2], k: size, stride: stride)
+                        channels: shape[2], k: size, stride: stride, prefetchAhead: n + 1 < batch ? outSize : 0)
     }
 
     /// `backward(…, reluBefore: true)`, or with `reluOutput` when the routes were recorded with it, from recorded
@@ -123,7 +124,8 @@ public struct MaxPool2d: Layer {
         guard let dx = c.inputGradient else { return }
         let inSize = input.reduce(1, *)
         parallelFor(c.batch, threads: Self.threads(c.batch * inSize)) { i in
-            backwardSample(i, routes: routes, outputGradient: c.outputGradient, into: dx + i * inSize, shape: input)
+            backwardSample(i, of: c.batch, routes: routes, outputGradient: c.outputGradient, into: dx + i * inSize,
+                           shape: input)
         }
     }
 

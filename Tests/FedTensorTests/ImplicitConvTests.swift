@@ -255,8 +255,10 @@ struct ImplicitConvTests {
 
     /// The register tile's width (`GEMMTiling.vectors`: 4 on AVX-512, 1 on AVX2 and NEON) changes which tile
     /// computes an output, never the sequence of operations behind it: forward, weight and input gradients have the
-    /// same bits under every width and on 1 and 2 threads.
-    @Test(arguments: cases)
+    /// same bits under every width and on 1 and 2 threads. The two added cases run one input channel to 32 (with
+    /// 2-vector tiles the one-channel tiles of `OneChannelConvKernel`, with 1-vector tiles the general ones).
+    @Test(arguments: cases + [ImplicitConvCase(h: 28, w: 28, c: 32, oc: 1, k: 5, p: 2, batch: 2),
+                              ImplicitConvCase(h: 9, w: 13, c: 32, oc: 1, k: 3, p: 1, batch: 2)])
     func registerTileWidthNeverChangesBits(_ t: ImplicitConvCase) {
         let g = ConvGeometry(height: t.h, width: t.w, channels: t.c, kernel: t.k, padding: t.p)
         let gf = ConvGeometry(height: t.h, width: t.w, channels: t.oc, kernel: t.k, padding: t.p)

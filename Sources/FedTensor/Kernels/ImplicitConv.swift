@@ -241,6 +241,8 @@ private func weightGradient(
     // 16·nv columns, contiguous) so that the tiles read whole lines of their own columns; where it is few (its first
     // convolution: 5) the copy costs more than it saves. Same values, same order of sums: the same bits.
     let repack = panels > 1 && items / panels >= 16
+    // One input channel, 32 output channels, k = 3 or 5: one tile per kernel row (`oneChannelGradientKernel`).
+    let oneChannel = c == 1 && oc == 32 && nv == 2 && tilesPerRow == 1 && (k == 3 || k == 5)
     let ownGradient = privateGradient ? sampleSize : 0
     parallelFor(workers, threads: workers) { t in
         withGEMMWorkspace(GEMMBlocking.scratch &+ ownGradient &+ (repack ? sampleSize : 0)) { scratch in
@@ -259,7 +261,7 @@ private func weightGradient(
                 tile.beta = n == 0 ? 0 : 1
                 tile.readC = n != 0
                 let dyn = sampleGradient(n, scratch + GEMMBlocking.scratch)
-                if t == 0, let biasGradient {
+                if t == 0, let biasGradient, !oneChannel {
                     accumulateColumnSums(dyn, into: biasGradient, rows: oh &* ow, n: oc)
                 }
                 if repack {
@@ -284,8 +286,19 @@ private func weightGradient(
                     let a = padded + (n &* padSize &+ ky &* pitch &+ r0)
                     let b = repack ? UnsafePointer(packed + v0 &* 16 &* positions) : dyn + v0 &* 16
                     let bKS = repack ? nvq &* 16 : oc
-                    runTile(mr: mr, nv: nvq, kc: ow, a: a, aRS: 1, aKS: c, b: b, bKS: bKS,
-                            segments: TileSegments(count: oh, aStep: pitch, bStep: ow &* bKS), out: tile)
+                    let segments = TileSegments(count: oh, aStep: pitch, bStep: ow &* bKS)
+                    if oneChannel {
+                        // Kernel row 0's tile (worker 0's first item) also sums dY's rows into the bias gradient.
+                        let sums = ky == 0 ? biasGradient : nil
+                        if k == 5 {
+                            oneChannelGradient5(ow, a, b, bKS, segments, tile, sums)
+                        } else {
+                            oneChannelGradient3(ow, a, b, bKS, segments, tile, sums)
+                        }
+                    } else {
+                        runTile(mr: mr, nv: nvq, kc: ow, a: a, aRS: 1, aKS: c, b: b, bKS: bKS, segments: segments,
+                                out: tile)
+                    }
                 }
             }
         }

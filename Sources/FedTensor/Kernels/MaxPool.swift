@@ -206,14 +206,22 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
 
 /// `maxPoolBackward(…, reluBefore:)` from the routes `maxPoolForward(…, routes:, reluBefore:)` wrote, without x or
 /// y: the same dx, bit for bit (each window element gets dy where the route names it, +0 elsewhere; overlapping
-/// windows add in the same order). `dx` is overwritten as there.
+/// windows add in the same order). `dx` is overwritten as there. With `prefetchAhead` > 0, each output row also asks
+/// for the dy and routes `prefetchAhead` elements further on (the next sample's same row, where samples are that far
+/// apart), so that a pass sample by sample finds them in cache; the caller keeps them inside its buffers.
 @inlinable
 public func maxPoolBackward(routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-                            height: Int, width: Int, channels c: Int, k: Int, stride: Int? = nil) {
+                            height: Int, width: Int, channels c: Int, k: Int, stride: Int? = nil,
+                            prefetchAhead ahead: Int = 0) {
     let (oh, ow, s, overlapping) = maxPoolBackwardGeometry(dx, height: height, width: width, channels: c, k: k,
                                                            stride: stride)
     let zero = SIMD16<Float>(repeating: 0)
     for oy in 0..<oh {
+        if ahead > 0 {
+            let row = oy &* ow &* c &+ ahead
+            prefetchForReading(dy + row, bytes: ow &* c &* MemoryLayout<Float>.stride)
+            prefetchForReading(routes + row, bytes: ow &* c)
+        }
         for ox in 0..<ow {
             let o = (oy &* ow &+ ox) &* c
             var ch = 0

@@ -1,4 +1,4 @@
-// OneChannelConvKernel: register tiles for a convolution over one input channel that broadcast each pixel once per kernel row.
+// OneChannelConvKernel: register tiles for a convolution over one input channel that broadcast each pixel once, not k times.
 //
 // With one input channel, output pixel x of a tile reads image[x + kx] at kernel column kx, so a tile of mr
 // adjacent pixels reads only mr + k − 1 distinct values per kernel row, where `microKernel` broadcasts mr of them
@@ -111,3 +111,71 @@ func runOneChannelTile(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
     }
 }
 
+
+// MARK: Weight gradient
+
+/// The weight gradient's k × 2-vector tile of a one-channel k × k convolution for one kernel row: for each of
+/// `seg.count` image rows (A and B advancing `seg.aStep` and `seg.bStep` floats), acc(r, :) += a[r + p] · B(p, :)
+/// for p = 0 ..< kc, B(p, :) being the 32 floats at `b + p·bKS` (a row of dY). Row r of the tile is kernel column
+/// r: `microKernel`'s tile with A(r, p) = a[r + p] (`aRS` = `aKS` = 1) in the same order of sums, but a step
+/// broadcasts only the one pixel the step before did not. With `columnSums` (32 floats), each B row is also added
+/// to it in turn, the bits of `accumulateColumnSums` over those rows, on the loads the tile makes anyway. `k` is a
+/// literal, 3 or 5; `out.rows` must equal k.
+@inline(__always)
+func oneChannelGradientKernel(_ k: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bKS: Int,
+                              seg: TileSegments, out: TileOutput, columnSums: UnsafeMutablePointer<Float>?) {
+    var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+    var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+    var c40 = SIMD16<Float>(), c41 = SIMD16<Float>()
+    var s0 = SIMD16<Float>(), s1 = SIMD16<Float>()
+    if let columnSums { s0 = load16(columnSums); s1 = load16(columnSums + 16) }
+    let sums = columnSums != nil
+    var segA = a, segB = b
+    var left = seg.count
+    repeat {
+        // p0 … p3 hold a[p], a[p + 1], … for the step p about to run, which broadcasts a[p + k − 1] itself.
+        var p0 = SIMD16<Float>(repeating: segA[0]), p1 = SIMD16<Float>(repeating: segA[1])
+        var p2 = k > 3 ? SIMD16<Float>(repeating: segA[2]) : p0, p3 = k > 3 ? SIMD16<Float>(repeating: segA[3]) : p0
+        var pa = segA + (k &- 1), pb = segB
+        var steps = kc
+        while steps > 0 {
+            let newest = SIMD16<Float>(repeating: pa[0])
+            let b0 = load16(pb), b1 = load16(pb + 16)
+            c00.addProduct(p0, b0); c01.addProduct(p0, b1)
+            c10.addProduct(p1, b0); c11.addProduct(p1, b1)
+            if k > 3 {
+                c20.addProduct(p2, b0); c21.addProduct(p2, b1)
+                c30.addProduct(p3, b0); c31.addProduct(p3, b1)
+                c40.addProduct(newest, b0); c41.addProduct(newest, b1)
+                p0 = p1; p1 = p2; p2 = p3; p3 = newest
+            } else {
+                c20.addProduct(newest, b0); c21.addProduct(newest, b1)
+                p0 = p1; p1 = newest
+            }
+            if sums { s0 += b0; s1 += b1 }
+            pa += 1
+            pb += bKS
+            steps &-= 1
+        }
+        segA += seg.aStep
+        segB += seg.bStep
+        left &-= 1
+    } while left > 0
+    if let columnSums { store16(s0, columnSums); store16(s1, columnSums + 16) }
+    out.put(c00, 0, 0, direct: true); out.put(c01, 0, 1, direct: true)
+    out.put(c10, 1, 0, direct: true); out.put(c11, 1, 1, direct: true)
+    out.put(c20, 2, 0, direct: true); out.put(c21, 2, 1, direct: true)
+    if k > 3 {
+        out.put(c30, 3, 0, direct: true); out.put(c31, 3, 1, direct: true)
+        out.put(c40, 4, 0, direct: true); out.put(c41, 4, 1, direct: true)
+    }
+}
+
+@inline(never) func oneChannelGradient3(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bKS: Int,
+                                        _ s: TileSegments, _ o: TileOutput, _ sums: UnsafeMutablePointer<Float>?) {
+    oneChannelGradientKernel(3, kc: kc, a: a, b: b, bKS: bKS, seg: s, out: o, columnSums: sums)
+}
+@inline(never) func oneChannelGradient5(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bKS: Int,
+                                        _ s: TileSegments, _ o: TileOutput, _ sums: UnsafeMutablePointer<Float>?) {
+    oneChannelGradientKernel(5, kc: kc, a: a, b: b, bKS: bKS, seg: s, out: o, columnSums: sums)
+}
