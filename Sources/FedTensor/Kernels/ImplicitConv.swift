@@ -175,6 +175,10 @@ public func implicitConvForward(
             let frame = padded + n &* padSize
             pad(x + n &* inSize, into: frame, height: g.height, width: g.width, channels: g.channels,
                 frameHeight: hp, frameWidth: wp, top: g.padding, left: g.padding)
+            // The next sample's input, in cache by the time this sample's convolution is done.
+            if n &+ 1 < batch {
+                prefetchForReading(x + (n &+ 1) &* inSize, bytes: inSize &* MemoryLayout<Float>.stride)
+            }
             let out = outputInScratch ? scratch + GEMMBlocking.scratch : y + n &* outSize
             conv.run(frame, transposed, out, scratch: scratch, bias: bias, relu: relu, band: band,
                      afterBand: perBand.map { body in { rows in body(n, UnsafePointer(out), rows) } })
