@@ -48,6 +48,19 @@ import Testing
     /// `parameters`: the same vector for both networks (their layouts agree; an initialisation would not, since
     /// it draws per layer index).
     /// `noisy`: the network infuses noise in training, so its training forward pass is not its evaluation one.
+    /// `fused` and its separated form (`separated`) from the same initial parameters (`seed`), for each (batch,
+    /// threads) of `runs`: the same bits (`expectSame`).
+    static func expectSeparatedBits(_ fused: Network, seed: UInt64, runs: [(batch: Int, threads: Int)],
+                                    _ label: String) throws {
+        let plain = try separated(fused)
+        let w = fused.initialParameters(key: StreamKey(seed: seed))
+        for (batch, threads) in runs {
+            expectSame(run(fused, parameters: w, batch: batch, threads: threads),
+                       run(plain, parameters: w, batch: batch, threads: threads),
+                       "\(label), batch \(batch), \(threads) threads")
+        }
+    }
+
     static func run(_ network: Network, parameters start: [Float], batch: Int, threads: Int,
                     noisy: Bool = false) -> Run {
         ComputeThreads.$taskLimit.withValue(threads) {
@@ -148,8 +161,8 @@ import Testing
     }
 
     /// A max pool run band by band inside the convolution before it (`MaxPool2d.forwardRows`): a 3 × 3 window at
-    /// stride 2 (each band of 2 rows completes a pooled row whose window reaches into the band before), on an odd
-    /// height whose last row no window reads; the convolutions over one input channel take the tiles that broadcast
+    /// stride 2 (each band of 2 rows completes a pooled row whose window reaches into the band before), on heights
+    /// whose last row no window reads; the convolutions over one input channel take the tiles that broadcast
     /// a pixel once per kernel row (rows of 10 = 5 + 5 pixels for k = 3; rows of 3, too short for them, for k = 5).
     @Test(arguments: [3, 5])
     func bandedPoolsAfterOneChannelConvolutions(_ k: Int) throws {
@@ -161,13 +174,7 @@ import Testing
         ])
         let ws = Workspace(network: fused, capacity: 1)
         #expect(ws.poolFusions == [2] && ws.poolRouteLayers == [2])
-        let plain = try Self.separated(fused)
-        let w0 = fused.initialParameters(key: StreamKey(seed: 11))
-        for (batch, threads) in [(3, 1), (33, 2)] {
-            Self.expectSame(Self.run(fused, parameters: w0, batch: batch, threads: threads),
-                            Self.run(plain, parameters: w0, batch: batch, threads: threads),
-                            "k \(k), batch \(batch), \(threads) threads")
-        }
+        try Self.expectSeparatedBits(fused, seed: 11, runs: [(3, 1), (33, 2)], "k \(k)")
     }
 
     /// A first convolution's max pool run inside its weight gradient on odd sizes: an overlapping pool (stride 1,
@@ -182,13 +189,7 @@ import Testing
         ])
         let ws = Workspace(network: fused, capacity: 1)
         #expect(ws.poolBackwardFusions == [2] && ws.poolRouteLayers == [2])
-        let plain = try Self.separated(fused)
-        let w = fused.initialParameters(key: StreamKey(seed: 5))
-        for (batch, threads) in [(3, 1), (40, 2)] {
-            Self.expectSame(Self.run(fused, parameters: w, batch: batch, threads: threads),
-                            Self.run(plain, parameters: w, batch: batch, threads: threads),
-                            "stride \(stride), batch \(batch), \(threads) threads")
-        }
+        try Self.expectSeparatedBits(fused, seed: 5, runs: [(3, 1), (40, 2)], "stride \(stride)")
     }
 
     /// Activation noise between each ReLU and its max pool (the `author` and M2 presets' place): the pool's backward
