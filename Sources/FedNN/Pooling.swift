@@ -60,7 +60,7 @@ public struct MaxPool2d: Layer {
                      routes: UnsafeMutablePointer<UInt8>?, shape: Shape, inputRows: Range<Int>) {
         let (w, c) = (shape[1], shape[2])
         let oh = (shape[0] - size) / stride + 1, ow = (w - size) / stride + 1
-        // Output row a needs input rows a·s ..< a·s + k: after r input rows, the rows a < (r − k)/s + 1 are complete.
+        // Output row a needs input rows a·s ..< a·s + k: after r input rows, rows a < (r − k)/s + 1 are complete.
         func complete(_ rows: Int) -> Int { rows < size ? 0 : min(oh, (rows - size) / stride + 1) }
         let first = complete(inputRows.lowerBound), last = complete(inputRows.upperBound)
         guard last > first else { return }
@@ -108,8 +108,8 @@ public struct MaxPool2d: Layer {
     }
 
     /// What `backwardSample(…, reluBefore: true)` writes, the same bits, from the routes the forward pass recorded
-    /// (`forwardRows(…, routes:…)`) instead of this layer's input and output: a byte per output element read instead
-    /// of k·k + 1 floats.
+    /// (`forwardRows(…, routes:…)`) instead of this layer's input and output: a byte per output element read
+    /// instead of k·k + 1 floats.
     func backwardSample(_ n: Int, of batch: Int, routes: UnsafePointer<UInt8>, outputGradient dy: UnsafePointer<Float>,
                         into dx: UnsafeMutablePointer<Float>, shape: Shape) {
         let outSize = outputSize(shape)

@@ -332,7 +332,8 @@ public final class Workspace {
                     let routes = routesRecorded[pooled.index] ? poolRoutes[pooled.index].map { UnsafePointer($0) } : nil
                     conv.backward(context, input: network.shapes[i]) { n, dx in
                         if let routes {
-                            pool.backwardSample(n, of: batch, routes: routes, outputGradient: dy, into: dx, shape: shape)
+                            pool.backwardSample(n, of: batch, routes: routes, outputGradient: dy, into: dx,
+                                                shape: shape)
                         } else {
                             pool.backwardSample(n, input: x, output: y, outputGradient: dy, into: dx, shape: shape,
                                                 reluBefore: true)

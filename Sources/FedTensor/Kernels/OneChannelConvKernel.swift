@@ -1,14 +1,15 @@
-// OneChannelConvKernel: register tiles for a convolution over one input channel that broadcast each pixel once, not k times.
+// OneChannelConvKernel: one-input-channel convolution tiles that broadcast each pixel once, not once per kernel column.
 //
 // With one input channel, output pixel x of a tile reads image[x + kx] at kernel column kx, so a tile of mr
 // adjacent pixels reads only mr + k − 1 distinct values per kernel row, where `microKernel` broadcasts mr of them
 // at each of the k columns (mr·k broadcasts). These tiles broadcast the mr + k − 1 once and reuse them across the
 // row's k columns. Each accumulator receives the same fused multiply-adds in the same (ky, kx) order as in
 // `microKernel`, so the output has the same bits (ImplicitConvTests checks against one Float FMA per tap).
-// The tiles are 2 vectors (32 output channels) wide, mr ∈ 4…8 rows, k ∈ {3, 5}: 16 accumulators, ≤ 12
-// broadcasts and 2 filter vectors fit the 32 AVX-512 registers.
+// The tiles are 2 vectors (32 output channels) wide, mr ∈ 4…8 rows, k ∈ {3, 5}: 16 accumulators, ≤ 9 live
+// broadcasts and 2 filter vectors fit the 32 AVX-512 registers. The weight gradient's tiles below do the same along
+// the image row (each step broadcasts one new pixel) and sum the bias gradient on the way.
 
-/// The accumulators of an 8 × 2-vector tile: `r0`, `r1` hold output pixel 0's channels 0–15 and 16–31, and so on.
+/// The accumulators of an 8 × 2-vector tile: `c00`, `c01` hold output pixel 0's channels 0–15 and 16–31, etc.
 struct OneChannelAccumulators {
     var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
     var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
@@ -41,8 +42,8 @@ func oneChannelKernel(_ mr: Int, _ k: Int, a: UnsafePointer<Float>, b: UnsafePoi
     var pa = a, pb = b
     var left = seg.count
     repeat {
-        // Pixels r + kx of the row for kx = 0, each broadcast once: at the next column each moves down a row and
-        // the last row gets the next pixel.
+        // p_r = image[r + kx] for kx = 0, each pixel broadcast once: at the next column every p_r takes p_(r+1)'s
+        // value and the last one broadcasts the next pixel.
         var p0 = SIMD16<Float>(repeating: pa[0]), p1 = SIMD16<Float>(repeating: pa[1])
         var p2 = SIMD16<Float>(repeating: pa[2]), p3 = SIMD16<Float>(repeating: pa[3])
         var p4 = mr > 4 ? SIMD16<Float>(repeating: pa[4]) : p0, p5 = mr > 5 ? SIMD16<Float>(repeating: pa[5]) : p0
@@ -77,16 +78,46 @@ func oneChannelKernel(_ mr: Int, _ k: Int, a: UnsafePointer<Float>, b: UnsafePoi
 }
 
 // Instantiations: one non-inlined function per (rows, k), each with its own register allocation.
-@inline(never) func oneChannel4k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(4, 3, a: a, b: b, seg: s, out: o) }
-@inline(never) func oneChannel5k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(5, 3, a: a, b: b, seg: s, out: o) }
-@inline(never) func oneChannel6k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(6, 3, a: a, b: b, seg: s, out: o) }
-@inline(never) func oneChannel7k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(7, 3, a: a, b: b, seg: s, out: o) }
-@inline(never) func oneChannel8k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(8, 3, a: a, b: b, seg: s, out: o) }
-@inline(never) func oneChannel4k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(4, 5, a: a, b: b, seg: s, out: o) }
-@inline(never) func oneChannel5k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(5, 5, a: a, b: b, seg: s, out: o) }
-@inline(never) func oneChannel6k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(6, 5, a: a, b: b, seg: s, out: o) }
-@inline(never) func oneChannel7k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(7, 5, a: a, b: b, seg: s, out: o) }
-@inline(never) func oneChannel8k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments, _ o: TileOutput) { oneChannelKernel(8, 5, a: a, b: b, seg: s, out: o) }
+@inline(never) func oneChannel4k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
+                                  _ o: TileOutput) {
+    oneChannelKernel(4, 3, a: a, b: b, seg: s, out: o)
+}
+@inline(never) func oneChannel5k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
+                                  _ o: TileOutput) {
+    oneChannelKernel(5, 3, a: a, b: b, seg: s, out: o)
+}
+@inline(never) func oneChannel6k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
+                                  _ o: TileOutput) {
+    oneChannelKernel(6, 3, a: a, b: b, seg: s, out: o)
+}
+@inline(never) func oneChannel7k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
+                                  _ o: TileOutput) {
+    oneChannelKernel(7, 3, a: a, b: b, seg: s, out: o)
+}
+@inline(never) func oneChannel8k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
+                                  _ o: TileOutput) {
+    oneChannelKernel(8, 3, a: a, b: b, seg: s, out: o)
+}
+@inline(never) func oneChannel4k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
+                                  _ o: TileOutput) {
+    oneChannelKernel(4, 5, a: a, b: b, seg: s, out: o)
+}
+@inline(never) func oneChannel5k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
+                                  _ o: TileOutput) {
+    oneChannelKernel(5, 5, a: a, b: b, seg: s, out: o)
+}
+@inline(never) func oneChannel6k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
+                                  _ o: TileOutput) {
+    oneChannelKernel(6, 5, a: a, b: b, seg: s, out: o)
+}
+@inline(never) func oneChannel7k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
+                                  _ o: TileOutput) {
+    oneChannelKernel(7, 5, a: a, b: b, seg: s, out: o)
+}
+@inline(never) func oneChannel8k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
+                                  _ o: TileOutput) {
+    oneChannelKernel(8, 5, a: a, b: b, seg: s, out: o)
+}
 
 /// Whether `runOneChannelTile` has a tile for rows of `k`-wide kernels: k ∈ {3, 5}.
 @inline(__always)
