@@ -260,8 +260,8 @@ extension BenchCommand {
                 + "additive noise layer after each run in the max pool after that noise layer")
         }
         if !workspace.poolFusions.isEmpty {
-            say("fused (same bits): the max pool forward of layers \(workspace.poolFusions) runs sample by sample "
-                + "inside the convolution two layers before it, timed in that convolution's row")
+            say("fused (same bits): the max pool forward of layers \(workspace.poolFusions) runs band by band "
+                + "of each sample's rows inside the convolution two layers before it, timed in that convolution's row")
         }
         if !workspace.poolBackwardFusions.isEmpty {
             say("fused (same bits): the max pool backward of layers \(workspace.poolBackwardFusions) runs sample by "

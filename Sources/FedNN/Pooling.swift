@@ -38,8 +38,7 @@ public struct MaxPool2d: Layer {
     }
 
     /// The forward pass of sample n alone, from that sample's input `sample` into its place in the batch's
-    /// `output`: what `forward` runs for each sample, for a pool fused after the convolution before it
-    /// (`Workspace.forward`).
+    /// `output`: what `forward` runs for each sample.
     func forwardSample(_ n: Int, input sample: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                        shape: Shape) {
         maxPoolForward(sample, output + n * outputSize(shape),

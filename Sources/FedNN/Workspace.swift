@@ -74,8 +74,8 @@ public final class Workspace {
         return network.layers.indices.filter { i in poolBackwardCanFuse(i) && (first.map { $0 >= i - 2 } ?? true) }
     }
 
-    /// The max pools whose forward pass runs sample by sample inside the convolution two layers before them (after
-    /// its fused ReLU); the same bits as running them as layers.
+    /// The max pools whose forward pass runs inside the convolution two layers before them (after its fused ReLU),
+    /// band by band of each sample's rows; the same bits as running them as layers.
     public var poolFusions: [Int] { poolFusedForward.indices.filter { poolFusedForward[$0] }.map { $0 + 2 } }
     /// The max pools whose forward pass, run inside their convolution (`poolFusions`) or after additive noise on a
     /// ReLU's output (`reluFusionsAcrossNoise`), records which window element took each max (`maxPoolForward(…,
@@ -215,7 +215,7 @@ public final class Workspace {
             defer { layerHook?(i, false) }
             // A ReLU whose convolution already applied it (in place: its output is the convolution's).
             if fusesReLUForward && i > 0 && reluFusedForward[i - 1] { continue }
-            // A max pool that ran sample by sample inside the convolution two layers back.
+            // A max pool that ran band by band inside the convolution two layers back.
             if fusesReLUForward && i > 1 && poolFusedForward[i - 2] { continue }
             let context = ForwardContext(
                 input: activations[i], output: activations[i + 1],

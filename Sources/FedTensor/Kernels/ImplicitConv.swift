@@ -246,7 +246,7 @@ private func weightGradient(
     // convolution: 5) the copy costs more than it saves. Same values, same order of sums: the same bits.
     let repack = panels > 1 && items / panels >= 16
     // One input channel, 32 output channels, k = 3 or 5: one tile per kernel row (`oneChannelGradientKernel`).
-    let oneChannel = c == 1 && oc == 32 && nv == 2 && tilesPerRow == 1 && (k == 3 || k == 5)
+    let oneChannel = c == 1 && oc == 32 && nv == 2 && tilesPerRow == 1 && oneChannelKernelExists(k: k)
     let ownGradient = privateGradient ? sampleSize : 0
     parallelFor(workers, threads: workers) { t in
         withGEMMWorkspace(GEMMBlocking.scratch &+ ownGradient &+ (repack ? sampleSize : 0)) { scratch in
@@ -293,12 +293,8 @@ private func weightGradient(
                     let segments = TileSegments(count: oh, aStep: pitch, bStep: ow &* bKS)
                     if oneChannel {
                         // Kernel row 0's tile (worker 0's first item) also sums dY's rows into the bias gradient.
-                        let sums = ky == 0 ? biasGradient : nil
-                        if k == 5 {
-                            oneChannelGradient5(ow, a, b, bKS, segments, tile, sums)
-                        } else {
-                            oneChannelGradient3(ow, a, b, bKS, segments, tile, sums)
-                        }
+                        runOneChannelGradientTile(k: k, kc: ow, a: a, b: b, bKS: bKS, segments: segments, out: tile,
+                                                  columnSums: ky == 0 ? biasGradient : nil)
                     } else {
                         runTile(mr: mr, nv: nvq, kc: ow, a: a, aRS: 1, aKS: c, b: b, bKS: bKS, segments: segments,
                                 out: tile)

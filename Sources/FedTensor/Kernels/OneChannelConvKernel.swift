@@ -119,7 +119,7 @@ func oneChannelKernel(_ mr: Int, _ k: Int, a: UnsafePointer<Float>, b: UnsafePoi
     oneChannelKernel(8, 5, a: a, b: b, seg: s, out: o)
 }
 
-/// Whether `runOneChannelTile` has a tile for rows of `k`-wide kernels: k ∈ {3, 5}.
+/// Whether `runOneChannelTile` and `runOneChannelGradientTile` have tiles for `k` × `k` kernels: k ∈ {3, 5}.
 @inline(__always)
 func oneChannelKernelExists(k: Int) -> Bool { k == 3 || k == 5 }
 
@@ -199,6 +199,19 @@ func oneChannelGradientKernel(_ k: Int, kc: Int, a: UnsafePointer<Float>, b: Uns
     if k > 3 {
         out.put(c30, 3, 0, direct: true); out.put(c31, 3, 1, direct: true)
         out.put(c40, 4, 0, direct: true); out.put(c41, 4, 1, direct: true)
+    }
+}
+
+/// Runs the weight gradient's k × 2-vector one-channel tile (k ∈ {3, 5}: `oneChannelKernelExists`; see
+/// `oneChannelGradientKernel`).
+@inline(__always)
+func runOneChannelGradientTile(k: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bKS: Int,
+                               segments: TileSegments, out: TileOutput, columnSums: UnsafeMutablePointer<Float>?) {
+    if k == 5 {
+        oneChannelGradient5(kc, a, b, bKS, segments, out, columnSums)
+    } else {
+        precondition(k == 3, "runOneChannelGradientTile: k \(k)")
+        oneChannelGradient3(kc, a, b, bKS, segments, out, columnSums)
     }
 }
 
