@@ -36,8 +36,11 @@ import Testing
                       // The dot kernel (A·Bᵀ with few rows of A, or B narrower than a vector), odd sizes and K tails.
                       (.none, .transposed, 64, 200, 200), (.none, .transposed, 11, 517, 301),
                       (.none, .transposed, 301, 9, 600),
-                      // The CNN's 3136 → 512 layer's shape at batch 64, narrowed.
-                      (.none, .transposed, 64, 100, 3136)])
+                      // The CNN's 3136 → 512 layer's shape at batch 64, narrowed; and the staged dot path
+                      // (`runStagedDot`: K > 1024, ≥ 16 X rows) with an odd row count, a ragged last piece of K and
+                      // X taken from B (more rows of A than of B).
+                      (.none, .transposed, 64, 100, 3136), (.none, .transposed, 17, 40, 1100),
+                      (.none, .transposed, 100, 50, 1500)])
     func tilingNeverChangesBits(_ ta: Transpose, _ tb: Transpose, _ m: Int, _ n: Int, _ k: Int) {
         let t = GEMMCase(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.7, beta: 0.4, padA: 1, padB: 2, padC: 3)
         let baseline = GEMMTiling.$override.withValue(.reference) {

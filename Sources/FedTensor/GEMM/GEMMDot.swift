@@ -3,7 +3,9 @@
 // A fully-connected forward pass (batch × K)·(out × K)ᵀ with a small batch would need the big weight matrix
 // transposed into panels for the broadcast kernel. Here both operands are read in place along K, 4 or 5 rows of
 // X against 4 rows of Y at a time (3 or 2 against 2 where a SIMD16 takes two registers), with 16 lanes of partial sums
-// per output that are reduced once at the end by the same tree whatever the tile.
+// per output that are reduced once at the end by the same tree whatever the tile. A long K against many X rows (the
+// McMahan CNN's 3136 → 512 layer at batch 64) is staged: X copied once, Y piece by piece, into aligned buffers that
+// 2 × 8 tiles read from L1 (`runStagedDot`), each lane still summing its products in K order, so the same bits.
 
 /// C(i, j) = alpha · Σ_p X(i, p) · Y(j, p) + beta · C(i, j), with X(i, p) at `x + i·ldx + p`,
 /// Y(j, p) at `y + j·ldy + p` and C(i, j) at `c + i·cRS + j·cCS`.
@@ -55,6 +57,159 @@ func runDot(_ d: DotProblem, _ y0: Int, _ y1: Int, vectors: Int) {
     }
 }
 
+/// K floats per piece of a staged dot product (a multiple of 16).
+let dotKChunk = 512
+
+/// Whether `gemmDot` stages the product (`runStagedDot`): a long K against many X rows, where the tiles would
+/// otherwise read every Y row from L2 once per X tile, mostly as loads split across cache lines (a weight matrix
+/// inside a flat parameter vector starts wherever that vector does). AVX-512 tiles only.
+func stagesDot(xRows: Int, k: Int, vectors: Int) -> Bool {
+    vectors == 4 && xRows >= 16 && k > 2 &* dotKChunk
+}
+
+/// `runDot` for Y rows [y0, y1) where `d.x` is a staged copy of X (`gemmDot`): rows 64-byte aligned, `d.ldx` a
+/// multiple of 16 floats, zero from K to the next multiple of 16. Y goes 8 rows a group, `dotKChunk` floats at a
+/// time, each piece copied into an aligned buffer (zero-padded likewise) that stays in L1 while every 2-row X tile
+/// runs against it; each tile's sums wait in `partial` between pieces. Every lane sum adds the products of the
+/// unstaged tiles in the same order, the padding's zeros where those added `tailVector`'s, so the bits are theirs.
+/// (The McMahan CNN's 3136 → 512 layer at batch 64 on one Zen 5 core: 97 GFLOPS in place, 140 with Y in L1 but
+/// loads split across cache lines, 182 with every load aligned.)
+func runStagedDot(_ d: DotProblem, _ y0: Int, _ y1: Int) {
+    let tilesX = (d.xRows &+ 1) / 2
+    withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: tilesX &* 16 &+ dotKChunk / 2) { raw in
+        let partial = raw.baseAddress!
+        let piece = UnsafeMutableRawPointer(partial + tilesX &* 16).assumingMemoryBound(to: Float.self)
+        var j = y0
+        while j < y1 {
+            let yRows = min(8, y1 &- j)
+            var k0 = 0
+            repeat {
+                let k1 = min(k0 &+ dotKChunk, d.k)
+                let width = k1 &- k0, padded = (width &+ 15) & ~15
+                for r in 0..<yRows {
+                    let to = piece + r &* dotKChunk
+                    to.update(from: d.y + ((j &+ r) &* d.ldy &+ k0), count: width)
+                    (to + width).update(repeating: 0, count: padded &- width)
+                }
+                let y = DotRows(UnsafePointer(piece), pitch: dotKChunk, rows: yRows)
+                // The next piece: the same rows further along K, or the next group's first floats.
+                let (nj, nk) = k1 < d.k ? (j, k1) : (j &+ 8, 0)
+                let next = nj < y1 ? (rows: min(8, y1 &- nj), width: min(dotKChunk, d.k &- nk)) : (rows: 0, width: 0)
+                var i = 0, tile = 0
+                while i < d.xRows {
+                    // A share of the next piece's rows, requested while this one is worked on (copied in one go
+                    // from L3 or memory, each piece otherwise waited for its reads: 1.13 → 1.36 ms above).
+                    if next.rows > 0 {
+                        let r = tile &* next.rows / tilesX
+                        let firstTile = (r &* tilesX &+ next.rows &- 1) / next.rows
+                        let lastTile = ((r &+ 1) &* tilesX &+ next.rows &- 1) / next.rows
+                        let bytes = next.width &* 4, share = tile &- firstTile, shares = lastTile &- firstTile
+                        let from = bytes &* share / shares, to = bytes &* (share &+ 1) / shares
+                        prefetchForReading(d.y + ((nj &+ r) &* d.ldy &+ nk) + from / 4, bytes: to &- from)
+                    }
+                    let xRows = min(2, d.xRows &- i)
+                    let x0 = d.x + (i &* d.ldx &+ k0), x1 = d.x + ((i &+ xRows &- 1) &* d.ldx &+ k0)
+                    dotTile2x8(x0, x1, y, steps: padded / 16, sums: partial + tile &* 16, first: k0 == 0,
+                               last: k1 == d.k, d, i, xRows, j, yRows)
+                    i &+= 2
+                    tile &+= 1
+                }
+                k0 = k1
+            } while k0 < d.k
+            j &+= 8
+        }
+    }
+}
+
+/// Eight Y rows `pitch` floats apart from `first`; rows at or past `rows` repeat the last valid one (their
+/// outputs are dropped).
+struct DotRows {
+    var y0, y1, y2, y3, y4, y5, y6, y7: UnsafePointer<Float>
+
+    @inline(__always)
+    init(_ first: UnsafePointer<Float>, pitch: Int, rows: Int) {
+        @inline(__always) func row(_ r: Int) -> UnsafePointer<Float> { first + min(r, rows &- 1) &* pitch }
+        (y0, y1, y2, y3, y4, y5, y6, y7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
+    }
+}
+
+/// One 2 × 8 block of outputs over `steps` × 16 floats of X rows `x0`, `x1` and the staged Y rows `y`, all
+/// aligned: per step 2 loads of X (from L2) and 8 of Y (from L1) for 16 products. The sums start from zero
+/// (`first`) or from `sums`, and go back there unless `last`, when `pairSums`' tree reduces them into C rows
+/// `i ..< i + xRows`, columns `j ..< j + yRows`.
+@inline(never)
+private func dotTile2x8(_ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ y: DotRows, steps: Int,
+                        sums: UnsafeMutablePointer<SIMD16<Float>>, first: Bool, last: Bool,
+                        _ d: DotProblem, _ i: Int, _ xRows: Int, _ j: Int, _ yRows: Int) {
+    var acc = first ? WideDotSums() : WideDotSums(from: sums)
+    var p = 0
+    for _ in 0..<steps {
+        acc.step(x0, x1, y, p)
+        p &+= 16
+    }
+    if !last {
+        acc.store(to: sums)
+        return
+    }
+    // Lane 8r + s: X row i + r against Y row j + s.
+    let total = acc.reduced() * d.alpha
+    for r in 0..<xRows {
+        let row = d.c + ((i &+ r) &* d.cRS &+ j &* d.cCS)
+        for s in 0..<yRows {
+            let q = row + s &* d.cCS
+            let v = total[8 &* r &+ s]
+            q.pointee = d.beta == 0 ? v : v + q.pointee * d.beta
+        }
+    }
+}
+
+/// The 16 lane sums of each output of a 2 × 8 dot tile: `a_s` X row 0 against Y row s, `b_s` X row 1. A struct
+/// updated in place by a plain loop (sums captured by a nested step function were partly kept in memory, loaded
+/// and stored at every step).
+struct WideDotSums {
+    typealias V = SIMD16<Float>
+    var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
+    var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V(), b5 = V(), b6 = V(), b7 = V()
+
+    init() {}
+
+    @inline(__always)
+    init(from m: UnsafePointer<V>) {
+        (a0, a1, a2, a3, a4, a5, a6, a7) = (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7])
+        (b0, b1, b2, b3, b4, b5, b6, b7) = (m[8], m[9], m[10], m[11], m[12], m[13], m[14], m[15])
+    }
+
+    @inline(__always)
+    func store(to m: UnsafeMutablePointer<V>) {
+        (m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]) = (a0, a1, a2, a3, a4, a5, a6, a7)
+        (m[8], m[9], m[10], m[11], m[12], m[13], m[14], m[15]) = (b0, b1, b2, b3, b4, b5, b6, b7)
+    }
+
+    /// One K step: the 16 aligned floats at offset `p` of X rows x0, x1 and of every Y row.
+    @inline(__always)
+    mutating func step(_ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ y: DotRows, _ p: Int) {
+        @inline(__always) func load(_ row: UnsafePointer<Float>) -> V { UnsafeRawPointer(row + p).load(as: V.self) }
+        let u = load(x0), v = load(x1)
+        var w = load(y.y0)
+        a0.addProduct(u, w); b0.addProduct(v, w)
+        w = load(y.y1); a1.addProduct(u, w); b1.addProduct(v, w)
+        w = load(y.y2); a2.addProduct(u, w); b2.addProduct(v, w)
+        w = load(y.y3); a3.addProduct(u, w); b3.addProduct(v, w)
+        w = load(y.y4); a4.addProduct(u, w); b4.addProduct(v, w)
+        w = load(y.y5); a5.addProduct(u, w); b5.addProduct(v, w)
+        w = load(y.y6); a6.addProduct(u, w); b6.addProduct(v, w)
+        w = load(y.y7); a7.addProduct(u, w); b7.addProduct(v, w)
+    }
+
+    /// Lane 8r + s: the total of X row r against Y row s, by `pairSums`' tree.
+    @inline(__always)
+    func reduced() -> V {
+        let ra = pairSums(pairSums(pairSums(a0, a1), pairSums(a2, a3)), pairSums(pairSums(a4, a5), pairSums(a6, a7)))
+        let rb = pairSums(pairSums(pairSums(b0, b1), pairSums(b2, b3)), pairSums(pairSums(b4, b5), pairSums(b6, b7)))
+        return pairSums(ra, rb)
+    }
+}
+
 /// The `count` < 16 floats at `p` in the low lanes of a vector, zeros above (copied through memory: building
 /// the vector lane by lane compiles to a chain of inserts that cost more than the rest of a short dot product).
 @inline(__always)
@@ -65,7 +220,7 @@ private func tailVector(_ p: UnsafePointer<Float>, count: Int) -> SIMD16<Float> 
 }
 
 /// Calls `step` once per 16 floats of K with a loader of those floats of a row: full vectors read in place, the
-/// tail copied (`tailVector`). The K walk of every dot tile.
+/// tail copied (`tailVector`). The K walk of the narrow dot tiles.
 @inline(__always)
 private func forEachKVector(_ k: Int, _ step: ((UnsafePointer<Float>) -> SIMD16<Float>) -> Void) {
     let kFull = k & ~15
@@ -140,42 +295,77 @@ private func narrowDotTile(_ xr: Int, _ d: DotProblem, _ i: Int, _ xRows: Int, _
     }
 }
 
-/// One `xr` × 4 block of outputs, xr ∈ {4, 5} a literal (fewer valid rows re-read the last valid one; their
-/// results are dropped). Each output keeps 16 lane sums over K, reduced by a fixed pairwise tree at the end.
-@inline(__always)
-private func dotTile(_ xr: Int, _ d: DotProblem, _ i: Int, _ xRows: Int, _ j: Int, _ yRows: Int) {
-    @inline(__always) func xRow(_ r: Int) -> UnsafePointer<Float> { d.x + (i &+ min(r, xRows &- 1)) &* d.ldx }
-    @inline(__always) func yRow(_ r: Int) -> UnsafePointer<Float> { d.y + (j &+ min(r, yRows &- 1)) &* d.ldy }
-    let x0 = xRow(0), x1 = xRow(1), x2 = xRow(2), x3 = xRow(3), x4 = xr > 4 ? xRow(4) : x0
-    let y0 = yRow(0), y1 = yRow(1), y2 = yRow(2), y3 = yRow(3)
+/// The 16 lane sums of each output of a 5 × 4 dot tile: `s[r][t]` is X row r against Y row t.
+struct DotSums {
     var s00 = SIMD16<Float>(), s01 = SIMD16<Float>(), s02 = SIMD16<Float>(), s03 = SIMD16<Float>()
     var s10 = SIMD16<Float>(), s11 = SIMD16<Float>(), s12 = SIMD16<Float>(), s13 = SIMD16<Float>()
     var s20 = SIMD16<Float>(), s21 = SIMD16<Float>(), s22 = SIMD16<Float>(), s23 = SIMD16<Float>()
     var s30 = SIMD16<Float>(), s31 = SIMD16<Float>(), s32 = SIMD16<Float>(), s33 = SIMD16<Float>()
     var s40 = SIMD16<Float>(), s41 = SIMD16<Float>(), s42 = SIMD16<Float>(), s43 = SIMD16<Float>()
-    @inline(__always) func step(_ load: (UnsafePointer<Float>) -> SIMD16<Float>) {
-        let b0 = load(y0), b1 = load(y1), b2 = load(y2), b3 = load(y3)
-        var a = load(x0)
+
+    /// One K step: the 16 floats at offset `p` of X rows x0…x4 (x4 only when `xr` is 5) and Y rows y0…y3.
+    @inline(__always)
+    mutating func step(_ xr: Int, _ x: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                        UnsafePointer<Float>, UnsafePointer<Float>),
+                       _ y: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
+                       _ p: Int) {
+        @inline(__always) func load(_ row: UnsafePointer<Float>) -> SIMD16<Float> {
+            UnsafeRawPointer(row + p).loadUnaligned(as: SIMD16<Float>.self)
+        }
+        let b0 = load(y.0), b1 = load(y.1), b2 = load(y.2), b3 = load(y.3)
+        var a = load(x.0)
         s00.addProduct(a, b0); s01.addProduct(a, b1); s02.addProduct(a, b2); s03.addProduct(a, b3)
-        a = load(x1)
+        a = load(x.1)
         s10.addProduct(a, b0); s11.addProduct(a, b1); s12.addProduct(a, b2); s13.addProduct(a, b3)
-        a = load(x2)
+        a = load(x.2)
         s20.addProduct(a, b0); s21.addProduct(a, b1); s22.addProduct(a, b2); s23.addProduct(a, b3)
-        a = load(x3)
+        a = load(x.3)
         s30.addProduct(a, b0); s31.addProduct(a, b1); s32.addProduct(a, b2); s33.addProduct(a, b3)
         if xr > 4 {
-            a = load(x4)
+            a = load(x.4)
             s40.addProduct(a, b0); s41.addProduct(a, b1); s42.addProduct(a, b2); s43.addProduct(a, b3)
         }
     }
-    forEachKVector(d.k, step)
+}
+
+/// One `xr` × 4 block of outputs, xr ∈ {4, 5} a literal (fewer valid rows re-read the last valid one; their
+/// results are dropped). Each output keeps 16 lane sums over K, reduced by a fixed pairwise tree at the end. The
+/// sums live in a struct updated in place by a plain loop: captured by a nested step function, LLVM kept a third
+/// of them in memory, loaded and stored at every step.
+@inline(__always)
+private func dotTile(_ xr: Int, _ d: DotProblem, _ i: Int, _ xRows: Int, _ j: Int, _ yRows: Int) {
+    @inline(__always) func xRow(_ r: Int) -> UnsafePointer<Float> { d.x + (i &+ min(r, xRows &- 1)) &* d.ldx }
+    @inline(__always) func yRow(_ r: Int) -> UnsafePointer<Float> { d.y + (j &+ min(r, yRows &- 1)) &* d.ldy }
+    let x = (xRow(0), xRow(1), xRow(2), xRow(3), xr > 4 ? xRow(4) : xRow(0))
+    let y = (yRow(0), yRow(1), yRow(2), yRow(3))
+    var acc = DotSums()
+    let kFull = d.k & ~15
+    var p = 0
+    while p < kFull {
+        acc.step(xr, x, y, p)
+        p &+= 16
+    }
+    if p < d.k {
+        // The tail: each row's last k − p floats in a zeroed vector (`tailVector`).
+        let t = d.k &- p
+        var rows = (tailVector(x.0 + p, count: t), tailVector(x.1 + p, count: t), tailVector(x.2 + p, count: t),
+                    tailVector(x.3 + p, count: t), tailVector(x.4 + p, count: t), tailVector(y.0 + p, count: t),
+                    tailVector(y.1 + p, count: t), tailVector(y.2 + p, count: t), tailVector(y.3 + p, count: t))
+        withUnsafeBytes(of: &rows) { raw in
+            let v = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+            acc.step(xr, (v, v + 16, v + 32, v + 48, v + 64), (v + 80, v + 96, v + 112, v + 128), 0)
+        }
+    }
     // Lane 4r + s of `sums`: X row i + r against Y row j + s (r < 4); lane s of `extra`: row i + 4.
-    let q0 = pairSums(pairSums(s00, s01), pairSums(s02, s03)), q1 = pairSums(pairSums(s10, s11), pairSums(s12, s13))
-    let q2 = pairSums(pairSums(s20, s21), pairSums(s22, s23)), q3 = pairSums(pairSums(s30, s31), pairSums(s32, s33))
+    let q0 = pairSums(pairSums(acc.s00, acc.s01), pairSums(acc.s02, acc.s03))
+    let q1 = pairSums(pairSums(acc.s10, acc.s11), pairSums(acc.s12, acc.s13))
+    let q2 = pairSums(pairSums(acc.s20, acc.s21), pairSums(acc.s22, acc.s23))
+    let q3 = pairSums(pairSums(acc.s30, acc.s31), pairSums(acc.s32, acc.s33))
     let r0 = pairSums(q0, q1), r1 = pairSums(q2, q3)
     let sums = pairSums(r0, r1) * d.alpha
     let zero = SIMD16<Float>()
-    let extra = xr > 4 ? pairSums(pairSums(pairSums(pairSums(s40, s41), pairSums(s42, s43)), zero), zero) * d.alpha
+    let extra = xr > 4
+        ? pairSums(pairSums(pairSums(pairSums(acc.s40, acc.s41), pairSums(acc.s42, acc.s43)), zero), zero) * d.alpha
         : zero
     for r in 0..<xRows {
         let row = d.c + ((i &+ r) &* d.cRS &+ j &* d.cCS)
@@ -188,6 +378,8 @@ private func dotTile(_ xr: Int, _ d: DotProblem, _ i: Int, _ xRows: Int, _ j: In
 }
 
 /// A·Bᵀ through the dot kernel; for large products the longer side is cut into chunks that workers claim in turn.
+/// A long K against many X rows is staged (`stagesDot`): X is copied once into an aligned, zero-padded buffer
+/// for `runStagedDot`.
 func gemmDot(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
              b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
     // The shorter side is X (all of it stays in cache); the longer side Y streams through once.
@@ -201,14 +393,32 @@ func gemmDot(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda:
     let flops = 2 * Double(m) * Double(n) * Double(k)
     // This kernel runs at ~80 rather than ~110 GFLOPS, so the same time threshold is fewer FLOPs.
     let workers = min(groups, flops >= 0.7 * GEMMBlocking.parallelFlops ? ComputeThreads.count : 1)
-    if workers <= 1 {
-        runDot(d, 0, d.yRows, vectors: vectors)
+    /// Y rows [y0, y1) of `d` by `body`, on `workers` threads in chunks of whole 4-row groups.
+    func split(_ d: DotProblem, _ body: (DotProblem, Int, Int) -> Void) {
+        if workers <= 1 {
+            body(d, 0, d.yRows)
+            return
+        }
+        let chunks = min(groups, 4 &* workers), counter = ChunkCounter()
+        parallelFor(workers, threads: workers) { _ in
+            while case let c = counter.claim(), c < chunks {
+                body(d, groups &* c / chunks &* 4, min(groups &* (c &+ 1) / chunks &* 4, d.yRows))
+            }
+        }
+    }
+    guard stagesDot(xRows: d.xRows, k: k, vectors: vectors) else {
+        split(d) { runDot($0, $1, $2, vectors: vectors) }
         return
     }
-    let chunks = min(groups, 4 &* workers), counter = ChunkCounter()
-    parallelFor(workers, threads: workers) { _ in
-        while case let c = counter.claim(), c < chunks {
-            runDot(d, groups &* c / chunks &* 4, min(groups &* (c &+ 1) / chunks &* 4, d.yRows), vectors: vectors)
+    let ld = (k &+ 15) & ~15
+    withGEMMWorkspace(d.xRows &* ld) { staged in
+        for r in 0..<d.xRows {
+            (staged + r &* ld).update(from: d.x + r &* d.ldx, count: k)
+            (staged + (r &* ld &+ k)).update(repeating: 0, count: ld &- k)
         }
+        var e = d
+        e.x = UnsafePointer(staged)
+        e.ldx = ld
+        split(e) { runStagedDot($0, $1, $2) }
     }
 }
