@@ -96,12 +96,15 @@ public struct Conv2d: Layer {
         forward(c, input: input, fusedReLU: fusedReLU, perBand: nil)
     }
 
-    /// `forward(…, fusedReLU:)`; on the implicit path (`canFuseReLU`) `perBand(n, out, rows)` runs as soon as
-    /// rows `rows` of sample n's output `out` (and the rows before them) are complete, every `band` rows, on the
-    /// thread that computed them (a max pool fused after the convolution and its ReLU); with `outputInScratch` that
-    /// output is in per-thread scratch and `c.output` is not written.
+    /// `forward(…, fusedReLU:)`; on the implicit path (`canFuseReLU`) `perBand(n, first, rows)` runs as soon as
+    /// rows `rows` of sample n's output (and the rows before them) are complete, `first` addressing row
+    /// `rows.lowerBound`, every `band` rows, on the thread that computed them (a max pool fused after the
+    /// convolution and its ReLU); with `outputInScratch` that output is in per-thread scratch and `c.output` is
+    /// not written, and with `bandRowsOnly` too (`perBand` reads only `rows`) the scratch holds one band at a time
+    /// (`implicitConvForward`).
     func forward(_ c: ForwardContext, input: Shape, fusedReLU: Bool, band: Int = .max,
-                 perBand: ((Int, UnsafePointer<Float>, Range<Int>) -> Void)?, outputInScratch: Bool = false) {
+                 perBand: ((Int, UnsafePointer<Float>, Range<Int>) -> Void)?, outputInScratch: Bool = false,
+                 bandRowsOnly: Bool = false) {
         let g = geometry(input)
         let rows = c.batch * g.positions
         let bias = c.parameters + outputChannels * g.patchSize
@@ -110,7 +113,8 @@ public struct Conv2d: Layer {
             let l = implicitLayout(g, c.workspace, batch: c.batch)
             implicitConvForward(c.input, weights: c.parameters, c.output, g, outputChannels: outputChannels,
                                 batch: c.batch, padded: l.padded, transposed: l.filters, bias: bias,
-                                relu: fusedReLU, band: band, perBand: perBand, outputInScratch: outputInScratch)
+                                relu: fusedReLU, band: band, perBand: perBand, outputInScratch: outputInScratch,
+                                bandRowsOnly: bandRowsOnly)
         } else {
             let inSize = g.height * g.width * g.channels, colSize = g.positions * g.patchSize
             parallelFor(c.batch, threads: c.batch * colSize >= 1 << 18 ? nil : 1) { i in

@@ -54,8 +54,9 @@ public struct MaxPool2d: Layer {
     /// of one `forwardSample`: a pool that runs band by band inside the convolution before it, while each band is
     /// in L1 (`Workspace.forward`). With `routes`, this pool's input is a ReLU's output and the rows' routes are
     /// written too (`maxPoolForward(…, routes:, reluBefore: true)`, one byte per output element, batch-major, in
-    /// their place in `routes`) for `backwardSample(_:routes:…)`.
-    func forwardRows(_ n: Int, of batch: Int, input sample: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+    /// their place in `routes`) for `backwardSample(_:routes:…)`. `band` addresses input row `inputRows.lowerBound`;
+    /// the rows before it are read at their places before it only where windows overlap (`size > stride`).
+    func forwardRows(_ n: Int, of batch: Int, input band: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                      routes: UnsafeMutablePointer<UInt8>?, shape: Shape, inputRows: Range<Int>) {
         let (w, c) = (shape[1], shape[2])
         let oh = (shape[0] - size) / stride + 1, ow = (w - size) / stride + 1
@@ -63,7 +64,7 @@ public struct MaxPool2d: Layer {
         func complete(_ rows: Int) -> Int { rows < size ? 0 : min(oh, (rows - size) / stride + 1) }
         let first = complete(inputRows.lowerBound), last = complete(inputRows.upperBound)
         guard last > first else { return }
-        let x = sample + first * stride * w * c, out = n * oh * ow * c + first * ow * c
+        let x = band + (first * stride - inputRows.lowerBound) * w * c, out = n * oh * ow * c + first * ow * c
         let height = (last - first - 1) * stride + size
         if let routes {
             maxPoolForward(x, output + out, routes: routes + out, reluBefore: true,

@@ -227,12 +227,13 @@ public final class Workspace {
                     // With routes, the backward pass does not read the convolution's output.
                     let keepsOutput = keepsActivations && (routes == nil || keepsPoolInputs)
                     // Band by band: each band of the pool's stride in rows completes a row of pooled outputs,
-                    // pooled while those rows are in L1 and its stores spread over the convolution's work.
+                    // pooled while those rows are in L1 and its stores spread over the convolution's work. Windows
+                    // that do not overlap read only their band, so an output kept in scratch needs one band's room.
                     conv.forward(context, input: network.shapes[i], fusedReLU: true, band: pool.stride,
-                                 perBand: { n, sample, rows in
-                        pool.forwardRows(n, of: batch, input: sample, output: pooled, routes: routes, shape: shape,
+                                 perBand: { n, band, rows in
+                        pool.forwardRows(n, of: batch, input: band, output: pooled, routes: routes, shape: shape,
                                          inputRows: rows)
-                    }, outputInScratch: !keepsOutput)
+                    }, outputInScratch: !keepsOutput, bandRowsOnly: pool.size <= pool.stride)
                     routesRecorded[i + 2] = routes != nil
                     poolInputsKept = poolInputsKept && keepsOutput
                 } else {

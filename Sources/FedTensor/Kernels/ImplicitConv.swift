@@ -43,20 +43,24 @@ struct ImplicitConvolution {
     /// One sample. `image` starts at pixel (0, 0) of the padded frame; `out` rows are `outChannels` apart.
     /// With `bias` (outChannels floats), each output gets bias[channel] added after its sum, in the tile's store;
     /// with `relu`, negative results are then stored as 0. The output rows are computed in bands of `band` rows
-    /// (every channel of a band before the next band), and `afterBand(rows)` runs as soon as a band is complete.
+    /// (every channel of a band before the next band), and `afterBand(rows, first)` runs as soon as a band is
+    /// complete, `first` addressing its first row. With `reuseBandRows` every band is written to the first rows of
+    /// `out` (which then needs only `band` rows), overwriting the band before it.
     func run(_ image: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
              scratch: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil, relu: Bool = false,
-             band: Int = .max, afterBand: ((Range<Int>) -> Void)? = nil) {
+             band: Int = .max, reuseBandRows: Bool = false,
+             afterBand: ((Range<Int>, UnsafePointer<Float>) -> Void)? = nil) {
         var y0 = 0
         while y0 < outHeight {
             let y1 = y0 &+ min(band, outHeight &- y0)
-            run(image, b, out, rows: y0..<y1, scratch: scratch, bias: bias, relu: relu)
-            afterBand?(y0..<y1)
+            let first = reuseBandRows ? out : out + y0 &* outWidth &* outChannels
+            run(image, b, first, rows: y0..<y1, scratch: scratch, bias: bias, relu: relu)
+            afterBand?(y0..<y1, UnsafePointer(first))
             y0 = y1
         }
     }
 
-    /// Output rows `rows` of one sample (see `run`).
+    /// Output rows `rows` of one sample (see `run`) into `out`, which addresses row `rows.lowerBound`.
     private func run(_ image: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                      rows band: Range<Int>, scratch: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
                      relu: Bool) {
@@ -75,15 +79,21 @@ struct ImplicitConvolution {
             let panel = b + v0 &* 16 &* (k &* run)
             let segments = TileSegments(count: k, aStep: pitch, bStep: run &* nv &* 16)
             // One input channel, 2 vectors: rows in near-equal pieces of 4…8 pixels, each an exact-height tile that
-            // broadcasts a pixel once per kernel row (`OneChannelConvKernel`; 28 = 7 + 7 + 7 + 7).
+            // broadcasts a pixel once per kernel row (`OneChannelConvKernel`; 28 = 7 + 7 + 7 + 7), the wider
+            // pieces first so that a row is at most two calls.
             if channels == 1 && nv == 2 && oneChannelKernelExists(k: k) && outWidth >= 4 {
                 let pieces = (outWidth &+ 7) / 8
+                let narrow = outWidth / pieces, wide = outWidth % pieces
                 for y in band {
-                    for piece in 0..<pieces {
-                        let x = outWidth &* piece / pieces
-                        tile.rows = outWidth &* (piece &+ 1) / pieces &- x
-                        tile.c = out + ((y &* outWidth &+ x) &* outChannels &+ v0 &* 16)
-                        runOneChannelTile(k: k, a: image + (y &* pitch &+ x), b: panel, segments: segments, out: tile)
+                    var x = 0
+                    for part in 0..<2 {
+                        let width = part == 0 ? narrow &+ 1 : narrow, count = part == 0 ? wide : pieces &- wide
+                        if count == 0 { continue }
+                        tile.rows = width
+                        tile.c = out + (((y &- band.lowerBound) &* outWidth &+ x) &* outChannels &+ v0 &* 16)
+                        runOneChannelTiles(k: k, a: image + (y &* pitch &+ x), b: panel, segments: segments,
+                                           out: tile, tiles: count)
+                        x &+= width &* count
                     }
                 }
                 v0 &+= nv
@@ -103,7 +113,7 @@ struct ImplicitConvolution {
                     piece &+= 1
                     let mr = tileHeight(rows)
                     tile.rows = rows
-                    let first: Int = (y &* outWidth &+ x) &* outChannels &+ v0 &* 16
+                    let first: Int = ((y &- band.lowerBound) &* outWidth &+ x) &* outChannels &+ v0 &* 16
                     tile.c = out + first
                     let aOffset: Int = y &* pitch &+ x &* channels
                     if nv != 1 || !runShortKTile(mr: mr, kc: run, a: image + aOffset, aRS: channels, b: panel,
@@ -141,18 +151,21 @@ func tileHeight(_ rows: Int) -> Int {
 /// bits of `reluForward` on y afterwards (a ReLU layer fused into the convolution: `Workspace.forward`). Also leaves
 /// each sample zero-padded by p in `padded`
 /// (`paddedInputSize` floats per sample), which `implicitConvWeightGradient` reads; `transposed` is scratch for
-/// Wᵀ (k·k·C × OC floats). `perBand(n, out, rows)`, when given, runs on the thread that computes sample n as
-/// soon as output rows `rows` of its output `out` (the whole sample's, rows before `rows` complete too) are,
-/// while they are still in its cache (a max pool fused after the convolution: `Workspace.forward`): every `band`
-/// rows, and after the last. It must only write state owned by sample n. With `outputInScratch` (which needs
-/// `perBand`) each sample's output goes to a per-thread scratch buffer instead of y, which is left untouched: for
-/// passes where nothing reads the convolution's output after `perBand` has.
+/// Wᵀ (k·k·C × OC floats). `perBand(n, first, rows)`, when given, runs on the thread that computes sample n as
+/// soon as its output rows `rows` are complete, `first` addressing row `rows.lowerBound` (rows before it, complete
+/// too, lie before it at the row pitch), while they are still in its cache (a max pool fused after the convolution:
+/// `Workspace.forward`): every `band` rows, and after the last. It must only write state owned by sample n. With
+/// `outputInScratch` (which needs `perBand`) each sample's output goes to a per-thread scratch buffer instead of y,
+/// which is left untouched: for passes where nothing reads the convolution's output after `perBand` has. If
+/// `perBand` also reads only the rows `rows` (`bandRowsOnly`, a pool whose windows do not overlap), that buffer
+/// holds one band, which every band overwrites: it stays in L1 instead of streaming a sample's whole output
+/// through it (the McMahan CNN's first convolution: 7 KB a band instead of 100 KB a sample).
 public func implicitConvForward(
     _ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
     _ g: ConvGeometry, outputChannels oc: Int, batch: Int,
     padded: UnsafeMutablePointer<Float>, transposed: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil,
     relu: Bool = false, band: Int = .max, perBand: ((Int, UnsafePointer<Float>, Range<Int>) -> Void)? = nil,
-    outputInScratch: Bool = false
+    outputInScratch: Bool = false, bandRowsOnly: Bool = false
 ) {
     precondition(!outputInScratch || perBand != nil, "implicitConvForward: outputInScratch needs perBand")
     precondition(band > 0, "implicitConvForward: band must be positive")
@@ -170,8 +183,10 @@ public func implicitConvForward(
     }
     let inSize = g.height * g.width * g.channels, padSize = hp * wp * g.channels, outSize = g.positions * oc
     let flops = 2.0 * Double(batch * g.positions) * Double(patch * oc)
+    let reuseBandRows = outputInScratch && bandRowsOnly
+    let scratchOutput = reuseBandRows ? min(band, g.outputHeight) * g.outputWidth * oc : outputInScratch ? outSize : 0
     parallelFor(batch, threads: flops >= GEMMBlocking.parallelConvolutionFlops ? nil : 1) { n in
-        withGEMMWorkspace(GEMMBlocking.scratch &+ (outputInScratch ? outSize : 0)) { scratch in
+        withGEMMWorkspace(GEMMBlocking.scratch &+ scratchOutput) { scratch in
             let frame = padded + n &* padSize
             pad(x + n &* inSize, into: frame, height: g.height, width: g.width, channels: g.channels,
                 frameHeight: hp, frameWidth: wp, top: g.padding, left: g.padding)
@@ -181,7 +196,8 @@ public func implicitConvForward(
             }
             let out = outputInScratch ? scratch + GEMMBlocking.scratch : y + n &* outSize
             conv.run(frame, transposed, out, scratch: scratch, bias: bias, relu: relu, band: band,
-                     afterBand: perBand.map { body in { rows in body(n, UnsafePointer(out), rows) } })
+                     reuseBandRows: reuseBandRows,
+                     afterBand: perBand.map { body in { rows, first in body(n, first, rows) } })
         }
     }
 }
