@@ -43,7 +43,15 @@ public struct Linear: Layer {
 
     public var supportsFusedUpdate: Bool { true }
 
+    /// Weights from this many floats up are updated panel by panel with dX (`backward`): four times a 1 MiB L2.
+    static let panelledUpdateFloats = 1 << 20
+
     public func backward(_ c: BackwardContext, input: Shape) {
+        if let dx = c.inputGradient, let u = c.fusedUpdate, c.parameterGradient != nil,
+           outputFeatures * inputFeatures >= Self.panelledUpdateFloats {
+            panelledBackward(c, dx: dx, update: u)
+            return
+        }
         // dX first: a fused update below overwrites W.
         if let dx = c.inputGradient {
             gemm(.none, .none, m: c.batch, n: inputFeatures, k: outputFeatures,
@@ -73,5 +81,37 @@ public struct Linear: Layer {
             if !c.accumulate { (g + weights).update(repeating: 0, count: outputFeatures) }
             accumulateColumnSums(c.outputGradient, into: g + weights, rows: c.batch, n: outputFeatures)
         }
+    }
+}
+
+extension Linear {
+    /// `backward` with a fused update for a large W: dX = dY·W and W ← W − η·dYᵀ·X over one column panel of W at
+    /// a time (256 columns, 512 KB of a 3136 → 512 layer), dX's columns from the panel's old values and then the
+    /// panel updated while it is in L2, so that W comes from memory once a step instead of twice. Each panel is a
+    /// GEMM over whole K, so every element gets the bits of the two whole products (GEMM tilings never change a
+    /// result); panels are split over the compute threads.
+    func panelledBackward(_ c: BackwardContext, dx: UnsafeMutablePointer<Float>, update u: FusedUpdate) {
+        let panel = 256, panels = (inputFeatures + panel - 1) / panel
+        let flops = 4.0 * Double(c.batch) * Double(outputFeatures) * Double(inputFeatures)
+        let workers = flops >= 2e7 ? min(panels, ComputeThreads.count) : 1
+        nonisolated(unsafe) let dy = c.outputGradient, x = c.input, w = c.parameters, dx = dx
+        let batch = c.batch, out = outputFeatures, inputs = inputFeatures
+        parallelFor(workers, threads: workers) { worker in
+            ComputeThreads.$taskLimit.withValue(1) {
+                for q in (panels * worker / workers)..<(panels * (worker + 1) / workers) {
+                    let j0 = q * panel, width = min(panel, inputs - j0)
+                    gemm(.none, .none, m: batch, n: width, k: out, a: dy, lda: out, b: w + j0, ldb: inputs,
+                         c: dx + j0, ldc: inputs)
+                    gemm(.transposed, .none, m: out, n: width, k: batch, alpha: -u.learningRate, a: dy, lda: out,
+                         b: x + j0, ldb: inputs, beta: 1, c: u.parameters + j0, ldc: inputs)
+                }
+            }
+        }
+        guard bias, let g = c.parameterGradient else { return }
+        let weights = outputFeatures * inputFeatures
+        (g + weights).update(repeating: 0, count: outputFeatures)
+        accumulateColumnSums(c.outputGradient, into: g + weights, rows: c.batch, n: outputFeatures)
+        sgdStep(u.parameters + weights, g + weights, velocity: nil, count: outputFeatures,
+                learningRate: u.learningRate, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false)
     }
 }

@@ -38,6 +38,42 @@ struct FusedUpdateTests {
         #expect(try trained(kind, fused: true, threads: 2, batch: 7, frozen: [1]) == frozen)
     }
 
+    /// A Linear layer of ≥ 2²⁰ weights inside a network updates W panel by panel together with dX
+    /// (`Linear.panelledBackward`): the same bits as the unfused step, whose dX comes first from the old weights,
+    /// on 1 and 2 threads, with a last panel narrower than the others (1100 = 4 · 256 + 76 columns).
+    @Test func panelledLargeLayerBitIdenticalToTheUnfusedStep() throws {
+        func trained(fused: Bool, threads: Int) throws -> [Float] {
+            try ComputeThreads.with(threads) {
+                let net = try Network(inputShape: [6], layers: [Linear(6, 1100), ReLU(), Linear(1100, 960), ReLU(),
+                                                               Linear(960, 3)])
+                #expect(1100 * 960 >= 1 << 20)
+                let batch = 9
+                let data = syntheticSamples(count: batch, shape: [6], classes: 3, seed: 2)
+                var p = net.initialParameters(key: StreamKey(seed: 3))
+                let ws = Workspace(network: net, capacity: batch)
+                var sgd = SGD(learningRate: 0.05)
+                var labels = [Int32](repeating: 0, count: batch)
+                let order = Array(0..<batch)
+                for _ in 0..<2 {
+                    order.withUnsafeBufferPointer { o in
+                        labels.withUnsafeMutableBufferPointer {
+                            data.gather(o, inputs: ws.input, labels: $0.baseAddress!)
+                        }
+                    }
+                    trainingStep(net, parameters: &p, labels: labels, batch: batch, workspace: ws, sgd: &sgd,
+                                 fusedUpdate: fused)
+                }
+                return p
+            }
+        }
+        let reference = try trained(fused: false, threads: 1)
+        for threads in [1, 2] {
+            let fused = try trained(fused: true, threads: threads)
+            let differing = zip(fused, reference).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differing == 0, "\(threads) threads: \(differing) of \(reference.count) parameters differ")
+        }
+    }
+
     /// Large batches split K into blocks: no longer bitwise the unfused step, but the same up to rounding, and
     /// still independent of the thread count.
     @Test func largeBatchMatchesUnfusedClosely() throws {
