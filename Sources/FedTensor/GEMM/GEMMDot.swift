@@ -153,14 +153,7 @@ private func dotTile2x8(_ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, 
     }
     // Lane 8r + s: X row i + r against Y row j + s.
     let total = acc.reduced() * d.alpha
-    for r in 0..<xRows {
-        let row = d.c + ((i &+ r) &* d.cRS &+ j &* d.cCS)
-        for s in 0..<yRows {
-            let q = row + s &* d.cCS
-            let v = total[8 &* r &+ s]
-            q.pointee = d.beta == 0 ? v : v + q.pointee * d.beta
-        }
-    }
+    storeDotOutputs(d, i, xRows, j, yRows) { r, s in total[8 &* r &+ s] }
 }
 
 /// The 16 lane sums of each output of a 2 × 8 dot tile: `a_s` X row 0 against Y row s, `b_s` X row 1. A struct
@@ -207,6 +200,21 @@ struct WideDotSums {
         let ra = pairSums(pairSums(pairSums(a0, a1), pairSums(a2, a3)), pairSums(pairSums(a4, a5), pairSums(a6, a7)))
         let rb = pairSums(pairSums(pairSums(b0, b1), pairSums(b2, b3)), pairSums(pairSums(b4, b5), pairSums(b6, b7)))
         return pairSums(ra, rb)
+    }
+}
+
+/// C(i + r, j + s) = value(r, s), plus beta · C(i + r, j + s) unless beta is 0, for r < xRows and s < yRows: how
+/// every dot tile stores its outputs.
+@inline(__always)
+private func storeDotOutputs(_ d: DotProblem, _ i: Int, _ xRows: Int, _ j: Int, _ yRows: Int,
+                             _ value: (Int, Int) -> Float) {
+    for r in 0..<xRows {
+        let row = d.c + ((i &+ r) &* d.cRS &+ j &* d.cCS)
+        for s in 0..<yRows {
+            let q = row + s &* d.cCS
+            let v = value(r, s)
+            q.pointee = d.beta == 0 ? v : v + q.pointee * d.beta
+        }
     }
 }
 
@@ -285,14 +293,7 @@ private func narrowDotTile(_ xr: Int, _ d: DotProblem, _ i: Int, _ xRows: Int, _
     let zero = SIMD16<Float>()
     let sums = pairSums(pairSums(pairSums(pairSums(s00, s01), pairSums(s10, s11)), pairSums(pairSums(s20, s21), zero)),
                         zero) * d.alpha
-    for r in 0..<xRows {
-        let row = d.c + ((i &+ r) &* d.cRS &+ j &* d.cCS)
-        for s in 0..<yRows {
-            let q = row + s &* d.cCS
-            let v = sums[2 &* r &+ s]
-            q.pointee = d.beta == 0 ? v : v + q.pointee * d.beta
-        }
-    }
+    storeDotOutputs(d, i, xRows, j, yRows) { r, s in sums[2 &* r &+ s] }
 }
 
 /// The 16 lane sums of each output of a 5 × 4 dot tile: `s[r][t]` is X row r against Y row t.
@@ -367,14 +368,7 @@ private func dotTile(_ xr: Int, _ d: DotProblem, _ i: Int, _ xRows: Int, _ j: In
     let extra = xr > 4
         ? pairSums(pairSums(pairSums(pairSums(acc.s40, acc.s41), pairSums(acc.s42, acc.s43)), zero), zero) * d.alpha
         : zero
-    for r in 0..<xRows {
-        let row = d.c + ((i &+ r) &* d.cRS &+ j &* d.cCS)
-        for s in 0..<yRows {
-            let q = row + s &* d.cCS
-            let v = r < 4 ? sums[4 &* r &+ s] : extra[s]
-            q.pointee = d.beta == 0 ? v : v + q.pointee * d.beta
-        }
-    }
+    storeDotOutputs(d, i, xRows, j, yRows) { r, s in r < 4 ? sums[4 &* r &+ s] : extra[s] }
 }
 
 /// A·Bᵀ through the dot kernel; for large products the longer side is cut into chunks that workers claim in turn.
