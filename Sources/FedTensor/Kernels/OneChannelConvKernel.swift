@@ -32,28 +32,12 @@ struct OneChannelAccumulators {
     }
 }
 
-/// `tiles` adjacent `mr` × 2-vector tiles of a one-channel k × k convolution, tile t for the pixels at
-/// `a + t·mr` into the rows at `out.c + t·mr·out.ldc`, one call for the pieces of an image row that share a width
-/// (`perf` put 5% of the McMahan CNN's first convolution on the per-tile calls' setup, 2.6% after, though the pass
-/// took no measurably less time). A tile: for each of
-/// `seg.count` kernel rows (A and B advancing `seg.aStep` and `seg.bStep` floats), acc(r, :) += a[r + kx] · B(kx, :)
-/// for kx = 0 ..< k, B(kx, :) being 32 contiguous floats at `b + kx·32`. `out.rows` must equal `mr`. `mr` and `k`
-/// are literals.
+/// The `mr` × 2-vector tile of a one-channel k × k convolution: for each of `seg.count` kernel rows (A and B
+/// advancing `seg.aStep` and `seg.bStep` floats), acc(r, :) += a[r + kx] · B(kx, :) for kx = 0 ..< k, B(kx, :)
+/// being 32 contiguous floats at `b + kx·32`. `out.rows` must equal `mr`. `mr` and `k` are literals.
 @inline(__always)
 func oneChannelKernel(_ mr: Int, _ k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, seg: TileSegments,
-                      out: TileOutput, tiles: Int) {
-    var out = out, a = a
-    for _ in 0..<tiles {
-        oneChannelTile(mr, k, a: a, b: b, seg: seg, out: out)
-        a += mr
-        out.c += mr &* out.ldc
-    }
-}
-
-/// One tile of `oneChannelKernel`.
-@inline(__always)
-func oneChannelTile(_ mr: Int, _ k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, seg: TileSegments,
-                    out: TileOutput) {
+                      out: TileOutput) {
     var acc = OneChannelAccumulators()
     var pa = a, pb = b
     var left = seg.count
@@ -95,67 +79,66 @@ func oneChannelTile(_ mr: Int, _ k: Int, a: UnsafePointer<Float>, b: UnsafePoint
 
 // Instantiations: one non-inlined function per (rows, k), each with its own register allocation.
 @inline(never) func oneChannel4k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
-                                  _ o: TileOutput, _ n: Int) {
-    oneChannelKernel(4, 3, a: a, b: b, seg: s, out: o, tiles: n)
+                                  _ o: TileOutput) {
+    oneChannelKernel(4, 3, a: a, b: b, seg: s, out: o)
 }
 @inline(never) func oneChannel5k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
-                                  _ o: TileOutput, _ n: Int) {
-    oneChannelKernel(5, 3, a: a, b: b, seg: s, out: o, tiles: n)
+                                  _ o: TileOutput) {
+    oneChannelKernel(5, 3, a: a, b: b, seg: s, out: o)
 }
 @inline(never) func oneChannel6k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
-                                  _ o: TileOutput, _ n: Int) {
-    oneChannelKernel(6, 3, a: a, b: b, seg: s, out: o, tiles: n)
+                                  _ o: TileOutput) {
+    oneChannelKernel(6, 3, a: a, b: b, seg: s, out: o)
 }
 @inline(never) func oneChannel7k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
-                                  _ o: TileOutput, _ n: Int) {
-    oneChannelKernel(7, 3, a: a, b: b, seg: s, out: o, tiles: n)
+                                  _ o: TileOutput) {
+    oneChannelKernel(7, 3, a: a, b: b, seg: s, out: o)
 }
 @inline(never) func oneChannel8k3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
-                                  _ o: TileOutput, _ n: Int) {
-    oneChannelKernel(8, 3, a: a, b: b, seg: s, out: o, tiles: n)
+                                  _ o: TileOutput) {
+    oneChannelKernel(8, 3, a: a, b: b, seg: s, out: o)
 }
 @inline(never) func oneChannel4k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
-                                  _ o: TileOutput, _ n: Int) {
-    oneChannelKernel(4, 5, a: a, b: b, seg: s, out: o, tiles: n)
+                                  _ o: TileOutput) {
+    oneChannelKernel(4, 5, a: a, b: b, seg: s, out: o)
 }
 @inline(never) func oneChannel5k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
-                                  _ o: TileOutput, _ n: Int) {
-    oneChannelKernel(5, 5, a: a, b: b, seg: s, out: o, tiles: n)
+                                  _ o: TileOutput) {
+    oneChannelKernel(5, 5, a: a, b: b, seg: s, out: o)
 }
 @inline(never) func oneChannel6k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
-                                  _ o: TileOutput, _ n: Int) {
-    oneChannelKernel(6, 5, a: a, b: b, seg: s, out: o, tiles: n)
+                                  _ o: TileOutput) {
+    oneChannelKernel(6, 5, a: a, b: b, seg: s, out: o)
 }
 @inline(never) func oneChannel7k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
-                                  _ o: TileOutput, _ n: Int) {
-    oneChannelKernel(7, 5, a: a, b: b, seg: s, out: o, tiles: n)
+                                  _ o: TileOutput) {
+    oneChannelKernel(7, 5, a: a, b: b, seg: s, out: o)
 }
 @inline(never) func oneChannel8k5(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ s: TileSegments,
-                                  _ o: TileOutput, _ n: Int) {
-    oneChannelKernel(8, 5, a: a, b: b, seg: s, out: o, tiles: n)
+                                  _ o: TileOutput) {
+    oneChannelKernel(8, 5, a: a, b: b, seg: s, out: o)
 }
 
-/// Whether `runOneChannelTiles` and `runOneChannelGradientTile` have tiles for `k` × `k` kernels: k ∈ {3, 5}.
+/// Whether `runOneChannelTile` and `runOneChannelGradientTile` have tiles for `k` × `k` kernels: k ∈ {3, 5}.
 @inline(__always)
 func oneChannelKernelExists(k: Int) -> Bool { k == 3 || k == 5 }
 
-/// Runs `tiles` adjacent `out.rows` × 2-vector one-channel tiles (rows ∈ 4…8, k ∈ {3, 5}; see
-/// `oneChannelKernel`).
+/// Runs the `out.rows` × 2-vector one-channel tile (rows ∈ 4…8, k ∈ {3, 5}; see `oneChannelKernel`).
 @inline(__always)
-func runOneChannelTiles(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, segments: TileSegments,
-                        out: TileOutput, tiles: Int) {
+func runOneChannelTile(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, segments: TileSegments,
+                       out: TileOutput) {
     switch (out.rows, k) {
-    case (4, 3): oneChannel4k3(a, b, segments, out, tiles)
-    case (5, 3): oneChannel5k3(a, b, segments, out, tiles)
-    case (6, 3): oneChannel6k3(a, b, segments, out, tiles)
-    case (7, 3): oneChannel7k3(a, b, segments, out, tiles)
-    case (8, 3): oneChannel8k3(a, b, segments, out, tiles)
-    case (4, 5): oneChannel4k5(a, b, segments, out, tiles)
-    case (5, 5): oneChannel5k5(a, b, segments, out, tiles)
-    case (6, 5): oneChannel6k5(a, b, segments, out, tiles)
-    case (7, 5): oneChannel7k5(a, b, segments, out, tiles)
-    case (8, 5): oneChannel8k5(a, b, segments, out, tiles)
-    default: preconditionFailure("runOneChannelTiles: rows \(out.rows), k \(k)")
+    case (4, 3): oneChannel4k3(a, b, segments, out)
+    case (5, 3): oneChannel5k3(a, b, segments, out)
+    case (6, 3): oneChannel6k3(a, b, segments, out)
+    case (7, 3): oneChannel7k3(a, b, segments, out)
+    case (8, 3): oneChannel8k3(a, b, segments, out)
+    case (4, 5): oneChannel4k5(a, b, segments, out)
+    case (5, 5): oneChannel5k5(a, b, segments, out)
+    case (6, 5): oneChannel6k5(a, b, segments, out)
+    case (7, 5): oneChannel7k5(a, b, segments, out)
+    case (8, 5): oneChannel8k5(a, b, segments, out)
+    default: preconditionFailure("runOneChannelTile: rows \(out.rows), k \(k)")
     }
 }
 
