@@ -265,8 +265,8 @@ extension BenchCommand {
         }
         if !workspace.poolBackwardFusions.isEmpty {
             say("fused (same bits): the max pool backward of layers \(workspace.poolBackwardFusions) runs sample by "
-                + "sample inside the weight gradient of the convolution two layers before it (no input gradient is "
-                + "wanted there), timed in that convolution's row")
+                + "sample inside the weight gradient of the convolution before its ReLU (and the noise after that) "
+                + "(no input gradient is wanted there), timed in that convolution's row")
         }
         if !workspace.poolRouteLayers.isEmpty {
             say("same bits: the max pool forward of layers \(workspace.poolRouteLayers) records which window element "

@@ -57,13 +57,20 @@ public final class Workspace {
     public var reluFusionsAcrossNoise: [Int] {
         reluFusedAcrossNoise.indices.filter { reluFusedAcrossNoise[$0] }.map { $0 - 2 }
     }
-    /// Layer i is a max pool after a ReLU (`reluFusedBackward`) after an implicit convolution: its backward pass can
-    /// run sample by sample inside that convolution's weight gradient (when nothing needs the convolution's input
-    /// gradient and it is not frozen).
+    /// Layer i is a max pool after a ReLU (`reluFusedBackward`) after an implicit convolution, or after additive
+    /// noise on such a ReLU's output (`reluFusedAcrossNoise`) with the routes the forward pass recorded (they carry
+    /// the ReLU's mask): its backward pass can run sample by sample inside that convolution's weight gradient (when
+    /// nothing needs the convolution's input gradient and it is not frozen).
     func poolBackwardCanFuse(_ i: Int) -> Bool {
-        guard reluFusedBackward[i], network.layers[i] is MaxPool2d, let conv = network.layers[i - 2] as? Conv2d
+        guard let c = poolBackwardConvolution(i), network.layers[i] is MaxPool2d,
+              let conv = network.layers[c] as? Conv2d
         else { return false }
-        return conv.canTakeSampleGradients(input: network.shapes[i - 2])
+        return conv.canTakeSampleGradients(input: network.shapes[c])
+    }
+
+    /// The convolution before max pool i's ReLU (and the noise after it): i − 2, or i − 3 across noise.
+    func poolBackwardConvolution(_ i: Int) -> Int? {
+        reluFusedBackward[i] ? i - 2 : reluFusedAcrossNoise[i] ? i - 3 : nil
     }
 
     /// The max pools whose backward pass runs sample by sample inside the weight gradient of the convolution two
@@ -71,7 +78,9 @@ public final class Workspace {
     /// where that convolution is the first layer with parameters. The same bits as running them as layers.
     public var poolBackwardFusions: [Int] {
         let first = network.layers.indices.first { network.parameterRanges[$0].count > 0 }
-        return network.layers.indices.filter { i in poolBackwardCanFuse(i) && (first.map { $0 >= i - 2 } ?? true) }
+        return network.layers.indices.filter { i in
+            poolBackwardCanFuse(i) && (first.map { $0 >= poolBackwardConvolution(i)! } ?? true)
+        }
     }
 
     /// The max pools whose forward pass runs inside the convolution two layers before them (after its fused ReLU),
@@ -290,17 +299,19 @@ public final class Workspace {
         // The earliest layer whose input gradient anyone needs.
         let firstTrainable = layers.indices.first { !frozen.contains($0) && network.parameterRanges[$0].count > 0 }
         func needsInput(_ i: Int) -> Bool { i > 0 ? (wantInput || (firstTrainable.map { $0 < i } ?? false)) : wantInput }
-        // A max pool (after a ReLU it already fuses) whose backward pass runs sample by sample inside the weight
-        // gradient of the convolution two layers back, when nothing needs that convolution's input gradient: the
-        // pool's input gradient then never goes to memory (the same bits). Its index and output gradient.
+        // A max pool (after a ReLU it already fuses, directly or across additive noise) whose backward pass runs
+        // sample by sample inside the weight gradient of the convolution before that ReLU, when nothing needs that
+        // convolution's input gradient: the pool's input gradient then never goes to memory (the same bits). Its
+        // index and output gradient.
         var deferredPool: (index: Int, outputGradient: UnsafeMutablePointer<Float>)?
         for i in layers.indices.reversed() {
             let layer = layers[i]
             defer { layerHook?(i, true) }
             let needInput = needsInput(i)
-            // (Not for a convolution that would take a fused update: that path does not read sample gradients.)
-            if poolBackwardCanFuse(i), !needsInput(i - 2), !frozen.contains(i - 2),
-               !(step != nil && layers[i - 2].supportsFusedUpdate) {
+            // (Not for a convolution that would take a fused update: that path does not read sample gradients.
+            // Across noise only with routes: they hold the ReLU's mask, which the pool's input no longer does.)
+            if poolBackwardCanFuse(i), let c = poolBackwardConvolution(i), !needsInput(c), !frozen.contains(c),
+               !(step != nil && layers[c].supportsFusedUpdate), reluFusedBackward[i] || routesRecorded[i] {
                 deferredPool = (i, current)
                 continue
             }
@@ -326,7 +337,7 @@ public final class Workspace {
                 accumulate: accumulate, workspace: scratch[i], batch: batch)
             written[i] = paramGradient != nil
             func run(_ context: BackwardContext) {
-                if let pooled = deferredPool, pooled.index == i + 2, let conv = layer as? Conv2d,
+                if let pooled = deferredPool, poolBackwardConvolution(pooled.index) == i, let conv = layer as? Conv2d,
                    let pool = layers[pooled.index] as? MaxPool2d {
                     let x = UnsafePointer(activations[pooled.index]), y = UnsafePointer(activations[pooled.index + 1])
                     let dy = UnsafePointer(pooled.outputGradient), shape = network.shapes[pooled.index]

@@ -207,8 +207,11 @@ import Testing
         for law in [NoiseDistribution.gaussian, .laplace, .uniform] {
             let fused = try network(law)
             #expect(Workspace(network: fused, capacity: 1).reluFusionsAcrossNoise == [1, 5])
-            // Those pools record their routes in the forward pass, masked by the ReLU's output.
+            // Those pools record their routes in the forward pass, masked by the ReLU's output; with them, the
+            // first one's backward pass runs inside the first convolution's weight gradient when no input gradient
+            // is wanted (`run`'s `accumulate: false` pass).
             #expect(Workspace(network: fused, capacity: 1).poolRouteLayers == [3, 7])
+            #expect(Workspace(network: fused, capacity: 1).poolBackwardFusions == [3])
             let plain = try Self.separated(fused)
             #expect(Workspace(network: plain, capacity: 1).reluFusionsAcrossNoise.isEmpty)
             #expect(Workspace(network: plain, capacity: 1).poolRouteLayers.isEmpty)
