@@ -63,7 +63,7 @@ public final class Workspace {
     /// nothing needs the convolution's input gradient and it is not frozen).
     func poolBackwardCanFuse(_ i: Int) -> Bool {
         guard let c = poolBackwardConvolution(i), network.layers[i] is MaxPool2d,
-              let conv = network.layers[c] as? Conv2d
+              let conv = network.layers[c] as? Conv2d, reluFusedBackward[i] || poolRoutes[i] != nil
         else { return false }
         return conv.canTakeSampleGradients(input: network.shapes[c])
     }
@@ -73,8 +73,8 @@ public final class Workspace {
         reluFusedBackward[i] ? i - 2 : reluFusedAcrossNoise[i] ? i - 3 : nil
     }
 
-    /// The max pools whose backward pass runs sample by sample inside the weight gradient of the convolution two
-    /// layers before them in a training step that freezes nothing and wants no input gradient (`backwardAndStep`):
+    /// The max pools whose backward pass runs sample by sample inside the weight gradient of the convolution before
+    /// their ReLU in a training step that freezes nothing and wants no input gradient (`backwardAndStep`):
     /// where that convolution is the first layer with parameters. The same bits as running them as layers.
     public var poolBackwardFusions: [Int] {
         let first = network.layers.indices.first { network.parameterRanges[$0].count > 0 }
