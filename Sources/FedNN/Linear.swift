@@ -65,12 +65,7 @@ public struct Linear: Layer {
             gemm(.transposed, .none, m: outputFeatures, n: inputFeatures, k: c.batch, alpha: -u.learningRate,
                  a: c.outputGradient, lda: outputFeatures, b: c.input, ldb: inputFeatures,
                  beta: 1, c: u.parameters, ldc: inputFeatures)
-            if bias {
-                (g + weights).update(repeating: 0, count: outputFeatures)
-                accumulateColumnSums(c.outputGradient, into: g + weights, rows: c.batch, n: outputFeatures)
-                sgdStep(u.parameters + weights, g + weights, velocity: nil, count: outputFeatures,
-                        learningRate: u.learningRate, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false)
-            }
+            fusedBiasStep(c, update: u)
             return
         }
         // dW (+)= dYᵀ·X ; db (+)= Σ_rows dY
@@ -107,6 +102,11 @@ extension Linear {
                 }
             }
         }
+        fusedBiasStep(c, update: u)
+    }
+
+    /// The bias's part of a fused update: db = Σ_rows dY into the gradient's bias slice, then b ← b − η·db.
+    func fusedBiasStep(_ c: BackwardContext, update u: FusedUpdate) {
         guard bias, let g = c.parameterGradient else { return }
         let weights = outputFeatures * inputFeatures
         (g + weights).update(repeating: 0, count: outputFeatures)
