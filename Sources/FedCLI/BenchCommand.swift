@@ -263,6 +263,11 @@ extension BenchCommand {
             say("fused (same bits): the max pool forward of layers \(workspace.poolFusions) runs band by band "
                 + "of each sample's rows inside the convolution two layers before it, timed in that convolution's row")
         }
+        if !workspace.poolTileFusions.isEmpty {
+            say("fused (same bits): in training steps the max pool forward of layers \(workspace.poolTileFusions) and "
+                + "the ReLU before it run in the convolution's register tiles (2 rows × 4 pixels, pooled before any "
+                + "store), whose output is then never stored")
+        }
         if !workspace.poolBackwardFusions.isEmpty {
             say("fused (same bits): the max pool backward of layers \(workspace.poolBackwardFusions) runs sample by "
                 + "sample inside the weight gradient of the convolution before its ReLU (and the noise after that) "

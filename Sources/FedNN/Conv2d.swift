@@ -127,6 +127,26 @@ public struct Conv2d: Layer {
         }
     }
 
+    /// Whether `forwardPooled` handles this layer on `input` (one input channel, 32 filters, k 3 or 5, an even
+    /// output height and a width that is a multiple of 4: `oneChannelPooledConvSupported`).
+    public func canForwardPooled(input: Shape) -> Bool {
+        let g = geometry(input)
+        return isImplicit(g) && oneChannelPooledConvSupported(g, outputChannels: outputChannels)
+    }
+
+    /// This convolution, its ReLU and a 2 × 2 max pool of stride 2 (`canForwardPooled`) in one pass that pools in
+    /// the convolution's registers (`implicitConvForwardPooled`): `pooled` and `routes` get the bits of
+    /// `forward(…, fusedReLU: true)` followed by `maxPoolForward(…, routes:, reluBefore: true)`, and `c.output`
+    /// is not written; the padded input is left for the weight gradient as `forward` leaves it.
+    func forwardPooled(_ c: ForwardContext, input: Shape, pooled: UnsafeMutablePointer<Float>,
+                       routes: UnsafeMutablePointer<UInt8>) {
+        let g = geometry(input)
+        let l = implicitLayout(g, c.workspace, batch: c.batch)
+        implicitConvForwardPooled(c.input, weights: c.parameters, bias: c.parameters + outputChannels * g.patchSize,
+                                  g, batch: c.batch, padded: l.padded, transposed: l.filters, pooled: pooled,
+                                  routes: routes)
+    }
+
     /// Whether `backward(…, outputGradientOf:)` handles this layer: the implicit path.
     func canTakeSampleGradients(input: Shape) -> Bool { isImplicit(geometry(input)) }
 

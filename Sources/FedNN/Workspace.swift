@@ -86,6 +86,17 @@ public final class Workspace {
     /// The max pools whose forward pass runs inside the convolution two layers before them (after its fused ReLU),
     /// band by band of each sample's rows; the same bits as running them as layers.
     public var poolFusions: [Int] { poolFusedForward.indices.filter { poolFusedForward[$0] }.map { $0 + 2 } }
+    /// Of `poolFusions`, those computed in the convolution's own register tiles (`Conv2d.forwardPooled`: one input
+    /// channel, 32 filters, 2 × 2 windows) wherever that convolution's output is not kept (training steps): the
+    /// convolution's output is then never stored.
+    public var poolTileFusions: [Int] { poolFusions.filter { poolsInTiles(convolution: $0 - 2) } }
+
+    /// Whether the pool two layers after convolution `i` (`poolFusedForward`) can run in its register tiles.
+    func poolsInTiles(convolution i: Int) -> Bool {
+        guard poolFusedForward[i], poolRoutes[i + 2] != nil, let conv = network.layers[i] as? Conv2d,
+              let pool = network.layers[i + 2] as? MaxPool2d else { return false }
+        return pool.size == 2 && pool.stride == 2 && conv.canForwardPooled(input: network.shapes[i])
+    }
     /// The max pools whose forward pass, run inside their convolution (`poolFusions`) or after additive noise on a
     /// ReLU's output (`reluFusionsAcrossNoise`), records which window element took each max (`maxPoolForward(…,
     /// routes:)`), so that their backward pass reads those bytes instead of the pool's input and output (the same
@@ -235,6 +246,13 @@ public final class Workspace {
                     let pooled = activations[i + 3], shape = network.shapes[i + 2], routes = poolRoutes[i + 2]
                     // With routes, the backward pass does not read the convolution's output.
                     let keepsOutput = keepsActivations && (routes == nil || keepsPoolInputs)
+                    if !keepsOutput, let routes, poolsInTiles(convolution: i) {
+                        // Pooled in the convolution's registers: the convolution's output is never stored.
+                        conv.forwardPooled(context, input: network.shapes[i], pooled: pooled, routes: routes)
+                        routesRecorded[i + 2] = true
+                        poolInputsKept = false
+                        continue
+                    }
                     // Band by band: each band of the pool's stride in rows completes a row of pooled outputs,
                     // pooled while those rows are in L1 and its stores spread over the convolution's work. Windows
                     // that do not overlap read only their band, so an output kept in scratch needs one band's room.

@@ -129,6 +129,9 @@ import Testing
         // Every convolution → ReLU → max pool of these models also runs the pool inside the convolution's pass.
         #expect(ws.poolFusions == (kind == .cnn ? [2, 5] : [2]))
         #expect(ws.poolBackwardFusions == [2])
+        // Both first convolutions (one channel to 32, 28 and 26 pixels wide) pool in their register tiles in
+        // training steps where the host's tiles are 2 vectors wide or more (AVX-512; `trainingStep` below).
+        #expect(ws.poolTileFusions == (GEMMTiling.host.vectors >= 2 ? [2] : []))
         // Their backward passes read the routes the fused forward passes recorded.
         #expect(ws.poolRouteLayers == ws.poolFusions)
         let other = Workspace(network: plain, capacity: 1)

@@ -21,7 +21,14 @@ struct TileOutput {
     /// Accumulator (r, v) holds C(r, 16v ..< 16v + 16).
     @inline(__always)
     func put(_ acc: SIMD16<Float>, _ r: Int, _ v: Int, direct: Bool) {
-        let scaled = acc * alpha
+        put(acc, r, v, direct: direct, unitAlpha: false)
+    }
+
+    /// `put`, where `unitAlpha` (a literal) promises α = 1 and skips the multiply: acc · 1 is acc bit for bit (the
+    /// sums are FMA results, so a NaN is already quiet). Tiles test α once and run an epilogue of these.
+    @inline(__always)
+    func put(_ acc: SIMD16<Float>, _ r: Int, _ v: Int, direct: Bool, unitAlpha: Bool) {
+        let scaled = unitAlpha ? acc : acc * alpha
         if direct {
             guard r < rows else { return }
             let p = UnsafeMutableRawPointer(c + (r &* ldc &+ v &* 16))

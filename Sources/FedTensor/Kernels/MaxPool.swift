@@ -216,12 +216,6 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
 func maxPool2x2ReLURoutes(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                           routes: UnsafeMutablePointer<UInt8>, outHeight oh: Int, outWidth ow: Int, width: Int,
                           channels c: Int) {
-    // A route is chosen among floats whose bit patterns are the route bytes 0…3 and 255, so that every select takes
-    // the float compares' masks as they are (integer selects on them compiled to mask conversions costing more than
-    // the pool itself); its bits are then narrowed to bytes. No arithmetic touches these floats.
-    typealias F = SIMD16<Float>
-    @_transparent func code(_ b: UInt8) -> F { F(repeating: Float(bitPattern: UInt32(b))) }
-    let zero = F(), none = code(maxPoolNoRoute), one = code(1), two = code(2), three = code(3)
     let rowSize = width &* c
     var out = y, outRoutes = routes
     for oy in 0..<oh {
@@ -230,23 +224,8 @@ func maxPool2x2ReLURoutes(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<F
             let below = top + rowSize
             var ch = 0
             while ch < c {
-                var best = load16(top + ch)
-                let b1 = load16(top + (c &+ ch)), b2 = load16(below + ch), b3 = load16(below + (c &+ ch))
-                var route = code(0)
-                let g1 = b1 .> best
-                best.replace(with: b1, where: g1)
-                route.replace(with: one, where: g1)
-                let g2 = b2 .> best
-                best.replace(with: b2, where: g2)
-                route.replace(with: two, where: g2)
-                let g3 = b3 .> best
-                best.replace(with: b3, where: g3)
-                route.replace(with: three, where: g3)
-                route = none.replacing(with: route, where: best .> zero)
-                store16(best, out + ch)
-                UnsafeMutableRawPointer(outRoutes + ch).storeBytes(
-                    of: SIMD16<UInt8>(truncatingIfNeeded: unsafeBitCast(route, to: SIMD16<UInt32>.self)),
-                    as: SIMD16<UInt8>.self)
+                pool2x2ReLURoute(load16(top + ch), load16(top + (c &+ ch)), load16(below + ch),
+                                 load16(below + (c &+ ch)), into: out + ch, routes: outRoutes + ch)
                 ch &+= 16
             }
             top += 2 &* c
@@ -254,6 +233,45 @@ func maxPool2x2ReLURoutes(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<F
             outRoutes += c
         }
     }
+}
+
+/// One 2 × 2 window of 16 channels on a ReLU's output, as `maxPool2x2ReLURoutes` pools it: the max of top-left,
+/// top-right, bottom-left, bottom-right (compared in that order, moving only to a strictly greater element) into
+/// `y`, and its route byte (0…3, or `maxPoolNoRoute` where the max is not > 0) into `routes`. Shared with the
+/// convolution tiles that pool in registers (`OneChannelPooledConv`), so both write the same bits.
+@inline(__always)
+func pool2x2ReLURoute(_ topLeft: SIMD16<Float>, _ topRight: SIMD16<Float>, _ bottomLeft: SIMD16<Float>,
+                      _ bottomRight: SIMD16<Float>, into y: UnsafeMutablePointer<Float>,
+                      routes: UnsafeMutablePointer<UInt8>) {
+    // A route is chosen among floats whose bit patterns are the route bytes 0…3 and 255, so that every select takes
+    // the float compares' masks as they are (integer selects on them compiled to mask conversions costing more than
+    // the pool itself); its bits are then narrowed to bytes. No arithmetic touches these floats.
+    typealias F = SIMD16<Float>
+    @_transparent func code(_ b: UInt8) -> F { F(repeating: Float(bitPattern: UInt32(b))) }
+    var best = topLeft, route = code(0)
+    let g1 = topRight .> best
+    best.replace(with: topRight, where: g1)
+    route.replace(with: code(1), where: g1)
+    let g2 = bottomLeft .> best
+    best.replace(with: bottomLeft, where: g2)
+    route.replace(with: code(2), where: g2)
+    let g3 = bottomRight .> best
+    best.replace(with: bottomRight, where: g3)
+    route.replace(with: code(3), where: g3)
+    route = code(maxPoolNoRoute).replacing(with: route, where: best .> F())
+    store16(best, y)
+    UnsafeMutableRawPointer(routes).storeBytes(of: routeBytes(unsafeBitCast(route, to: SIMD16<UInt32>.self)),
+                                               as: SIMD16<UInt8>.self)
+}
+
+/// The low byte of each lane, picked lane by lane from the vector's bytes (LLVM folds the picks into one shuffle).
+/// Not `SIMD16<UInt8>(truncatingIfNeeded:)`: in the convolution's large pooled tile that stayed a call to the
+/// standard library, which spilled the live accumulators around it, per 16 routes.
+@inline(__always)
+func routeBytes(_ v: SIMD16<UInt32>) -> SIMD16<UInt8> {
+    let b = unsafeBitCast(v, to: SIMD64<UInt8>.self)
+    return SIMD16<UInt8>(b[0], b[4], b[8], b[12], b[16], b[20], b[24], b[28],
+                         b[32], b[36], b[40], b[44], b[48], b[52], b[56], b[60])
 }
 
 /// `maxPoolBackward(…, reluBefore:)` from the routes `maxPoolForward(…, routes:, reluBefore:)` wrote, without x or

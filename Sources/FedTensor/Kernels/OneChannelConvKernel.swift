@@ -16,19 +16,32 @@ struct OneChannelAccumulators {
     var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
     var c60 = SIMD16<Float>(), c61 = SIMD16<Float>(), c70 = SIMD16<Float>(), c71 = SIMD16<Float>()
 
-    /// One kernel column: pixel r of the tile gets p_r · (b0, b1), p_r being the broadcast of image[r + kx].
+    /// One kernel column: pixel r < mr of the tile gets p_r · (b0, b1), p_r being the broadcast of image[r + kx].
     @_transparent
     mutating func column(_ mr: Int, _ p0: SIMD16<Float>, _ p1: SIMD16<Float>, _ p2: SIMD16<Float>,
                          _ p3: SIMD16<Float>, _ p4: SIMD16<Float>, _ p5: SIMD16<Float>, _ p6: SIMD16<Float>,
                          _ p7: SIMD16<Float>, _ b0: SIMD16<Float>, _ b1: SIMD16<Float>) {
         c00.addProduct(p0, b0); c01.addProduct(p0, b1)
         c10.addProduct(p1, b0); c11.addProduct(p1, b1)
-        c20.addProduct(p2, b0); c21.addProduct(p2, b1)
-        c30.addProduct(p3, b0); c31.addProduct(p3, b1)
+        if mr > 2 { c20.addProduct(p2, b0); c21.addProduct(p2, b1) }
+        if mr > 3 { c30.addProduct(p3, b0); c31.addProduct(p3, b1) }
         if mr > 4 { c40.addProduct(p4, b0); c41.addProduct(p4, b1) }
         if mr > 5 { c50.addProduct(p5, b0); c51.addProduct(p5, b1) }
         if mr > 6 { c60.addProduct(p6, b0); c61.addProduct(p6, b1) }
         if mr > 7 { c70.addProduct(p7, b0); c71.addProduct(p7, b1) }
+    }
+
+    /// The tile's `mr` rows into `out` (`unitAlpha`, a literal, as in `TileOutput.put`).
+    @_transparent
+    func store(_ mr: Int, _ out: TileOutput, unitAlpha u: Bool) {
+        out.put(c00, 0, 0, direct: true, unitAlpha: u); out.put(c01, 0, 1, direct: true, unitAlpha: u)
+        out.put(c10, 1, 0, direct: true, unitAlpha: u); out.put(c11, 1, 1, direct: true, unitAlpha: u)
+        out.put(c20, 2, 0, direct: true, unitAlpha: u); out.put(c21, 2, 1, direct: true, unitAlpha: u)
+        out.put(c30, 3, 0, direct: true, unitAlpha: u); out.put(c31, 3, 1, direct: true, unitAlpha: u)
+        if mr > 4 { out.put(c40, 4, 0, direct: true, unitAlpha: u); out.put(c41, 4, 1, direct: true, unitAlpha: u) }
+        if mr > 5 { out.put(c50, 5, 0, direct: true, unitAlpha: u); out.put(c51, 5, 1, direct: true, unitAlpha: u) }
+        if mr > 6 { out.put(c60, 6, 0, direct: true, unitAlpha: u); out.put(c61, 6, 1, direct: true, unitAlpha: u) }
+        if mr > 7 { out.put(c70, 7, 0, direct: true, unitAlpha: u); out.put(c71, 7, 1, direct: true, unitAlpha: u) }
     }
 }
 
@@ -67,14 +80,7 @@ func oneChannelKernel(_ mr: Int, _ k: Int, a: UnsafePointer<Float>, b: UnsafePoi
         pb += seg.bStep
         left &-= 1
     } while left > 0
-    out.put(acc.c00, 0, 0, direct: true); out.put(acc.c01, 0, 1, direct: true)
-    out.put(acc.c10, 1, 0, direct: true); out.put(acc.c11, 1, 1, direct: true)
-    out.put(acc.c20, 2, 0, direct: true); out.put(acc.c21, 2, 1, direct: true)
-    out.put(acc.c30, 3, 0, direct: true); out.put(acc.c31, 3, 1, direct: true)
-    if mr > 4 { out.put(acc.c40, 4, 0, direct: true); out.put(acc.c41, 4, 1, direct: true) }
-    if mr > 5 { out.put(acc.c50, 5, 0, direct: true); out.put(acc.c51, 5, 1, direct: true) }
-    if mr > 6 { out.put(acc.c60, 6, 0, direct: true); out.put(acc.c61, 6, 1, direct: true) }
-    if mr > 7 { out.put(acc.c70, 7, 0, direct: true); out.put(acc.c71, 7, 1, direct: true) }
+    if out.alpha == 1 { acc.store(mr, out, unitAlpha: true) } else { acc.store(mr, out, unitAlpha: false) }
 }
 
 // Instantiations: one non-inlined function per (rows, k), each with its own register allocation.

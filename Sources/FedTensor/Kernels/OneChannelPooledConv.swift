@@ -1,0 +1,177 @@
+// OneChannelPooledConv: a one-channel convolution, its ReLU and a 2 × 2 max pool with routes, pooled in registers.
+//
+// The McMahan CNN's first layers (conv 1 → 32, 5 × 5, ReLU, max pool 2) at batch 64 spend a quarter of the
+// convolution's time outside its multiply-adds when the pool runs band by band after the tiles: the tiles store
+// each band to scratch, the pool loads it back and compares. Here a tile covers 2 output rows × 4 output pixels ×
+// 32 channels (16 accumulators), exactly two 2 × 2 windows wide (a last tile of 2 pixels where the width is 2 more
+// than a multiple of 4), and pools its own accumulators: nothing but the pooled outputs and their route bytes is
+// stored. The bits are those of `implicitConvForward(…, relu: true)`
+// followed by `maxPoolForward(…, routes:, reluBefore: true, k: 2)`:
+//   - each accumulator receives the fused multiply-adds of `oneChannelKernel` in the same (ky, kx) order: input
+//     row r of the tile's 6 (k + 1) rows is kernel row r of the top output row and kernel row r − 1 of the bottom
+//     one, and r walks up, so each output's kernel rows still arrive in order, starting from 0;
+//   - the store's arithmetic is `TileOutput.put`'s at α = 1, no C: + bias, then negatives → 0;
+//   - the pool is `pool2x2ReLURoute`, the very function `maxPool2x2ReLURoutes` runs.
+// ImplicitConvTests checks the bits against the two passes.
+
+/// Whether `implicitConvForwardPooled` handles this convolution followed by a ReLU and a 2 × 2 max pool of stride 2:
+/// one input channel, 32 output channels, k ∈ {3, 5}, stride 1, an even output height and width, on a CPU whose
+/// register tiles are at least 2 vectors wide (the one-channel tiles' condition).
+public func oneChannelPooledConvSupported(_ g: ConvGeometry, outputChannels: Int) -> Bool {
+    implicitConvSupported(g, outputChannels: outputChannels) && g.channels == 1 && outputChannels == 32
+        && oneChannelKernelExists(k: g.kernel) && g.outputHeight % 2 == 0 && g.outputWidth % 2 == 0
+        && GEMMTiling.current.vectors >= 2
+}
+
+/// y = maxPool₂(ReLU(conv(x, W) + bias)) for `batch` NHWC samples (`oneChannelPooledConvSupported`), with the
+/// pool's routes (one byte per element of y, as `maxPoolForward(…, routes:, reluBefore: true)` writes them), the
+/// same bits as `implicitConvForward(…, bias:, relu: true)` followed by that pool, without the convolution's output
+/// ever being stored. Leaves each sample zero-padded in `padded` for `implicitConvWeightGradient`, as
+/// `implicitConvForward` does; `transposed` is scratch for Wᵀ (k·k × 32 floats). W is stored 32 × k × k.
+public func implicitConvForwardPooled(
+    _ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, bias: UnsafePointer<Float>, _ g: ConvGeometry,
+    batch: Int, padded: UnsafeMutablePointer<Float>, transposed: UnsafeMutablePointer<Float>,
+    pooled: UnsafeMutablePointer<Float>, routes: UnsafeMutablePointer<UInt8>
+) {
+    precondition(oneChannelPooledConvSupported(g, outputChannels: 32), "implicitConvForwardPooled: unsupported geometry")
+    let k = g.kernel, patch = g.patchSize
+    let hp = g.height + 2 * g.padding, wp = g.width + 2 * g.padding
+    // Wᵀ: row (ky, kx) holds the 32 filters' taps there (one 32-wide column panel, as `panelIndex` lays it out).
+    for o in 0..<32 {
+        for p in 0..<patch { transposed[p &* 32 &+ o] = w[o &* patch &+ p] }
+    }
+    let inSize = g.height * g.width, padSize = hp * wp
+    let pooledRows = g.outputHeight / 2, pooledWidth = g.outputWidth / 2
+    let rowFloats = pooledWidth * 32, outSize = pooledRows * rowFloats
+    let flops = 2.0 * Double(batch * g.positions) * Double(patch * 32)
+    let b = UnsafePointer(transposed)
+    parallelFor(batch, threads: flops >= GEMMBlocking.parallelConvolutionFlops ? nil : 1) { n in
+        let frame = padded + n &* padSize
+        pad(x + n &* inSize, into: frame, height: g.height, width: g.width, channels: 1,
+            frameHeight: hp, frameWidth: wp, top: g.padding, left: g.padding)
+        if n &+ 1 < batch {
+            prefetchForReading(x + (n &+ 1) &* inSize, bytes: inSize &* MemoryLayout<Float>.stride)
+        }
+        let sampleOut = pooled + n &* outSize, sampleRoutes = routes + n &* outSize
+        for row in 0..<pooledRows {
+            // The next pooled row's lines (the next sample's first row after the last), asked for writing now so
+            // that its stores do not wait on memory (as `MaxPool2d.forwardRows` does); a hint only.
+            let next = (n &* outSize &+ (row &+ 1) &* rowFloats)
+            if next < batch &* outSize {
+                prefetchForWriting(pooled + next, bytes: rowFloats &* MemoryLayout<Float>.stride)
+                prefetchForWriting(routes + next, bytes: rowFloats)
+            }
+            let image = UnsafePointer(frame + (2 &* row) &* wp)
+            var x0 = 0
+            while x0 < g.outputWidth {
+                let o = row &* rowFloats &+ (x0 >> 1) &* 32
+                let wide = x0 &+ 4 <= g.outputWidth
+                switch (k, wide) {
+                case (5, true): oneChannelPooled5(image + x0, wp, b, bias, sampleOut + o, sampleRoutes + o)
+                case (5, false): oneChannelPooled5Narrow(image + x0, wp, b, bias, sampleOut + o, sampleRoutes + o)
+                case (_, true): oneChannelPooled3(image + x0, wp, b, bias, sampleOut + o, sampleRoutes + o)
+                default: oneChannelPooled3Narrow(image + x0, wp, b, bias, sampleOut + o, sampleRoutes + o)
+                }
+                x0 &+= wide ? 4 : 2
+            }
+        }
+    }
+}
+
+/// The 2-row × `pixels`-pixel × 32-channel tile of a one-channel k × k convolution (k and `pixels`, 4 or 2,
+/// literals), its bias and ReLU, and the `pixels`/2 2 × 2 windows it covers pooled into `out` (32 channels a
+/// window) and `routes`. `a` is the tile's
+/// top-left input pixel in the padded frame (rows `pitch` floats apart); B(ky, kx) is the 32 floats at
+/// `b + (ky·k + kx)·32`.
+@inline(__always)
+func oneChannelPooledKernel(_ k: Int, _ pixels: Int, a: UnsafePointer<Float>, pitch: Int, b: UnsafePointer<Float>,
+                            bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+                            routes: UnsafeMutablePointer<UInt8>) {
+    // c00 … c31 of `top` are pixels 0…3 (two vectors each) of the top output row; `bottom` the row below. Input
+    // row 0 feeds only the top row, row k only the bottom one: written as three passes, no test in the loop.
+    var top = OneChannelAccumulators(), bottom = OneChannelAccumulators()
+    let rowTaps = k &* 32
+    pooledRowPass(k, pixels, a, top: b, bottom: b, &top, &bottom, feedsTop: true, feedsBottom: false)
+    var r = 1
+    while r < k {
+        pooledRowPass(k, pixels, a + r &* pitch, top: b + r &* rowTaps, bottom: b + (r &- 1) &* rowTaps, &top, &bottom,
+                      feedsTop: true, feedsBottom: true)
+        r &+= 1
+    }
+    pooledRowPass(k, pixels, a + k &* pitch, top: b, bottom: b + (k &- 1) &* rowTaps, &top, &bottom, feedsTop: false,
+                  feedsBottom: true)
+    // The store of `TileOutput.put` (α = 1, no C): + bias, then negatives → 0 (−0 and NaN kept).
+    let bias0 = load16(bias), bias1 = load16(bias + 16)
+    @_transparent func activated(_ acc: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        var value = acc
+        value += b
+        value.replace(with: SIMD16<Float>(), where: value .< SIMD16<Float>())
+        return value
+    }
+    // Window 0: pixels 0 and 1 of both rows; window 1: pixels 2 and 3. Per window, top-left, top-right,
+    // bottom-left, bottom-right, as `maxPool2x2ReLURoutes` reads them.
+    pool2x2ReLURoute(activated(top.c00, bias0), activated(top.c10, bias0), activated(bottom.c00, bias0),
+                     activated(bottom.c10, bias0), into: out, routes: routes)
+    pool2x2ReLURoute(activated(top.c01, bias1), activated(top.c11, bias1), activated(bottom.c01, bias1),
+                     activated(bottom.c11, bias1), into: out + 16, routes: routes + 16)
+    guard pixels == 4 else { return }
+    pool2x2ReLURoute(activated(top.c20, bias0), activated(top.c30, bias0), activated(bottom.c20, bias0),
+                     activated(bottom.c30, bias0), into: out + 32, routes: routes + 32)
+    pool2x2ReLURoute(activated(top.c21, bias1), activated(top.c31, bias1), activated(bottom.c21, bias1),
+                     activated(bottom.c31, bias1), into: out + 48, routes: routes + 48)
+}
+
+/// One input row of `oneChannelPooledKernel`'s tile: for kx = 0 ..< k, pixel i < `pixels` of the top row gets
+/// row[i + kx] ·
+/// B(kx) from `topTaps` (`feedsTop`) and pixel i of the bottom row the same pixel times B(kx) from `bottomTaps`
+/// (`feedsBottom`), each pixel broadcast once (as in `oneChannelKernel`). The flags are literals.
+@inline(__always)
+func pooledRowPass(_ k: Int, _ pixels: Int, _ row: UnsafePointer<Float>, top topTaps: UnsafePointer<Float>,
+                   bottom bottomTaps: UnsafePointer<Float>, _ top: inout OneChannelAccumulators,
+                   _ bottom: inout OneChannelAccumulators, feedsTop: Bool, feedsBottom: Bool) {
+    let wide = pixels == 4
+    var p0 = SIMD16<Float>(repeating: row[0]), p1 = SIMD16<Float>(repeating: row[1])
+    var p2 = wide ? SIMD16<Float>(repeating: row[2]) : p0, p3 = wide ? SIMD16<Float>(repeating: row[3]) : p0
+    var kx = 0
+    while true {
+        if feedsTop {
+            let t = topTaps + kx &* 32
+            top.column(pixels, p0, p1, p2, p3, p0, p0, p0, p0, load16(t), load16(t + 16))
+        }
+        if feedsBottom {
+            let t = bottomTaps + kx &* 32
+            bottom.column(pixels, p0, p1, p2, p3, p0, p0, p0, p0, load16(t), load16(t + 16))
+        }
+        kx &+= 1
+        if kx == k { break }
+        if wide {
+            p0 = p1; p1 = p2; p2 = p3
+            p3 = SIMD16<Float>(repeating: row[kx &+ 3])
+        } else {
+            p0 = p1
+            p1 = SIMD16<Float>(repeating: row[kx &+ 1])
+        }
+    }
+}
+
+// Instantiations: one non-inlined function per (k, pixels), each with its own register allocation.
+@inline(never) func oneChannelPooled5(_ a: UnsafePointer<Float>, _ pitch: Int, _ b: UnsafePointer<Float>,
+                                      _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                      _ routes: UnsafeMutablePointer<UInt8>) {
+    oneChannelPooledKernel(5, 4, a: a, pitch: pitch, b: b, bias: bias, out: out, routes: routes)
+}
+@inline(never) func oneChannelPooled3(_ a: UnsafePointer<Float>, _ pitch: Int, _ b: UnsafePointer<Float>,
+                                      _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                      _ routes: UnsafeMutablePointer<UInt8>) {
+    oneChannelPooledKernel(3, 4, a: a, pitch: pitch, b: b, bias: bias, out: out, routes: routes)
+}
+@inline(never) func oneChannelPooled5Narrow(_ a: UnsafePointer<Float>, _ pitch: Int, _ b: UnsafePointer<Float>,
+                                            _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                            _ routes: UnsafeMutablePointer<UInt8>) {
+    oneChannelPooledKernel(5, 2, a: a, pitch: pitch, b: b, bias: bias, out: out, routes: routes)
+}
+@inline(never) func oneChannelPooled3Narrow(_ a: UnsafePointer<Float>, _ pitch: Int, _ b: UnsafePointer<Float>,
+                                            _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                            _ routes: UnsafeMutablePointer<UInt8>) {
+    oneChannelPooledKernel(3, 2, a: a, pitch: pitch, b: b, bias: bias, out: out, routes: routes)
+}
