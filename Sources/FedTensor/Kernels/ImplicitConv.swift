@@ -247,7 +247,10 @@ private func weightGradient(
     let nv = min(tiling.vectors, oc >> 4), height = tiling.height(vectors: nv)
     let panels = ((oc >> 4) + nv - 1) / nv
     let tilesPerRow = (run + height - 1) / height
-    let items = k * tilesPerRow * panels
+    // One input channel, 32 output channels, k = 3 or 5: one tile per kernel row (`oneChannelGradientKernel`), two
+    // kernel rows at a time where they pair up (`oneChannelGradientPairKernel`): items are then those pairs.
+    let oneChannel = c == 1 && oc == 32 && nv == 2 && tilesPerRow == 1 && oneChannelKernelExists(k: k)
+    let items = oneChannel ? (k + 1) / 2 : k * tilesPerRow * panels
     let flops = 2.0 * Double(batch * g.positions) * Double(g.patchSize * oc)
     let workers = min(items, flops >= GEMMBlocking.parallelConvolutionFlops ? ComputeThreads.count : 1)
     let sampleSize = oh * ow * oc
@@ -257,8 +260,6 @@ private func weightGradient(
     // 16·nv columns, contiguous) so that the tiles read whole lines of their own columns; where it is few (its first
     // convolution: 5) the copy costs more than it saves. Same values, same order of sums: the same bits.
     let repack = panels > 1 && items / panels >= 16
-    // One input channel, 32 output channels, k = 3 or 5: one tile per kernel row (`oneChannelGradientKernel`).
-    let oneChannel = c == 1 && oc == 32 && nv == 2 && tilesPerRow == 1 && oneChannelKernelExists(k: k)
     let ownGradient = privateGradient ? sampleSize : 0
     parallelFor(workers, threads: workers) { t in
         withGEMMWorkspace(GEMMBlocking.scratch &+ ownGradient &+ (repack ? sampleSize : 0)) { scratch in
@@ -290,6 +291,28 @@ private func weightGradient(
                     }
                 }
                 for item in mine {
+                    if oneChannel {
+                        // Kernel rows 2·item and (where k has it) the one after: each row's sums in the order of a
+                        // tile of its own, dY's rows loaded once for both. Row 0 also sums dY's rows into the bias
+                        // gradient (worker 0's first item).
+                        let ky = 2 &* item
+                        tile.rows = k
+                        tile.cols = 32
+                        tile.c = transposed + ky &* run &* oc
+                        let a = padded + (n &* padSize &+ ky &* pitch)
+                        let segments = TileSegments(count: oh, aStep: pitch, bStep: ow &* oc)
+                        let sums = ky == 0 ? biasGradient : nil
+                        if ky &+ 1 < k {
+                            var next = tile
+                            next.c = tile.c + run &* oc
+                            runOneChannelGradientPair(k: k, kc: ow, a: a, pitch: pitch, b: dyn, bKS: oc,
+                                                      segments: segments, out: tile, next: next, columnSums: sums)
+                        } else {
+                            runOneChannelGradientTile(k: k, kc: ow, a: a, b: dyn, bKS: oc, segments: segments,
+                                                      out: tile, columnSums: sums)
+                        }
+                        continue
+                    }
                     let panel = item % panels, rest = item / panels
                     let rowTile = rest % tilesPerRow, ky = rest / tilesPerRow
                     let r0 = rowTile * height
@@ -303,14 +326,8 @@ private func weightGradient(
                     let b = repack ? UnsafePointer(packed + v0 &* 16 &* positions) : dyn + v0 &* 16
                     let bKS = repack ? nvq &* 16 : oc
                     let segments = TileSegments(count: oh, aStep: pitch, bStep: ow &* bKS)
-                    if oneChannel {
-                        // Kernel row 0's tile (worker 0's first item) also sums dY's rows into the bias gradient.
-                        runOneChannelGradientTile(k: k, kc: ow, a: a, b: b, bKS: bKS, segments: segments, out: tile,
-                                                  columnSums: ky == 0 ? biasGradient : nil)
-                    } else {
-                        runTile(mr: mr, nv: nvq, kc: ow, a: a, aRS: 1, aKS: c, b: b, bKS: bKS, segments: segments,
-                                out: tile)
-                    }
+                    runTile(mr: mr, nv: nvq, kc: ow, a: a, aRS: 1, aKS: c, b: b, bKS: bKS, segments: segments,
+                            out: tile)
                 }
             }
         }

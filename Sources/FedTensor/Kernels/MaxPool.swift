@@ -224,8 +224,10 @@ func maxPool2x2ReLURoutes(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<F
             let below = top + rowSize
             var ch = 0
             while ch < c {
-                pool2x2ReLURoute(load16(top + ch), load16(top + (c &+ ch)), load16(below + ch),
-                                 load16(below + (c &+ ch)), into: out + ch, routes: outRoutes + ch)
+                let route = pool2x2ReLURoute(load16(top + ch), load16(top + (c &+ ch)), load16(below + ch),
+                                             load16(below + (c &+ ch)), into: out + ch)
+                UnsafeMutableRawPointer(outRoutes + ch).storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: route),
+                                                                   as: SIMD16<UInt8>.self)
                 ch &+= 16
             }
             top += 2 &* c
@@ -237,15 +239,15 @@ func maxPool2x2ReLURoutes(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<F
 
 /// One 2 × 2 window of 16 channels on a ReLU's output, as `maxPool2x2ReLURoutes` pools it: the max of top-left,
 /// top-right, bottom-left, bottom-right (compared in that order, moving only to a strictly greater element) into
-/// `y`, and its route byte (0…3, or `maxPoolNoRoute` where the max is not > 0) into `routes`. Shared with the
-/// convolution tiles that pool in registers (`OneChannelPooledConv`), so both write the same bits.
+/// `y`; returns the route of each lane (0…3, or `maxPoolNoRoute` where the max is not > 0), for the caller to store
+/// as bytes. Shared with the convolution tiles that pool in registers (`OneChannelPooledConv`), so both write the
+/// same bits.
 @inline(__always)
 func pool2x2ReLURoute(_ topLeft: SIMD16<Float>, _ topRight: SIMD16<Float>, _ bottomLeft: SIMD16<Float>,
-                      _ bottomRight: SIMD16<Float>, into y: UnsafeMutablePointer<Float>,
-                      routes: UnsafeMutablePointer<UInt8>) {
+                      _ bottomRight: SIMD16<Float>, into y: UnsafeMutablePointer<Float>) -> SIMD16<UInt32> {
     // A route is chosen among floats whose bit patterns are the route bytes 0…3 and 255, so that every select takes
     // the float compares' masks as they are (integer selects on them compiled to mask conversions costing more than
-    // the pool itself); its bits are then narrowed to bytes. No arithmetic touches these floats.
+    // the pool itself). No arithmetic touches these floats.
     typealias F = SIMD16<Float>
     @_transparent func code(_ b: UInt8) -> F { F(repeating: Float(bitPattern: UInt32(b))) }
     var best = topLeft, route = code(0)
@@ -260,18 +262,21 @@ func pool2x2ReLURoute(_ topLeft: SIMD16<Float>, _ topRight: SIMD16<Float>, _ bot
     route.replace(with: code(3), where: g3)
     route = code(maxPoolNoRoute).replacing(with: route, where: best .> F())
     store16(best, y)
-    UnsafeMutableRawPointer(routes).storeBytes(of: routeBytes(unsafeBitCast(route, to: SIMD16<UInt32>.self)),
-                                               as: SIMD16<UInt8>.self)
+    return unsafeBitCast(route, to: SIMD16<UInt32>.self)
 }
 
-/// The low byte of each lane, picked lane by lane from the vector's bytes (LLVM folds the picks into one shuffle).
-/// Not `SIMD16<UInt8>(truncatingIfNeeded:)`: in the convolution's large pooled tile that stayed a call to the
-/// standard library, which spilled the live accumulators around it, per 16 routes.
-@inline(__always)
-func routeBytes(_ v: SIMD16<UInt32>) -> SIMD16<UInt8> {
-    let b = unsafeBitCast(v, to: SIMD64<UInt8>.self)
-    return SIMD16<UInt8>(b[0], b[4], b[8], b[12], b[16], b[20], b[24], b[28],
-                         b[32], b[36], b[40], b[44], b[48], b[52], b[56], b[60])
+/// Four `pool2x2ReLURoute` routes as 64 bytes at `p` (r0's lanes first). Not inlined on purpose: in a small body
+/// the standard library's narrowing inlines to two shuffles a vector, where inside the convolution's pooled tile it
+/// stayed a call per vector (which spilled the live accumulators) or, picked lane by lane, became ten shuffles
+/// and byte moves.
+@inline(never)
+func storeRouteBytes(_ r0: SIMD16<UInt32>, _ r1: SIMD16<UInt32>, _ r2: SIMD16<UInt32>, _ r3: SIMD16<UInt32>,
+                     _ p: UnsafeMutablePointer<UInt8>) {
+    let raw = UnsafeMutableRawPointer(p)
+    raw.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: r0), as: SIMD16<UInt8>.self)
+    raw.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: r1), toByteOffset: 16, as: SIMD16<UInt8>.self)
+    raw.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: r2), toByteOffset: 32, as: SIMD16<UInt8>.self)
+    raw.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: r3), toByteOffset: 48, as: SIMD16<UInt8>.self)
 }
 
 /// `maxPoolBackward(…, reluBefore:)` from the routes `maxPoolForward(…, routes:, reluBefore:)` wrote, without x or

@@ -229,3 +229,92 @@ func runOneChannelGradientTile(k: Int, kc: Int, a: UnsafePointer<Float>, b: Unsa
                                         _ s: TileSegments, _ o: TileOutput, _ sums: UnsafeMutablePointer<Float>?) {
     oneChannelGradientKernel(5, kc: kc, a: a, b: b, bKS: bKS, seg: s, out: o, columnSums: sums)
 }
+
+
+// MARK: Weight gradient, two kernel rows at a time
+
+/// `oneChannelGradientKernel` for kernel rows ky (image rows at `a`) and ky + 1 (at `a + pitch`) at once, into
+/// `out` and `next`: each step loads dY's row once for both, and the two rows' 2 × 2k accumulators are independent
+/// chains (one row's 2k are too few to hide the multiply-add latency). Pixels are broadcast from memory at each
+/// use (two rows' windows of broadcasts would not fit the registers beside the accumulators). Every accumulator
+/// gets the fused multiply-adds of its own row's tile in the same order, so the bits are those of two
+/// `oneChannelGradientKernel` calls; `columnSums` likewise. `c` are row ky's sums, `d` row ky + 1's.
+@inline(__always)
+func oneChannelGradientPairKernel(_ k: Int, kc: Int, a: UnsafePointer<Float>, pitch: Int, b: UnsafePointer<Float>,
+                                  bKS: Int, seg: TileSegments, out: TileOutput, next: TileOutput,
+                                  columnSums: UnsafeMutablePointer<Float>?) {
+    typealias V = SIMD16<Float>
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V(), c40 = V(), c41 = V()
+    var d00 = V(), d01 = V(), d10 = V(), d11 = V(), d20 = V(), d21 = V(), d30 = V(), d31 = V(), d40 = V(), d41 = V()
+    var s0 = V(), s1 = V()
+    if let columnSums { s0 = load16(columnSums); s1 = load16(columnSums + 16) }
+    let sums = columnSums != nil
+    var segA = a, segB = b
+    var left = seg.count
+    repeat {
+        var pa = segA, pb = segB
+        var steps = kc
+        while steps > 0 {
+            let b0 = load16(pb), b1 = load16(pb + 16)
+            let qa = pa + pitch
+            var x = V(repeating: pa[0]), y = V(repeating: qa[0])
+            c00.addProduct(x, b0); c01.addProduct(x, b1); d00.addProduct(y, b0); d01.addProduct(y, b1)
+            x = V(repeating: pa[1]); y = V(repeating: qa[1])
+            c10.addProduct(x, b0); c11.addProduct(x, b1); d10.addProduct(y, b0); d11.addProduct(y, b1)
+            x = V(repeating: pa[2]); y = V(repeating: qa[2])
+            c20.addProduct(x, b0); c21.addProduct(x, b1); d20.addProduct(y, b0); d21.addProduct(y, b1)
+            if k > 3 {
+                x = V(repeating: pa[3]); y = V(repeating: qa[3])
+                c30.addProduct(x, b0); c31.addProduct(x, b1); d30.addProduct(y, b0); d31.addProduct(y, b1)
+                x = V(repeating: pa[4]); y = V(repeating: qa[4])
+                c40.addProduct(x, b0); c41.addProduct(x, b1); d40.addProduct(y, b0); d41.addProduct(y, b1)
+            }
+            if sums { s0 += b0; s1 += b1 }
+            pa += 1
+            pb += bKS
+            steps &-= 1
+        }
+        segA += seg.aStep
+        segB += seg.bStep
+        left &-= 1
+    } while left > 0
+    if let columnSums { store16(s0, columnSums); store16(s1, columnSums + 16) }
+    out.put(c00, 0, 0, direct: true); out.put(c01, 0, 1, direct: true)
+    out.put(c10, 1, 0, direct: true); out.put(c11, 1, 1, direct: true)
+    out.put(c20, 2, 0, direct: true); out.put(c21, 2, 1, direct: true)
+    next.put(d00, 0, 0, direct: true); next.put(d01, 0, 1, direct: true)
+    next.put(d10, 1, 0, direct: true); next.put(d11, 1, 1, direct: true)
+    next.put(d20, 2, 0, direct: true); next.put(d21, 2, 1, direct: true)
+    if k > 3 {
+        out.put(c30, 3, 0, direct: true); out.put(c31, 3, 1, direct: true)
+        out.put(c40, 4, 0, direct: true); out.put(c41, 4, 1, direct: true)
+        next.put(d30, 3, 0, direct: true); next.put(d31, 3, 1, direct: true)
+        next.put(d40, 4, 0, direct: true); next.put(d41, 4, 1, direct: true)
+    }
+}
+
+/// Runs `oneChannelGradientPairKernel` (k ∈ {3, 5}: `oneChannelKernelExists`).
+@inline(__always)
+func runOneChannelGradientPair(k: Int, kc: Int, a: UnsafePointer<Float>, pitch: Int, b: UnsafePointer<Float>,
+                               bKS: Int, segments: TileSegments, out: TileOutput, next: TileOutput,
+                               columnSums: UnsafeMutablePointer<Float>?) {
+    if k == 5 {
+        oneChannelGradientPair5(kc, a, pitch, b, bKS, segments, out, next, columnSums)
+    } else {
+        precondition(k == 3, "runOneChannelGradientPair: k \(k)")
+        oneChannelGradientPair3(kc, a, pitch, b, bKS, segments, out, next, columnSums)
+    }
+}
+
+@inline(never) func oneChannelGradientPair3(_ kc: Int, _ a: UnsafePointer<Float>, _ pitch: Int,
+                                            _ b: UnsafePointer<Float>, _ bKS: Int, _ s: TileSegments,
+                                            _ o: TileOutput, _ next: TileOutput, _ sums: UnsafeMutablePointer<Float>?) {
+    oneChannelGradientPairKernel(3, kc: kc, a: a, pitch: pitch, b: b, bKS: bKS, seg: s, out: o, next: next,
+                                 columnSums: sums)
+}
+@inline(never) func oneChannelGradientPair5(_ kc: Int, _ a: UnsafePointer<Float>, _ pitch: Int,
+                                            _ b: UnsafePointer<Float>, _ bKS: Int, _ s: TileSegments,
+                                            _ o: TileOutput, _ next: TileOutput, _ sums: UnsafeMutablePointer<Float>?) {
+    oneChannelGradientPairKernel(5, kc: kc, a: a, pitch: pitch, b: b, bKS: bKS, seg: s, out: o, next: next,
+                                 columnSums: sums)
+}

@@ -110,15 +110,21 @@ func oneChannelPooledKernel(_ k: Int, _ pixels: Int, a: UnsafePointer<Float>, pi
     }
     // Window 0: pixels 0 and 1 of both rows; window 1: pixels 2 and 3. Per window, top-left, top-right,
     // bottom-left, bottom-right, as `maxPool2x2ReLURoutes` reads them.
-    pool2x2ReLURoute(activated(top.c00, bias0), activated(top.c10, bias0), activated(bottom.c00, bias0),
-                     activated(bottom.c10, bias0), into: out, routes: routes)
-    pool2x2ReLURoute(activated(top.c01, bias1), activated(top.c11, bias1), activated(bottom.c01, bias1),
-                     activated(bottom.c11, bias1), into: out + 16, routes: routes + 16)
-    guard pixels == 4 else { return }
-    pool2x2ReLURoute(activated(top.c20, bias0), activated(top.c30, bias0), activated(bottom.c20, bias0),
-                     activated(bottom.c30, bias0), into: out + 32, routes: routes + 32)
-    pool2x2ReLURoute(activated(top.c21, bias1), activated(top.c31, bias1), activated(bottom.c21, bias1),
-                     activated(bottom.c31, bias1), into: out + 48, routes: routes + 48)
+    let r0 = pool2x2ReLURoute(activated(top.c00, bias0), activated(top.c10, bias0), activated(bottom.c00, bias0),
+                              activated(bottom.c10, bias0), into: out)
+    let r1 = pool2x2ReLURoute(activated(top.c01, bias1), activated(top.c11, bias1), activated(bottom.c01, bias1),
+                              activated(bottom.c11, bias1), into: out + 16)
+    guard pixels == 4 else {
+        let raw = UnsafeMutableRawPointer(routes)
+        raw.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: r0), as: SIMD16<UInt8>.self)
+        raw.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: r1), toByteOffset: 16, as: SIMD16<UInt8>.self)
+        return
+    }
+    let r2 = pool2x2ReLURoute(activated(top.c20, bias0), activated(top.c30, bias0), activated(bottom.c20, bias0),
+                              activated(bottom.c30, bias0), into: out + 32)
+    let r3 = pool2x2ReLURoute(activated(top.c21, bias1), activated(top.c31, bias1), activated(bottom.c21, bias1),
+                              activated(bottom.c31, bias1), into: out + 48)
+    storeRouteBytes(r0, r1, r2, r3, routes)
 }
 
 /// One input row of `oneChannelPooledKernel`'s tile: for kx = 0 ..< k, pixel i < `pixels` of the top row gets
