@@ -279,6 +279,14 @@ func storeRouteBytes(_ r0: SIMD16<UInt32>, _ r1: SIMD16<UInt32>, _ r2: SIMD16<UI
     raw.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: r3), toByteOffset: 48, as: SIMD16<UInt8>.self)
 }
 
+/// Two `pool2x2ReLURoute` routes as 32 bytes at `p` (the 2-pixel tiles' `storeRouteBytes`).
+@inline(never)
+func storeRouteBytes(_ r0: SIMD16<UInt32>, _ r1: SIMD16<UInt32>, _ p: UnsafeMutablePointer<UInt8>) {
+    let raw = UnsafeMutableRawPointer(p)
+    raw.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: r0), as: SIMD16<UInt8>.self)
+    raw.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: r1), toByteOffset: 16, as: SIMD16<UInt8>.self)
+}
+
 /// `maxPoolBackward(…, reluBefore:)` from the routes `maxPoolForward(…, routes:, reluBefore:)` wrote, without x or
 /// y: the same dx, bit for bit (each window element gets dy where the route names it, +0 elsewhere; overlapping
 /// windows add in the same order). `dx` is overwritten as there. With `prefetchAhead` > 0, each output row also asks

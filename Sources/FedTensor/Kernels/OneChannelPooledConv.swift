@@ -115,9 +115,7 @@ func oneChannelPooledKernel(_ k: Int, _ pixels: Int, a: UnsafePointer<Float>, pi
     let r1 = pool2x2ReLURoute(activated(top.c01, bias1), activated(top.c11, bias1), activated(bottom.c01, bias1),
                               activated(bottom.c11, bias1), into: out + 16)
     guard pixels == 4 else {
-        let raw = UnsafeMutableRawPointer(routes)
-        raw.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: r0), as: SIMD16<UInt8>.self)
-        raw.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: r1), toByteOffset: 16, as: SIMD16<UInt8>.self)
+        storeRouteBytes(r0, r1, routes)
         return
     }
     let r2 = pool2x2ReLURoute(activated(top.c20, bias0), activated(top.c30, bias0), activated(bottom.c20, bias0),
