@@ -199,6 +199,15 @@ func oneChannelGradientKernel(_ k: Int, kc: Int, a: UnsafePointer<Float>, b: Uns
         left &-= 1
     } while left > 0
     if let columnSums { store16(s0, columnSums); store16(s1, columnSums + 16) }
+    putGradientColumns(k, out, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41)
+}
+
+/// A weight-gradient tile's k kernel columns into `out` (row r = kernel column r; c_r0 its channels 0–15, c_r1
+/// 16–31). `k` is a literal, 3 or 5.
+@_transparent
+func putGradientColumns(_ k: Int, _ out: TileOutput, _ c00: SIMD16<Float>, _ c01: SIMD16<Float>,
+                        _ c10: SIMD16<Float>, _ c11: SIMD16<Float>, _ c20: SIMD16<Float>, _ c21: SIMD16<Float>,
+                        _ c30: SIMD16<Float>, _ c31: SIMD16<Float>, _ c40: SIMD16<Float>, _ c41: SIMD16<Float>) {
     out.put(c00, 0, 0, direct: true); out.put(c01, 0, 1, direct: true)
     out.put(c10, 1, 0, direct: true); out.put(c11, 1, 1, direct: true)
     out.put(c20, 2, 0, direct: true); out.put(c21, 2, 1, direct: true)
@@ -279,18 +288,8 @@ func oneChannelGradientPairKernel(_ k: Int, kc: Int, a: UnsafePointer<Float>, pi
         left &-= 1
     } while left > 0
     if let columnSums { store16(s0, columnSums); store16(s1, columnSums + 16) }
-    out.put(c00, 0, 0, direct: true); out.put(c01, 0, 1, direct: true)
-    out.put(c10, 1, 0, direct: true); out.put(c11, 1, 1, direct: true)
-    out.put(c20, 2, 0, direct: true); out.put(c21, 2, 1, direct: true)
-    next.put(d00, 0, 0, direct: true); next.put(d01, 0, 1, direct: true)
-    next.put(d10, 1, 0, direct: true); next.put(d11, 1, 1, direct: true)
-    next.put(d20, 2, 0, direct: true); next.put(d21, 2, 1, direct: true)
-    if k > 3 {
-        out.put(c30, 3, 0, direct: true); out.put(c31, 3, 1, direct: true)
-        out.put(c40, 4, 0, direct: true); out.put(c41, 4, 1, direct: true)
-        next.put(d30, 3, 0, direct: true); next.put(d31, 3, 1, direct: true)
-        next.put(d40, 4, 0, direct: true); next.put(d41, 4, 1, direct: true)
-    }
+    putGradientColumns(k, out, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41)
+    putGradientColumns(k, next, d00, d01, d10, d11, d20, d21, d30, d31, d40, d41)
 }
 
 /// Runs `oneChannelGradientPairKernel` (k ∈ {3, 5}: `oneChannelKernelExists`).
