@@ -58,12 +58,13 @@ import Testing
 
     /// `maxPoolForward(…, routes:, reluBefore: true)` writes the bits of `maxPoolForward`, and `maxPoolBackward(routes:)`
     /// the bits of `maxPoolBackward(…, reluBefore: true)` from x and y, on ReLU outputs and on inputs with ties, NaNs
-    /// and negatives; 2 × 2 windows (written out in the kernels) and 3 × 3 ones (the general loops), non-overlapping
-    /// and overlapping, odd edges, channel counts with a scalar tail.
+    /// and negatives; 2 × 2 windows (written out in the kernels: `maxPool2x2BackwardRoutes` where the channels are
+    /// whole vectors, with odd edges left for the zeroing) and 3 × 3 ones (the general loops), non-overlapping and
+    /// overlapping, odd edges, channel counts with a scalar tail.
     /// Negative control: on the awkward inputs (every window of channel 0 tied at 0.5), routing to the last equal
     /// element instead of the first gives a different dx.
     @Test(arguments: [(8, 8, 32, 2, 2), (9, 7, 20, 2, 2), (7, 7, 16, 3, 2), (6, 6, 3, 2, 1), (28, 28, 32, 2, 2),
-                      (10, 9, 48, 2, 1), (9, 9, 16, 3, 3)])
+                      (10, 9, 48, 2, 1), (9, 9, 16, 3, 3), (9, 7, 32, 2, 2)])
     func maxPoolBackwardFromRoutesEqualsFromInputs(_ h: Int, _ w: Int, _ c: Int, _ k: Int, _ s: Int) {
         let oh = (h - k) / s + 1, ow = (w - k) / s + 1
         for (name, x) in [("relu", Self.reluOutputs(h * w * c, seed: UInt64(h * 10 + c))),

@@ -298,6 +298,11 @@ public func maxPoolBackward(routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Fl
                             prefetchAhead ahead: Int = 0) {
     let (oh, ow, s, overlapping) = maxPoolBackwardGeometry(dx, height: height, width: width, channels: c, k: k,
                                                            stride: stride)
+    if k == 2 && s == 2 && c % 16 == 0 {
+        maxPool2x2BackwardRoutes(routes, dy, dx, outHeight: oh, outWidth: ow, width: width, channels: c,
+                                 prefetchAhead: ahead)
+        return
+    }
     let zero = SIMD16<Float>(repeating: 0)
     for oy in 0..<oh {
         if ahead > 0 {
@@ -344,6 +349,44 @@ public func maxPoolBackward(routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Fl
                 }
                 ch &+= 1
             }
+        }
+    }
+}
+
+/// `maxPoolBackward(routes:…)` for a 2 × 2 window of stride 2 with channels in whole vectors (the McMahan CNN's
+/// pools), the loop of its general case with nothing else live: each window element gets dy where the route names
+/// it and +0 elsewhere, the same bits. (Inside the general function this case kept its loop counters on the stack:
+/// ≈ 11 cycles per 16 outputs, the first convolution's backward pass 20% longer than without the pool.) The rows
+/// and columns no window covers were zeroed by `maxPoolBackwardGeometry`.
+@inline(never) @usableFromInline
+func maxPool2x2BackwardRoutes(_ routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Float>,
+                              _ dx: UnsafeMutablePointer<Float>, outHeight oh: Int, outWidth ow: Int, width: Int,
+                              channels c: Int, prefetchAhead ahead: Int) {
+    let zero = SIMD16<Float>(), rowSize = width &* c, outRow = ow &* c
+    for oy in 0..<oh {
+        let first = oy &* outRow
+        if ahead > 0 {
+            prefetchForReading(dy + (first &+ ahead), bytes: outRow &* MemoryLayout<Float>.stride)
+            prefetchForReading(routes + (first &+ ahead), bytes: outRow)
+        }
+        var r = routes + first, g = dy + first
+        var top = dx + (2 &* oy) &* rowSize
+        for _ in 0..<ow {
+            let below = top + rowSize
+            var ch = 0
+            while ch < c {
+                let bytes = UnsafeRawPointer(r + ch).loadUnaligned(as: SIMD16<UInt8>.self)
+                let route = SIMD16<Int32>(truncatingIfNeeded: bytes)
+                let v = load16(g + ch)
+                store16(zero.replacing(with: v, where: route .== SIMD16<Int32>(repeating: 0)), top + ch)
+                store16(zero.replacing(with: v, where: route .== SIMD16<Int32>(repeating: 1)), top + (c &+ ch))
+                store16(zero.replacing(with: v, where: route .== SIMD16<Int32>(repeating: 2)), below + ch)
+                store16(zero.replacing(with: v, where: route .== SIMD16<Int32>(repeating: 3)), below + (c &+ ch))
+                ch &+= 16
+            }
+            r += c
+            g += c
+            top += 2 &* c
         }
     }
 }
