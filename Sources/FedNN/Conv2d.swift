@@ -128,7 +128,7 @@ public struct Conv2d: Layer {
     }
 
     /// Whether `forwardPooled` handles this layer on `input` (one input channel, 32 filters, k 3 or 5, an even
-    /// output height and a width that is a multiple of 4: `oneChannelPooledConvSupported`).
+    /// output height and width: `oneChannelPooledConvSupported`).
     public func canForwardPooled(input: Shape) -> Bool {
         let g = geometry(input)
         return isImplicit(g) && oneChannelPooledConvSupported(g, outputChannels: outputChannels)
