@@ -1,18 +1,18 @@
 // OneChannelPooledConv: a one-channel convolution, its ReLU and a 2 × 2 max pool with routes, pooled in registers.
 //
-// The McMahan CNN's first layers (conv 1 → 32, 5 × 5, ReLU, max pool 2) at batch 64 spend a quarter of the
-// convolution's time outside its multiply-adds when the pool runs band by band after the tiles: the tiles store
-// each band to scratch, the pool loads it back and compares. Here a tile covers 2 output rows × 4 output pixels ×
-// 32 channels (16 accumulators), exactly two 2 × 2 windows wide (a last tile of 2 pixels where the width is 2 more
+// The McMahan CNN's first layers (conv 1 → 32, 5 × 5, ReLU, max pool 2) at batch 64 spent a fifth of the
+// convolution's time outside its multiply-adds when the pool ran band by band after the tiles: the tiles stored each
+// band to scratch, the pool loaded it back and compared. Here a tile covers 2 output rows × 4 output pixels × 32
+// channels (16 accumulators), exactly two 2 × 2 windows wide (a last tile of 2 pixels where the width is 2 more
 // than a multiple of 4), and pools its own accumulators: nothing but the pooled outputs and their route bytes is
-// stored. The bits are those of `implicitConvForward(…, relu: true)`
-// followed by `maxPoolForward(…, routes:, reluBefore: true, k: 2)`:
+// stored. The bits are those of `implicitConvForward(…, relu: true)` followed by `maxPoolForward(…, routes:,
+// reluBefore: true, k: 2)`:
 //   - each accumulator receives the fused multiply-adds of `oneChannelKernel` in the same (ky, kx) order: input
-//     row r of the tile's 6 (k + 1) rows is kernel row r of the top output row and kernel row r − 1 of the bottom
-//     one, and r walks up, so each output's kernel rows still arrive in order, starting from 0;
+//     row r of the tile's k + 1 rows is kernel row r of the top output row and kernel row r − 1 of the bottom one,
+//     and r walks up, so each output's kernel rows still arrive in order, starting from 0;
 //   - the store's arithmetic is `TileOutput.put`'s at α = 1, no C: + bias, then negatives → 0;
 //   - the pool is `pool2x2ReLURoute`, the very function `maxPool2x2ReLURoutes` runs.
-// ImplicitConvTests checks the bits against the two passes.
+// OneChannelPooledConvTests checks the bits against the two passes.
 
 /// Whether `implicitConvForwardPooled` handles this convolution followed by a ReLU and a 2 × 2 max pool of stride 2:
 /// one input channel, 32 output channels, k ∈ {3, 5}, stride 1, an even output height and width, on a CPU whose
@@ -33,7 +33,8 @@ public func implicitConvForwardPooled(
     batch: Int, padded: UnsafeMutablePointer<Float>, transposed: UnsafeMutablePointer<Float>,
     pooled: UnsafeMutablePointer<Float>, routes: UnsafeMutablePointer<UInt8>
 ) {
-    precondition(oneChannelPooledConvSupported(g, outputChannels: 32), "implicitConvForwardPooled: unsupported geometry")
+    precondition(oneChannelPooledConvSupported(g, outputChannels: 32),
+                 "implicitConvForwardPooled: unsupported geometry")
     let k = g.kernel, patch = g.patchSize
     let hp = g.height + 2 * g.padding, wp = g.width + 2 * g.padding
     // Wᵀ: row (ky, kx) holds the 32 filters' taps there (one 32-wide column panel, as `panelIndex` lays it out).
