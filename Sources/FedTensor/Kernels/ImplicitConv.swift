@@ -167,35 +167,48 @@ public func implicitConvForward(
     precondition(band > 0, "implicitConvForward: band must be positive")
     precondition(implicitConvSupported(g, outputChannels: oc), "implicitConvForward: unsupported geometry")
     let patch = g.patchSize
-    let hp = g.height + 2 * g.padding, wp = g.width + 2 * g.padding
+    let wp = g.width + 2 * g.padding
     let conv = ImplicitConvolution(k: g.kernel, channels: g.channels, pitch: wp * g.channels,
                                    outHeight: g.outputHeight, outWidth: g.outputWidth, outChannels: oc)
-    // Wᵀ (patch × OC) in the convolution's column panels.
-    for o in 0..<oc {
-        for p in 0..<patch {
-            transposed[panelIndex(row: p, column: o, rows: patch, cols: oc, vectors: conv.tiling.vectors)] =
-                w[o &* patch &+ p]
-        }
-    }
-    let inSize = g.height * g.width * g.channels, padSize = hp * wp * g.channels, outSize = g.positions * oc
+    transposeFilters(w, into: transposed, patch: patch, outputChannels: oc, vectors: conv.tiling.vectors)
+    let outSize = g.positions * oc
     let flops = 2.0 * Double(batch * g.positions) * Double(patch * oc)
     let reuseBandRows = outputInScratch && bandRowsOnly
     let scratchOutput = reuseBandRows ? min(band, g.outputHeight) * g.outputWidth * oc : outputInScratch ? outSize : 0
     parallelFor(batch, threads: flops >= GEMMBlocking.parallelConvolutionFlops ? nil : 1) { n in
         withGEMMWorkspace(GEMMBlocking.scratch &+ scratchOutput) { scratch in
-            let frame = padded + n &* padSize
-            pad(x + n &* inSize, into: frame, height: g.height, width: g.width, channels: g.channels,
-                frameHeight: hp, frameWidth: wp, top: g.padding, left: g.padding)
-            // The next sample's input, in cache by the time this sample's convolution is done.
-            if n &+ 1 < batch {
-                prefetchForReading(x + (n &+ 1) &* inSize, bytes: inSize &* MemoryLayout<Float>.stride)
-            }
+            let frame = padSample(n, of: batch, x, into: padded, g)
             let out = outputInScratch ? scratch + GEMMBlocking.scratch : y + n &* outSize
             conv.run(frame, transposed, out, scratch: scratch, bias: bias, relu: relu, band: band,
                      reuseBandRows: reuseBandRows,
                      afterBand: perBand.map { body in { rows, first in body(n, first, rows) } })
         }
     }
+}
+
+/// Wᵀ (patch × OC) of filters W (OC × patch) in the column panels of register tiles `vectors` wide (`panelIndex`).
+func transposeFilters(_ w: UnsafePointer<Float>, into transposed: UnsafeMutablePointer<Float>, patch: Int,
+                      outputChannels oc: Int, vectors: Int) {
+    for o in 0..<oc {
+        for p in 0..<patch {
+            transposed[panelIndex(row: p, column: o, rows: patch, cols: oc, vectors: vectors)] = w[o &* patch &+ p]
+        }
+    }
+}
+
+/// Sample n of `batch` NHWC inputs `x`, zero-padded by g.padding into its frame of `padded` (returned), as the
+/// forward passes leave it for the weight gradient; the next sample's input is asked for meanwhile, so that it is
+/// in cache by the time this sample's convolution is done.
+func padSample(_ n: Int, of batch: Int, _ x: UnsafePointer<Float>, into padded: UnsafeMutablePointer<Float>,
+               _ g: ConvGeometry) -> UnsafeMutablePointer<Float> {
+    let inSize = g.height * g.width * g.channels
+    let frame = padded + n &* paddedInputSize(g)
+    pad(x + n &* inSize, into: frame, height: g.height, width: g.width, channels: g.channels,
+        frameHeight: g.height + 2 * g.padding, frameWidth: g.width + 2 * g.padding, top: g.padding, left: g.padding)
+    if n &+ 1 < batch {
+        prefetchForReading(x + (n &+ 1) &* inSize, bytes: inSize &* MemoryLayout<Float>.stride)
+    }
+    return frame
 }
 
 /// dX (batch × H × W × C, overwritten) of a stride-1 convolution with filters W (OC × k × k × C, one output channel

@@ -35,24 +35,15 @@ public func implicitConvForwardPooled(
 ) {
     precondition(oneChannelPooledConvSupported(g, outputChannels: 32),
                  "implicitConvForwardPooled: unsupported geometry")
-    let k = g.kernel, patch = g.patchSize
-    let hp = g.height + 2 * g.padding, wp = g.width + 2 * g.padding
-    // Wᵀ: row (ky, kx) holds the 32 filters' taps there (one 32-wide column panel, as `panelIndex` lays it out).
-    for o in 0..<32 {
-        for p in 0..<patch { transposed[p &* 32 &+ o] = w[o &* patch &+ p] }
-    }
-    let inSize = g.height * g.width, padSize = hp * wp
+    let k = g.kernel, patch = g.patchSize, wp = g.width + 2 * g.padding
+    // Wᵀ: row (ky, kx) holds the 32 filters' taps there (one 32-wide column panel: tiles ≥ 2 vectors wide).
+    transposeFilters(w, into: transposed, patch: patch, outputChannels: 32, vectors: GEMMTiling.current.vectors)
     let pooledRows = g.outputHeight / 2, pooledWidth = g.outputWidth / 2
     let rowFloats = pooledWidth * 32, outSize = pooledRows * rowFloats
     let flops = 2.0 * Double(batch * g.positions) * Double(patch * 32)
     let b = UnsafePointer(transposed)
     parallelFor(batch, threads: flops >= GEMMBlocking.parallelConvolutionFlops ? nil : 1) { n in
-        let frame = padded + n &* padSize
-        pad(x + n &* inSize, into: frame, height: g.height, width: g.width, channels: 1,
-            frameHeight: hp, frameWidth: wp, top: g.padding, left: g.padding)
-        if n &+ 1 < batch {
-            prefetchForReading(x + (n &+ 1) &* inSize, bytes: inSize &* MemoryLayout<Float>.stride)
-        }
+        let frame = padSample(n, of: batch, x, into: padded, g)
         let sampleOut = pooled + n &* outSize, sampleRoutes = routes + n &* outSize
         for row in 0..<pooledRows {
             // The next pooled row's lines (the next sample's first row after the last), asked for writing now so
