@@ -9,7 +9,8 @@ extension BenchCommand {
            fednoise bench --dpsgd [--quick] [--json FILE] [--threads LIST]
            fednoise bench --layers [--model NAME] [--batch-size N] [--noise-preset P] [--threads LIST] [--json FILE]
            fednoise bench --pgd [--data DIR] [--batch-size N] [--quick] [--json FILE]
-           fednoise bench --noise [--model NAME] [--batch-size N] [--steps N] [--quick] [--threads LIST] [--json FILE]
+           fednoise bench --noise [--model NAME] [--batch-size N] [--steps N] [--cases LIST] [--quick]
+                          [--threads LIST] [--json FILE]
            fednoise bench --broadcast [--tls | --plaintext] [--clients N] [--links L] [--megabytes M]
                           [--repeats R] [--json FILE]
 
@@ -56,7 +57,8 @@ extension BenchCommand {
                        amortised over --steps.
                        Each timed epoch of a case follows an epoch without noise; a case's overhead is the median
                        of those paired ratios, its ms/step the median of its epochs; 7 pairs (--quick: 3). Longer
-                       epochs (e.g. --steps 50) scatter less
+                       epochs (e.g. --steps 50) scatter less. --cases M2,laplace times only the cases whose
+                       names contain one of the comma-separated texts (any letter case), against none
       --broadcast      instead: a hub and --links L (1…64, default 2) links in this process over loopback, hosting
                        --clients N (1…256, default 30) clients split as `run --processes L` splits them; the hub
                        broadcasts a round start of --megabytes M (default: the McMahan CNN, 6.65 MB) to all of

@@ -39,7 +39,27 @@ extension BenchCommand {
     /// in the machine's speed between cases cancels); ms/step is the median of a case's epochs.
     /// After the warm-up epoch every case's model must differ from the noise-free one's (same weights, batches and
     /// streams otherwise), or the benchmark stops: it never times a mechanism that did nothing.
-    static func benchNoise(_ kind: ModelKind, batch: Int, steps: Int, repeats: Int) throws -> [Row] {
+    /// `--cases A,B`: the indices of the cases whose names contain one of the comma-separated texts (any case),
+    /// `none` always first; nil (every case) without the option. An error names a text no case matches.
+    static func noiseCaseFilter(_ text: String?) throws -> [Int]? {
+        guard let text else { return nil }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        if parts.isEmpty || parts.contains("") {
+            throw UsageError("--cases: expected comma-separated parts of case names (e.g. \"M2,laplace\"), got '\(text)'")
+        }
+        for p in parts where !noiseCases.contains(where: { $0.name.lowercased().contains(p) }) {
+            throw UsageError("--cases: no case's name contains '\(p)'; the cases: "
+                             + noiseCases.map(\.name).joined(separator: ", "))
+        }
+        let chosen = noiseCases.indices.dropFirst().filter { i in
+            parts.contains { noiseCases[i].name.lowercased().contains($0) }
+        }
+        if chosen.isEmpty { throw UsageError("--cases: 'none' is always timed; name a case with noise") }
+        return [0] + chosen
+    }
+
+    static func benchNoise(_ kind: ModelKind, batch: Int, steps: Int, repeats: Int, only: [Int]? = nil) throws -> [Row] {
+        let cases = (only ?? Array(noiseCases.indices)).map { noiseCases[$0] }
         let base = try kind.network(inputShape: [28, 28, 1], classes: 10)
         let count = steps * batch
         var pixels = [Float](repeating: 0, count: count * base.inputSize)
@@ -48,7 +68,7 @@ extension BenchCommand {
                                 sampleShape: [28, 28, 1], classCount: 10)
         let indices = Array(0..<count)
         var runs: [NoiseEpochRun] = []
-        for (_, noise) in noiseCases {
+        for (_, noise) in cases {
             runs.append(try NoiseEpochRun(base: base, noise: noise, batch: batch))
         }
         // Warm-up: every case once, in turn.
@@ -56,7 +76,7 @@ extension BenchCommand {
         // Every case starts from the same weights and batches as `none`: a case whose epoch leaves the model
         // exactly where `none` left it infused no noise, and its timing would be a lie.
         if let idle = runs.indices.dropFirst().first(where: { runs[$0].parameters == runs[0].parameters }) {
-            throw UsageError("bench --noise: '\(noiseCases[idle].name)' left the model bit-identical to no noise")
+            throw UsageError("bench --noise: '\(cases[idle].name)' left the model bit-identical to no noise")
         }
         // Timed: each case right after an epoch of `none`, so each ratio compares two epochs a second apart and
         // the machine's drift between cases cancels; the overhead is the median of a case's ratios.
@@ -82,7 +102,7 @@ extension BenchCommand {
         say("site and law".padding(toLength: 32, withPad: " ", startingAt: 0) + "ms/step".leftPad(10)
             + "overhead".leftPad(10))
         var rows: [Row] = []
-        for (i, c) in noiseCases.enumerated() {
+        for (i, c) in cases.enumerated() {
             let overhead = i == 0 ? 0 : 100 * (ratios[i].sorted()[ratios[i].count / 2] - 1)
             say(c.name.padding(toLength: 32, withPad: " ", startingAt: 0) + fixed(perStep[i], 3).leftPad(10)
                 + (i == 0 ? "" : (fixed(overhead, 1) + "%").leftPad(10)))

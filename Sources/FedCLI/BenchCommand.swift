@@ -36,13 +36,15 @@ enum BenchCommand {
         let noise = args.flag("noise")
         let noisePreset = try args.choice("noise-preset", NoisePreset.self)
         let steps = noise ? try args.int("steps", in: 1...10_000) : nil
+        let only = noise ? args.string("cases") : nil
         try args.finish()
         if [layers, dpsgd, pgd, noise].filter({ $0 }).count > 1 {
             throw UsageError("--dpsgd, --layers, --pgd and --noise are separate benchmarks: give one")
         }
         if noise {
             return try atEachThreadCount(threadList, json: json, defaultJSON: "runs/bench-noise.json") {
-                try benchNoise(model ?? .cnn, batch: batch ?? 64, steps: steps ?? 20, repeats: quick ? 3 : 7)
+                try benchNoise(model ?? .cnn, batch: batch ?? 64, steps: steps ?? 20, repeats: quick ? 3 : 7,
+                               only: try noiseCaseFilter(only))
             }
         }
         if pgd {

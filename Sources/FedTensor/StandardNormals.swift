@@ -9,8 +9,8 @@
 /// `buffer[j]`; one thread, any chunking gives the same values.
 public func fillStandardNormal(_ buffer: UnsafeMutableBufferPointer<Float>, key: StreamKey, startIndex: UInt64 = 0) {
     guard let out = buffer.baseAddress else { return }
-    let key = PhiloxSchedule(key)
-    storeGroups(out, count: buffer.count, start: startIndex, key: key) { normalRows($0) }
+    var v = NormalStore(out: out)
+    walkGroups(PhiloxSchedule(key), start: startIndex, count: buffer.count, &v)
 }
 
 /// w[j] ← fma(a, z[j], w[j]) for j in 0..<count: with z from `fillStandardNormal`, exactly what `addGaussian` with

@@ -110,6 +110,8 @@ extension CorpusCase {
             b(["--noise", "--steps", "0"], ["--steps"]), b(["--noise", "--steps", "10001"], ["--steps"]),
             b(["--noise", "--pgd"], ["--noise", "--pgd"]), b(["--steps", "5"], ["--steps"]),
             b(["--noise", "--model", "resnet"], ["--model"]), b(["--noise", "--batch-size", "0"], ["--batch-size"]),
+            b(["--noise", "--cases", "xyz"], ["--cases", "'xyz'"]), b(["--noise", "--cases", "M2,,M3"], ["--cases"]),
+            b(["--noise", "--cases", "none"], ["--cases", "none"]), b(["--cases", "M2"], ["--cases"]),
             b(["--broadcast", "--clients", "0"], ["--clients"]), b(["--broadcast", "--repeats", "101"], ["--repeats"]),
             b(["--broadcast", "--megabytes", "600"], ["--megabytes"]), b(["--broadcast", "--links", "65"], ["--links"]),
             b(["--broadcast", "--tls", "--plaintext"], ["--tls", "--plaintext"]),
