@@ -258,8 +258,8 @@ extension BenchCommand {
                 + "their rows time only what is left")
         }
         if !workspace.reluFusionsAcrossNoise.isEmpty {
-            say("fused (same bits): the ReLU backward of layers \(workspace.reluFusionsAcrossNoise) and that of the "
-                + "additive noise layer after each run in the max pool after that noise layer")
+            say("fused (same parameters): the ReLU backward of layers \(workspace.reluFusionsAcrossNoise) and that of "
+                + "the additive or multiplicative noise layer after each run in the max pool after that noise layer")
         }
         if !workspace.poolFusions.isEmpty {
             say("fused (same bits): the max pool forward of layers \(workspace.poolFusions) runs band by band "

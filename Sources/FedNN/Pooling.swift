@@ -100,32 +100,37 @@ public struct MaxPool2d: Layer {
     /// convolution before it (`Workspace`).
     func backwardSample(_ n: Int, input x: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                         outputGradient dy: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, shape: Shape,
-                        reluBefore: Bool, reluOutput: UnsafePointer<Float>? = nil) {
+                        reluBefore: Bool, reluOutput: UnsafePointer<Float>? = nil,
+                        factor: UnsafePointer<Float>? = nil) {
         let inSize = shape.reduce(1, *), outSize = outputSize(shape)
         maxPoolBackward(x + n * inSize, output: y + n * outSize, dy + n * outSize, dx, height: shape[0],
                         width: shape[1], channels: shape[2], k: size, stride: stride, reluBefore: reluBefore,
-                        reluOutput: reluOutput.map { $0 + n * inSize })
+                        reluOutput: reluOutput.map { $0 + n * inSize }, factor: factor.map { $0 + n * inSize })
     }
 
     /// What `backwardSample(…, reluBefore: true)` writes, the same bits, from the routes the forward pass recorded
     /// (`forwardRows(…, routes:…)`) instead of this layer's input and output: a byte per output element read
     /// instead of k·k + 1 floats.
+    /// With `factor` (the whole batch's m of multiplicative noise between the ReLU and this pool), each routed
+    /// gradient is multiplied by m at its element, the noise layer's backward pass folded in.
     func backwardSample(_ n: Int, of batch: Int, routes: UnsafePointer<UInt8>, outputGradient dy: UnsafePointer<Float>,
-                        into dx: UnsafeMutablePointer<Float>, shape: Shape) {
-        let outSize = outputSize(shape)
+                        into dx: UnsafeMutablePointer<Float>, shape: Shape, factor: UnsafePointer<Float>? = nil) {
+        let inSize = shape.reduce(1, *), outSize = outputSize(shape)
         // Sample n + 1's dy and routes are requested row by row as this sample's are read (a hint, no value changes).
         maxPoolBackward(routes: routes + n * outSize, dy + n * outSize, dx, height: shape[0], width: shape[1],
-                        channels: shape[2], k: size, stride: stride, prefetchAhead: n + 1 < batch ? outSize : 0)
+                        channels: shape[2], k: size, stride: stride, prefetchAhead: n + 1 < batch ? outSize : 0,
+                        factor: factor.map { $0 + n * inSize })
     }
 
-    /// `backward(…, reluBefore: true)`, or with `reluOutput` when the routes were recorded with it, from recorded
-    /// routes (`backwardSample(_:routes:…)`).
-    func backward(_ c: BackwardContext, input: Shape, routes: UnsafePointer<UInt8>) {
+    /// `backward(…, reluBefore: true)`, or with `reluOutput` (and `factor`) when the routes were recorded with it,
+    /// from recorded routes (`backwardSample(_:routes:…)`).
+    func backward(_ c: BackwardContext, input: Shape, routes: UnsafePointer<UInt8>,
+                  factor: UnsafePointer<Float>? = nil) {
         guard let dx = c.inputGradient else { return }
         let inSize = input.reduce(1, *)
         parallelFor(c.batch, threads: Self.threads(c.batch * inSize)) { i in
             backwardSample(i, of: c.batch, routes: routes, outputGradient: c.outputGradient, into: dx + i * inSize,
-                           shape: input)
+                           shape: input, factor: factor)
         }
     }
 
@@ -137,14 +142,16 @@ public struct MaxPool2d: Layer {
     /// at that ReLU's input, the bits of this pass followed by `ReLU.backward` (`maxPoolBackward(…, reluBefore:)`).
     /// With `reluOutput` too (this layer's input is additive noise on that ReLU output: `maxPoolBackward(…,
     /// reluOutput:)`), the gradient written is the one at that ReLU's input, the noise layer's identity backward
-    /// pass and the ReLU's both included.
+    /// pass and the ReLU's both included; with `factor` as well (multiplicative noise x̃ = r·m, m in `factor`), the
+    /// noise layer's dx = dy·m too.
     public func backward(_ c: BackwardContext, input: Shape, reluBefore: Bool,
-                         reluOutput: UnsafePointer<Float>? = nil) {
+                         reluOutput: UnsafePointer<Float>? = nil, factor: UnsafePointer<Float>? = nil) {
         guard let dx = c.inputGradient else { return }
         let inSize = input.reduce(1, *)
         parallelFor(c.batch, threads: Self.threads(c.batch * inSize)) { i in
             backwardSample(i, input: c.input, output: c.output, outputGradient: c.outputGradient,
-                           into: dx + i * inSize, shape: input, reluBefore: reluBefore, reluOutput: reluOutput)
+                           into: dx + i * inSize, shape: input, reluBefore: reluBefore, reluOutput: reluOutput,
+                           factor: factor)
         }
     }
 }

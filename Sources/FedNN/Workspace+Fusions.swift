@@ -9,8 +9,8 @@ extension Workspace {
         (reluFusedForward.indices.filter { reluFusedForward[$0] }.map { $0 + 1 },
          (reluFusedBackward.indices.filter { reluFusedBackward[$0] }.map { $0 - 1 } + reluFusionsAcrossNoise).sorted())
     }
-    /// The ReLUs whose backward pass (and that of the additive noise layer after them) runs in the max pool after
-    /// that noise layer (the same bits).
+    /// The ReLUs whose backward pass (and that of the additive or multiplicative noise layer after them) runs in
+    /// the max pool after that noise layer (the same parameters).
     public var reluFusionsAcrossNoise: [Int] {
         reluFusedAcrossNoise.indices.filter { reluFusedAcrossNoise[$0] }.map { $0 - 2 }
     }
@@ -23,6 +23,15 @@ extension Workspace {
               let conv = network.layers[c] as? Conv2d, reluFusedBackward[i] || poolRoutes[i] != nil
         else { return false }
         return conv.canTakeSampleGradients(input: network.shapes[c])
+    }
+
+    /// The factor m of the multiplicative noise layer before max pool i, when the pool folds that layer's backward
+    /// pass in (`reluFusedAcrossNoise`): that layer's workspace, written by its forward pass. nil for additive noise
+    /// (the identity) and for other pools.
+    func foldedNoiseFactor(pool i: Int) -> UnsafePointer<Float>? {
+        guard reluFusedAcrossNoise[i], let noise = network.layers[i - 1] as? NoiseLayer, !noise.backwardIsIdentity
+        else { return nil }
+        return UnsafePointer(scratch[i - 1])
     }
 
     /// The convolution before max pool i's ReLU (and the noise after it): i − 2, or i − 3 across noise.

@@ -97,9 +97,14 @@ public final class Workspace {
         // Across an additive noise layer (an `author` or M2 network): the pool reads the ReLU's output, so that
         // layer must not overwrite it (its own buffer, which it has: the ReLU's backward pass reads its output).
         reluFusedAcrossNoise = layers.indices.map { i in
-            guard i > 2, layers[i] is MaxPool2d, layers[i - 2] is ReLU, let noise = layers[i - 1] as? NoiseLayer
+            guard i > 2, let pool = layers[i] as? MaxPool2d, layers[i - 2] is ReLU,
+                  let noise = layers[i - 1] as? NoiseLayer
             else { return false }
-            return noise.backwardIsIdentity && !shares[i - 1]
+            // Multiplicative noise too, its dx = dy·m folded into the pool's routed gradients (one product per
+            // routed element, as the noise layer forms it), where windows do not overlap (overlapping sums would
+            // be multiplied before adding).
+            let folds = noise.backwardIsIdentity || (noise.distribution.isMultiplicative && pool.stride >= pool.size)
+            return folds && !shares[i - 1]
         }
         poolFusedForward = layers.indices.map { [reluFusedForward] i in
             reluFusedForward[i] && i + 2 < layers.count && layers[i + 2] is MaxPool2d
@@ -303,10 +308,11 @@ public final class Workspace {
                     let x = UnsafePointer(activations[pooled.index]), y = UnsafePointer(activations[pooled.index + 1])
                     let dy = UnsafePointer(pooled.outputGradient), shape = network.shapes[pooled.index]
                     let routes = routesRecorded[pooled.index] ? poolRoutes[pooled.index].map { UnsafePointer($0) } : nil
+                    let factor = foldedNoiseFactor(pool: pooled.index)
                     conv.backward(context, input: network.shapes[i]) { n, dx in
                         if let routes {
                             pool.backwardSample(n, of: batch, routes: routes, outputGradient: dy, into: dx,
-                                                shape: shape)
+                                                shape: shape, factor: factor)
                         } else {
                             pool.backwardSample(n, input: x, output: y, outputGradient: dy, into: dx, shape: shape,
                                                 reluBefore: true)
@@ -336,10 +342,10 @@ public final class Workspace {
                 }
             } else if reluFusedAcrossNoise[i], let pool = layer as? MaxPool2d {
                 if routesRecorded[i], let routes = poolRoutes[i] {
-                    pool.backward(context, input: network.shapes[i], routes: routes)
+                    pool.backward(context, input: network.shapes[i], routes: routes, factor: foldedNoiseFactor(pool: i))
                 } else {
                     pool.backward(context, input: network.shapes[i], reluBefore: true,
-                                  reluOutput: UnsafePointer(activations[i - 1]))
+                                  reluOutput: UnsafePointer(activations[i - 1]), factor: foldedNoiseFactor(pool: i))
                 }
             } else {
                 run(context)

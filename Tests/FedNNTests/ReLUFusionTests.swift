@@ -14,8 +14,8 @@ import Testing
         var layers: [any Layer] = []
         for layer in network.layers {
             if layer is ReLU {
-                layers += [NoiseLayer(.multiplicativeGaussian, level: 0), layer,
-                           NoiseLayer(.multiplicativeGaussian, level: 0)]
+                // Salt-and-pepper at level 0: the identity, with a backward pass (dx = dy·1) that no pool folds in.
+                layers += [NoiseLayer(.saltAndPepper, level: 0), layer, NoiseLayer(.saltAndPepper, level: 0)]
             } else {
                 layers.append(layer)
             }
@@ -197,9 +197,9 @@ import Testing
 
     /// Activation noise between each ReLU and its max pool (the `author` and M2 presets' place): the pool's backward
     /// pass masks with the ReLU's output, not with the noisy values it pools, and the noise and ReLU backward passes
-    /// are skipped, bit for bit as the separated network computes them, on 1 and 2 threads; additive laws only (a
-    /// multiplicative one scales the gradient, so nothing reaches across it).
-    @Test func reluBackwardAcrossAdditiveNoiseInTheMaxPool() throws {
+    /// are skipped, bit for bit as the separated network computes them, on 1 and 2 threads. Multiplicative noise
+    /// too: the pool multiplies each routed gradient by the noise's factor at its element.
+    @Test func reluBackwardAcrossNoiseInTheMaxPool() throws {
         func network(_ law: NoiseDistribution) throws -> Network {
             try Network(inputShape: [12, 12, 1], layers: [
                 Conv2d(1, 32, kernel: 5, padding: 2), ReLU(), NoiseLayer(law, level: 0.3, stream: 1), MaxPool2d(2),
@@ -207,7 +207,7 @@ import Testing
                 Flatten(), Linear(9 * 32, 5),
             ])
         }
-        for law in [NoiseDistribution.gaussian, .laplace, .uniform] {
+        for law in [NoiseDistribution.gaussian, .laplace, .uniform, .multiplicativeGaussian] {
             let fused = try network(law)
             #expect(Workspace(network: fused, capacity: 1).reluFusionsAcrossNoise == [1, 5])
             // Those pools record their routes in the forward pass, masked by the ReLU's output; with them, the
@@ -225,7 +225,14 @@ import Testing
                                 "\(law.rawValue), batch \(batch), \(threads) threads")
             }
         }
-        #expect(Workspace(network: try network(.multiplicativeGaussian), capacity: 1).reluFusionsAcrossNoise.isEmpty)
+        // Not salt-and-pepper's keep mask (an input law), and not across overlapping windows (the routed sums
+        // would be multiplied before adding).
+        #expect(Workspace(network: try network(.saltAndPepper), capacity: 1).reluFusionsAcrossNoise.isEmpty)
+        let overlapping = try Network(inputShape: [8, 8, 1], layers: [
+            Conv2d(1, 16, kernel: 3, padding: 1), ReLU(), NoiseLayer(.multiplicativeGaussian, level: 0.3),
+            MaxPool2d(2, stride: 1), Flatten(), Linear(7 * 7 * 16, 3),
+        ])
+        #expect(Workspace(network: overlapping, capacity: 1).reluFusionsAcrossNoise.isEmpty)
     }
 
     /// A ReLU that is the first layer, before a max pool, is not fused: only its own backward pass writes the input

@@ -134,4 +134,36 @@ import Testing
         #expect(fromNoisyMask.map(\.bitPattern) != fromInputs.map(\.bitPattern),
                 "the ReLU's mask must differ from the noisy max's on this input")
     }
+
+    /// Multiplicative noise x = r·m on a ReLU's output r (`factor:`), windows that do not overlap: from the inputs
+    /// and from the routes, dx is the naive three passes' (the pool's backward pass, then dx·m, then the ReLU's
+    /// mask r > 0), value for value (a zero's sign aside: the naive form writes 0·m, −0 where m < 0, the fused one
+    /// +0). 2 × 2 (the vector kernel), 3 × 3 and a scalar channel tail. Negative control: without the factor, dx
+    /// differs.
+    @Test(arguments: [(8, 8, 32, 2), (9, 7, 20, 2), (9, 9, 16, 3), (6, 6, 3, 2)])
+    func maxPoolFoldsAMultiplicativeFactor(_ h: Int, _ w: Int, _ c: Int, _ k: Int) {
+        let r = Self.reluOutputs(h * w * c, seed: UInt64(h * 5 + c))
+        var rng = Philox(seed: 12, UInt64(c))
+        let m = r.map { _ in 1 + 0.8 * Float(rng.nextGaussian()) }  // some m < 0
+        let x = zip(r, m).map { $0 * $1 }
+        let oh = h / k, ow = w / k
+        var y = [Float](repeating: 0, count: oh * ow * c)
+        var routes = [UInt8](repeating: 0, count: y.count)
+        maxPoolForward(x, &y, routes: &routes, reluBefore: true, reluOutput: r, height: h, width: w, channels: c,
+                       k: k)
+        let dy = (0..<y.count).map { _ in Float(rng.nextGaussian()) }
+        // The naive reference: the plain pool's backward pass, each element times m, then the ReLU's mask.
+        var naive = [Float](repeating: .nan, count: x.count)
+        maxPoolBackward(x, output: y, dy, &naive, height: h, width: w, channels: c, k: k)
+        for i in naive.indices { naive[i] = r[i] > 0 ? naive[i] * m[i] : 0 }
+        var fromInputs = [Float](repeating: .nan, count: x.count), fromRoutes = fromInputs, unscaled = fromInputs
+        maxPoolBackward(x, output: y, dy, &fromInputs, height: h, width: w, channels: c, k: k, reluBefore: true,
+                        reluOutput: r, factor: m)
+        maxPoolBackward(routes: routes, dy, &fromRoutes, height: h, width: w, channels: c, k: k, factor: m)
+        maxPoolBackward(routes: routes, dy, &unscaled, height: h, width: w, channels: c, k: k)
+        #expect(fromInputs == naive, "\(h)×\(w)×\(c), k \(k): from the inputs")
+        #expect(fromRoutes == naive, "\(h)×\(w)×\(c), k \(k): from the routes")
+        #expect(fromRoutes.filter { $0 != 0 }.count > y.count / 5, "too few routed gradients to test")
+        #expect(unscaled != naive)
+    }
 }

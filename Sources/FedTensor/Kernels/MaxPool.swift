@@ -40,11 +40,16 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
 /// output r through a layer whose backward pass is the identity: additive noise), the mask is that ReLU's, read
 /// from r at the pixel that takes the gradient: the bits of this pass, the identity, then `reluBackward(output: r,
 /// …)` (each routed value is masked by its own pixel, and masked values are +0, so overlapping sums agree).
+/// With `factor` m as well (x = r·m, multiplicative noise; windows must not overlap), each routed value is dy·m at
+/// its pixel: the noise layer's dx = dy·m folded in (`maxPool2x2BackwardRoutesScaled` says why the zeros may differ
+/// in sign only).
 @inlinable
 public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                             _ dx: UnsafeMutablePointer<Float>, height: Int, width: Int, channels c: Int, k: Int,
-                            stride: Int? = nil, reluBefore: Bool = false, reluOutput r: UnsafePointer<Float>? = nil) {
+                            stride: Int? = nil, reluBefore: Bool = false, reluOutput r: UnsafePointer<Float>? = nil,
+                            factor f: UnsafePointer<Float>? = nil) {
     precondition(r == nil || reluBefore, "maxPoolBackward: reluOutput needs reluBefore")
+    precondition(f == nil || (stride ?? k) >= k, "maxPoolBackward: a factor needs windows that do not overlap")
     let (oh, ow, s, overlapping) = maxPoolBackwardGeometry(dx, height: height, width: width, channels: c, k: k,
                                                            stride: stride)
     let zero = SIMD16<Float>(repeating: 0)
@@ -65,7 +70,7 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
                         let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
                         let hit = (load16(x + idx) .== m) .& .!taken
                         taken = taken .| hit
-                        var routed = zero.replacing(with: g, where: hit)
+                        var routed = zero.replacing(with: f.map { g * load16($0 + idx) } ?? g, where: hit)
                         if let r { routed.replace(with: zero, where: load16(r + idx) .<= zero) }
                         store16(overlapping ? load16(dx + idx) + routed : routed, dx + idx)
                     }
@@ -81,7 +86,7 @@ public func maxPoolBackward(_ x: UnsafePointer<Float>, output y: UnsafePointer<F
                         let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
                         let hit = !taken && x[idx] == m
                         taken = taken || hit
-                        let routed = hit && !(r.map { $0[idx] <= 0 } ?? false) ? g : 0
+                        let routed = hit && !(r.map { $0[idx] <= 0 } ?? false) ? g * (f?[idx] ?? 1) : 0
                         dx[idx] = overlapping ? dx[idx] + routed : routed
                     }
                 }

@@ -185,16 +185,24 @@ func storeRouteBytes(_ r0: SIMD16<UInt32>, _ r1: SIMD16<UInt32>, _ p: UnsafeMuta
 /// y: the same dx, bit for bit (each window element gets dy where the route names it, +0 elsewhere; overlapping
 /// windows add in the same order). `dx` is overwritten as there. With `prefetchAhead` > 0, each output row also asks
 /// for the dy and routes `prefetchAhead` elements further on (the next sample's same row, where samples are that far
-/// apart), so that a pass sample by sample finds them in cache; the caller keeps them inside its buffers.
+/// apart), so that a pass sample by sample finds them in cache; the caller keeps them inside its buffers. With
+/// `factor` (windows that do not overlap), the element a route names gets dy times `factor` at that element:
+/// `maxPoolBackward(…, factor:)`'s routed form (`maxPool2x2BackwardRoutesScaled`).
 @inlinable
 public func maxPoolBackward(routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                             height: Int, width: Int, channels c: Int, k: Int, stride: Int? = nil,
-                            prefetchAhead ahead: Int = 0) {
+                            prefetchAhead ahead: Int = 0, factor f: UnsafePointer<Float>? = nil) {
+    precondition(f == nil || (stride ?? k) >= k, "maxPoolBackward: a factor needs windows that do not overlap")
     let (oh, ow, s, overlapping) = maxPoolBackwardGeometry(dx, height: height, width: width, channels: c, k: k,
                                                            stride: stride)
     if k == 2 && s == 2 && c % 16 == 0 {
-        maxPool2x2BackwardRoutes(routes, dy, dx, outHeight: oh, outWidth: ow, width: width, channels: c,
-                                 prefetchAhead: ahead)
+        if let f {
+            maxPool2x2BackwardRoutesScaled(routes, dy, f, dx, outHeight: oh, outWidth: ow, width: width, channels: c,
+                                           prefetchAhead: ahead)
+        } else {
+            maxPool2x2BackwardRoutes(routes, dy, dx, outHeight: oh, outWidth: ow, width: width, channels: c,
+                                     prefetchAhead: ahead)
+        }
         return
     }
     let zero = SIMD16<Float>(repeating: 0)
@@ -211,6 +219,17 @@ public func maxPoolBackward(routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Fl
                 let route = SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(routes + (o &+ ch))
                     .loadUnaligned(as: SIMD16<UInt8>.self))
                 let g = load16(dy + (o &+ ch))
+                if let f {
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
+                            let position = SIMD16<Int32>(repeating: Int32(ky &* k &+ kx))
+                            store16(zero.replacing(with: g * load16(f + idx), where: route .== position), dx + idx)
+                        }
+                    }
+                    ch &+= 16
+                    continue
+                }
                 if k == 2 && !overlapping {
                     // The usual 2 × 2 window written out (the loop below, in the same order).
                     let top = dx + (((oy &* s) &* width &+ ox &* s) &* c &+ ch), below = top + width &* c
@@ -237,7 +256,7 @@ public func maxPoolBackward(routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Fl
                 for ky in 0..<k {
                     for kx in 0..<k {
                         let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
-                        let routed: Float = route == ky &* k &+ kx ? dy[o &+ ch] : 0
+                        let routed: Float = route == ky &* k &+ kx ? dy[o &+ ch] * (f?[idx] ?? 1) : 0
                         dx[idx] = overlapping ? dx[idx] + routed : routed
                     }
                 }
@@ -281,6 +300,49 @@ func maxPool2x2BackwardRoutes(_ routes: UnsafePointer<UInt8>, _ dy: UnsafePointe
             r += c
             g += c
             top += 2 &* c
+        }
+    }
+}
+
+/// `maxPool2x2BackwardRoutes` with each routed gradient multiplied by `factor` at the element it goes to: the
+/// backward pass of a pool after multiplicative noise x̃ = x·m on a ReLU's output (m in `factor`), the noise layer's
+/// dx = dy·m folded in. The element a window routes to gets dy·m (the product the noise layer's own pass forms);
+/// the others +0, where that pass would write 0·m (−0 where m < 0): a zero of either sign adds nothing to the
+/// convolution's sums, so the parameters keep every bit.
+@inline(never) @usableFromInline
+func maxPool2x2BackwardRoutesScaled(_ routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Float>,
+                                    _ factor: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                                    outHeight oh: Int, outWidth ow: Int, width: Int, channels c: Int,
+                                    prefetchAhead ahead: Int) {
+    let zero = SIMD16<Float>(), rowSize = width &* c, outRow = ow &* c
+    for oy in 0..<oh {
+        let first = oy &* outRow
+        if ahead > 0 {
+            prefetchForReading(dy + (first &+ ahead), bytes: outRow &* MemoryLayout<Float>.stride)
+            prefetchForReading(routes + (first &+ ahead), bytes: outRow)
+        }
+        var r = routes + first, g = dy + first
+        var top = (2 &* oy) &* rowSize
+        for _ in 0..<ow {
+            let below = top &+ rowSize
+            var ch = 0
+            while ch < c {
+                let bytes = UnsafeRawPointer(r + ch).loadUnaligned(as: SIMD16<UInt8>.self)
+                let route = SIMD16<Int32>(truncatingIfNeeded: bytes)
+                let v = load16(g + ch)
+                @inline(__always) func put(_ at: Int, _ p: Int32) {
+                    store16(zero.replacing(with: v * load16(factor + at), where: route .== SIMD16<Int32>(repeating: p)),
+                            dx + at)
+                }
+                put(top &+ ch, 0)
+                put(top &+ c &+ ch, 1)
+                put(below &+ ch, 2)
+                put(below &+ c &+ ch, 3)
+                ch &+= 16
+            }
+            r += c
+            g += c
+            top &+= 2 &* c
         }
     }
 }
