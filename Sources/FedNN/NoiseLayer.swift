@@ -75,6 +75,17 @@ public struct NoiseLayer: Layer {
                    factor: keepsFactor ? c.workspace : nil, low: low, high: high, source: c.input)
     }
 
+    /// What `forward` applies at this step, for a pass that draws it piece by piece (`NoiseDraw`): nil where
+    /// `forward` is the identity (train-only noise outside training, a level of 0) and for salt-and-pepper (whose
+    /// replacement values are the whole batch's extremes).
+    func draw(_ c: ForwardContext, input: Shape) -> NoiseDraw? {
+        let n = c.batch * input.reduce(1, *)
+        guard distribution != .saltAndPepper else { return nil }
+        let sigma = effectiveLevel(c.input, count: n, time: c.noise.time)
+        guard c.training || !trainOnly, sigma > 0 else { return nil }
+        return NoiseDraw(distribution: distribution, level: sigma, key: c.noise.key.child(Self.tag, stream, c.noise.step))
+    }
+
     /// Additive noise passes the gradient through unchanged (∂x̃/∂x = 1): the network hands the output gradient
     /// on as the input gradient without a copy.
     public var backwardIsIdentity: Bool { !distribution.isMultiplicative && distribution != .saltAndPepper }
@@ -87,5 +98,23 @@ public struct NoiseLayer: Layer {
         } else if dx != UnsafeMutablePointer(mutating: c.outputGradient) {
             dx.update(from: c.outputGradient, count: n)
         }
+    }
+}
+
+/// One step's noise of a `NoiseLayer` (its law, effective level and stream), applied to any span of the batch
+/// tensor: element j of the span gets the noise of global index `startIndex + j`, the values `NoiseLayer.forward`
+/// gives that element (the laws are chunk-invariant: `applyNoise`).
+struct NoiseDraw {
+    let distribution: NoiseDistribution
+    let level: Float
+    let key: StreamKey
+
+    /// x[j] = source[j] with the noise of index `startIndex + j`, for j < count; `factor` (at the span's start)
+    /// receives a multiplicative law's m. One thread.
+    func apply(into x: UnsafeMutablePointer<Float>, count: Int, startIndex: Int, source: UnsafePointer<Float>,
+               factor: UnsafeMutablePointer<Float>?) {
+        applyNoiseChunks(x, count: count, chunks: 0..<((count + noiseChunk - 1) / noiseChunk),
+                         distribution: distribution, level: level, key: key, startIndex: UInt64(startIndex),
+                         factor: factor, low: 0, high: 1, source: source)
     }
 }

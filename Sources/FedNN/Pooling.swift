@@ -95,6 +95,38 @@ public struct MaxPool2d: Layer {
         }
     }
 
+    /// `forward(_:input:routes:reluOutput:)` after the noise layer between that ReLU and this pool, without the
+    /// noisy tensor: for each output row, the noise (`draw`, nil for the identity) is applied to the window rows of
+    /// the ReLU output `reluOutput` into a buffer of k rows that stays in L1, and pooled from there. The same
+    /// pooled values and routes, bit for bit; the noise layer's output is never written (nothing reads it in
+    /// training: the backward pass takes the routes). `factor` (a multiplicative law's m, the noise layer's
+    /// workspace) is written for the window rows. Windows must not overlap (each input row is drawn once).
+    func forwardAcrossNoise(_ c: ForwardContext, input: Shape, routes: UnsafeMutablePointer<UInt8>,
+                            reluOutput: UnsafePointer<Float>, draw: NoiseDraw?, factor: UnsafeMutablePointer<Float>?) {
+        precondition(stride >= size, "forwardAcrossNoise: windows must not overlap")
+        let (w, ch) = (input[1], input[2]), inSize = input.reduce(1, *), outSize = outputSize(input)
+        let oh = (input[0] - size) / stride + 1, ow = (w - size) / stride + 1
+        let rowFloats = size * w * ch
+        parallelFor(c.batch, threads: Self.threads(c.batch * inSize)) { n in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: rowFloats) { buffer in
+                let noisy = buffer.baseAddress!
+                for oy in 0..<oh {
+                    let start = n * inSize + oy * stride * w * ch, out = n * outSize + oy * ow * ch
+                    let clean = reluOutput + start
+                    if let draw {
+                        draw.apply(into: noisy, count: rowFloats, startIndex: start, source: clean,
+                                   factor: factor.map { $0 + start })
+                    } else {
+                        factor.map { ($0 + start).update(repeating: 1, count: rowFloats) }
+                    }
+                    maxPoolForward(draw == nil ? clean : UnsafePointer(noisy), c.output + out, routes: routes + out,
+                                   reluBefore: true, reluOutput: clean, height: size, width: w, channels: ch, k: size,
+                                   stride: stride)
+                }
+            }
+        }
+    }
+
     /// The backward pass of sample n alone (`x`, `y` and `dy` hold the whole batch) into `dx`, that sample's input
     /// gradient: what `backward(…, reluBefore:)` computes for it, for a pool fused into the weight gradient of the
     /// convolution before it (`Workspace`).

@@ -34,6 +34,19 @@ extension Workspace {
         return UnsafePointer(scratch[i - 1])
     }
 
+    /// Whether max pool i, after a noise layer on a ReLU's output (`reluFusedAcrossNoise`, with routes), applies
+    /// that layer's noise itself, output row by output row (`MaxPool2d.forwardAcrossNoise`), in passes that keep no
+    /// pool input (training steps): windows that do not overlap.
+    func drawsNoiseInPool(_ i: Int) -> Bool {
+        guard reluFusedAcrossNoise[i], poolRoutes[i] != nil, let pool = network.layers[i] as? MaxPool2d
+        else { return false }
+        return pool.stride >= pool.size
+    }
+
+    /// The noise layers whose noise the max pool after them draws row by row in training steps (`drawsNoiseInPool`):
+    /// their output is never stored (the same pooled values and routes).
+    public var noiseDrawnInPool: [Int] { network.layers.indices.filter { drawsNoiseInPool($0) }.map { $0 - 1 } }
+
     /// The convolution before max pool i's ReLU (and the noise after it): i − 2, or i − 3 across noise.
     func poolBackwardConvolution(_ i: Int) -> Int? {
         reluFusedBackward[i] ? i - 2 : reluFusedAcrossNoise[i] ? i - 3 : nil

@@ -185,6 +185,9 @@ public final class Workspace {
             if fusesReLUForward && i > 0 && reluFusedForward[i - 1] { continue }
             // A max pool that ran band by band inside the convolution two layers back.
             if fusesReLUForward && i > 1 && poolFusedForward[i - 2] { continue }
+            // A noise layer that the max pool after it draws row by row (its output is never stored).
+            let poolDrawsNoise = !(keepsActivations && keepsPoolInputs)
+            if fusesReLUForward && poolDrawsNoise && i + 1 < network.layers.count && drawsNoiseInPool(i + 1) { continue }
             let context = ForwardContext(
                 input: activations[i], output: activations[i + 1],
                 parameters: parameters + network.parameterRanges[i].lowerBound, workspace: scratch[i],
@@ -216,8 +219,21 @@ public final class Workspace {
                 }
             } else if fusesReLUForward && reluFusedAcrossNoise[i], let routes = poolRoutes[i],
                       let pool = layer as? MaxPool2d {
-                pool.forward(context, input: network.shapes[i], routes: routes,
-                             reluOutput: UnsafePointer(activations[i - 1]))
+                if poolDrawsNoise && drawsNoiseInPool(i), let noiseLayer = network.layers[i - 1] as? NoiseLayer {
+                    let noiseContext = ForwardContext(
+                        input: activations[i - 1], output: activations[i],
+                        parameters: parameters + network.parameterRanges[i - 1].lowerBound,
+                        workspace: scratch[i - 1], batch: batch, training: training, noise: noise)
+                    let shape = network.shapes[i - 1]
+                    pool.forwardAcrossNoise(context, input: network.shapes[i], routes: routes,
+                                            reluOutput: UnsafePointer(activations[i - 1]),
+                                            draw: noiseLayer.draw(noiseContext, input: shape),
+                                            factor: noiseLayer.workspaceSize(input: shape) > 0 ? scratch[i - 1] : nil)
+                    poolInputsKept = false
+                } else {
+                    pool.forward(context, input: network.shapes[i], routes: routes,
+                                 reluOutput: UnsafePointer(activations[i - 1]))
+                }
                 routesRecorded[i] = true
             } else {
                 layer.forward(context, input: network.shapes[i])

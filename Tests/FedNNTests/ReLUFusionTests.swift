@@ -198,7 +198,8 @@ import Testing
     /// Activation noise between each ReLU and its max pool (the `author` and M2 presets' place): the pool's backward
     /// pass masks with the ReLU's output, not with the noisy values it pools, and the noise and ReLU backward passes
     /// are skipped, bit for bit as the separated network computes them, on 1 and 2 threads. Multiplicative noise
-    /// too: the pool multiplies each routed gradient by the noise's factor at its element.
+    /// too: the pool multiplies each routed gradient by the noise's factor at its element. In training steps the
+    /// pool also draws the noise itself, row by row, and the same gradient comes out.
     @Test func reluBackwardAcrossNoiseInTheMaxPool() throws {
         func network(_ law: NoiseDistribution) throws -> Network {
             try Network(inputShape: [12, 12, 1], layers: [
@@ -215,6 +216,9 @@ import Testing
             // is wanted (`run`'s `accumulate: false` pass).
             #expect(Workspace(network: fused, capacity: 1).poolRouteLayers == [3, 7])
             #expect(Workspace(network: fused, capacity: 1).poolBackwardFusions == [3])
+            // In training steps (`keepsPoolInputs: false`, `run`'s fresh workspace) those pools draw the noise
+            // themselves, row by row, and the noise layers' output is never stored.
+            #expect(Workspace(network: fused, capacity: 1).noiseDrawnInPool == [2, 6])
             let plain = try Self.separated(fused)
             #expect(Workspace(network: plain, capacity: 1).reluFusionsAcrossNoise.isEmpty)
             #expect(Workspace(network: plain, capacity: 1).poolRouteLayers.isEmpty)

@@ -21,8 +21,12 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
     precondition(r == nil || reluBefore, "maxPoolForward: reluOutput needs reluBefore")
     let s = stride ?? k
     let oh = (height - k) / s + 1, ow = (width - k) / s + 1
-    if k == 2 && s == 2 && r == nil && reluBefore && c % 16 == 0 {
-        maxPool2x2ReLURoutes(x, y, routes: routes, outHeight: oh, outWidth: ow, width: width, channels: c)
+    if k == 2 && s == 2 && reluBefore && c % 16 == 0 {
+        if let r {
+            maxPool2x2MaskedRoutes(x, r, y, routes: routes, outHeight: oh, outWidth: ow, width: width, channels: c)
+        } else {
+            maxPool2x2ReLURoutes(x, y, routes: routes, outHeight: oh, outWidth: ow, width: width, channels: c)
+        }
         return
     }
     let zero = SIMD16<Float>(repeating: 0)
@@ -125,6 +129,51 @@ func maxPool2x2ReLURoutes(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<F
                 ch &+= 16
             }
             top += 2 &* c
+            out += c
+            outRoutes += c
+        }
+    }
+}
+
+/// `maxPoolForward(…, routes:, reluBefore: true, reluOutput: r)` for a 2 × 2 window of stride 2 with channels in
+/// whole vectors: the pool after noise on a ReLU's output r (`MaxPool2d.forwardAcrossNoise`). The comparisons of
+/// `maxPool2x2ReLURoutes` in the same order; the routed element's r travels with the running max (the same
+/// selects), and a lane routes nothing where that r is ≤ 0 or the max is NaN: the general loop's bits without its
+/// index arithmetic and its second scan for the mask (that loop made the pool as slow as drawing the noise).
+@inline(never) @usableFromInline
+func maxPool2x2MaskedRoutes(_ x: UnsafePointer<Float>, _ r: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                            routes: UnsafeMutablePointer<UInt8>, outHeight oh: Int, outWidth ow: Int, width: Int,
+                            channels c: Int) {
+    typealias F = SIMD16<Float>
+    @_transparent func code(_ b: UInt8) -> F { F(repeating: Float(bitPattern: UInt32(b))) }
+    let rowSize = width &* c
+    var out = y, outRoutes = routes
+    for oy in 0..<oh {
+        let first = (2 &* oy) &* rowSize
+        var top = x + first, clean = r + first
+        for _ in 0..<ow {
+            var ch = 0
+            while ch < c {
+                var best = load16(top + ch), route = code(0), routed = load16(clean + ch)
+                @inline(__always) func visit(_ at: Int, _ position: UInt8) {
+                    let v = load16(top + at)
+                    let greater = v .> best
+                    best.replace(with: v, where: greater)
+                    route.replace(with: code(position), where: greater)
+                    routed.replace(with: load16(clean + at), where: greater)
+                }
+                visit(c &+ ch, 1)
+                visit(rowSize &+ ch, 2)
+                visit(rowSize &+ c &+ ch, 3)
+                route.replace(with: code(maxPoolNoRoute), where: (best .!= best) .| (routed .<= F()))
+                store16(best, out + ch)
+                UnsafeMutableRawPointer(outRoutes + ch).storeBytes(
+                    of: SIMD16<UInt8>(truncatingIfNeeded: unsafeBitCast(route, to: SIMD16<UInt32>.self)),
+                    as: SIMD16<UInt8>.self)
+                ch &+= 16
+            }
+            top += 2 &* c
+            clean += 2 &* c
             out += c
             outRoutes += c
         }
