@@ -90,10 +90,10 @@ func applyNoiseChunks(
                 combineGaussian(si, into: xi, count: m, key: key, std: level, mean: 1, startIndex: start, .multiply,
                                 factor: factor?.advanced(by: i))
             case .uniform:
-                // u + 2⁻²⁴ lies in (0, 1), symmetric about ½: 2u − 1 in (−1, 1).
-                fillUniform(chunk, key: uniformKey, startIndex: start)
-                let a = level * Float(3).squareRoot()
-                for j in 0..<m { xi[j] = si[j] + a * (2 * (t[j] + 0x1p-24) - 1) }
+                // u + 2⁻²⁴ lies in (0, 1), symmetric about ½: 2u − 1 in (−1, 1); x + a·(2(u + 2⁻²⁴) − 1) with
+                // a = σ√3, drawn and added in one pass.
+                combineUniform(si, into: xi, count: m, key: uniformKey, scale: level * Float(3).squareRoot(),
+                               startIndex: start)
             case .laplace:
                 // Inverse CDF: v = u − ½ in (−½, ½), η = −b·sign(v)·ln(1 − 2|v|).
                 fillUniform(chunk, key: uniformKey, startIndex: start)

@@ -327,6 +327,30 @@ struct GaussianAddInPlace: GroupVisitor {
     }
 }
 
+/// out[j] = source[j] + a·(2(u_j + 2⁻²⁴) − 1), u_j the uniform of global index `startIndex + j` of stream `key`
+/// (`fillUniform`'s values): uniform noise on (−a, a), the operations of filling a buffer with u and applying that
+/// formula element by element, lane by lane in one pass (the same bits). out may be source; one thread.
+public func combineUniform(_ source: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int,
+                           key: StreamKey, scale a: Float, startIndex: UInt64) {
+    var v = UniformCombine(source: source, out: out, a: SIMD16(repeating: a))
+    walkGroups(PhiloxSchedule(key), start: startIndex, count: count, &v)
+}
+
+/// `combineUniform`'s group.
+struct UniformCombine: GroupVisitor {
+    let source: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+    let a: SIMD16<Float>
+    @inline(__always)
+    mutating func visit(_ words: PhiloxWords16, lo: Int, hi: Int, at: Int) {
+        let x = loadRows(source + at, lo: lo, hi: hi), u = uniformRows(words)
+        let half = SIMD16<Float>(repeating: 0x1p-24), two = SIMD16<Float>(repeating: 2), one = SIMD16<Float>(repeating: 1)
+        @inline(__always) func noisy(_ x: SIMD16<Float>, _ u: SIMD16<Float>) -> SIMD16<Float> {
+            x + a * (two * (u + half) - one)
+        }
+        storeRows((noisy(x.0, u.0), noisy(x.1, u.1), noisy(x.2, u.2), noisy(x.3, u.3)), lo: lo, hi: hi, to: out + at)
+    }
+}
+
 /// x + t or x · t, row by row.
 @_transparent
 func combined(_ x: GroupRows, _ t: GroupRows, multiply: Bool) -> GroupRows {

@@ -83,4 +83,51 @@ import FedTensor
             #expect(out.map { $0.bitPattern } != expected.map { $0.bitPattern })
         }
     }
+
+    /// `combineUniform` against `fillUniform` then source + a·(2(u + 2⁻²⁴) − 1) element by element (the noise
+    /// layer's former two passes), bit for bit, at several starts and chunkings, in place or not. Negative
+    /// control: the noise one index further on differs.
+    @Test func uniformEqualsTwoPassInAnyChunking() {
+        let key = StreamKey(seed: 92, 1), n = 5_003, a: Float = 0.3 * Float(3).squareRoot()
+        let source = (0..<n).map { j -> Float in
+            if j % 7 == 0 { return j % 2 == 0 ? -0.0 : 0.0 }
+            return Float(j % 97) * 0.03 - 1.4
+        }
+        func reference(_ start: UInt64) -> [Float] {
+            var u = [Float](repeating: 0, count: n)
+            u.withUnsafeMutableBufferPointer { fillUniform($0, key: key, startIndex: start) }
+            return (0..<n).map { j -> Float in
+                let centred: Float = 2 * (u[j] + 0x1p-24) - 1
+                return source[j] + a * centred
+            }
+        }
+        func differing(_ x: [Float], _ y: [Float]) -> Int { zip(x, y).filter { $0.bitPattern != $1.bitPattern }.count }
+        for start: UInt64 in [0, 9, 64, 77_777] {
+            let expected = reference(start)
+            for inPlace in [false, true] {
+                var out = inPlace ? source : [Float](repeating: .nan, count: n)
+                var rng = Steps(state: start &+ 7)
+                var at = 0
+                while at < n {
+                    let len = min(n - at, Int.random(in: 1...300, using: &rng) + (Bool.random(using: &rng) ? 0 : 1500))
+                    source.withUnsafeBufferPointer { s in
+                        out.withUnsafeMutableBufferPointer { o in
+                            combineUniform(inPlace ? UnsafePointer(o.baseAddress! + at) : s.baseAddress! + at,
+                                           into: o.baseAddress! + at, count: len, key: key, scale: a,
+                                           startIndex: start + UInt64(at))
+                        }
+                    }
+                    at += len
+                }
+                #expect(differing(out, expected) == 0, "start \(start), in place \(inPlace)")
+            }
+        }
+        var shifted = [Float](repeating: 0, count: n)
+        source.withUnsafeBufferPointer { s in
+            shifted.withUnsafeMutableBufferPointer {
+                combineUniform(s.baseAddress!, into: $0.baseAddress!, count: n, key: key, scale: a, startIndex: 1)
+            }
+        }
+        #expect(differing(shifted, reference(0)) > n / 2)
+    }
 }
