@@ -27,4 +27,22 @@ struct SumOfSquaresStreamTests {
             }
         }
     }
+
+    /// Vectors long enough for the threaded sum (≥ 2¹⁷ values): on 2 and 3 threads it has the one-thread bits, on
+    /// lengths that end on a 4096-value flush, inside a block, and inside a 32-value step; the stream agrees too.
+    @Test func threadsGiveTheSerialBits() {
+        var rng = Philox(seed: 8)
+        for total in [1 << 17, (1 << 17) + 31, 4096 * 40 + 4095, 400_000 + 7] {
+            let x = (0..<total).map { _ in Float(rng.nextGaussian()) * 2 + 0.5 }
+            func sum(_ threads: Int) -> Double {
+                ComputeThreads.with(threads) { x.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, count: total) } }
+            }
+            let serial = sum(1)
+            #expect(sum(2).bitPattern == serial.bitPattern, "total \(total), 2 threads")
+            #expect(sum(3).bitPattern == serial.bitPattern, "total \(total), 3 threads")
+            var stream = SumOfSquaresStream()
+            x.withUnsafeBufferPointer { stream.add($0.baseAddress!, count: total) }
+            #expect(stream.sum.bitPattern == serial.bitPattern, "total \(total), stream")
+        }
+    }
 }
