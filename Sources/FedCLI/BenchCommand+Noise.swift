@@ -43,9 +43,11 @@ extension BenchCommand {
     /// `none` always first; nil (every case) without the option. An error names a text no case matches.
     static func noiseCaseFilter(_ text: String?) throws -> [Int]? {
         guard let text else { return nil }
-        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         if parts.isEmpty || parts.contains("") {
-            throw UsageError("--cases: expected comma-separated parts of case names (e.g. \"M2,laplace\"), got '\(text)'")
+            throw UsageError("--cases: expected comma-separated parts of case names (e.g. \"M2,laplace\"), "
+                             + "got '\(text)'")
         }
         for p in parts where !noiseCases.contains(where: { $0.name.lowercased().contains(p) }) {
             throw UsageError("--cases: no case's name contains '\(p)'; the cases: "
@@ -58,7 +60,8 @@ extension BenchCommand {
         return [0] + chosen
     }
 
-    static func benchNoise(_ kind: ModelKind, batch: Int, steps: Int, repeats: Int, only: [Int]? = nil) throws -> [Row] {
+    static func benchNoise(_ kind: ModelKind, batch: Int, steps: Int, repeats: Int,
+                           only: [Int]? = nil) throws -> [Row] {
         let cases = (only ?? Array(noiseCases.indices)).map { noiseCases[$0] }
         let base = try kind.network(inputShape: [28, 28, 1], classes: 10)
         let count = steps * batch

@@ -90,8 +90,8 @@ func applyNoiseChunks(
                 combineGaussian(si, into: xi, count: m, key: key, std: level, mean: 1, startIndex: start, .multiply,
                                 factor: factor?.advanced(by: i))
             case .uniform:
-                // u + 2⁻²⁴ lies in (0, 1), symmetric about ½: 2u − 1 in (−1, 1); x + a·(2(u + 2⁻²⁴) − 1) with
-                // a = σ√3, drawn and added in one pass.
+                // u + 2⁻²⁴ lies in (0, 1), symmetric about ½: 2u − 1 in (−1, 1); x + a·(2(u + 2⁻²⁴) − 1)
+                // with a = σ√3, drawn and added in one pass.
                 combineUniform(si, into: xi, count: m, key: uniformKey, scale: level * Float(3).squareRoot(),
                                startIndex: start)
             case .laplace:

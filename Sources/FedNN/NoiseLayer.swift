@@ -83,7 +83,8 @@ public struct NoiseLayer: Layer {
         guard distribution != .saltAndPepper else { return nil }
         let sigma = effectiveLevel(c.input, count: n, time: c.noise.time)
         guard c.training || !trainOnly, sigma > 0 else { return nil }
-        return NoiseDraw(distribution: distribution, level: sigma, key: c.noise.key.child(Self.tag, stream, c.noise.step))
+        return NoiseDraw(distribution: distribution, level: sigma,
+                         key: c.noise.key.child(Self.tag, stream, c.noise.step))
     }
 
     /// Additive noise passes the gradient through unchanged (∂x̃/∂x = 1): the network hands the output gradient

@@ -187,7 +187,9 @@ public final class Workspace {
             if fusesReLUForward && i > 1 && poolFusedForward[i - 2] { continue }
             // A noise layer that the max pool after it draws row by row (its output is never stored).
             let poolDrawsNoise = !(keepsActivations && keepsPoolInputs)
-            if fusesReLUForward && poolDrawsNoise && i + 1 < network.layers.count && drawsNoiseInPool(i + 1) { continue }
+            if fusesReLUForward && poolDrawsNoise && i + 1 < network.layers.count && drawsNoiseInPool(i + 1) {
+                continue
+            }
             let context = ForwardContext(
                 input: activations[i], output: activations[i + 1],
                 parameters: parameters + network.parameterRanges[i].lowerBound, workspace: scratch[i],

@@ -343,7 +343,8 @@ struct UniformCombine: GroupVisitor {
     @inline(__always)
     mutating func visit(_ words: PhiloxWords16, lo: Int, hi: Int, at: Int) {
         let x = loadRows(source + at, lo: lo, hi: hi), u = uniformRows(words)
-        let half = SIMD16<Float>(repeating: 0x1p-24), two = SIMD16<Float>(repeating: 2), one = SIMD16<Float>(repeating: 1)
+        let half = SIMD16<Float>(repeating: 0x1p-24), two = SIMD16<Float>(repeating: 2)
+        let one = SIMD16<Float>(repeating: 1)
         @inline(__always) func noisy(_ x: SIMD16<Float>, _ u: SIMD16<Float>) -> SIMD16<Float> {
             x + a * (two * (u + half) - one)
         }

@@ -34,11 +34,12 @@ struct NoiseBenchTests {
 
     /// `--cases M3,laplace` times `none` and exactly the cases whose names contain either text, any letter case.
     @Test func casesPicksByName() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bench-cases-\(UUID().uuidString).json")
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("bench-cases-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: path) }
-        let status = await FedCommandLine.run(["bench", "--noise", "--model", "mlp", "--batch-size", "8", "--steps", "2",
-                                               "--quick", "--threads", "1", "--cases", "m3, LAPLACE",
-                                               "--json", path.path])
+        let status = await FedCommandLine.run(["bench", "--noise", "--model", "mlp", "--batch-size", "8",
+                                               "--steps", "2", "--quick", "--threads", "1",
+                                               "--cases", "m3, LAPLACE", "--json", path.path])
         #expect(status == 0)
         struct Row: Decodable { var benchmark: String; var unit: String }
         let names = try JSONDecoder().decode([Row].self, from: Data(contentsOf: path))

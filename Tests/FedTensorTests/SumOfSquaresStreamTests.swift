@@ -35,7 +35,9 @@ struct SumOfSquaresStreamTests {
         for total in [1 << 17, (1 << 17) + 31, 4096 * 40 + 4095, 400_000 + 7] {
             let x = (0..<total).map { _ in Float(rng.nextGaussian()) * 2 + 0.5 }
             func sum(_ threads: Int) -> Double {
-                ComputeThreads.with(threads) { x.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, count: total) } }
+                ComputeThreads.with(threads) {
+                    x.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, count: total) }
+                }
             }
             let serial = sum(1)
             #expect(sum(2).bitPattern == serial.bitPattern, "total \(total), 2 threads")
