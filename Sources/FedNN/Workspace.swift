@@ -174,6 +174,8 @@ public final class Workspace {
     /// `output` are the same bits, and a pass over memory is saved. With `keepsPoolInputs` false, only for a pool
     /// that records its routes (`poolRouteLayers`), the same is done in training: `backward` and `backwardAndStep`
     /// read the routes and never that output, but the per-example passes (DP-SGD) read it and refuse to follow.
+    /// Either flag false also lets a pool after noise on a ReLU's output draw that noise itself (`noiseDrawnInPool`):
+    /// the noise layer's output is then not written.
     public func forward(parameters: UnsafePointer<Float>, batch: Int, training: Bool, noise: NoiseSource = .none,
                         keepsActivations: Bool = true, keepsPoolInputs: Bool = true) {
         precondition(batch > 0 && batch <= capacity, "batch \(batch) outside 1…\(capacity)")
