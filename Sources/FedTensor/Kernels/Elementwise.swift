@@ -88,38 +88,52 @@ public func scale(_ x: UnsafeMutablePointer<Float>, by a: Float, count: Int) {
     }
 }
 
-/// Σ x[i]² accumulated in Float64 per 16-lane block (order fixed, so deterministic). Long vectors (a layer's
-/// gradient for relative gradient noise) are summed on `ComputeThreads.count` threads with the same bits
-/// (`sumOfSquaresParallel`).
+/// Σ x[i]² accumulated in Float64 per 16-lane block (order fixed, so deterministic): each 4,096-value block of the
+/// whole 32-value steps is summed in Float (`squaresBlock`) and flushed to the Float64 total in order, then the
+/// values after the last whole step are added one by one. Long vectors (a layer's gradient for relative gradient
+/// noise) are summed on `ComputeThreads.count` threads with the same bits (`sumOfSquaresParallel`).
 @inlinable
 public func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
     if count >= 1 << 17 && ComputeThreads.count > 1 { return sumOfSquaresParallel(x, count: count) }
-    var acc0 = SIMD16<Float>(repeating: 0), acc1 = SIMD16<Float>(repeating: 0)
+    let steps = count / 32 * 32
     var total = 0.0
-    var i = 0
-    while i &+ 32 <= count {
+    var start = 0
+    while start < steps {
+        total += Double(squaresBlock(x, from: start, to: min(start &+ 4096, steps)))
+        start &+= 4096
+    }
+    return squaresTail(x, from: steps, to: count, total)
+}
+
+/// Σ x[i]² over `from ..< to` (a whole number of 32-value steps) in Float: two accumulators of 16 lanes, the
+/// first for each step's first 16 values, the second for its last 16, added lane by lane at the end.
+@_transparent @usableFromInline
+func squaresBlock(_ x: UnsafePointer<Float>, from start: Int, to end: Int) -> Float {
+    var acc0 = SIMD16<Float>(repeating: 0), acc1 = SIMD16<Float>(repeating: 0)
+    var i = start
+    while i < end {
         let a = load16(x + i), b = load16(x + (i &+ 16))
         acc0.addProduct(a, a)
         acc1.addProduct(b, b)
         i &+= 32
-        if i & 4095 == 0 {  // flush to Float64 every 4096 values to bound rounding growth
-            total += Double((acc0 + acc1).sum())
-            acc0 = .zero
-            acc1 = .zero
-        }
     }
-    total += Double((acc0 + acc1).sum())
-    while i < count {
+    return (acc0 + acc1).sum()
+}
+
+/// `total` + Σ x[i]² over `from ..< to`, one value at a time in Float64.
+@_transparent @usableFromInline
+func squaresTail(_ x: UnsafePointer<Float>, from start: Int, to end: Int, _ total: Double) -> Double {
+    var total = total, i = start
+    while i < end {
         total += Double(x[i]) * Double(x[i])
         i &+= 1
     }
     return total
 }
 
-/// `sumOfSquares` on several threads, bit for bit: the serial loop's Float partial of each 4,096-value block
-/// (two accumulators over its 32-value steps, in order) is computed wherever, then the partials are added to the
-/// Float64 total in block order, as the serial loop adds them, and the tail after the last whole 32-value step
-/// element by element. (One Zen 5 core summed a 1.6 M-value gradient from L3 in ≈ 0.3 ms.)
+/// `sumOfSquares` on several threads, bit for bit: each 4,096-value block's Float sum (`squaresBlock`) is
+/// computed wherever, then the sums are added to the Float64 total in block order, as the serial loop adds them,
+/// and the tail after them element by element. (One Zen 5 core summed a 1.6 M-value gradient from L3 in ≈ 0.3 ms.)
 @usableFromInline
 func sumOfSquaresParallel(_ x: UnsafePointer<Float>, count: Int) -> Double {
     let steps = count / 32 * 32, blocks = (steps + 4095) / 4096
@@ -128,28 +142,12 @@ func sumOfSquaresParallel(_ x: UnsafePointer<Float>, count: Int) -> Double {
         let pieces = min(ComputeThreads.count, blocks)
         parallelFor(pieces, threads: pieces) { w in
             for b in (blocks * w / pieces)..<(blocks * (w + 1) / pieces) {
-                var acc0 = SIMD16<Float>(repeating: 0), acc1 = SIMD16<Float>(repeating: 0)
-                var i = b &* 4096
-                let end = min(i &+ 4096, steps)
-                while i < end {
-                    let a = load16(x + i), c = load16(x + (i &+ 16))
-                    acc0.addProduct(a, a)
-                    acc1.addProduct(c, c)
-                    i &+= 32
-                }
-                partial[b] = Double((acc0 + acc1).sum())
+                partial[b] = Double(squaresBlock(x, from: b &* 4096, to: min(b &* 4096 &+ 4096, steps)))
             }
         }
         var total = 0.0
         for b in 0..<blocks { total += partial[b] }
-        // The serial loop adds one more flush after its last step, a +0 when the steps end on a block boundary
-        // (total + 0 = total: total ≥ +0).
-        var i = steps
-        while i < count {
-            total += Double(x[i]) * Double(x[i])
-            i &+= 1
-        }
-        return total
+        return squaresTail(x, from: steps, to: count, total)
     }
 }
 
