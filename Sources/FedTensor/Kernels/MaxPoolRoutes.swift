@@ -324,33 +324,8 @@ public func maxPoolBackward(routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Fl
 func maxPool2x2BackwardRoutes(_ routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Float>,
                               _ dx: UnsafeMutablePointer<Float>, outHeight oh: Int, outWidth ow: Int, width: Int,
                               channels c: Int, prefetchAhead ahead: Int) {
-    let zero = SIMD16<Float>(), rowSize = width &* c, outRow = ow &* c
-    for oy in 0..<oh {
-        let first = oy &* outRow
-        if ahead > 0 {
-            prefetchForReading(dy + (first &+ ahead), bytes: outRow &* MemoryLayout<Float>.stride)
-            prefetchForReading(routes + (first &+ ahead), bytes: outRow)
-        }
-        var r = routes + first, g = dy + first
-        var top = dx + (2 &* oy) &* rowSize
-        for _ in 0..<ow {
-            let below = top + rowSize
-            var ch = 0
-            while ch < c {
-                let bytes = UnsafeRawPointer(r + ch).loadUnaligned(as: SIMD16<UInt8>.self)
-                let route = SIMD16<Int32>(truncatingIfNeeded: bytes)
-                let v = load16(g + ch)
-                store16(zero.replacing(with: v, where: route .== SIMD16<Int32>(repeating: 0)), top + ch)
-                store16(zero.replacing(with: v, where: route .== SIMD16<Int32>(repeating: 1)), top + (c &+ ch))
-                store16(zero.replacing(with: v, where: route .== SIMD16<Int32>(repeating: 2)), below + ch)
-                store16(zero.replacing(with: v, where: route .== SIMD16<Int32>(repeating: 3)), below + (c &+ ch))
-                ch &+= 16
-            }
-            r += c
-            g += c
-            top += 2 &* c
-        }
-    }
+    routedBackward2x2(routes, dy, dx, outHeight: oh, outWidth: ow, width: width, channels: c, prefetchAhead: ahead,
+                      Unscaled())
 }
 
 /// `maxPool2x2BackwardRoutes` with each routed gradient multiplied by `factor` at the element it goes to: the
@@ -363,6 +338,31 @@ func maxPool2x2BackwardRoutesScaled(_ routes: UnsafePointer<UInt8>, _ dy: Unsafe
                                     _ factor: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                                     outHeight oh: Int, outWidth ow: Int, width: Int, channels c: Int,
                                     prefetchAhead ahead: Int) {
+    routedBackward2x2(routes, dy, dx, outHeight: oh, outWidth: ow, width: width, channels: c, prefetchAhead: ahead,
+                      ByFactor(factor: factor))
+}
+
+/// What a routed 2 × 2 backward pass sends to the element at dx offset `at`: dy itself or dy times a factor there.
+protocol RoutedGradient {
+    func value(_ dy: SIMD16<Float>, at: Int) -> SIMD16<Float>
+}
+
+struct Unscaled: RoutedGradient {
+    @inline(__always) func value(_ dy: SIMD16<Float>, at: Int) -> SIMD16<Float> { dy }
+}
+
+struct ByFactor: RoutedGradient {
+    let factor: UnsafePointer<Float>
+    @inline(__always) func value(_ dy: SIMD16<Float>, at: Int) -> SIMD16<Float> { dy * load16(factor + at) }
+}
+
+/// The loop both 2 × 2 routed backward kernels run, specialised and inlined into each (`@inline(never)` above keeps
+/// one register allocation per kernel): per output row a prefetch of the next sample's dy and routes, per window
+/// four masked stores of `gradient.value(dy, at:)`.
+@inline(__always)
+func routedBackward2x2<G: RoutedGradient>(_ routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Float>,
+                                          _ dx: UnsafeMutablePointer<Float>, outHeight oh: Int, outWidth ow: Int,
+                                          width: Int, channels c: Int, prefetchAhead ahead: Int, _ gradient: G) {
     let zero = SIMD16<Float>(), rowSize = width &* c, outRow = ow &* c
     for oy in 0..<oh {
         let first = oy &* outRow
@@ -380,8 +380,8 @@ func maxPool2x2BackwardRoutesScaled(_ routes: UnsafePointer<UInt8>, _ dy: Unsafe
                 let route = SIMD16<Int32>(truncatingIfNeeded: bytes)
                 let v = load16(g + ch)
                 @inline(__always) func put(_ at: Int, _ p: Int32) {
-                    store16(zero.replacing(with: v * load16(factor + at), where: route .== SIMD16<Int32>(repeating: p)),
-                            dx + at)
+                    let routed = route .== SIMD16<Int32>(repeating: p)
+                    store16(zero.replacing(with: gradient.value(v, at: at), where: routed), dx + at)
                 }
                 put(top &+ ch, 0)
                 put(top &+ c &+ ch, 1)
