@@ -95,14 +95,9 @@ func applyNoiseChunks(
                 combineUniform(si, into: xi, count: m, key: uniformKey, scale: level * Float(3).squareRoot(),
                                startIndex: start)
             case .laplace:
-                // Inverse CDF: v = u − ½ in (−½, ½), η = −b·sign(v)·ln(1 − 2|v|).
-                fillUniform(chunk, key: uniformKey, startIndex: start)
-                let b = level / Float(2).squareRoot()
-                for j in 0..<m {
-                    let v = t[j] + 0x1p-24 - 0.5
-                    let e = -b * Foundation.log(1 - 2 * abs(v))
-                    xi[j] = si[j] + (v < 0 ? -e : e)
-                }
+                // Inverse CDF (`laplace(key, index:, scale:)`): η = −b·sign(v)·ln(1 − 2|v|), v = u + 2⁻²⁴ − ½.
+                combineLaplace(si, into: xi, count: m, key: uniformKey, scale: level / Float(2).squareRoot(),
+                               startIndex: start)
             case .saltAndPepper:
                 fillUniform(chunk, key: uniformKey, startIndex: start)
                 let half = level / 2

@@ -24,17 +24,12 @@
 @usableFromInline let sinP: (Float, Float, Float) = (-1.6666654611e-1, 8.3321608736e-3, -1.9515295891e-4)
 @usableFromInline let cosP: (Float, Float, Float) = (4.166664568298827e-2, -1.388731625493765e-3, 2.443315711809948e-5)
 
-// MARK: Scalar path
-
-/// `(z_cos, z_sin)` for one pair of 32-bit words: the reference definition (see the file header).
+/// ln x for a positive normal float x (here x ≥ 2⁻³³): x = 2ᵏ·m with m = 1 + f ∈ [√½, √2), ln x = k ln 2 +
+/// f − f²/2 + f³·P(f), the Cephes `logf` polynomial (S. Moshier), k ln 2 added in two parts (ln2Hi·k is exact).
+/// Used by Box–Muller and by Laplace noise (Laplace.swift); the lane-wise `cephesLn16` performs the same operations.
 @inlinable
-public func boxMuller(_ x: UInt32, _ y: UInt32) -> (Float, Float) {
-    // u1 = (x >> 16)·2⁻¹⁶ + ((x & 0xFFFF) + ½)·2⁻³², both parts exact, one rounding in the fused add.
-    let uHi = Float(bitPattern: 0x3F80_0000 | ((x >> 9) & 0x007F_FF80)) - 1
-    let uLo = Float(bitPattern: 0x3F80_0000 | ((x << 7) & 0x007F_FF80) | 0x40) - 1
-    let u1 = uHi.addingProduct(uLo, 1.0 / 65536)
-    // ln u1 = k ln 2 + ln(1 + f), with m = 1 + f ∈ [√½, √2).
-    let ix = u1.bitPattern &- 0x3F35_04F3
+public func cephesLn(_ x: Float) -> Float {
+    let ix = x.bitPattern &- 0x3F35_04F3
     let k = UInt32(bitPattern: Int32(bitPattern: ix) &>> 23)
     let kf = Float(bitPattern: 0x4B40_0000 &+ k) - 12_582_912
     let f = Float(bitPattern: (ix & 0x007F_FFFF) &+ 0x3F35_04F3) - 1
@@ -45,8 +40,19 @@ public func boxMuller(_ x: UInt32, _ y: UInt32) -> (Float, Float) {
     let f2 = f * f
     let t = (-0.5 as Float).addingProduct(f, p)
     let lnm = f.addingProduct(f2, t)
-    let ln = lnm.addingProduct(kf, ln2Lo).addingProduct(kf, ln2Hi)
-    let r = (-2 * ln).squareRoot()
+    return lnm.addingProduct(kf, ln2Lo).addingProduct(kf, ln2Hi)
+}
+
+// MARK: Scalar path
+
+/// `(z_cos, z_sin)` for one pair of 32-bit words: the reference definition (see the file header).
+@inlinable
+public func boxMuller(_ x: UInt32, _ y: UInt32) -> (Float, Float) {
+    // u1 = (x >> 16)·2⁻¹⁶ + ((x & 0xFFFF) + ½)·2⁻³², both parts exact, one rounding in the fused add.
+    let uHi = Float(bitPattern: 0x3F80_0000 | ((x >> 9) & 0x007F_FF80)) - 1
+    let uLo = Float(bitPattern: 0x3F80_0000 | ((x << 7) & 0x007F_FF80) | 0x40) - 1
+    let u1 = uHi.addingProduct(uLo, 1.0 / 65536)
+    let r = (-2 * cephesLn(u1)).squareRoot()
     // Angle: quadrant q from the top bits of v = y + 2²⁹, a = (frac − ½)·π/2 ∈ [−π/4, π/4).
     let v = y &+ 0x2000_0000
     let a = (Float(bitPattern: 0x3F80_0000 | ((v >> 7) & 0x007F_FFFF)) - 1.5) * halfPi
@@ -82,6 +88,26 @@ func signSpread(_ b: SIMD16<UInt32>) -> SIMD16<UInt32> {
     unsafeBitCast(unsafeBitCast(b, to: SIMD16<Int32>.self) &>> 31, to: SIMD16<UInt32>.self)
 }
 
+/// Lane-wise `cephesLn`.
+@_transparent @usableFromInline
+func cephesLn16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    typealias F = SIMD16<Float>
+    typealias U = SIMD16<UInt32>
+    let ix = asBits(x) &- 0x3F35_04F3
+    let k = unsafeBitCast(unsafeBitCast(ix, to: SIMD16<Int32>.self) &>> 23, to: U.self)
+    let kf = asFloat(U(repeating: 0x4B40_0000) &+ k) - F(repeating: 12_582_912)
+    let f = asFloat((ix & 0x007F_FFFF) &+ 0x3F35_04F3) - F(repeating: 1)
+    var p = F(repeating: lnP.0)
+    p = F(repeating: lnP.1).addingProduct(p, f); p = F(repeating: lnP.2).addingProduct(p, f)
+    p = F(repeating: lnP.3).addingProduct(p, f); p = F(repeating: lnP.4).addingProduct(p, f)
+    p = F(repeating: lnP.5).addingProduct(p, f); p = F(repeating: lnP.6).addingProduct(p, f)
+    p = F(repeating: lnP.7).addingProduct(p, f); p = F(repeating: lnP.8).addingProduct(p, f)
+    let f2 = f * f
+    let t = F(repeating: -0.5).addingProduct(f, p)
+    let lnm = f.addingProduct(f2, t)
+    return lnm.addingProduct(kf, ln2Lo).addingProduct(kf, ln2Hi)
+}
+
 /// Lane-wise `boxMuller`.
 @_transparent @usableFromInline
 func boxMuller16(_ x: SIMD16<UInt32>, _ y: SIMD16<UInt32>) -> (SIMD16<Float>, SIMD16<Float>) {
@@ -91,20 +117,7 @@ func boxMuller16(_ x: SIMD16<UInt32>, _ y: SIMD16<UInt32>) -> (SIMD16<Float>, SI
     let uHi = asFloat(U(repeating: 0x3F80_0000) | ((x &>> 9) & 0x007F_FF80)) - one
     let uLo = asFloat(U(repeating: 0x3F80_0000) | ((x &<< 7) & 0x007F_FF80) | 0x40) - one
     let u1 = uHi.addingProduct(uLo, 1.0 / 65536)
-    let ix = asBits(u1) &- 0x3F35_04F3
-    let k = unsafeBitCast(unsafeBitCast(ix, to: SIMD16<Int32>.self) &>> 23, to: U.self)
-    let kf = asFloat(U(repeating: 0x4B40_0000) &+ k) - F(repeating: 12_582_912)
-    let f = asFloat((ix & 0x007F_FFFF) &+ 0x3F35_04F3) - one
-    var p = F(repeating: lnP.0)
-    p = F(repeating: lnP.1).addingProduct(p, f); p = F(repeating: lnP.2).addingProduct(p, f)
-    p = F(repeating: lnP.3).addingProduct(p, f); p = F(repeating: lnP.4).addingProduct(p, f)
-    p = F(repeating: lnP.5).addingProduct(p, f); p = F(repeating: lnP.6).addingProduct(p, f)
-    p = F(repeating: lnP.7).addingProduct(p, f); p = F(repeating: lnP.8).addingProduct(p, f)
-    let f2 = f * f
-    let t = F(repeating: -0.5).addingProduct(f, p)
-    let lnm = f.addingProduct(f2, t)
-    let ln = lnm.addingProduct(kf, ln2Lo).addingProduct(kf, ln2Hi)
-    let r = (F(repeating: -2) * ln).squareRoot()
+    let r = (F(repeating: -2) * cephesLn16(u1)).squareRoot()
     let v = y &+ 0x2000_0000
     let a = (asFloat(U(repeating: 0x3F80_0000) | ((v &>> 7) & 0x007F_FFFF)) - F(repeating: 1.5)) * halfPi
     let z = a * a
