@@ -35,4 +35,46 @@ struct MembershipInferenceTests {
         #expect(abs(r.auc - wins / Double(members.count * others.count)) < 1e-12)
         #expect(r.auc > 0.5)
     }
+
+    /// `roc` (two sorted sides merged) gives exactly the points of the definition: every score of both sides
+    /// ranked together, highest first, one point per distinct score (the oracle below, one sort of tagged pairs),
+    /// on scores with many ties between and within the sides, and lone sides. Negative control: the oracle without
+    /// grouping ties yields other points.
+    @Test func rocEqualsOneSortOfAllScores() {
+        func oracle(_ members: [Double], _ nonMembers: [Double], groupTies: Bool = true) -> [[Double]] {
+            let all = (members.map { ($0, true) } + nonMembers.map { ($0, false) }).sorted { $0.0 > $1.0 }
+            var points: [[Double]] = [[0, 0]], tp = 0, fp = 0, i = 0
+            while i < all.count {
+                let score = all[i].0
+                repeat {
+                    if all[i].1 { tp += 1 } else { fp += 1 }
+                    i += 1
+                } while groupTies && i < all.count && all[i].0 == score
+                points.append([Double(fp) / Double(nonMembers.count), Double(tp) / Double(members.count)])
+            }
+            return points
+        }
+        // Points that differ (and the length difference), not the arrays: a failure prints two numbers.
+        func differences(_ a: [[Double]], _ b: [[Double]]) -> Int {
+            abs(a.count - b.count) + zip(a, b).filter { $0 != $1 }.count
+        }
+        var state: UInt64 = 3
+        func draw() -> Double {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Double(state >> 56) / 8  // 256 values: ties within and between the sides
+        }
+        var checked = 0
+        for (m, n) in [(2_000, 2_000), (37, 5), (1, 64), (300, 1)] {
+            let members = (0..<m).map { _ in draw() }, nonMembers = (0..<n).map { _ in -draw() + 20 }
+            let got = MembershipInference.roc(members: members, nonMembers: nonMembers).map { [$0.fpr, $0.tpr] }
+            #expect(differences(got, oracle(members, nonMembers)) == 0, "\(m) members, \(n) non-members")
+            checked += 1
+        }
+        #expect(checked == 4)
+        let members = (0..<500).map { _ in draw() }, nonMembers = (0..<500).map { _ in draw() }
+        let got = MembershipInference.roc(members: members, nonMembers: nonMembers).map { [$0.fpr, $0.tpr] }
+        #expect(differences(got, oracle(members, nonMembers)) == 0)
+        #expect(differences(got, oracle(members, nonMembers, groupTies: false)) > 0)
+    }
 }
+

@@ -218,4 +218,46 @@ struct ParadoxCommandTests {
         #expect(timing.count == 2 && (Double(timing[1][9]) ?? 0) > 0)
         #expect(throws: UsageError.self) { try ParadoxConfiguration.load(nil, overrides: ["referenceModels=1"]) }
     }
+
+    /// cells.csv's order: rows inserted one by one as cells finish (`insert`) equal a stable sort by grid place of
+    /// all rows so far, the oracle, at every step, with duplicate keys and rows of cells outside the grid (last, in
+    /// their order). Negative control: appending each row instead breaks the order in this shuffled finish order.
+    @Test func rowsFinishingInAnyOrderKeepTheGridOrder() throws {
+        struct Counter: RandomNumberGenerator {
+            var state: UInt64
+            mutating func next() -> UInt64 {
+                state &+= 0x9E37_79B9_7F4A_7C15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                return z ^ (z >> 31)
+            }
+        }
+        let cells = try ParadoxConfiguration.load(nil, overrides: ["seeds=[1,2,3]"]).cells
+        #expect(cells.count >= 20)
+        let place = ParadoxCommand.gridPlaces(cells)
+        var rng = Counter(state: 7)
+        var rows = (0..<60).map { j -> String in
+            j < 45 ? cells[(j * 7) % min(cells.count, 30)].key + ",row\(j)" : "other,federated,M9,\(j).0,9,row\(j)"
+        }
+        rows.shuffle(using: &rng)
+        #expect(ParadoxCommand.rowKey("a,b,c,0.5,1,x,y") == "a,b,c,0.5,1")
+        func oracle(_ r: [String]) -> [String] {
+            r.enumerated().map { (place[ParadoxCommand.rowKey($0.element)] ?? Int.max, $0.offset, $0.element) }
+                .sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
+        }
+        var inserted = ParadoxCommand.inGridOrder(Array(rows.prefix(5)), place: place)
+        var appended = inserted
+        var mismatches = 0, appendMismatches = 0
+        for k in 5..<rows.count {
+            ParadoxCommand.insert(rows[k], into: &inserted, place: place)
+            appended.append(rows[k])
+            let expected = oracle(Array(rows.prefix(k + 1)))
+            if inserted != expected { mismatches += 1 }
+            if appended != expected { appendMismatches += 1 }
+        }
+        #expect(mismatches == 0)
+        #expect(appendMismatches > 0)
+    }
 }
+
