@@ -99,29 +99,37 @@ public struct MaxPool2d: Layer {
     /// noisy tensor: for each output row, the noise (`draw`, nil for the identity) is applied to the window rows of
     /// the ReLU output `reluOutput` into a buffer of k rows that stays in L1, and pooled from there. The same
     /// pooled values and routes, bit for bit; the noise layer's output is never written (nothing reads it in
-    /// training: the backward pass takes the routes). `factor` (a multiplicative law's m, the noise layer's
-    /// workspace) is written for the window rows. Windows must not overlap (each input row is drawn once).
+    /// training: the backward pass takes the routes). With `routedFactor` (a multiplicative law), m is drawn into
+    /// an L1 buffer beside the noisy rows and only m at each window's max element is kept, one float per pooled
+    /// output (`maxPoolForward(…, factor:, routedFactor:)`; 1 where the noise is the identity): the backward pass
+    /// reads it (`backward(…, routedFactor:)`) instead of a factor tensor of the pool's input size. Windows must
+    /// not overlap (each input row is drawn once).
     func forwardAcrossNoise(_ c: ForwardContext, input: Shape, routes: UnsafeMutablePointer<UInt8>,
-                            reluOutput: UnsafePointer<Float>, draw: NoiseDraw?, factor: UnsafeMutablePointer<Float>?) {
+                            reluOutput: UnsafePointer<Float>, draw: NoiseDraw?,
+                            routedFactor: UnsafeMutablePointer<Float>?) {
         precondition(stride >= size, "forwardAcrossNoise: windows must not overlap")
         let (w, ch) = (input[1], input[2]), inSize = input.reduce(1, *), outSize = outputSize(input)
         let oh = (input[0] - size) / stride + 1, ow = (w - size) / stride + 1
         let rowFloats = size * w * ch
         parallelFor(c.batch, threads: Self.threads(c.batch * inSize)) { n in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: rowFloats) { buffer in
-                let noisy = buffer.baseAddress!
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * rowFloats) { buffer in
+                let noisy = buffer.baseAddress!, factorRows = noisy + rowFloats
                 for oy in 0..<oh {
                     let start = n * inSize + oy * stride * w * ch, out = n * outSize + oy * ow * ch
                     let clean = reluOutput + start
-                    if let draw {
-                        draw.apply(into: noisy, count: rowFloats, startIndex: start, source: clean,
-                                   factor: factor.map { $0 + start })
-                    } else {
-                        factor.map { ($0 + start).update(repeating: 1, count: rowFloats) }
+                    guard let draw else {
+                        routedFactor.map { ($0 + out).update(repeating: 1, count: ow * ch) }
+                        maxPoolForward(clean, c.output + out, routes: routes + out, reluBefore: true,
+                                       reluOutput: clean, height: size, width: w, channels: ch, k: size,
+                                       stride: stride)
+                        continue
                     }
-                    maxPoolForward(draw == nil ? clean : UnsafePointer(noisy), c.output + out, routes: routes + out,
-                                   reluBefore: true, reluOutput: clean, height: size, width: w, channels: ch, k: size,
-                                   stride: stride)
+                    draw.apply(into: noisy, count: rowFloats, startIndex: start, source: clean,
+                               factor: routedFactor == nil ? nil : factorRows)
+                    maxPoolForward(noisy, c.output + out, routes: routes + out, reluBefore: true, reluOutput: clean,
+                                   height: size, width: w, channels: ch, k: size, stride: stride,
+                                   factor: routedFactor == nil ? nil : UnsafePointer(factorRows),
+                                   routedFactor: routedFactor.map { $0 + out })
                 }
             }
         }
@@ -143,21 +151,28 @@ public struct MaxPool2d: Layer {
     /// What `backwardSample(…, reluBefore: true)` writes, the same bits, from the routes the forward pass recorded
     /// (`forwardRows(…, routes:…)`) instead of this layer's input and output: a byte per output element read
     /// instead of k·k + 1 floats.
-    /// With `factor` (the whole batch's m of multiplicative noise between the ReLU and this pool), each routed
-    /// gradient is multiplied by m at its element, the noise layer's backward pass folded in.
+    /// With `factor` (the m of multiplicative noise between the ReLU and this pool), each routed gradient is
+    /// multiplied by m, the noise layer's backward pass folded in: `.perElement` is the noise layer's own factor
+    /// tensor (the whole batch, the pool's input size), `.perOutput` the m at each output's routed element that
+    /// `forwardAcrossNoise` kept (the pool's output size). The same products either way.
     func backwardSample(_ n: Int, of batch: Int, routes: UnsafePointer<UInt8>, outputGradient dy: UnsafePointer<Float>,
-                        into dx: UnsafeMutablePointer<Float>, shape: Shape, factor: UnsafePointer<Float>? = nil) {
+                        into dx: UnsafeMutablePointer<Float>, shape: Shape, factor: PoolFactor? = nil) {
         let inSize = shape.reduce(1, *), outSize = outputSize(shape)
+        var perElement: UnsafePointer<Float>? = nil, perOutput: UnsafePointer<Float>? = nil
+        switch factor {
+        case .perElement(let f)?: perElement = f + n * inSize
+        case .perOutput(let f)?: perOutput = f + n * outSize
+        case nil: break
+        }
         // Sample n + 1's dy and routes are requested row by row as this sample's are read (a hint, no value changes).
         maxPoolBackward(routes: routes + n * outSize, dy + n * outSize, dx, height: shape[0], width: shape[1],
                         channels: shape[2], k: size, stride: stride, prefetchAhead: n + 1 < batch ? outSize : 0,
-                        factor: factor.map { $0 + n * inSize })
+                        factor: perElement, routedFactor: perOutput)
     }
 
     /// `backward(…, reluBefore: true)`, or with `reluOutput` (and `factor`) when the routes were recorded with it,
     /// from recorded routes (`backwardSample(_:routes:…)`).
-    func backward(_ c: BackwardContext, input: Shape, routes: UnsafePointer<UInt8>,
-                  factor: UnsafePointer<Float>? = nil) {
+    func backward(_ c: BackwardContext, input: Shape, routes: UnsafePointer<UInt8>, factor: PoolFactor? = nil) {
         guard let dx = c.inputGradient else { return }
         let inSize = input.reduce(1, *)
         parallelFor(c.batch, threads: Self.threads(c.batch * inSize)) { i in
@@ -185,6 +200,22 @@ public struct MaxPool2d: Layer {
                            into: dx + i * inSize, shape: input, reluBefore: reluBefore, reluOutput: reluOutput,
                            factor: factor)
         }
+    }
+}
+
+/// The factor m of multiplicative noise folded into a max pool's routed backward pass (`MaxPool2d.backwardSample`).
+enum PoolFactor {
+    /// The noise layer's factor tensor, laid out like the pool's input.
+    case perElement(UnsafePointer<Float>)
+    /// m at each output's routed element, laid out like the pool's output (`MaxPool2d.forwardAcrossNoise`).
+    case perOutput(UnsafePointer<Float>)
+
+    /// The factor tensor, for a backward pass without routes (whose pool drew no noise, so kept no m per output).
+    var elementwise: UnsafePointer<Float> {
+        guard case .perElement(let f) = self else {
+            preconditionFailure("a pool that kept m per output recorded its routes: use them")
+        }
+        return f
     }
 }
 

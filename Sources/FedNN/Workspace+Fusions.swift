@@ -26,12 +26,14 @@ extension Workspace {
     }
 
     /// The factor m of the multiplicative noise layer before max pool i, when the pool folds that layer's backward
-    /// pass in (`reluFusedAcrossNoise`): that layer's workspace, written by its forward pass. nil for additive noise
-    /// (the identity) and for other pools.
-    func foldedNoiseFactor(pool i: Int) -> UnsafePointer<Float>? {
+    /// pass in (`reluFusedAcrossNoise`): that layer's workspace, written by its forward pass (the whole factor
+    /// tensor) or by the pool's (m per pooled output: `factorPerOutput`). nil for additive noise (the identity) and
+    /// for other pools.
+    func foldedNoiseFactor(pool i: Int) -> PoolFactor? {
         guard reluFusedAcrossNoise[i], let noise = network.layers[i - 1] as? NoiseLayer, !noise.backwardIsIdentity
         else { return nil }
-        return UnsafePointer(scratch[i - 1])
+        let m = UnsafePointer(scratch[i - 1])
+        return factorPerOutput[i] ? .perOutput(m) : .perElement(m)
     }
 
     /// Whether max pool i, after a noise layer on a ReLU's output (`reluFusedAcrossNoise`, with routes), applies

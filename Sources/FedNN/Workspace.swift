@@ -39,6 +39,9 @@ public final class Workspace {
     let poolRoutes: [UnsafeMutablePointer<UInt8>?]
     /// Whether the last forward pass wrote `poolRoutes[i]` (it does where it ran pool i inside its convolution).
     private var routesRecorded: [Bool]
+    /// Whether the last forward pass's pool i drew the multiplicative noise before it and kept m per pooled output
+    /// (`MaxPool2d.forwardAcrossNoise`) in that noise layer's workspace, instead of the layer's whole factor tensor.
+    var factorPerOutput: [Bool]
     /// Whether the last forward pass wrote every layer's output to its activation buffer (`forward(…,
     /// keepsActivations:keepsPoolInputs:)`), as the per-example passes need.
     private(set) var poolInputsKept = true
@@ -119,6 +122,7 @@ public final class Workspace {
             return p
         }
         routesRecorded = [Bool](repeating: false, count: layers.count)
+        factorPerOutput = routesRecorded
         scratch = network.layers.enumerated().map { i, layer in
             allocate(capacity * layer.workspaceSize(input: network.shapes[i]))
         }
@@ -179,7 +183,7 @@ public final class Workspace {
     public func forward(parameters: UnsafePointer<Float>, batch: Int, training: Bool, noise: NoiseSource = .none,
                         keepsActivations: Bool = true, keepsPoolInputs: Bool = true) {
         precondition(batch > 0 && batch <= capacity, "batch \(batch) outside 1…\(capacity)")
-        for i in routesRecorded.indices { routesRecorded[i] = false }
+        for i in routesRecorded.indices { routesRecorded[i] = false; factorPerOutput[i] = false }
         poolInputsKept = keepsActivations
         for (i, layer) in network.layers.enumerated() {
             defer { layerHook?(i, false) }
@@ -229,10 +233,11 @@ public final class Workspace {
                         parameters: parameters + network.parameterRanges[i - 1].lowerBound,
                         workspace: scratch[i - 1], batch: batch, training: training, noise: noise)
                     let shape = network.shapes[i - 1]
+                    factorPerOutput[i] = noiseLayer.workspaceSize(input: shape) > 0
                     pool.forwardAcrossNoise(context, input: network.shapes[i], routes: routes,
                                             reluOutput: UnsafePointer(activations[i - 1]),
                                             draw: noiseLayer.draw(noiseContext, input: shape),
-                                            factor: noiseLayer.workspaceSize(input: shape) > 0 ? scratch[i - 1] : nil)
+                                            routedFactor: factorPerOutput[i] ? scratch[i - 1] : nil)
                     poolInputsKept = false
                 } else {
                     pool.forward(context, input: network.shapes[i], routes: routes,
@@ -365,7 +370,8 @@ public final class Workspace {
                     pool.backward(context, input: network.shapes[i], routes: routes, factor: foldedNoiseFactor(pool: i))
                 } else {
                     pool.backward(context, input: network.shapes[i], reluBefore: true,
-                                  reluOutput: UnsafePointer(activations[i - 1]), factor: foldedNoiseFactor(pool: i))
+                                  reluOutput: UnsafePointer(activations[i - 1]),
+                                  factor: foldedNoiseFactor(pool: i)?.elementwise)
                 }
             } else {
                 run(context)

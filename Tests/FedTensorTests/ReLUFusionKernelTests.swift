@@ -166,4 +166,48 @@ import Testing
         #expect(fromRoutes.filter { $0 != 0 }.count > y.count / 5, "too few routed gradients to test")
         #expect(unscaled != naive)
     }
+
+    /// The pool that keeps m per output (`maxPoolForward(…, factor:, routedFactor:)`, as `forwardAcrossNoise` calls
+    /// it) writes the same pooled values and routes, and for every routed output m at the routed element (a naive
+    /// scan finds it); the backward pass from it (`routedFactor:`) writes the bits of the pass from the whole factor
+    /// tensor. The 2 × 2 vector kernel, 3 × 3 and a scalar channel tail. Negative control: the per-output factors
+    /// one output off give other gradients.
+    @Test(arguments: [(8, 8, 32, 2), (9, 7, 20, 2), (9, 9, 16, 3), (6, 6, 3, 2)])
+    func factorPerOutputKeepsTheProducts(_ h: Int, _ w: Int, _ c: Int, _ k: Int) {
+        let r = Self.reluOutputs(h * w * c, seed: UInt64(h * 7 + c))
+        var rng = Philox(seed: 13, UInt64(c))
+        let m = r.map { _ in 1 + 0.8 * Float(rng.nextGaussian()) }
+        let x = zip(r, m).map { $0 * $1 }
+        let oh = h / k, ow = w / k
+        var y = [Float](repeating: 0, count: oh * ow * c), yCarrying = y, perOutput = y
+        var routes = [UInt8](repeating: 0, count: y.count), routesCarrying = routes
+        maxPoolForward(x, &y, routes: &routes, reluBefore: true, reluOutput: r, height: h, width: w, channels: c,
+                       k: k)
+        maxPoolForward(x, &yCarrying, routes: &routesCarrying, reluBefore: true, reluOutput: r, height: h, width: w,
+                       channels: c, k: k, factor: m, routedFactor: &perOutput)
+        #expect(zip(y, yCarrying).filter { $0.bitPattern != $1.bitPattern }.count == 0)
+        #expect(routes == routesCarrying)
+        var wrongFactor = 0, routed = 0
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                for ch in 0..<c {
+                    let o = (oy * ow + ox) * c + ch, route = Int(routes[o])
+                    guard route != Int(maxPoolNoRoute) else { continue }
+                    routed += 1
+                    let element = ((oy * k + route / k) * w + ox * k + route % k) * c + ch
+                    if perOutput[o].bitPattern != m[element].bitPattern { wrongFactor += 1 }
+                }
+            }
+        }
+        #expect(wrongFactor == 0 && routed > y.count / 5, "\(h)×\(w)×\(c), k \(k)")
+        let dy = (0..<y.count).map { _ in Float(rng.nextGaussian()) }
+        var whole = [Float](repeating: .nan, count: x.count), compact = whole, shifted = whole
+        maxPoolBackward(routes: routes, dy, &whole, height: h, width: w, channels: c, k: k, factor: m)
+        maxPoolBackward(routes: routes, dy, &compact, height: h, width: w, channels: c, k: k, routedFactor: perOutput)
+        let offByOne = Array(perOutput.dropFirst()) + [perOutput[0]]
+        maxPoolBackward(routes: routes, dy, &shifted, height: h, width: w, channels: c, k: k, routedFactor: offByOne)
+        #expect(zip(whole, compact).filter { $0.bitPattern != $1.bitPattern }.count == 0, "\(h)×\(w)×\(c), k \(k)")
+        #expect(zip(whole, shifted).filter { $0.bitPattern != $1.bitPattern }.count > 0)
+    }
 }
+

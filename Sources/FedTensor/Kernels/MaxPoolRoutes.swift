@@ -12,17 +12,27 @@
 /// greater element, so the position it ends on is that first equal element: every element before it is smaller
 /// or NaN. Needs k·k < 255. `maxPoolBackward(routes:)` then needs only these bytes and dy, not x (k·k floats per
 /// byte), y or r.
+/// With `factor` (the m of multiplicative noise x = r·m, laid out like x; windows that do not overlap),
+/// `routedFactor` (laid out like y) receives, for each output element, m at its window's max element (the one the
+/// route names, before the ReLU's mask): what `maxPoolBackward(routes:…, routedFactor:)` multiplies by, so that the
+/// backward pass reads one float per output instead of the whole factor tensor.
 @inlinable
 public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                            routes: UnsafeMutablePointer<UInt8>, reluBefore: Bool,
                            reluOutput r: UnsafePointer<Float>? = nil,
-                           height: Int, width: Int, channels c: Int, k: Int, stride: Int? = nil) {
+                           height: Int, width: Int, channels c: Int, k: Int, stride: Int? = nil,
+                           factor f: UnsafePointer<Float>? = nil, routedFactor rf: UnsafeMutablePointer<Float>? = nil) {
     precondition(k * k < Int(maxPoolNoRoute), "maxPoolForward: routes need k·k < 255")
     precondition(r == nil || reluBefore, "maxPoolForward: reluOutput needs reluBefore")
+    precondition((f == nil) == (rf == nil), "maxPoolForward: factor and routedFactor go together")
+    precondition(f == nil || (stride ?? k) >= k, "maxPoolForward: a factor needs windows that do not overlap")
     let s = stride ?? k
     let oh = (height - k) / s + 1, ow = (width - k) / s + 1
     if k == 2 && s == 2 && reluBefore && c % 16 == 0 {
-        if let r {
+        if let r, let f, let rf {
+            maxPool2x2MaskedRoutesCarrying(x, r, f, y, routes: routes, routedFactor: rf, outHeight: oh, outWidth: ow,
+                                           width: width, channels: c)
+        } else if let r {
             maxPool2x2MaskedRoutes(x, r, y, routes: routes, outHeight: oh, outWidth: ow, width: width, channels: c)
         } else {
             maxPool2x2ReLURoutes(x, y, routes: routes, outHeight: oh, outWidth: ow, width: width, channels: c)
@@ -81,6 +91,17 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
                 } else if reluBefore {
                     silent = silent .| (best .<= zero)
                 }
+                if let f, let rf {
+                    var m = load16(f + (corner &+ ch))
+                    for ky in 0..<k {
+                        for kx in 0..<k where ky != 0 || kx != 0 {
+                            let pixel: Int = (oy &* s &+ ky) &* width &+ ox &* s &+ kx
+                            let position = SIMD16<Int32>(repeating: Int32(ky &* k &+ kx))
+                            m.replace(with: load16(f + (pixel &* c &+ ch)), where: route .== position)
+                        }
+                    }
+                    store16(m, rf + (o &+ ch))
+                }
                 route.replace(with: none, where: silent)
                 store16(best, y + (o &+ ch))
                 UnsafeMutableRawPointer(routes + (o &+ ch))
@@ -98,6 +119,7 @@ public func maxPoolForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
                     }
                 }
                 y[o &+ ch] = best
+                if let f, let rf { rf[o &+ ch] = f[routed] }
                 let masked = r.map { $0[routed] <= 0 } ?? (reluBefore && best <= 0)
                 routes[o &+ ch] = best.isNaN || masked ? maxPoolNoRoute : UInt8(route)
                 ch &+= 1
@@ -144,29 +166,53 @@ func maxPool2x2ReLURoutes(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<F
 func maxPool2x2MaskedRoutes(_ x: UnsafePointer<Float>, _ r: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                             routes: UnsafeMutablePointer<UInt8>, outHeight oh: Int, outWidth ow: Int, width: Int,
                             channels c: Int) {
+    maskedRoutes2x2(x, r, nil, y, routes: routes, routedFactor: nil, outHeight: oh, outWidth: ow, width: width,
+                    channels: c)
+}
+
+/// `maxPool2x2MaskedRoutes` where x = r·m (multiplicative noise, m in `factor`): m travels with the running max
+/// too and is stored per output in `routedFactor` (`maxPoolForward(…, factor:, routedFactor:)`).
+@inline(never) @usableFromInline
+func maxPool2x2MaskedRoutesCarrying(_ x: UnsafePointer<Float>, _ r: UnsafePointer<Float>, _ f: UnsafePointer<Float>,
+                                    _ y: UnsafeMutablePointer<Float>, routes: UnsafeMutablePointer<UInt8>,
+                                    routedFactor: UnsafeMutablePointer<Float>, outHeight oh: Int, outWidth ow: Int,
+                                    width: Int, channels c: Int) {
+    maskedRoutes2x2(x, r, f, y, routes: routes, routedFactor: routedFactor, outHeight: oh, outWidth: ow,
+                    width: width, channels: c)
+}
+
+/// The loop of both masked 2 × 2 kernels, inlined into each with `f` and `rf` nil or not (the branches fold away).
+@inline(__always)
+func maskedRoutes2x2(_ x: UnsafePointer<Float>, _ r: UnsafePointer<Float>, _ f: UnsafePointer<Float>?,
+                     _ y: UnsafeMutablePointer<Float>, routes: UnsafeMutablePointer<UInt8>,
+                     routedFactor rf: UnsafeMutablePointer<Float>?, outHeight oh: Int, outWidth ow: Int, width: Int,
+                     channels c: Int) {
     typealias F = SIMD16<Float>
     @_transparent func code(_ b: UInt8) -> F { F(repeating: Float(bitPattern: UInt32(b))) }
     let rowSize = width &* c
-    var out = y, outRoutes = routes
+    var out = y, outRoutes = routes, outFactor = rf
     for oy in 0..<oh {
         let first = (2 &* oy) &* rowSize
-        var top = x + first, clean = r + first
+        var top = x + first, clean = r + first, factor = f.map { $0 + first }
         for _ in 0..<ow {
             var ch = 0
             while ch < c {
                 var best = load16(top + ch), route = code(0), routed = load16(clean + ch)
+                var m = factor.map { load16($0 + ch) } ?? F()
                 @inline(__always) func visit(_ at: Int, _ position: UInt8) {
                     let v = load16(top + at)
                     let greater = v .> best
                     best.replace(with: v, where: greater)
                     route.replace(with: code(position), where: greater)
                     routed.replace(with: load16(clean + at), where: greater)
+                    if let factor { m.replace(with: load16(factor + at), where: greater) }
                 }
                 visit(c &+ ch, 1)
                 visit(rowSize &+ ch, 2)
                 visit(rowSize &+ c &+ ch, 3)
                 route.replace(with: code(maxPoolNoRoute), where: (best .!= best) .| (routed .<= F()))
                 store16(best, out + ch)
+                if let outFactor { store16(m, outFactor + ch) }
                 UnsafeMutableRawPointer(outRoutes + ch).storeBytes(
                     of: SIMD16<UInt8>(truncatingIfNeeded: unsafeBitCast(route, to: SIMD16<UInt32>.self)),
                     as: SIMD16<UInt8>.self)
@@ -174,7 +220,9 @@ func maxPool2x2MaskedRoutes(_ x: UnsafePointer<Float>, _ r: UnsafePointer<Float>
             }
             top += 2 &* c
             clean += 2 &* c
+            factor = factor.map { $0 + 2 &* c }
             out += c
+            outFactor = outFactor.map { $0 + c }
             outRoutes += c
         }
     }

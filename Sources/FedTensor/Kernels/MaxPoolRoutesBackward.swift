@@ -6,16 +6,24 @@
 /// for the dy and routes `prefetchAhead` elements further on (the next sample's same row, where samples are that far
 /// apart), so that a pass sample by sample finds them in cache; the caller keeps them inside its buffers. With
 /// `factor` (windows that do not overlap), the element a route names gets dy times `factor` at that element:
-/// `maxPoolBackward(…, factor:)`'s routed form (`maxPool2x2BackwardRoutesScaled`).
+/// `maxPoolBackward(…, factor:)`'s routed form (`maxPool2x2BackwardRoutesScaled`). With `routedFactor` instead
+/// (laid out like dy: what `maxPoolForward(…, factor:, routedFactor:)` wrote), the routed element gets dy times
+/// the output's own entry, the same product and bits as with `factor`, reading one float per output.
 @inlinable
 public func maxPoolBackward(routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                             height: Int, width: Int, channels c: Int, k: Int, stride: Int? = nil,
-                            prefetchAhead ahead: Int = 0, factor f: UnsafePointer<Float>? = nil) {
-    precondition(f == nil || (stride ?? k) >= k, "maxPoolBackward: a factor needs windows that do not overlap")
+                            prefetchAhead ahead: Int = 0, factor f: UnsafePointer<Float>? = nil,
+                            routedFactor rf: UnsafePointer<Float>? = nil) {
+    precondition(f == nil || rf == nil, "maxPoolBackward: factor or routedFactor, not both")
+    precondition((f == nil && rf == nil) || (stride ?? k) >= k,
+                 "maxPoolBackward: a factor needs windows that do not overlap")
     let (oh, ow, s, overlapping) = maxPoolBackwardGeometry(dx, height: height, width: width, channels: c, k: k,
                                                            stride: stride)
     if k == 2 && s == 2 && c % 16 == 0 {
-        if let f {
+        if let rf {
+            maxPool2x2BackwardRoutesRoutedFactor(routes, dy, rf, dx, outHeight: oh, outWidth: ow, width: width,
+                                                 channels: c, prefetchAhead: ahead)
+        } else if let f {
             maxPool2x2BackwardRoutesScaled(routes, dy, f, dx, outHeight: oh, outWidth: ow, width: width, channels: c,
                                            prefetchAhead: ahead)
         } else {
@@ -38,12 +46,14 @@ public func maxPoolBackward(routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Fl
                 let route = SIMD16<Int32>(truncatingIfNeeded: UnsafeRawPointer(routes + (o &+ ch))
                     .loadUnaligned(as: SIMD16<UInt8>.self))
                 let g = load16(dy + (o &+ ch))
-                if let f {
+                if f != nil || rf != nil {
+                    let scaledOnce = rf.map { g * load16($0 + (o &+ ch)) }
                     for ky in 0..<k {
                         for kx in 0..<k {
                             let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
                             let position = SIMD16<Int32>(repeating: Int32(ky &* k &+ kx))
-                            store16(zero.replacing(with: g * load16(f + idx), where: route .== position), dx + idx)
+                            let scaled = scaledOnce ?? g * load16(f! + idx)
+                            store16(zero.replacing(with: scaled, where: route .== position), dx + idx)
                         }
                     }
                     ch &+= 16
@@ -75,7 +85,8 @@ public func maxPoolBackward(routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Fl
                 for ky in 0..<k {
                     for kx in 0..<k {
                         let idx = ((oy &* s &+ ky) &* width &+ ox &* s &+ kx) &* c &+ ch
-                        let routed: Float = route == ky &* k &+ kx ? dy[o &+ ch] * (f?[idx] ?? 1) : 0
+                        let m = rf?[o &+ ch] ?? f?[idx] ?? 1
+                        let routed: Float = route == ky &* k &+ kx ? dy[o &+ ch] * m : 0
                         dx[idx] = overlapping ? dx[idx] + routed : routed
                     }
                 }
@@ -112,18 +123,48 @@ func maxPool2x2BackwardRoutesScaled(_ routes: UnsafePointer<UInt8>, _ dy: Unsafe
                       ByFactor(factor: factor))
 }
 
-/// What a routed 2 × 2 backward pass sends to the element at dx offset `at`: dy itself or dy times a factor there.
+/// `maxPool2x2BackwardRoutesScaled` with the factor per output (`maxPoolForward(…, routedFactor:)`): dy times that
+/// output's entry, the same product, reading 1 float per output instead of the window's 4.
+@inline(never) @usableFromInline
+func maxPool2x2BackwardRoutesRoutedFactor(_ routes: UnsafePointer<UInt8>, _ dy: UnsafePointer<Float>,
+                                          _ routedFactor: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                                          outHeight oh: Int, outWidth ow: Int, width: Int, channels c: Int,
+                                          prefetchAhead ahead: Int) {
+    routedBackward2x2(routes, dy, dx, outHeight: oh, outWidth: ow, width: width, channels: c, prefetchAhead: ahead,
+                      ByRoutedFactor(factor: routedFactor))
+}
+
+/// What a routed 2 × 2 backward pass sends to the element at dx offset `at` from output offset `output`: dy
+/// itself, or dy times a factor at that element or at that output.
 protocol RoutedGradient {
-    func value(_ dy: SIMD16<Float>, at: Int) -> SIMD16<Float>
+    func value(_ dy: SIMD16<Float>, at: Int, output: Int) -> SIMD16<Float>
+    /// Asks for the factor entries of the outputs `output ..< output + count` (a hint; nothing to ask by default).
+    func prefetch(output: Int, count: Int)
+}
+
+extension RoutedGradient {
+    @inline(__always) func prefetch(output: Int, count: Int) {}
 }
 
 struct Unscaled: RoutedGradient {
-    @inline(__always) func value(_ dy: SIMD16<Float>, at: Int) -> SIMD16<Float> { dy }
+    @inline(__always) func value(_ dy: SIMD16<Float>, at: Int, output: Int) -> SIMD16<Float> { dy }
 }
 
 struct ByFactor: RoutedGradient {
     let factor: UnsafePointer<Float>
-    @inline(__always) func value(_ dy: SIMD16<Float>, at: Int) -> SIMD16<Float> { dy * load16(factor + at) }
+    @inline(__always) func value(_ dy: SIMD16<Float>, at: Int, output: Int) -> SIMD16<Float> {
+        dy * load16(factor + at)
+    }
+}
+
+struct ByRoutedFactor: RoutedGradient {
+    let factor: UnsafePointer<Float>
+    @inline(__always) func value(_ dy: SIMD16<Float>, at: Int, output: Int) -> SIMD16<Float> {
+        dy * load16(factor + output)
+    }
+    @inline(__always) func prefetch(output: Int, count: Int) {
+        prefetchForReading(factor + output, bytes: count &* MemoryLayout<Float>.stride)
+    }
 }
 
 /// The loop both 2 × 2 routed backward kernels run, specialised and inlined into each (`@inline(never)` above keeps
@@ -139,6 +180,7 @@ func routedBackward2x2<G: RoutedGradient>(_ routes: UnsafePointer<UInt8>, _ dy: 
         if ahead > 0 {
             prefetchForReading(dy + (first &+ ahead), bytes: outRow &* MemoryLayout<Float>.stride)
             prefetchForReading(routes + (first &+ ahead), bytes: outRow)
+            gradient.prefetch(output: first &+ ahead, count: outRow)
         }
         var r = routes + first, g = dy + first
         var top = (2 &* oy) &* rowSize
@@ -148,10 +190,10 @@ func routedBackward2x2<G: RoutedGradient>(_ routes: UnsafePointer<UInt8>, _ dy: 
             while ch < c {
                 let bytes = UnsafeRawPointer(r + ch).loadUnaligned(as: SIMD16<UInt8>.self)
                 let route = SIMD16<Int32>(truncatingIfNeeded: bytes)
-                let v = load16(g + ch)
+                let v = load16(g + ch), output = (g - dy) &+ ch
                 @inline(__always) func put(_ at: Int, _ p: Int32) {
                     let routed = route .== SIMD16<Int32>(repeating: p)
-                    store16(zero.replacing(with: gradient.value(v, at: at), where: routed), dx + at)
+                    store16(zero.replacing(with: gradient.value(v, at: at, output: output), where: routed), dx + at)
                 }
                 put(top &+ ch, 0)
                 put(top &+ c &+ ch, 1)
