@@ -142,8 +142,8 @@ struct NoiseEpochRun {
     /// One epoch with this configuration's noise at every site, the server's global-model noise included.
     mutating func epoch(_ epoch: Int, on data: ArraySamples, indices: [Int]) {
         let start = parameters
-        trainer.gradientTransform = noise?.gradientTransform(network: network, key: StreamKey(seed: 4, UInt64(epoch)),
-                                                             time: epoch)
+        (trainer.gradientTransform, trainer.blockGradientTransform) = noise?.gradientNoise(
+            network: network, key: StreamKey(seed: 4, UInt64(epoch)), time: epoch) ?? (nil, nil)
         _ = trainer.runEpoch(epoch, parameters: &parameters, on: data, indices: indices, workspace: workspace)
         noise?.perturbClient(&parameters, start: start, ranges: ranges, key: StreamKey(seed: 5, UInt64(epoch)),
                              time: epoch)

@@ -184,9 +184,8 @@ enum ParadoxCellRun {
         var lastTest: (Evaluation, [Double])? = nil
         for epoch in 0..<study.epochs {
             let start = parameters
-            trainer.gradientTransform = noise?.gradientTransform(network: network,
-                                                                 key: StreamKey(seed: cell.seed, 2, 1, UInt64(epoch)),
-                                                                 time: epoch)
+            (trainer.gradientTransform, trainer.blockGradientTransform) = noise?.gradientNoise(
+                network: network, key: StreamKey(seed: cell.seed, 2, 1, UInt64(epoch)), time: epoch) ?? (nil, nil)
             _ = trainer.runEpoch(epoch, parameters: &parameters, on: train, indices: indices, workspace: workspace)
             noise?.perturbClient(&parameters, start: start, ranges: NoiseInfusion.noiseRanges(network),
                                  key: StreamKey(seed: cell.seed, 2, 2, UInt64(epoch)), time: epoch)

@@ -206,9 +206,8 @@ public enum TrainCommand {
         for epoch in 0..<config.epochs {
             let t0 = monotonicSeconds()
             let start = parameters
-            trainer.gradientTransform = config.noise?.gradientTransform(network: network,
-                                                                        key: noiseKey(config, epoch: epoch, 1),
-                                                                        time: epoch)
+            (trainer.gradientTransform, trainer.blockGradientTransform) = config.noise?.gradientNoise(
+                network: network, key: noiseKey(config, epoch: epoch, 1), time: epoch) ?? (nil, nil)
             let (loss, acc) = trainer.runEpoch(epoch, parameters: &parameters,
                                                on: augmented(config, train, epoch: epoch), indices: indices,
                                                workspace: workspace) { p in

@@ -89,6 +89,33 @@ extension NoiseInfusion {
         }
     }
 
+    /// The gradient-site noise for a `Trainer`: with one gradient mechanism, as a `BlockGradientTransform` (each
+    /// layer's σ from its whole clean slice, then the noise added block by block inside the SGD step, while the
+    /// block is in cache: the same noise at every index, so the same parameters as `gradientTransform`), else
+    /// (several mechanisms, each measuring the gradient the previous one noised) as `gradientTransform`.
+    public func gradientNoise(network: Network, key: StreamKey, time: Int)
+        -> (whole: GradientTransform?, blocks: BlockGradientTransform?) {
+        let list = mechanisms(at: .gradient)
+        guard list.count == 1, let (i, m) = list.first else {
+            return (gradientTransform(network: network, key: key, time: time), nil)
+        }
+        let counter = StepCounter()
+        let ranges = Self.noiseRanges(network).filter { !$0.isEmpty }
+        return (nil, { _, gradient in
+            let stepKey = key.child(NoiseLayer.tag, UInt64(i), counter.next())
+            let sigmas = ranges.map { sliceSigma(gradient, $0, mechanism: m, time: time) }
+            nonisolated(unsafe) let base = gradient.baseAddress!
+            return { block in
+                for (r, sigma) in zip(ranges, sigmas) where sigma > 0 {
+                    let lo = max(r.lowerBound, block.lowerBound), hi = min(r.upperBound, block.upperBound)
+                    guard lo < hi else { continue }
+                    applyNoise(base + lo, count: hi - lo, distribution: m.distribution, level: sigma, key: stepKey,
+                               startIndex: UInt64(lo))
+                }
+            }
+        })
+    }
+
     /// Adds the noise of `site`'s mechanisms to `vector` (a model, an update or a gradient, laid out by `ranges`),
     /// each from `key.child(tag, mechanism index)`.
     public func perturb(_ vector: inout [Float], site: NoiseSite, ranges: [Range<Int>], key: StreamKey, time: Int) {
@@ -119,15 +146,19 @@ extension NoiseInfusion {
 func perturbSlices(_ v: UnsafeMutableBufferPointer<Float>, ranges: [Range<Int>], mechanism m: NoiseMechanism,
              key: StreamKey, time: Int) {
     guard let base = v.baseAddress else { return }
-    let factor = m.scheduleFactor(at: time)
     for r in ranges where !r.isEmpty {
-        let p = base + r.lowerBound
-        let rms = m.levelMode == .relative ? rootMeanSquare(p, count: r.count) : 1
-        let sigma = Float(m.level * factor * rms)
+        let sigma = sliceSigma(v, r, mechanism: m, time: time)
         guard sigma > 0 else { continue }
-        applyNoise(p, count: r.count, distribution: m.distribution, level: sigma, key: key,
+        applyNoise(base + r.lowerBound, count: r.count, distribution: m.distribution, level: sigma, key: key,
                    startIndex: UInt64(r.lowerBound))
     }
+}
+
+/// The σ `perturbSlices` applies to slice `r` of `v`: the level, times RMS(v[r]) when relative, times the schedule.
+func sliceSigma(_ v: UnsafeMutableBufferPointer<Float>, _ r: Range<Int>, mechanism m: NoiseMechanism,
+                time: Int) -> Float {
+    let rms = m.levelMode == .relative ? rootMeanSquare(v.baseAddress! + r.lowerBound, count: r.count) : 1
+    return Float(m.level * m.scheduleFactor(at: time) * rms)
 }
 
 /// A step counter a `@Sendable` gradient transform can advance.

@@ -61,6 +61,9 @@ public struct Trainer {
     /// A hook called after every backward pass with the parameters and their gradient, before the step (e.g.
     /// FedProx's proximal term adds μ·(w − w_t)). Setting it turns off the fused update.
     public var gradientTransform: GradientTransform?
+    /// A gradient transform applied block by block inside the SGD step, after `gradientTransform` (e.g. noise
+    /// infusion's gradient noise: `NoiseInfusion.gradientNoise`). Setting it turns off the fused update.
+    public var blockGradientTransform: BlockGradientTransform?
     /// A hook that replaces the SGD step: it gets the parameters and the (transformed) gradient and updates the
     /// parameters. Setting it turns off the fused update; `settings`' momentum and weight decay are then its business.
     public var optimizerStep: OptimizerStep?
@@ -98,7 +101,8 @@ public struct Trainer {
         var lossSum = 0.0, correct = 0, count = 0
         // Frozen coordinates get a zero gradient; weight decay and the hooks could still move them: put them back.
         var keep = FrozenSnapshot(network: network, frozen: frozen)
-        let guardFrozen = !keep.isEmpty && (sgd.weightDecay != 0 || gradientTransform != nil || optimizerStep != nil)
+        let guardFrozen = !keep.isEmpty && (sgd.weightDecay != 0 || gradientTransform != nil
+                                            || blockGradientTransform != nil || optimizerStep != nil)
         for stepIndex in 0..<steps {
             if guardFrozen { keep.take(parameters) }
             let lo = stepIndex * b, hi = min(lo + b, order.count)
@@ -111,7 +115,8 @@ public struct Trainer {
             let r = trainingStep(network, parameters: &parameters, labels: labels, batch: hi - lo,
                                  workspace: workspace, sgd: &sgd, frozen: frozen,
                                  noise: NoiseSource(key: key, step: UInt64(samplesSeen), time: noiseTime ?? epoch),
-                                 fusedUpdate: fusedUpdate, gradientTransform: gradientTransform, optimizerStep: optimizerStep)
+                                 fusedUpdate: fusedUpdate, gradientTransform: gradientTransform,
+                                 blockGradientTransform: blockGradientTransform, optimizerStep: optimizerStep)
             if guardFrozen { keep.restore(&parameters) }
             lossSum += r.loss * Double(hi - lo)
             correct += r.correct
@@ -144,6 +149,15 @@ public func train(
 public typealias GradientTransform =
     @Sendable (_ parameters: UnsafeBufferPointer<Float>, _ gradient: UnsafeMutableBufferPointer<Float>) -> Void
 
+/// A gradient transform made for one step's gradient and applied to it block by block, each block just before its
+/// SGD update while it is in cache (`SGD.step(…, preparing:)`), instead of in a pass of its own: called with the
+/// parameters and the whole gradient (which it may measure, e.g. per-layer RMS), it returns what to do to a block
+/// of coordinates. For the same result as transforming the whole gradient first, a coordinate's new value may
+/// depend on that measurement and the coordinate only (noise drawn by index does).
+public typealias BlockGradientTransform =
+    @Sendable (_ parameters: UnsafeBufferPointer<Float>, _ gradient: UnsafeMutableBufferPointer<Float>)
+        -> @Sendable (Range<Int>) -> Void
+
 /// Updates the parameters in place from a step's gradient (replaces the SGD step).
 public typealias OptimizerStep =
     @Sendable (_ parameters: UnsafeMutableBufferPointer<Float>, _ gradient: UnsafeBufferPointer<Float>) -> Void
@@ -155,11 +169,13 @@ public typealias OptimizerStep =
 public func trainingStep(
     _ network: Network, parameters: inout [Float], labels: [Int32], batch: Int, workspace: Workspace,
     sgd: inout SGD, frozen: Set<Int> = [], noise: NoiseSource = .none, fusedUpdate: Bool = false,
-    gradientTransform: GradientTransform? = nil, optimizerStep: OptimizerStep? = nil
+    gradientTransform: GradientTransform? = nil, blockGradientTransform: BlockGradientTransform? = nil,
+    optimizerStep: OptimizerStep? = nil
 ) -> (loss: Double, correct: Int) {
     let classes = network.outputSize
     var result = (lossSum: 0.0, correct: 0)
-    let fused = fusedUpdate && sgd.isPlain && gradientTransform == nil && optimizerStep == nil
+    let fused = fusedUpdate && sgd.isPlain && gradientTransform == nil && blockGradientTransform == nil
+        && optimizerStep == nil
     parameters.withUnsafeMutableBufferPointer { p in
         // Only this workspace's backward pass follows: it reads a fused pool's routes, not its input.
         workspace.forward(parameters: p.baseAddress!, batch: batch, training: true, noise: noise,
@@ -181,8 +197,12 @@ public func trainingStep(
         if let gradientTransform {
             parameters.withUnsafeBufferPointer { gradientTransform($0, workspace.gradient) }
         }
+        let prepare = blockGradientTransform.map { t in parameters.withUnsafeBufferPointer { t($0, workspace.gradient) } }
         if let optimizerStep {
+            prepare?(0..<workspace.gradient.count)
             parameters.withUnsafeMutableBufferPointer { optimizerStep($0, UnsafeBufferPointer(workspace.gradient)) }
+        } else if let prepare {
+            sgd.step(parameters: &parameters, gradient: workspace.gradient, preparing: prepare)
         } else {
             sgd.step(parameters: &parameters, gradient: workspace.gradient)
         }

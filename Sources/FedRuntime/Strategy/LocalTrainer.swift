@@ -43,6 +43,9 @@ public protocol LocalTrainer: Sendable {
 /// gradient noise) and a replacement optimiser step, each made per job so it can see w_t.
 public struct SGDTraining: LocalTrainer {
     public var gradientTransform: (@Sendable (LocalTrainingJob) -> GradientTransform)?
+    /// A transform applied block by block inside the SGD step, after `gradientTransform`
+    /// (`Trainer.blockGradientTransform`: noise infusion's gradient noise).
+    public var blockGradientTransform: (@Sendable (LocalTrainingJob) -> BlockGradientTransform)?
     public var optimizerStep: (@Sendable (LocalTrainingJob) -> OptimizerStep)?
     /// The training time noise layers' schedules read (`Trainer.noiseTime`; nil: the epoch). Noise infusion sets
     /// the round.
@@ -58,6 +61,7 @@ public struct SGDTraining: LocalTrainer {
                       workspace: Workspace) throws -> LocalTrainingResult {
         var trainer = Trainer(network: job.network, settings: job.settings, key: job.key)
         trainer.gradientTransform = gradientTransform?(job)
+        trainer.blockGradientTransform = blockGradientTransform?(job)
         trainer.optimizerStep = optimizerStep?(job)
         trainer.noiseTime = noiseTime
         var last = Double.nan

@@ -36,14 +36,26 @@ public struct NoiseInfusingStrategy: FederatedStrategy {
         sgd.noiseTime = round
         // Only with gradient mechanisms: any transform turns off the fused SGD update.
         guard infusion.has(.gradient) else { return sgd }
-        let previous = sgd.gradientTransform
+        let previous = sgd.gradientTransform, previousBlocks = sgd.blockGradientTransform
         let infusion = self.infusion
+        @Sendable func noise(_ job: LocalTrainingJob) -> (whole: GradientTransform?, blocks: BlockGradientTransform?) {
+            infusion.gradientNoise(network: job.network, key: job.key.child(0x6772_6164), time: job.round)
+        }
+        if previousBlocks == nil, infusion.mechanisms(at: .gradient).count == 1 {
+            // The noise goes into the SGD step block by block, after the inner trainer's own transform.
+            sgd.blockGradientTransform = { job in noise(job).blocks! }
+            return sgd
+        }
+        // Otherwise every transform runs on the whole gradient, in the order the steps would apply them.
+        sgd.blockGradientTransform = nil
         sgd.gradientTransform = { job in
-            let mine = infusion.gradientTransform(network: job.network, key: job.key.child(0x6772_6164), time: job.round)
-            let theirs = previous?(job)
+            let theirs = previous?(job), theirBlocks = previousBlocks?(job)
+            let mine = noise(job)
             return { p, g in
                 theirs?(p, g)
-                mine?(p, g)
+                theirBlocks?(p, g)(0..<g.count)
+                mine.whole?(p, g)
+                mine.blocks?(p, g)(0..<g.count)
             }
         }
         return sgd
