@@ -199,13 +199,14 @@ import Testing
     /// pass masks with the ReLU's output, not with the noisy values it pools, and the noise and ReLU backward passes
     /// are skipped, bit for bit as the separated network computes them, on 1 and 2 threads. Multiplicative noise
     /// too: the pool multiplies each routed gradient by the noise's factor at its element. In training steps the
-    /// pool also draws the noise itself, row by row, and the same gradient comes out.
+    /// pool also draws the noise itself, row by row, and the same gradient comes out, with absolute levels and
+    /// with relative ones (σ from the whole clean output's RMS).
     @Test func reluBackwardAcrossNoiseInTheMaxPool() throws {
-        func network(_ law: NoiseDistribution) throws -> Network {
+        func network(_ law: NoiseDistribution, relative: Bool = false) throws -> Network {
             try Network(inputShape: [12, 12, 1], layers: [
-                Conv2d(1, 32, kernel: 5, padding: 2), ReLU(), NoiseLayer(law, level: 0.3, stream: 1), MaxPool2d(2),
-                Conv2d(32, 32, kernel: 3, padding: 1), ReLU(), NoiseLayer(law, level: 0.2, stream: 2), MaxPool2d(2),
-                Flatten(), Linear(9 * 32, 5),
+                Conv2d(1, 32, kernel: 5, padding: 2), ReLU(), NoiseLayer(law, level: 0.3, relative: relative, stream: 1),
+                MaxPool2d(2), Conv2d(32, 32, kernel: 3, padding: 1), ReLU(),
+                NoiseLayer(law, level: 0.2, relative: relative, stream: 2), MaxPool2d(2), Flatten(), Linear(9 * 32, 5),
             ])
         }
         for law in [NoiseDistribution.gaussian, .laplace, .uniform, .multiplicativeGaussian] {
@@ -228,6 +229,15 @@ import Testing
                                 Self.run(plain, parameters: w, batch: batch, threads: threads, noisy: true),
                                 "\(law.rawValue), batch \(batch), \(threads) threads")
             }
+        }
+        // Relative levels: the pool draws them too.
+        for law in [NoiseDistribution.gaussian, .uniform] {
+            let fused = try network(law, relative: true)
+            #expect(Workspace(network: fused, capacity: 1).noiseDrawnInPool == [2, 6])
+            let w = fused.initialParameters(key: StreamKey(seed: 7))
+            Self.expectSame(Self.run(fused, parameters: w, batch: 20, threads: 2, noisy: true),
+                            Self.run(try Self.separated(fused), parameters: w, batch: 20, threads: 2, noisy: true),
+                            "relative \(law.rawValue)")
         }
         // Not salt-and-pepper's keep mask (an input law), and not across overlapping windows (the routed sums
         // would be multiplied before adding).
