@@ -78,8 +78,7 @@ enum ParadoxCellRun {
         let evaluated = inferenceNetwork(network, base: base)
         let capacity = evaluationCapacity(study, train: train)
         // The clean model's evaluation workspace is kept between cells (its buffers allocated and zeroed once).
-        let shelf = evaluated.clean
-            ? "\(cell.model.rawValue) \(train.sampleShape) \(train.classCount) \(capacity)" : nil
+        let shelf = evaluated.clean ? shelfKey(cell.model, train: train, capacity: capacity) : nil
         let workspace = shelf.map { key in
             evaluationWorkspaces.take(key) { Workspace(network: base, capacity: capacity) }
         } ?? Workspace(network: evaluated.network, capacity: capacity)
@@ -126,6 +125,24 @@ enum ParadoxCellRun {
 
     /// Evaluation workspaces of the clean models, shared by the cells of a process.
     static let evaluationWorkspaces = WorkspaceShelf()
+
+    /// The shelf key of `model`'s clean evaluation workspace.
+    static func shelfKey(_ model: ModelKind, train: DatasetSamples, capacity: Int) -> String {
+        "\(model.rawValue) \(train.sampleShape) \(train.classCount) \(capacity)"
+    }
+
+    /// Puts `copies` evaluation workspaces of each model of `cells` on the shelf (at most that many in all), so
+    /// that no cell's measurement allocates and zeroes one: the study's set-up, not a cell's overhead.
+    static func prepareEvaluation(_ cells: [ParadoxCell], study: ParadoxConfiguration, train: DatasetSamples,
+                                  copies: Int) throws {
+        let capacity = evaluationCapacity(study, train: train)
+        for model in Set(cells.map(\.model)) {
+            let base = try model.network(inputShape: train.sampleShape, classes: train.classCount)
+            evaluationWorkspaces.fill(shelfKey(model, train: train, capacity: capacity), count: copies) {
+                Workspace(network: base, capacity: capacity)
+            }
+        }
+    }
 
     /// The batch of every evaluation pass of a cell: the training batch, at least 64, as centralised training's
     /// per-epoch evaluation uses (so its last one is the cell's test evaluation), and small enough for the
@@ -274,6 +291,17 @@ final class WorkspaceShelf: @unchecked Sendable {
         let kept = free[key]?.popLast()
         lock.unlock()
         return kept ?? make()
+    }
+
+    /// Makes workspaces with `make()` until `count` are kept under `key`.
+    func fill(_ key: String, count: Int, make: () -> Workspace) {
+        lock.lock()
+        let missing = max(0, count - (free[key]?.count ?? 0))
+        lock.unlock()
+        let made = (0..<missing).map { _ in make() }
+        lock.lock()
+        free[key, default: []].append(contentsOf: made)
+        lock.unlock()
     }
 
     /// Puts `workspace` back for the next `take(key)`.

@@ -40,18 +40,21 @@ struct ParadoxTimingLedger {
         if worst == nil || percent > worst!.percent { worst = (percent, key) }
         let row = [timing.trainSeconds, timing.measureSeconds, filesSeconds, percent, timing.calibrationSeconds]
             .map { String(format: "%.6f", $0) }.joined(separator: ",")
-        let handle = try FileHandle(forWritingTo: url)
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data((key + "," + row + "\n").utf8))
+        if appender == nil { appender = try RowAppender(path: url.path) }
+        try appender!.append(key + "," + row)
     }
 
-    /// The closing line: total overhead (plus the final report's `reportSeconds`) against total training time.
-    func summary(reportSeconds: Double) -> String {
+    /// timing.csv opened once, at the first row.
+    private var appender: RowAppender? = nil
+
+    /// The closing line: total overhead (plus the study's set-up, `setupSeconds`, and the final report's
+    /// `reportSeconds`) against total training time.
+    func summary(reportSeconds: Double, setupSeconds: Double = 0) -> String {
         guard trainSeconds > 0 else { return "study overhead: no cell trained in this run" }
-        let total = overheadSeconds + reportSeconds
-        return "study overhead: \(fixed(total, 1)) s (measurement and files \(fixed(overheadSeconds, 1)) s, report "
-            + "\(fixed(reportSeconds, 1)) s) = \(fixed(100 * total / trainSeconds, 2))% of \(fixed(trainSeconds, 1)) s "
+        let total = overheadSeconds + reportSeconds + setupSeconds
+        return "study overhead: \(fixed(total, 1)) s (measurement and files \(fixed(overheadSeconds, 1)) s, set-up "
+            + "\(fixed(setupSeconds, 1)) s, report \(fixed(reportSeconds, 1)) s) = \(fixed(100 * total / trainSeconds, 2))% "
+            + "of \(fixed(trainSeconds, 1)) s "
             + "of training" + (worst.map { "; worst cell \(fixed($0.percent, 2))% [\($0.key)]" } ?? "")
             + " (timing.csv)"
     }
