@@ -332,23 +332,32 @@ struct GaussianAddInPlace: GroupVisitor {
 /// formula element by element, lane by lane in one pass (the same bits). out may be source; one thread.
 public func combineUniform(_ source: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int,
                            key: StreamKey, scale a: Float, startIndex: UInt64) {
-    var v = UniformCombine(source: source, out: out, a: SIMD16(repeating: a))
+    var v = UniformLawCombine(source: source, out: out, law: CenteredUniform(a: SIMD16(repeating: a)))
     walkGroups(PhiloxSchedule(key), start: startIndex, count: count, &v)
 }
 
-/// `combineUniform`'s group.
-struct UniformCombine: GroupVisitor {
-    let source: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+/// Noise made from one uniform u per element (`uniform(key, index:)`), added to x: 16 lanes at a time.
+protocol UniformLaw {
+    func noisy(_ x: SIMD16<Float>, _ u: SIMD16<Float>) -> SIMD16<Float>
+}
+
+/// x + a·(2(u + 2⁻²⁴) − 1): `combineUniform`'s law.
+struct CenteredUniform: UniformLaw {
     let a: SIMD16<Float>
+    @inline(__always) func noisy(_ x: SIMD16<Float>, _ u: SIMD16<Float>) -> SIMD16<Float> {
+        x + a * (SIMD16(repeating: 2) * (u + SIMD16(repeating: 0x1p-24)) - SIMD16(repeating: 1))
+    }
+}
+
+/// The group of a combine whose noise is a law of uniforms (`combineUniform`, `combineLaplace`).
+struct UniformLawCombine<Law: UniformLaw>: GroupVisitor {
+    let source: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+    let law: Law
     @inline(__always)
     mutating func visit(_ words: PhiloxWords16, lo: Int, hi: Int, at: Int) {
         let x = loadRows(source + at, lo: lo, hi: hi), u = uniformRows(words)
-        let half = SIMD16<Float>(repeating: 0x1p-24), two = SIMD16<Float>(repeating: 2)
-        let one = SIMD16<Float>(repeating: 1)
-        @inline(__always) func noisy(_ x: SIMD16<Float>, _ u: SIMD16<Float>) -> SIMD16<Float> {
-            x + a * (two * (u + half) - one)
-        }
-        storeRows((noisy(x.0, u.0), noisy(x.1, u.1), noisy(x.2, u.2), noisy(x.3, u.3)), lo: lo, hi: hi, to: out + at)
+        storeRows((law.noisy(x.0, u.0), law.noisy(x.1, u.1), law.noisy(x.2, u.2), law.noisy(x.3, u.3)), lo: lo, hi: hi,
+                  to: out + at)
     }
 }
 

@@ -22,19 +22,13 @@ public func laplace(_ key: StreamKey, index: UInt64, scale b: Float) -> Float {
 /// pass (`source` may be `out`). Chunk-invariant: a value depends only on its global index.
 public func combineLaplace(_ source: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int,
                            key: StreamKey, scale b: Float, startIndex: UInt64) {
-    var v = LaplaceCombine(source: source, out: out, b: SIMD16(repeating: b))
+    var v = UniformLawCombine(source: source, out: out, law: LaplaceLaw(b: SIMD16(repeating: b)))
     walkGroups(PhiloxSchedule(key), start: startIndex, count: count, &v)
 }
 
-/// `combineLaplace`'s group.
-struct LaplaceCombine: GroupVisitor {
-    let source: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+/// `combineLaplace`'s law (`UniformLawCombine` walks the groups).
+struct LaplaceLaw: UniformLaw {
     let b: SIMD16<Float>
-    @inline(__always)
-    mutating func visit(_ words: PhiloxWords16, lo: Int, hi: Int, at: Int) {
-        let x = loadRows(source + at, lo: lo, hi: hi), u = uniformRows(words)
-        storeRows((noisy(x.0, u.0), noisy(x.1, u.1), noisy(x.2, u.2), noisy(x.3, u.3)), lo: lo, hi: hi, to: out + at)
-    }
 
     /// x + η for 16 uniforms u: `laplace`'s operations; the sign is v's sign bit moved onto e (v is never ±0, and
     /// negation flips only the sign bit, so this is `v < 0 ? −e : e`).

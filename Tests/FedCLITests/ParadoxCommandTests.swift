@@ -2,6 +2,7 @@
 import FedCLI
 import FedNN
 import FedPrivacy
+import FedTensor
 import Foundation
 import Testing
 
@@ -237,13 +238,7 @@ struct ParadoxCommandTests {
     @Test func rowsFinishingInAnyOrderKeepTheGridOrder() throws {
         struct Counter: RandomNumberGenerator {
             var state: UInt64
-            mutating func next() -> UInt64 {
-                state &+= 0x9E37_79B9_7F4A_7C15
-                var z = state
-                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-                return z ^ (z >> 31)
-            }
+            mutating func next() -> UInt64 { state &+= 1; return splitMix64(state) }
         }
         let cells = try ParadoxConfiguration.load(nil, overrides: ["seeds=[1,2,3]"]).cells
         #expect(cells.count >= 20)

@@ -105,19 +105,8 @@ import FedTensor
         for start: UInt64 in [0, 9, 64, 77_777] {
             let expected = reference(start)
             for inPlace in [false, true] {
-                var out = inPlace ? source : [Float](repeating: .nan, count: n)
-                var rng = Steps(state: start &+ 7)
-                var at = 0
-                while at < n {
-                    let len = min(n - at, Int.random(in: 1...300, using: &rng) + (Bool.random(using: &rng) ? 0 : 1500))
-                    source.withUnsafeBufferPointer { s in
-                        out.withUnsafeMutableBufferPointer { o in
-                            combineUniform(inPlace ? UnsafePointer(o.baseAddress! + at) : s.baseAddress! + at,
-                                           into: o.baseAddress! + at, count: len, key: key, scale: a,
-                                           startIndex: start + UInt64(at))
-                        }
-                    }
-                    at += len
+                let out = combinedInChunks(source, start: start, inPlace: inPlace, seed: start &+ 7) { from, to, m, g in
+                    combineUniform(from, into: to, count: m, key: key, scale: a, startIndex: g)
                 }
                 #expect(differing(out, expected) == 0, "start \(start), in place \(inPlace)")
             }

@@ -4,12 +4,6 @@ import Testing
 import FedTensor
 
 @Suite struct LaplaceTests {
-    /// Deterministic offsets and lengths (SplitMix64 finaliser of a counter).
-    struct Steps: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 { state &+= 1; return splitMix64(state) }
-    }
-
     /// `combineLaplace` equals source + `laplace(key, index:, scale:)` element by element, bit for bit, at several
     /// starts and chunkings, in place or not. Negative control: the noise one index further on differs.
     @Test func combineEqualsTheScalarDefinitionInAnyChunking() {
@@ -25,19 +19,8 @@ import FedTensor
         for start: UInt64 in [0, 9, 64, 77_777] {
             let expected = reference(start)
             for inPlace in [false, true] {
-                var out = inPlace ? source : [Float](repeating: .nan, count: n)
-                var rng = Steps(state: start &+ 11)
-                var at = 0
-                while at < n {
-                    let len = min(n - at, Int.random(in: 1...300, using: &rng) + (Bool.random(using: &rng) ? 0 : 1500))
-                    source.withUnsafeBufferPointer { s in
-                        out.withUnsafeMutableBufferPointer { o in
-                            combineLaplace(inPlace ? UnsafePointer(o.baseAddress! + at) : s.baseAddress! + at,
-                                           into: o.baseAddress! + at, count: len, key: key, scale: b,
-                                           startIndex: start + UInt64(at))
-                        }
-                    }
-                    at += len
+                let out = combinedInChunks(source, start: start, inPlace: inPlace, seed: start &+ 11) { from, to, m, g in
+                    combineLaplace(from, into: to, count: m, key: key, scale: b, startIndex: g)
                 }
                 #expect(differing(out, expected) == 0, "start \(start), in place \(inPlace)")
             }
