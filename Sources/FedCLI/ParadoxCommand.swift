@@ -22,13 +22,14 @@ public enum ParadoxCommand {
     K more trainings per cell.
 
     Writes into --output: cells.csv (one row per cell, appended as each finishes and put in grid order at the end;
-    a rerun skips the cells already there, so an interrupted study resumes), prices.csv (PoS and PoA per model × setting × mechanism, accuracy and
-    loss forms, never clamped, over the admissible cells; and the optimum level), and per model × setting the SVGs
-    accuracy-vs-level, gap-vs-level, snr-vs-accuracy (optimum marked) and mia-vs-accuracy (with the DP cells);
-    matched.csv pairs every DP cell with the non-DP cell of the same model, setting and seed closest in test
-    accuracy, both attacks side by side. timing.csv (appended per cell, wall seconds: not reproducible) splits each
-    cell's time into training and the study's own overhead (final evaluations, attacks, SNR, files; LiRA's
-    reference models apart), and the last line prints the overhead in percent of training time.
+    a rerun skips the cells already there, so an interrupted study resumes), prices.csv (PoS and PoA per model ×
+    setting × mechanism, accuracy and loss forms, never clamped, over the admissible cells; and the optimum level),
+    and per model × setting the SVGs accuracy-vs-level, gap-vs-level, snr-vs-accuracy (optimum marked) and
+    mia-vs-accuracy (with the DP cells); matched.csv pairs every DP cell with the non-DP cell of the same model,
+    setting and seed closest in test accuracy, both attacks side by side. timing.csv (appended per cell, wall
+    seconds: not reproducible) splits each cell's time into training and the study's own overhead (final
+    evaluations, attacks, SNR, files; LiRA's reference models apart), and the last line prints the overhead in
+    percent of training time (with the study's set-up and report).
 
     OPTIONS:
       --config FILE     JSON with any key of the grid (see config/paradox-smoke.json, config/paradox-full.json):
