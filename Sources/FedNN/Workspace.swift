@@ -185,6 +185,8 @@ public final class Workspace {
         precondition(batch > 0 && batch <= capacity, "batch \(batch) outside 1…\(capacity)")
         for i in routesRecorded.indices { routesRecorded[i] = false; factorPerOutput[i] = false }
         poolInputsKept = keepsActivations
+        // Pools after noise on a ReLU's output draw that noise themselves unless every layer output is kept.
+        let poolDrawsNoise = !(keepsActivations && keepsPoolInputs)
         for (i, layer) in network.layers.enumerated() {
             defer { layerHook?(i, false) }
             // A ReLU whose convolution already applied it (in place: its output is the convolution's).
@@ -192,7 +194,6 @@ public final class Workspace {
             // A max pool that ran band by band inside the convolution two layers back.
             if fusesReLUForward && i > 1 && poolFusedForward[i - 2] { continue }
             // A noise layer that the max pool after it draws row by row (its output is never stored).
-            let poolDrawsNoise = !(keepsActivations && keepsPoolInputs)
             if fusesReLUForward && poolDrawsNoise && i + 1 < network.layers.count && drawsNoiseInPool(i + 1) {
                 continue
             }
