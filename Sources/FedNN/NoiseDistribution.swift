@@ -28,7 +28,7 @@ public enum NoiseDistribution: String, Codable, Sendable, CaseIterable {
     public var allowsRelativeLevel: Bool { self == .gaussian || self == .laplace || self == .uniform }
 }
 
-/// Values per chunk of a noise application (stack scratch; the result never depends on it).
+/// Values per chunk of a noise application (salt-and-pepper's stack scratch; the result never depends on it).
 let noiseChunk = 2048
 
 /// Applies `distribution` at level `level` to x[0..<count] in place. Entry j uses element `startIndex + j` of the
@@ -73,43 +73,42 @@ func applyNoiseChunks(
 ) {
     guard !chunks.isEmpty else { return }
     let uniformKey = key.child(1)
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: noiseChunk) { tmp in
-        let t = tmp.baseAddress!
-        var i = chunks.lowerBound * noiseChunk
-        let end = min(chunks.upperBound * noiseChunk, count)
-        while i < end {
-            let m = min(noiseChunk, end - i)
-            let chunk = UnsafeMutableBufferPointer(start: t, count: m)
-            let start = startIndex &+ UInt64(i)
-            let xi = x + i, si = source + i
-            switch distribution {
-            case .gaussian:
-                // η = 0 + σ·z drawn and added in one pass (the bits of filling a buffer with η, then adding it).
-                combineGaussian(si, into: xi, count: m, key: key, std: level, mean: 0, startIndex: start, .add)
-            case .multiplicativeGaussian, .speckle:
-                combineGaussian(si, into: xi, count: m, key: key, std: level, mean: 1, startIndex: start, .multiply,
-                                factor: factor?.advanced(by: i))
-            case .uniform:
-                // u + 2⁻²⁴ lies in (0, 1), symmetric about ½: 2u − 1 in (−1, 1); x + a·(2(u + 2⁻²⁴) − 1)
-                // with a = σ√3, drawn and added in one pass.
-                combineUniform(si, into: xi, count: m, key: uniformKey, scale: level * Float(3).squareRoot(),
-                               startIndex: start)
-            case .laplace:
-                // Inverse CDF (`laplace(key, index:, scale:)`): η = −b·sign(v)·ln(1 − 2|v|), v = u + 2⁻²⁴ − ½.
-                combineLaplace(si, into: xi, count: m, key: uniformKey, scale: level / Float(2).squareRoot(),
-                               startIndex: start)
-            case .saltAndPepper:
-                fillUniform(chunk, key: uniformKey, startIndex: start)
+    var i = chunks.lowerBound * noiseChunk
+    let end = min(chunks.upperBound * noiseChunk, count)
+    while i < end {
+        let m = min(noiseChunk, end - i)
+        let start = startIndex &+ UInt64(i)
+        let xi = x + i, si = source + i
+        switch distribution {
+        case .gaussian:
+            // η = 0 + σ·z drawn and added in one pass (the bits of filling a buffer with η, then adding it).
+            combineGaussian(si, into: xi, count: m, key: key, std: level, mean: 0, startIndex: start, .add)
+        case .multiplicativeGaussian, .speckle:
+            combineGaussian(si, into: xi, count: m, key: key, std: level, mean: 1, startIndex: start, .multiply,
+                            factor: factor?.advanced(by: i))
+        case .uniform:
+            // u + 2⁻²⁴ lies in (0, 1), symmetric about ½: 2u − 1 in (−1, 1); x + a·(2(u + 2⁻²⁴) − 1)
+            // with a = σ√3, drawn and added in one pass.
+            combineUniform(si, into: xi, count: m, key: uniformKey, scale: level * Float(3).squareRoot(),
+                           startIndex: start)
+        case .laplace:
+            // Inverse CDF (`laplace(key, index:, scale:)`): η = −b·sign(v)·ln(1 − 2|v|), v = u + 2⁻²⁴ − ½.
+            combineLaplace(si, into: xi, count: m, key: uniformKey, scale: level / Float(2).squareRoot(),
+                           startIndex: start)
+        case .saltAndPepper:
+            // The only law that still goes through a buffer of uniforms (stack scratch of one chunk).
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: m) { t in
+                fillUniform(t, key: uniformKey, startIndex: start)
                 let half = level / 2
                 for j in 0..<m {
                     let u = t[j]
                     xi[j] = u < half ? low : u < level ? high : si[j]
                     t[j] = u < level ? 0 : 1
                 }
-                factor?.advanced(by: i).update(from: t, count: m)
+                factor?.advanced(by: i).update(from: t.baseAddress!, count: m)
             }
-            i += m
         }
+        i += m
     }
 }
 
