@@ -270,6 +270,11 @@ extension BenchCommand {
                 + "the ReLU before it run in the convolution's register tiles (2 rows × 4 pixels, pooled before any "
                 + "store), whose output is then never stored")
         }
+        if !workspace.noiseDrawnInTiles.isEmpty {
+            say("fused (same bits): in training steps the Gaussian noise of layers \(workspace.noiseDrawnInTiles), the "
+                + "ReLU before it and the max pool after it run in the convolution's register tiles (the noise of a "
+                + "pooled row's two rows drawn into an L1 buffer first), timed in that convolution's row")
+        }
         if !workspace.poolBackwardFusions.isEmpty {
             say("fused (same bits): the max pool backward of layers \(workspace.poolBackwardFusions) runs sample by "
                 + "sample inside the weight gradient of the convolution before its ReLU (and the noise after that) "

@@ -137,14 +137,16 @@ public struct Conv2d: Layer {
     /// This convolution, its ReLU and a 2 × 2 max pool of stride 2 (`canForwardPooled`) in one pass that pools in
     /// the convolution's registers (`implicitConvForwardPooled`): `pooled` and `routes` get the bits of
     /// `forward(…, fusedReLU: true)` followed by `maxPoolForward(…, routes:, reluBefore: true)`, and `c.output`
-    /// is not written; the padded input is left for the weight gradient as `forward` leaves it.
+    /// is not written; the padded input is left for the weight gradient as `forward` leaves it. With `noise`,
+    /// additive Gaussian noise between the ReLU and the pool is drawn in the registers too: the bits of that noise
+    /// layer and `maxPoolForward(…, routes:, reluBefore: true, reluOutput:)` on its output (`Workspace`).
     func forwardPooled(_ c: ForwardContext, input: Shape, pooled: UnsafeMutablePointer<Float>,
-                       routes: UnsafeMutablePointer<UInt8>) {
+                       routes: UnsafeMutablePointer<UInt8>, noise: PooledTileNoise? = nil) {
         let g = geometry(input)
         let l = implicitLayout(g, c.workspace, batch: c.batch)
         implicitConvForwardPooled(c.input, weights: c.parameters, bias: c.parameters + outputChannels * g.patchSize,
                                   g, batch: c.batch, padded: l.padded, transposed: l.filters, pooled: pooled,
-                                  routes: routes)
+                                  routes: routes, noise: noise)
     }
 
     /// Whether `backward(…, outputGradientOf:)` handles this layer: the implicit path.

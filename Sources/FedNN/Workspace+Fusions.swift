@@ -71,8 +71,39 @@ extension Workspace {
     /// channel, 32 filters, 2 × 2 windows) wherever that convolution's output is not kept (training steps): the
     /// convolution's output is then never stored.
     public var poolTileFusions: [Int] { poolFusions.filter { poolsInTiles(convolution: $0 - 2) } }
+    /// Of `noiseDrawnInPool`, the noise layers whose noise the convolution two layers before them draws in its
+    /// register tiles instead, with the ReLU and the pool after the noise (`poolsAcrossNoiseInTiles`): the same
+    /// pooled values and routes, and neither the convolution's output nor the noisy tensor is stored.
+    public var noiseDrawnInTiles: [Int] {
+        network.layers.indices.filter { poolsAcrossNoiseInTiles(convolution: $0) }.map { $0 + 2 }
+    }
 
     /// Whether the pool two layers after convolution `i` (`poolFusedForward`) can run in its register tiles.
+    /// Whether convolution i, its ReLU, the noise layer after that and the max pool after the noise run in the
+    /// convolution's registers in training steps that draw the noise in the pool (`drawsNoiseInPool`): a one-channel
+    /// convolution that can pool in its tiles (`Conv2d.canForwardPooled`), a 2 × 2 pool of stride 2, and additive
+    /// Gaussian noise of an absolute level (a relative one needs the whole clean tensor's RMS first).
+    func poolsAcrossNoiseInTiles(convolution i: Int) -> Bool {
+        guard i + 3 < network.layers.count, reluFusedForward[i], drawsNoiseInPool(i + 3),
+              let conv = network.layers[i] as? Conv2d, let noise = network.layers[i + 2] as? NoiseLayer,
+              let pool = network.layers[i + 3] as? MaxPool2d else { return false }
+        return noise.distribution == .gaussian && !noise.relative && pool.size == 2 && pool.stride == 2
+            && conv.canForwardPooled(input: network.shapes[i])
+    }
+
+    /// The noise convolution i's tiles draw in this forward pass (`poolsAcrossNoiseInTiles`): the noise layer's
+    /// key and level at this step, or nil where that layer adds nothing (outside training, a level of 0).
+    func tileNoise(convolution i: Int, parameters: UnsafePointer<Float>, batch: Int, training: Bool,
+                   noise: NoiseSource) -> PooledTileNoise? {
+        guard poolsAcrossNoiseInTiles(convolution: i), let layer = network.layers[i + 2] as? NoiseLayer,
+              let draw = layer.draw(ForwardContext(
+                input: activations[i + 2], output: activations[i + 3],
+                parameters: parameters + network.parameterRanges[i + 2].lowerBound, workspace: scratch[i + 2],
+                batch: batch, training: training, noise: noise), input: network.shapes[i + 2])
+        else { return nil }
+        return PooledTileNoise(key: draw.key, std: draw.level)
+    }
+
     func poolsInTiles(convolution i: Int) -> Bool {
         guard poolFusedForward[i], poolRoutes[i + 2] != nil, let conv = network.layers[i] as? Conv2d,
               let pool = network.layers[i + 2] as? MaxPool2d else { return false }

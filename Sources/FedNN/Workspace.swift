@@ -187,8 +187,11 @@ public final class Workspace {
         poolInputsKept = keepsActivations
         // Pools after noise on a ReLU's output draw that noise themselves unless every layer output is kept.
         let poolDrawsNoise = !(keepsActivations && keepsPoolInputs)
+        // A pool that ran, with the noise before it, in its convolution's registers (`poolsAcrossNoiseInTiles`).
+        var pooledInTiles: Int? = nil
         for (i, layer) in network.layers.enumerated() {
             defer { layerHook?(i, false) }
+            if i == pooledInTiles { continue }
             // A ReLU whose convolution already applied it (in place: its output is the convolution's).
             if fusesReLUForward && i > 0 && reluFusedForward[i - 1] { continue }
             // A max pool that ran band by band inside the convolution two layers back.
@@ -202,6 +205,16 @@ public final class Workspace {
                 parameters: parameters + network.parameterRanges[i].lowerBound, workspace: scratch[i],
                 batch: batch, training: training, noise: noise)
             if fusesReLUForward && reluFusedForward[i], let conv = layer as? Conv2d {
+                if poolDrawsNoise, let routes = poolRoutes[i + 3], let tileNoise = tileNoise(
+                    convolution: i, parameters: parameters, batch: batch, training: training, noise: noise) {
+                    // Convolution, ReLU, Gaussian noise and pool in registers: neither output is stored.
+                    conv.forwardPooled(context, input: network.shapes[i], pooled: activations[i + 4], routes: routes,
+                                       noise: tileNoise)
+                    routesRecorded[i + 3] = true
+                    poolInputsKept = false
+                    pooledInTiles = i + 3
+                    continue
+                }
                 if poolFusedForward[i], let pool = network.layers[i + 2] as? MaxPool2d {
                     let pooled = activations[i + 3], shape = network.shapes[i + 2], routes = poolRoutes[i + 2]
                     // With routes, the backward pass does not read the convolution's output.

@@ -220,6 +220,10 @@ import Testing
             // In training steps (`keepsPoolInputs: false`, `run`'s fresh workspace) those pools draw the noise
             // themselves, row by row, and the noise layers' output is never stored.
             #expect(Workspace(network: fused, capacity: 1).noiseDrawnInPool == [2, 6])
+            // The first convolution (one channel to 32) draws additive Gaussian noise of an absolute level in its
+            // register tiles, with its ReLU and that pool, where the host's tiles are 2 vectors wide or more.
+            #expect(Workspace(network: fused, capacity: 1).noiseDrawnInTiles
+                    == (law == .gaussian && GEMMTiling.host.vectors >= 2 ? [2] : []))
             let plain = try Self.separated(fused)
             #expect(Workspace(network: plain, capacity: 1).reluFusionsAcrossNoise.isEmpty)
             #expect(Workspace(network: plain, capacity: 1).poolRouteLayers.isEmpty)
@@ -230,10 +234,11 @@ import Testing
                                 "\(law.rawValue), batch \(batch), \(threads) threads")
             }
         }
-        // Relative levels: the pool draws them too.
+        // Relative levels: the pool draws them too (not the tiles: σ needs the whole clean output's RMS first).
         for law in [NoiseDistribution.gaussian, .uniform] {
             let fused = try network(law, relative: true)
             #expect(Workspace(network: fused, capacity: 1).noiseDrawnInPool == [2, 6])
+            #expect(Workspace(network: fused, capacity: 1).noiseDrawnInTiles.isEmpty)
             let w = fused.initialParameters(key: StreamKey(seed: 7))
             Self.expectSame(Self.run(fused, parameters: w, batch: 20, threads: 2, noisy: true),
                             Self.run(try Self.separated(fused), parameters: w, batch: 20, threads: 2, noisy: true),
@@ -247,6 +252,28 @@ import Testing
             MaxPool2d(2, stride: 1), Flatten(), Linear(7 * 7 * 16, 3),
         ])
         #expect(Workspace(network: overlapping, capacity: 1).reluFusionsAcrossNoise.isEmpty)
+    }
+
+    /// Gaussian noise drawn in the one-channel convolution's register tiles (`noiseDrawnInTiles`) on the tile shapes
+    /// the 12-pixel network above does not reach: 3 × 3 and 5 × 5 filters on widths of 2 more than a multiple of 4
+    /// (a last tile 2 pixels wide) and of a multiple of 4, bit for bit as the separated network computes them.
+    @Test func gaussianNoiseDrawnInTheConvolutionTiles() throws {
+        for (size, kernel) in [(10, 3), (14, 5), (8, 3)] {
+            let fused = try Network(inputShape: [size, size, 1], layers: [
+                Conv2d(1, 32, kernel: kernel, padding: kernel / 2), ReLU(),
+                NoiseLayer(.gaussian, level: 0.4, stream: 3), MaxPool2d(2),
+                Flatten(), Linear(size / 2 * size / 2 * 32, 4),
+            ])
+            #expect(Workspace(network: fused, capacity: 1).noiseDrawnInTiles
+                    == (GEMMTiling.host.vectors >= 2 ? [2] : []))
+            let w = fused.initialParameters(key: StreamKey(seed: 11))
+            for (batch, threads) in [(3, 1), (20, 2)] {
+                Self.expectSame(Self.run(fused, parameters: w, batch: batch, threads: threads, noisy: true),
+                                Self.run(try Self.separated(fused), parameters: w, batch: batch, threads: threads,
+                                         noisy: true),
+                                "\(size) px, \(kernel) × \(kernel), batch \(batch), \(threads) threads")
+            }
+        }
     }
 
     /// A ReLU that is the first layer, before a max pool, is not fused: only its own backward pass writes the input

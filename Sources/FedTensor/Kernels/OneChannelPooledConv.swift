@@ -13,6 +13,12 @@
 //   - the store's arithmetic is `TileOutput.put`'s at α = 1, no C: + bias, then negatives → 0;
 //   - the pool is `pool2x2ReLURoute`, the very function `maxPool2x2ReLURoutes` runs.
 // OneChannelPooledConvTests checks the bits against the two passes.
+// With additive Gaussian noise between the ReLU and the pool (`noise:`, M2 and `author` of the noise study), each
+// pooled row's noise is drawn first into an L1 buffer by the pipelined walk of `fillGaussian`, the tiles add it and
+// pool with routes masked by the clean values (`pool2x2MaskedRoute`, `maxPool2x2MaskedRoutes`'s operations); the
+// McMahan CNN's first convolution, noise and pool went from 0.66–0.70 to 0.60–0.62 ms a step (batch 64, 2 Zen 5
+// threads; `bench --layers --noise-preset M2`), `small-cnn`'s M2 step from +104–106% to +84–86% over none
+// (`bench --noise --model small-cnn`). ReLUFusionTests checks the bits against the separated layers.
 
 /// Whether `implicitConvForwardPooled` handles this convolution followed by a ReLU and a 2 × 2 max pool of stride 2:
 /// one input channel, 32 output channels, k ∈ {3, 5}, stride 1, an even output height and width, on a CPU whose
@@ -31,7 +37,7 @@ public func oneChannelPooledConvSupported(_ g: ConvGeometry, outputChannels: Int
 public func implicitConvForwardPooled(
     _ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, bias: UnsafePointer<Float>, _ g: ConvGeometry,
     batch: Int, padded: UnsafeMutablePointer<Float>, transposed: UnsafeMutablePointer<Float>,
-    pooled: UnsafeMutablePointer<Float>, routes: UnsafeMutablePointer<UInt8>
+    pooled: UnsafeMutablePointer<Float>, routes: UnsafeMutablePointer<UInt8>, noise: PooledTileNoise? = nil
 ) {
     precondition(oneChannelPooledConvSupported(g, outputChannels: 32),
                  "implicitConvForwardPooled: unsupported geometry")
@@ -42,7 +48,11 @@ public func implicitConvForwardPooled(
     let rowFloats = pooledWidth * 32, outSize = pooledRows * rowFloats
     let flops = 2.0 * Double(batch * g.positions) * Double(patch * 32)
     let b = UnsafePointer(transposed)
+    // With noise: the convolution's output element (n, y, x, c) has global index n·H·W·32 + (y·W + x)·32 + c, so a
+    // tile row's 2 pixels × 32 channels are one whole 64-value group (W and x0 are even).
+    let convRow = g.outputWidth &* 32, convSample = g.outputHeight &* convRow
     parallelFor(batch, threads: flops >= GEMMBlocking.parallelConvolutionFlops ? nil : 1) { n in
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: noise == nil ? 0 : 2 &* convRow) { noiseRows in
         let frame = padSample(n, of: batch, x, into: padded, g)
         let sampleOut = pooled + n &* outSize, sampleRoutes = routes + n &* outSize
         for row in 0..<pooledRows {
@@ -54,10 +64,29 @@ public func implicitConvForwardPooled(
                 prefetchForWriting(routes + next, bytes: rowFloats)
             }
             let image = UnsafePointer(frame + (2 &* row) &* wp)
+            if let noise {
+                // The noise t = 0 + σ·z of the two convolution rows this pooled row reads, drawn in one pipelined
+                // walk into an L1 buffer (the tiles, which hold 16 accumulators, only add it).
+                gaussianSpan(noiseRows.baseAddress!, count: 2 &* convRow, key: noise.key, std: noise.std, mean: 0,
+                             start: UInt64(n &* convSample &+ (2 &* row) &* convRow))
+            }
             var x0 = 0
             while x0 < g.outputWidth {
                 let o = row &* rowFloats &+ (x0 >> 1) &* 32
                 let wide = x0 &+ 4 <= g.outputWidth
+                if noise != nil {
+                    let top = UnsafePointer(noiseRows.baseAddress! + x0 &* 32)
+                    let tile = NoisyTile(top: top, bottom: top + convRow)
+                    switch (k, wide) {
+                    case (5, true): oneChannelPooledNoisy5(image + x0, wp, b, bias, sampleOut + o, sampleRoutes + o, tile)
+                    case (5, false):
+                        oneChannelPooledNoisy5Narrow(image + x0, wp, b, bias, sampleOut + o, sampleRoutes + o, tile)
+                    case (_, true): oneChannelPooledNoisy3(image + x0, wp, b, bias, sampleOut + o, sampleRoutes + o, tile)
+                    default: oneChannelPooledNoisy3Narrow(image + x0, wp, b, bias, sampleOut + o, sampleRoutes + o, tile)
+                    }
+                    x0 &+= wide ? 4 : 2
+                    continue
+                }
                 switch (k, wide) {
                 case (5, true): oneChannelPooled5(image + x0, wp, b, bias, sampleOut + o, sampleRoutes + o)
                 case (5, false): oneChannelPooled5Narrow(image + x0, wp, b, bias, sampleOut + o, sampleRoutes + o)
@@ -67,6 +96,7 @@ public func implicitConvForwardPooled(
                 x0 &+= wide ? 4 : 2
             }
         }
+      }
     }
 }
 
@@ -78,7 +108,7 @@ public func implicitConvForwardPooled(
 @inline(__always)
 func oneChannelPooledKernel(_ k: Int, _ pixels: Int, a: UnsafePointer<Float>, pitch: Int, b: UnsafePointer<Float>,
                             bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
-                            routes: UnsafeMutablePointer<UInt8>) {
+                            routes: UnsafeMutablePointer<UInt8>, noise: NoisyTile? = nil) {
     // c00 … c31 of `top` are pixels 0…3 (two vectors each) of the top output row; `bottom` the row below. Input
     // row 0 feeds only the top row, row k only the bottom one: written as three passes, no test in the loop.
     var top = OneChannelAccumulators(), bottom = OneChannelAccumulators()
@@ -99,6 +129,33 @@ func oneChannelPooledKernel(_ k: Int, _ pixels: Int, a: UnsafePointer<Float>, pi
         value += b
         value.replace(with: SIMD16<Float>(), where: value .< SIMD16<Float>())
         return value
+    }
+    if let noise {
+        // The ReLU's outputs, then x + (0 + σ·z) from the group of each row's pixels 0–1 (and 2–3): the group's
+        // rows are (pixel 0, channels 0–15), (pixel 0, 16–31), (pixel 1, 0–15), (pixel 1, 16–31). Pooled with
+        // routes masked by the clean values, as `maxPool2x2MaskedRoutes` pools the noisy tensor.
+        let t0 = noise.noisy(activated(top.c00, bias0), activated(top.c01, bias1), activated(top.c10, bias0),
+                             activated(top.c11, bias1), at: noise.top)
+        let b0 = noise.noisy(activated(bottom.c00, bias0), activated(bottom.c01, bias1),
+                             activated(bottom.c10, bias0), activated(bottom.c11, bias1), at: noise.bottom)
+        let r0 = pool2x2MaskedRoute(t0.noisy.0, t0.noisy.2, b0.noisy.0, b0.noisy.2,
+                                    clean: t0.clean.0, t0.clean.2, b0.clean.0, b0.clean.2, into: out)
+        let r1 = pool2x2MaskedRoute(t0.noisy.1, t0.noisy.3, b0.noisy.1, b0.noisy.3,
+                                    clean: t0.clean.1, t0.clean.3, b0.clean.1, b0.clean.3, into: out + 16)
+        guard pixels == 4 else {
+            storeRouteBytes(r0, r1, routes)
+            return
+        }
+        let t1 = noise.noisy(activated(top.c20, bias0), activated(top.c21, bias1), activated(top.c30, bias0),
+                             activated(top.c31, bias1), at: noise.top + 64)
+        let b1 = noise.noisy(activated(bottom.c20, bias0), activated(bottom.c21, bias1),
+                             activated(bottom.c30, bias0), activated(bottom.c31, bias1), at: noise.bottom + 64)
+        let r2 = pool2x2MaskedRoute(t1.noisy.0, t1.noisy.2, b1.noisy.0, b1.noisy.2,
+                                    clean: t1.clean.0, t1.clean.2, b1.clean.0, b1.clean.2, into: out + 32)
+        let r3 = pool2x2MaskedRoute(t1.noisy.1, t1.noisy.3, b1.noisy.1, b1.noisy.3,
+                                    clean: t1.clean.1, t1.clean.3, b1.clean.1, b1.clean.3, into: out + 48)
+        storeRouteBytes(r0, r1, r2, r3, routes)
+        return
     }
     // Window 0: pixels 0 and 1 of both rows; window 1: pixels 2 and 3. Per window, top-left, top-right,
     // bottom-left, bottom-right, as `maxPool2x2ReLURoutes` reads them.
@@ -170,4 +227,79 @@ func pooledRowPass(_ k: Int, _ pixels: Int, _ row: UnsafePointer<Float>, top top
                                             _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                                             _ routes: UnsafeMutablePointer<UInt8>) {
     oneChannelPooledKernel(3, 2, a: a, pitch: pitch, b: b, bias: bias, out: out, routes: routes)
+}
+
+@inline(never) func oneChannelPooledNoisy5(_ a: UnsafePointer<Float>, _ pitch: Int, _ b: UnsafePointer<Float>,
+                                           _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                           _ routes: UnsafeMutablePointer<UInt8>, _ noise: NoisyTile) {
+    oneChannelPooledKernel(5, 4, a: a, pitch: pitch, b: b, bias: bias, out: out, routes: routes, noise: noise)
+}
+@inline(never) func oneChannelPooledNoisy3(_ a: UnsafePointer<Float>, _ pitch: Int, _ b: UnsafePointer<Float>,
+                                           _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                           _ routes: UnsafeMutablePointer<UInt8>, _ noise: NoisyTile) {
+    oneChannelPooledKernel(3, 4, a: a, pitch: pitch, b: b, bias: bias, out: out, routes: routes, noise: noise)
+}
+@inline(never) func oneChannelPooledNoisy5Narrow(_ a: UnsafePointer<Float>, _ pitch: Int, _ b: UnsafePointer<Float>,
+                                                 _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                                 _ routes: UnsafeMutablePointer<UInt8>, _ noise: NoisyTile) {
+    oneChannelPooledKernel(5, 2, a: a, pitch: pitch, b: b, bias: bias, out: out, routes: routes, noise: noise)
+}
+@inline(never) func oneChannelPooledNoisy3Narrow(_ a: UnsafePointer<Float>, _ pitch: Int, _ b: UnsafePointer<Float>,
+                                                 _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                                 _ routes: UnsafeMutablePointer<UInt8>, _ noise: NoisyTile) {
+    oneChannelPooledKernel(3, 2, a: a, pitch: pitch, b: b, bias: bias, out: out, routes: routes, noise: noise)
+}
+
+/// Additive Gaussian noise on the ReLU's output between a one-channel convolution and its 2 × 2 pool
+/// (`implicitConvForwardPooled(…, noise:)`): element j of the convolution's batch output gets
+/// x + (0 + `std`·z_j), z_j the Gaussian of index j of stream `key`, the values `combineGaussian(…, std:, mean: 0,
+/// …, .add)` gives it, so the pooled values and routes are those of the noisy tensor pooled with routes masked by
+/// the clean one (`maxPool2x2MaskedRoutes`).
+public struct PooledTileNoise: Sendable {
+    public let key: StreamKey
+    public let std: Float
+    public init(key: StreamKey, std: Float) { (self.key, self.std) = (key, std) }
+}
+
+/// A tile's noise t = 0 + σ·z (`fillGaussian(…, std: σ, mean: 0)`'s values) for its top and bottom rows' first
+/// pixels, 32 floats a pixel.
+struct NoisyTile {
+    let top: UnsafePointer<Float>, bottom: UnsafePointer<Float>
+
+    /// Four rows of clean values (pixel p, channels 16h…16h + 15 in row 2p + h) and x + t:
+    /// `GaussianCombine<AddLaw>`'s last operation.
+    @_transparent
+    func noisy(_ x0: SIMD16<Float>, _ x1: SIMD16<Float>, _ x2: SIMD16<Float>, _ x3: SIMD16<Float>,
+               at t: UnsafePointer<Float>) -> (clean: GroupRows, noisy: GroupRows) {
+        ((x0, x1, x2, x3), (x0 + load16(t), x1 + load16(t + 16), x2 + load16(t + 32), x3 + load16(t + 48)))
+    }
+}
+
+/// One 2 × 2 window of 16 channels of a noisy ReLU output, as `maxPool2x2MaskedRoutes` pools it: the max of the noisy
+/// top-left, top-right, bottom-left, bottom-right (in that order, moving only to a strictly greater element) into
+/// `y`; the route of each lane (0…3), or `maxPoolNoRoute` where that max is NaN or the clean value at the chosen
+/// element is not > 0 (the ReLU's mask).
+@inline(__always)
+func pool2x2MaskedRoute(_ topLeft: SIMD16<Float>, _ topRight: SIMD16<Float>, _ bottomLeft: SIMD16<Float>,
+                        _ bottomRight: SIMD16<Float>, clean cleanTL: SIMD16<Float>, _ cleanTR: SIMD16<Float>,
+                        _ cleanBL: SIMD16<Float>, _ cleanBR: SIMD16<Float>,
+                        into y: UnsafeMutablePointer<Float>) -> SIMD16<UInt32> {
+    typealias F = SIMD16<Float>
+    @_transparent func code(_ b: UInt8) -> F { F(repeating: Float(bitPattern: UInt32(b))) }
+    var best = topLeft, route = code(0), routed = cleanTL
+    let g1 = topRight .> best
+    best.replace(with: topRight, where: g1)
+    route.replace(with: code(1), where: g1)
+    routed.replace(with: cleanTR, where: g1)
+    let g2 = bottomLeft .> best
+    best.replace(with: bottomLeft, where: g2)
+    route.replace(with: code(2), where: g2)
+    routed.replace(with: cleanBL, where: g2)
+    let g3 = bottomRight .> best
+    best.replace(with: bottomRight, where: g3)
+    route.replace(with: code(3), where: g3)
+    routed.replace(with: cleanBR, where: g3)
+    route.replace(with: code(maxPoolNoRoute), where: (best .!= best) .| (routed .<= F()))
+    store16(best, y)
+    return unsafeBitCast(route, to: SIMD16<UInt32>.self)
 }
