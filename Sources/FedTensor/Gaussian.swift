@@ -128,8 +128,8 @@ protocol GroupVisitor {
 /// and then visits the two whose words the previous body computed, so the integer rounds and the Box–Muller
 /// polynomials of one body do not wait on each other. On one Zen 5 core, `fillGaussian`: a closure per group 2.01
 /// G normals/s, the visitor one group per iteration 2.19, two per iteration 2.45, four 2.08–2.17 (spills); with
-/// the round keys broadcast once per fill (`PhiloxSchedule`) 2.51–2.59, pipelined one group ahead 2.66–2.68,
-/// two groups ahead (this) 2.73–2.87; `fillUniform` 3.89–4.11 → 4.99–5.24 G/s; same bits.
+/// the round keys broadcast once per fill (`PhiloxSchedule`) 2.56–2.62, pipelined one group ahead 2.66–2.68,
+/// two groups ahead (this) 2.73–2.87; `fillUniform` 3.89–4.11 → 4.78–5.24 G/s; same bits.
 @inline(__always)
 func walkGroups<V: GroupVisitor>(_ key: PhiloxSchedule, start: UInt64, count: Int, _ visitor: inout V) {
     guard count > 0 else { return }
