@@ -229,6 +229,7 @@ func pooledRowPass(_ k: Int, _ pixels: Int, _ row: UnsafePointer<Float>, top top
     oneChannelPooledKernel(3, 2, a: a, pitch: pitch, b: b, bias: bias, out: out, routes: routes)
 }
 
+// The same four with noise between the ReLU and the pool (`NoisyTile`), each with its own register allocation.
 @inline(never) func oneChannelPooledNoisy5(_ a: UnsafePointer<Float>, _ pitch: Int, _ b: UnsafePointer<Float>,
                                            _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                                            _ routes: UnsafeMutablePointer<UInt8>, _ noise: NoisyTile) {
