@@ -48,8 +48,8 @@ public func implicitConvForwardPooled(
     let rowFloats = pooledWidth * 32, outSize = pooledRows * rowFloats
     let flops = 2.0 * Double(batch * g.positions) * Double(patch * 32)
     let b = UnsafePointer(transposed)
-    // With noise: the convolution's output element (n, y, x, c) has global index n·H·W·32 + (y·W + x)·32 + c, so a
-    // tile row's 2 pixels × 32 channels are one whole 64-value group (W and x0 are even).
+    // With noise: the noise of the convolution's output element (n, y, x, c) is the noise layer's element of
+    // global index n·H·W·32 + (y·W + x)·32 + c (NHWC); a pooled row's two rows are one contiguous span of them.
     let convRow = g.outputWidth &* 32, convSample = g.outputHeight &* convRow
     parallelFor(batch, threads: flops >= GEMMBlocking.parallelConvolutionFlops ? nil : 1) { n in
       withUnsafeTemporaryAllocation(of: Float.self, capacity: noise == nil ? 0 : 2 &* convRow) { noiseRows in
