@@ -96,12 +96,18 @@ extension Workspace {
     func tileNoise(convolution i: Int, parameters: UnsafePointer<Float>, batch: Int, training: Bool,
                    noise: NoiseSource) -> PooledTileNoise? {
         guard poolsAcrossNoiseInTiles(convolution: i), let layer = network.layers[i + 2] as? NoiseLayer,
-              let draw = layer.draw(ForwardContext(
-                input: activations[i + 2], output: activations[i + 3],
-                parameters: parameters + network.parameterRanges[i + 2].lowerBound, workspace: scratch[i + 2],
-                batch: batch, training: training, noise: noise), input: network.shapes[i + 2])
+              let draw = layer.draw(forwardContext(i + 2, parameters: parameters, batch: batch, training: training,
+                                                   noise: noise), input: network.shapes[i + 2])
         else { return nil }
         return PooledTileNoise(key: draw.key, std: draw.level)
+    }
+
+    /// Layer i's forward context in this workspace: its input and output activations, parameters and scratch.
+    func forwardContext(_ i: Int, parameters: UnsafePointer<Float>, batch: Int, training: Bool,
+                        noise: NoiseSource) -> ForwardContext {
+        ForwardContext(input: activations[i], output: activations[i + 1],
+                       parameters: parameters + network.parameterRanges[i].lowerBound, workspace: scratch[i],
+                       batch: batch, training: training, noise: noise)
     }
 
     func poolsInTiles(convolution i: Int) -> Bool {

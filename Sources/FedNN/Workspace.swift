@@ -200,10 +200,7 @@ public final class Workspace {
             if fusesReLUForward && poolDrawsNoise && i + 1 < network.layers.count && drawsNoiseInPool(i + 1) {
                 continue
             }
-            let context = ForwardContext(
-                input: activations[i], output: activations[i + 1],
-                parameters: parameters + network.parameterRanges[i].lowerBound, workspace: scratch[i],
-                batch: batch, training: training, noise: noise)
+            let context = forwardContext(i, parameters: parameters, batch: batch, training: training, noise: noise)
             if fusesReLUForward && reluFusedForward[i], let conv = layer as? Conv2d {
                 if poolDrawsNoise, let routes = poolRoutes[i + 3], let tileNoise = tileNoise(
                     convolution: i, parameters: parameters, batch: batch, training: training, noise: noise) {
@@ -242,10 +239,8 @@ public final class Workspace {
             } else if fusesReLUForward && reluFusedAcrossNoise[i], let routes = poolRoutes[i],
                       let pool = layer as? MaxPool2d {
                 if poolDrawsNoise && drawsNoiseInPool(i), let noiseLayer = network.layers[i - 1] as? NoiseLayer {
-                    let noiseContext = ForwardContext(
-                        input: activations[i - 1], output: activations[i],
-                        parameters: parameters + network.parameterRanges[i - 1].lowerBound,
-                        workspace: scratch[i - 1], batch: batch, training: training, noise: noise)
+                    let noiseContext = forwardContext(i - 1, parameters: parameters, batch: batch, training: training,
+                                                      noise: noise)
                     let shape = network.shapes[i - 1]
                     factorPerOutput[i] = noiseLayer.workspaceSize(input: shape) > 0
                     pool.forwardAcrossNoise(context, input: network.shapes[i], routes: routes,
