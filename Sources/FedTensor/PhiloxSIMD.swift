@@ -22,8 +22,8 @@ public struct PhiloxWords16: Sendable {
 /// operand instead of broadcasting it from a general register every round (one Zen 5 core, `fillUniform`
 /// 3.89–4.11 → 4.55–4.81 G/s, same bits).
 public struct PhiloxSchedule: Sendable {
-    @usableFromInline let k0: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
-    @usableFromInline let k1: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
+    /// Rounds 1–2's keys (`philox16` folds them with the lane-uniform counter words).
+    @usableFromInline let k0: (UInt32, UInt32), k1: (UInt32, UInt32)
     @usableFromInline let s0: UInt32, s1: UInt32
     /// Rounds 3–10's keys broadcast to the lanes of the even and odd halves (`PhiloxHalves.round`).
     @usableFromInline let v0, v1: (SIMD8<UInt64>, SIMD8<UInt64>, SIMD8<UInt64>, SIMD8<UInt64>, SIMD8<UInt64>,
@@ -34,15 +34,15 @@ public struct PhiloxSchedule: Sendable {
         let a = UInt32(truncatingIfNeeded: key.key), b = UInt32(truncatingIfNeeded: key.key >> 32)
         @inline(__always) func r(_ x: UInt32, _ w: UInt32, _ i: UInt32) -> UInt32 { x &+ w &* i }
         let wa: UInt32 = 0x9E37_79B9, wb: UInt32 = 0xBB67_AE85
-        k0 = (a, r(a, wa, 1), r(a, wa, 2), r(a, wa, 3), r(a, wa, 4), r(a, wa, 5), r(a, wa, 6), r(a, wa, 7),
-              r(a, wa, 8), r(a, wa, 9))
-        k1 = (b, r(b, wb, 1), r(b, wb, 2), r(b, wb, 3), r(b, wb, 4), r(b, wb, 5), r(b, wb, 6), r(b, wb, 7),
-              r(b, wb, 8), r(b, wb, 9))
+        k0 = (a, r(a, wa, 1))
+        k1 = (b, r(b, wb, 1))
         s0 = UInt32(truncatingIfNeeded: key.stream)
         s1 = UInt32(truncatingIfNeeded: key.stream >> 32)
-        @inline(__always) func q(_ x: UInt32) -> SIMD8<UInt64> { SIMD8(repeating: UInt64(x)) }
-        v0 = (q(k0.2), q(k0.3), q(k0.4), q(k0.5), q(k0.6), q(k0.7), q(k0.8), q(k0.9))
-        v1 = (q(k1.2), q(k1.3), q(k1.4), q(k1.5), q(k1.6), q(k1.7), q(k1.8), q(k1.9))
+        @inline(__always) func q(_ x: UInt32, _ w: UInt32, _ i: UInt32) -> SIMD8<UInt64> {
+            SIMD8(repeating: UInt64(r(x, w, i)))
+        }
+        v0 = (q(a, wa, 2), q(a, wa, 3), q(a, wa, 4), q(a, wa, 5), q(a, wa, 6), q(a, wa, 7), q(a, wa, 8), q(a, wa, 9))
+        v1 = (q(b, wb, 2), q(b, wb, 3), q(b, wb, 4), q(b, wb, 5), q(b, wb, 6), q(b, wb, 7), q(b, wb, 8), q(b, wb, 9))
     }
 }
 
